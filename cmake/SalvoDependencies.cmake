@@ -1,0 +1,50 @@
+# Every dependency comes from a Debian 12 package. A missing one stops
+# configure with the name of the package that provides it.
+
+function(salvo_require found_var what debian_package)
+  if(NOT ${found_var})
+    message(FATAL_ERROR
+      "salvo needs ${what}, which was not found.\n"
+      "Install it with:  sudo apt-get install ${debian_package}\n"
+      "(or run ./setup.sh, which installs everything salvo needs)")
+  endif()
+endfunction()
+
+# Boost 1.81 only: Debian also carries 1.74 runtime libraries, and
+# libboost-dev (1.74) conflicts with libboost1.81-dev.
+find_package(Boost 1.81.0 EXACT CONFIG QUIET)
+salvo_require(Boost_FOUND "Boost 1.81 (Asio, Beast, System; header-only)" libboost1.81-dev)
+
+find_package(CURL 7.88 QUIET)
+salvo_require(CURL_FOUND "libcurl >= 7.88" libcurl4-openssl-dev)
+
+find_package(OpenSSL 3.0 QUIET)
+salvo_require(OPENSSL_FOUND "OpenSSL >= 3.0" libssl-dev)
+
+find_package(ZLIB QUIET)
+salvo_require(ZLIB_FOUND "zlib" zlib1g-dev)
+
+find_package(TBB 2021.8 CONFIG QUIET)
+salvo_require(TBB_FOUND "oneTBB >= 2021.8" libtbb-dev)
+
+find_package(simdjson 3.0 CONFIG QUIET)
+salvo_require(simdjson_FOUND "simdjson >= 3.0" libsimdjson-dev)
+
+find_package(fmt 9 CONFIG QUIET)
+salvo_require(fmt_FOUND "fmt >= 9" libfmt-dev)
+
+find_package(CLI11 2.1 CONFIG QUIET)
+salvo_require(CLI11_FOUND "CLI11 >= 2.1" libcli11-dev)
+
+find_package(Threads REQUIRED)
+
+if(SALVO_BUILD_TESTS)
+  find_package(GTest 1.12 CONFIG QUIET)
+  salvo_require(GTest_FOUND "GoogleTest >= 1.12" libgtest-dev)
+  include(GoogleTest)
+endif()
+
+if(SALVO_BUILD_BENCH)
+  find_package(benchmark 1.7 CONFIG QUIET)
+  salvo_require(benchmark_FOUND "Google Benchmark >= 1.7" libbenchmark-dev)
+endif()

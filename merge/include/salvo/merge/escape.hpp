@@ -1,0 +1,33 @@
+#pragma once
+/// The escapers that every value goes through on its way into a request
+/// body. They append to a caller-owned buffer and never allocate beyond
+/// the buffer's own growth. Pure functions: safe from any thread.
+
+#include <string>
+#include <string_view>
+
+namespace salvo::merge {
+
+/// Appends `in` to `out` as the inside of a JSON string: `"` and `\`
+/// backslash-escaped, control characters below 0x20 as `\n`, `\r`, `\t`,
+/// `\b`, `\f` or `\u00XX`. Other bytes, UTF-8 included, are copied as is.
+void append_json_escaped(std::string& out, std::string_view in);
+
+/// Appends `in` HTML-escaped (`& < > " '` as `&amp; &lt; &gt; &quot; &#39;`)
+/// and then JSON-escaped, in one pass.
+void append_html_json_escaped(std::string& out, std::string_view in);
+
+/// Appends the RFC 3986 percent-encoding of the bytes of `in`: unreserved
+/// `A-Z a-z 0-9 - . _ ~` are kept, every other byte becomes `%XX` with
+/// upper-case hex. The output is plain ASCII and needs no JSON escaping.
+void append_url_encoded(std::string& out, std::string_view in);
+
+/// True when `in` holds a CR or an LF byte (the header-injection guard).
+[[nodiscard]] bool has_line_break(std::string_view in) noexcept;
+
+/// Reverses append_json_escaped (and any valid JSON string escape, including
+/// `\uXXXX` with surrogate pairs, written as UTF-8). Returns false on a
+/// malformed escape. For tests and tools, not the hot path.
+[[nodiscard]] bool json_unescape(std::string_view in, std::string& out);
+
+}  // namespace salvo::merge

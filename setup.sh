@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# salvo's one setup script. It installs what is missing (nothing when all is
+# there), builds the Release tree, then does what it is asked:
+#
+#   ./setup.sh demo      build, then run the demo (`salvo demo`)
+#   ./setup.sh test      build, then run every test (CTest)
+#   ./setup.sh build     build only
+#   ./setup.sh deps      install the Debian packages only
+#
+# Environment: SALVO_BUILD_DIR (default build/release), SALVO_JOBS (default 2).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build_dir=${SALVO_BUILD_DIR:-$here/build/release}
+jobs=${SALVO_JOBS:-2}
+
+# Debian 12 packages. Never libboost-dev: it is Boost 1.74 and conflicts
+# with libboost1.81-dev.
+packages=(
+  build-essential cmake pkg-config git
+  libboost1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libfmt-dev
+)
+
+install_deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "setup.sh: installing ${missing[*]}" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSALVO_WERROR=ON >/dev/null
+  cmake --build "$build_dir" -j "$jobs"
+}
+
+cmd=${1:-demo}
+case "$cmd" in
+  deps)  install_deps ;;
+  build) install_deps; build ;;
+  demo)  install_deps; build; shift || true; "$build_dir/cli/salvo" demo "$@" ;;
+  test)  install_deps; build; ctest --test-dir "$build_dir" -j "$jobs" --output-on-failure ;;
+  *) echo "usage: ./setup.sh [demo|test|build|deps]" >&2; exit 2 ;;
+esac

@@ -4,6 +4,7 @@
 // reused by later runs.
 
 #include <salvo/engine/source.hpp>
+#include <salvo/engine/validate.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -139,6 +140,52 @@ void BM_NdjsonSource_Read1M(benchmark::State& state) {
 
 BENCHMARK(BM_CsvSource_Read1M)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_NdjsonSource_Read1M)->Unit(benchmark::kMillisecond);
+
+// Canonical addresses, one in ten repeating an earlier one.
+const std::vector<std::string>& dedupe_input() {
+    static const std::vector<std::string> input = [] {
+        std::vector<std::string> v;
+        std::mt19937 rng(7);
+        const int n = 1 << 20;
+        v.reserve(n);
+        for (int i = 0; i < n; ++i) {
+            int id =
+                (i > 0 && rng() % 10 == 0) ? static_cast<int>(rng() % static_cast<unsigned>(i)) : i;
+            v.push_back("user" + std::to_string(id) + "@mail" + std::to_string(id % 50) +
+                        ".example.com");
+        }
+        return v;
+    }();
+    return input;
+}
+
+// Dedupe cost per row: a fresh set takes 1 Mi addresses (10% repeats).
+void BM_Dedupe_Insert1M(benchmark::State& state) {
+    const auto& input = dedupe_input();
+    std::size_t bytes_per_address = 0;
+    for (auto _ : state) {
+        salvo::engine::address_set set;
+        for (const auto& a : input) {
+            auto r = set.insert(a);
+            benchmark::DoNotOptimize(r);
+        }
+        bytes_per_address = set.memory_bytes() / set.size();
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(input.size()));
+    state.counters["bytes_per_address"] = static_cast<double>(bytes_per_address);
+}
+BENCHMARK(BM_Dedupe_Insert1M)->Unit(benchmark::kMillisecond);
+
+void BM_CheckAddress(benchmark::State& state) {
+    const auto& input = dedupe_input();
+    std::size_t i = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(salvo::engine::check_address(input[i]));
+        i = (i + 1) & (input.size() - 1);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CheckAddress);
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 // elsewhere. The block may be read up to 64 bytes past the data's end (the
 // chunk buffer's padding); callers mask off those bits.
 
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__AVX2__) || defined(__SSE2__)
@@ -12,6 +13,12 @@
 #endif
 
 namespace salvo::engine::detail {
+
+/// Fills `out[k]` with the mask of the delimiter, `"` and `\n` bytes of the
+/// block at `p + 64 * k`, for `k < blocks`. Uses AVX2 when the CPU has it
+/// (checked once), else SSE2. Reads up to 64 bytes past the last block start.
+void structural_masks(const char* p, std::size_t blocks, char delimiter,
+                      std::uint64_t* out) noexcept;
 
 class structural_masker {
   public:

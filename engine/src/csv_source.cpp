@@ -139,7 +139,16 @@ void csv_source::finish_bad(chunk& out, std::size_t rec, std::size_t end, std::u
 std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std::size_t size,
                               bool eof) {
     const char d = delim_;
-    const structural_masker mask(d);
+    // Masks for a batch of blocks at a time: the vector kernel runs over
+    // 4 KiB, then the state machine walks the set bits.
+    constexpr std::size_t batch = 64;
+    std::uint64_t masks[batch];
+    std::size_t mask_count = 0, mask_index = 0;
+    auto refill = [&](std::size_t at) {
+        mask_count = std::min(batch, (size - at + 63) / 64);
+        structural_masks(buf + at, mask_count, d, masks);
+        mask_index = 0;
+    };
     for (;;) {  // once, plus once per resynchronisation after a bad quote
         enum { unquoted, quoted, after_quote, skip_line } st = unquoted;
         std::size_t rec = pos, f = pos, nf = 0;
@@ -148,12 +157,17 @@ std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std:
         std::uint64_t q_line = 0;
         bool unescape = false;
         std::size_t base = pos;
-        std::uint64_t bits = base < size ? mask(buf + base) & low_bits(size - base) : 0;
+        std::uint64_t bits = 0;
+        if (base < size) {
+            refill(base);
+            bits = masks[0] & low_bits(size - base);
+        }
         for (;;) {
             while (bits == 0) {
                 base += 64;
                 if (base >= size) goto end_of_data;
-                bits = mask(buf + base) & low_bits(size - base);
+                if (++mask_index == mask_count) refill(base);
+                bits = masks[mask_index] & low_bits(size - base);
             }
             const std::size_t p = base + static_cast<std::size_t>(std::countr_zero(bits));
             bits &= bits - 1;

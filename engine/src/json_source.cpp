@@ -126,7 +126,8 @@ bool json_source::element_end(const char* buf, std::size_t i, std::size_t size, 
         return false;
     }
     if (c != '{' && c != '[') {  // a number, literal or garbage: up to , ] or space
-        for (std::size_t p = i; p < size; ++p) {
+        // At least one byte, so that a stray '}' is consumed as a bad element.
+        for (std::size_t p = i + 1; p < size; ++p) {
             if (buf[p] == ',' || buf[p] == ']' || buf[p] == '}' || is_ws(buf[p])) {
                 end = p;
                 return true;

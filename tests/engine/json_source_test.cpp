@@ -63,6 +63,16 @@ TEST(JsonSource, NestedValueAndBadElementCostOneRowEach) {
     EXPECT_EQ(d.rows[5].line, 6u);
 }
 
+TEST(JsonSource, StrayClosingBraceIsOneBadRow) {
+    temp_dir dir;
+    auto d = read_all(dir.write("s.json", R"([{"email":"a@x.io"}},{"email":"b@x.io"}])"));
+    ASSERT_EQ(d.rows.size(), 3u);
+    EXPECT_TRUE(d.rows[0].valid());
+    EXPECT_EQ(d.rows[1].error, errc::bad_json);
+    EXPECT_TRUE(d.rows[2].valid());
+    EXPECT_EQ(d.rows[2].at(0), "b@x.io");
+}
+
 TEST(JsonSource, NotAnArrayIsAJobError) {
     temp_dir dir;
     auto obj = open_source(dir.write("o.json", "{\"email\":\"a@x.io\"}\n"));

@@ -1,0 +1,100 @@
+#pragma once
+/// A chunk of recipient rows: the unit a source produces and the engine's
+/// pipeline carries between threads.
+
+#include <salvo/engine/error.hpp>
+#include <salvo/merge/template.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace salvo::engine {
+
+/// Where one record came from and whether it is well-formed.
+struct row_info {
+    std::uint64_t row = 0;   ///< the Nth record the source produced, from 1
+    std::uint64_t line = 0;  ///< the input line where the record starts, from 1
+    errc error{};            ///< errc{} (0) when the record is well-formed
+    /// When malformed, the complete reason naming file, row, line and field.
+    /// Owned by the chunk (its arena).
+    std::string_view message;
+
+    [[nodiscard]] bool valid() const noexcept { return error == errc{}; }
+};
+
+/// A batch of rows with the bytes they point into.
+///
+/// Every value is a `std::string_view` into memory the chunk owns: the raw
+/// input buffer (most values) or the chunk's arena (values that had to be
+/// unescaped, or that a callback source copied in). A value whose data() is
+/// nullptr is absent (see merge::row_view). Views stay valid while the chunk
+/// lives, across moves: the buffers are heap blocks that a move hands over.
+///
+/// Move-only; not thread-safe, but a chunk may be moved to another thread
+/// and read there. A malformed record is a row like any other, with
+/// row_info::error set and whatever values could be read (others absent).
+class chunk {
+  public:
+    chunk() = default;
+    chunk(chunk&&) noexcept = default;
+    chunk& operator=(chunk&&) noexcept = default;
+    chunk(const chunk&) = delete;
+    chunk& operator=(const chunk&) = delete;
+    ~chunk() = default;
+
+    /// Rows in this chunk.
+    [[nodiscard]] std::size_t size() const noexcept { return rows_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return rows_.empty(); }
+    /// Values per row: the source's field count.
+    [[nodiscard]] std::size_t columns() const noexcept { return columns_; }
+    /// The values of row `i`, one per field, in field order.
+    [[nodiscard]] merge::row_view values(std::size_t i) const noexcept {
+        return {values_.data() + i * columns_, columns_};
+    }
+    [[nodiscard]] const row_info& info(std::size_t i) const noexcept { return rows_[i]; }
+    /// Bytes this chunk holds on the heap (input buffer, arena, row tables).
+    [[nodiscard]] std::size_t memory_bytes() const noexcept;
+    /// Capacity of the raw input buffer.
+    [[nodiscard]] std::size_t buffer_capacity() const noexcept { return capacity_; }
+
+    // ---- building (used by the sources and chunk_writer) ----
+
+    /// Empties the chunk for `columns` values per row, keeping its memory.
+    void reset(std::size_t columns);
+    /// The raw input buffer: `size` bytes, padded by 64 readable bytes.
+    [[nodiscard]] char* buffer() noexcept { return buffer_.get(); }
+    [[nodiscard]] const char* buffer() const noexcept { return buffer_.get(); }
+    /// Ensures the buffer holds at least `capacity` bytes plus padding,
+    /// keeping its first `keep` bytes. Only while the chunk has no rows.
+    void reserve_buffer(std::size_t capacity, std::size_t keep);
+    /// Appends a row of absent values and returns them for filling in.
+    std::string_view* add_row(std::uint64_t row, std::uint64_t line);
+    /// Marks row `i` malformed; `message` is copied into the arena.
+    void fail_row(std::size_t i, errc code, std::string_view message);
+    /// Marks the last row malformed.
+    void fail_last(errc code, std::string_view message) {
+        fail_row(rows_.size() - 1, code, message);
+    }
+    /// Copies `bytes` into the arena; the view lives as long as the chunk.
+    [[nodiscard]] std::string_view store(std::string_view bytes);
+    /// Arena space for `n` bytes the caller fills in (e.g. an unescaped value).
+    [[nodiscard]] char* allocate(std::size_t n);
+    /// Padding after the buffer's capacity that may always be read.
+    static constexpr std::size_t padding = 64;
+
+  private:
+    std::unique_ptr<char[]> buffer_;
+    std::size_t capacity_ = 0;
+    std::size_t columns_ = 0;
+    std::vector<std::string_view> values_;
+    std::vector<row_info> rows_;
+    // Arena: append-only blocks, so earlier views never move.
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    std::vector<std::size_t> block_sizes_;
+    std::size_t block_used_ = 0;  // bytes used in blocks_.back()
+};
+
+}  // namespace salvo::engine

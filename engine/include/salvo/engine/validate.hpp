@@ -1,0 +1,133 @@
+#pragma once
+/// Row validation: the email address check, duplicate detection and the
+/// suppression list. Each row gets one fate, which the ledger records.
+
+#include <salvo/engine/chunk.hpp>
+#include <salvo/engine/error.hpp>
+#include <salvo/engine/source.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace salvo::engine {
+
+/// What validation decided for a row (`valid` rows go on to be sent).
+enum class fate : std::uint8_t {
+    valid,
+    invalid,     ///< a malformed record or an unusable address
+    duplicate,   ///< the same address as an earlier valid row of this job
+    suppressed,  ///< the address is on the suppression list
+};
+
+[[nodiscard]] std::string_view to_string(fate f) noexcept;
+
+/// Checks an address: not blank, exactly one `@`, non-empty local part and
+/// domain, at most 320 characters, no `,` `;` space or control character,
+/// and a dot in the domain unless it is a bracketed literal (`[192.0.2.1]`).
+/// Returns nullptr when the address is usable, else the reason ("no '@'").
+[[nodiscard]] const char* check_address(std::string_view address) noexcept;
+
+/// The form addresses are compared in: the local part as written, `@`, the
+/// domain in ASCII lower case. Appends to `out` (cleared first).
+void canonical_address(std::string_view address, std::string& out);
+
+/// An exact set of addresses for dedupe, in at most 16 bytes of memory per
+/// distinct address.
+///
+/// The addresses themselves go to an append-only log in an unlinked
+/// temporary file; memory holds an open-addressing table of 8-byte slots,
+/// each a 24-bit hash tag and a 40-bit offset into the log. A lookup probes
+/// the slots whose tag matches and compares the logged address byte for
+/// byte, so two distinct addresses are never taken for one another, whatever
+/// their hashes. The table stays between 50% and 75% full (it grows by 1.5×,
+/// rebuilt from the log), so memory is 10.7 to 16 bytes per address.
+/// Not thread-safe: one validation stage owns it.
+class address_set {
+  public:
+    /// `temp_dir` holds the log (default: $TMPDIR or /tmp).
+    explicit address_set(std::string temp_dir = {});
+    address_set(address_set&&) noexcept;
+    address_set& operator=(address_set&&) noexcept;
+    ~address_set();
+
+    /// Adds `canonical`; returns true when it was not in the set, false when
+    /// it was. An I/O failure of the log is a job-level error.
+    [[nodiscard]] boost::system::result<bool, source_error> insert(std::string_view canonical);
+    [[nodiscard]] std::size_t size() const noexcept;
+    /// Bytes of memory the set holds (the slot table and the log's write buffer).
+    [[nodiscard]] std::size_t memory_bytes() const noexcept;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+/// The addresses a job must not send to, in canonical form.
+class suppression_list {
+  public:
+    /// Loads a file (plain or .gz) holding one address per line, or a CSV
+    /// with a header and an email column (named as in validate_options).
+    /// Lines that are not usable addresses are ignored.
+    [[nodiscard]] static boost::system::result<suppression_list, source_error> load(
+        const std::string& path, const std::string& email_column = "email");
+    void add(std::string_view address);
+    [[nodiscard]] bool contains(std::string_view address) const;
+    [[nodiscard]] std::size_t size() const noexcept { return set_.size(); }
+
+  private:
+    std::unordered_set<std::string> set_;
+    mutable std::string scratch_;
+};
+
+struct validate_options {
+    /// The email column, matched case-insensitively against field names and
+    /// keys; `DeliveryAddress` is recognised when this one is not there.
+    std::string email_column = "email";
+    /// The optional display-name column.
+    std::string name_column = "name";
+    /// Mark repeats of an earlier valid address `duplicate`.
+    bool dedupe = true;
+    /// Where the dedupe log lives (default: $TMPDIR or /tmp).
+    std::string temp_dir;
+};
+
+/// Gives each row its fate. Built once per job from the source's fields.
+/// Not thread-safe (dedupe state): run it in one serial pipeline stage.
+/// The suppression list, when given, must outlive the validator.
+class validator {
+  public:
+    /// Errors: no email column among `fields` (a job-level error that
+    /// lists the fields).
+    [[nodiscard]] static boost::system::result<validator, source_error> create(
+        const std::vector<field>& fields, const validate_options& options,
+        const suppression_list* suppressed = nullptr, std::string source_name = {});
+
+    /// The fate of row `i` of `c`; for anything but `valid`, `reason` gets
+    /// a complete message naming the row, the line and the field.
+    [[nodiscard]] boost::system::result<fate, source_error> check(const chunk& c, std::size_t i,
+                                                                  std::string& reason);
+
+    [[nodiscard]] std::size_t email_column() const noexcept { return email_; }
+    [[nodiscard]] std::optional<std::size_t> name_column() const noexcept { return name_; }
+    [[nodiscard]] const address_set* dedupe_set() const noexcept { return seen_.get(); }
+
+  private:
+    validator() = default;
+    std::size_t email_ = 0;
+    std::optional<std::size_t> name_;
+    std::string email_label_;
+    std::string source_name_;
+    const suppression_list* suppressed_ = nullptr;
+    std::unique_ptr<address_set> seen_;
+    std::string scratch_;
+};
+
+}  // namespace salvo::engine

@@ -1,0 +1,202 @@
+// The exact dedupe set: 8-byte slots in memory, the addresses in a log on
+// disk (see validate.hpp for the costs). Small jobs never touch the disk:
+// the log is only written once its buffer fills.
+
+#include <salvo/engine/validate.hpp>
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+
+namespace salvo::engine {
+namespace {
+
+constexpr std::uint64_t offset_bits = 40;
+constexpr std::uint64_t offset_mask = (std::uint64_t{1} << offset_bits) - 1;
+constexpr std::uint64_t tag_mask = (std::uint64_t{1} << 24) - 1;
+constexpr std::size_t buffer_limit = std::size_t{1} << 20;
+constexpr std::size_t min_slots = 1024;
+
+[[nodiscard]] std::uint64_t hash_of(std::string_view s) noexcept {
+    return std::hash<std::string_view>{}(s);
+}
+
+[[nodiscard]] std::size_t home(std::uint64_t h, std::size_t n) noexcept {
+    // Lemire's multiply-shift: an index in [0, n) from the hash's high bits.
+    __extension__ using u128 = unsigned __int128;
+    return static_cast<std::size_t>((static_cast<u128>(h) * n) >> 64);
+}
+
+}  // namespace
+
+struct address_set::impl {
+    std::string dir;
+    int fd = -1;
+    std::vector<std::uint64_t> slots = std::vector<std::uint64_t>(min_slots, 0);
+    std::size_t count = 0;
+    std::uint64_t flushed = 0;  // log bytes in the file; the rest are in `pending`
+    std::string pending;
+    std::string scratch;
+
+    ~impl() {
+        if (fd >= 0) ::close(fd);
+    }
+
+    source_error io_error(const char* what) const {
+        return {make_error_code(errc::read_failed),
+                fmt::format("dedupe log in {}: {}: {}", dir, what, std::strerror(errno))};
+    }
+
+    boost::system::result<void, source_error> flush() {
+        if (pending.empty()) return {};
+        if (fd < 0) {
+            fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                std::string tmpl = dir + "/salvo-dedupe-XXXXXX";
+                fd = ::mkstemp(tmpl.data());
+                if (fd < 0) return io_error("cannot create");
+                ::unlink(tmpl.c_str());
+            }
+        }
+        std::size_t off = 0;
+        while (off < pending.size()) {
+            ssize_t n = ::pwrite(fd, pending.data() + off, pending.size() - off,
+                                 static_cast<off_t>(flushed + off));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return io_error("cannot write");
+            off += static_cast<std::size_t>(n);
+        }
+        flushed += pending.size();
+        pending.clear();
+        return {};
+    }
+
+    /// True when the log record at `offset` holds exactly `s`.
+    boost::system::result<bool, source_error> equals(std::uint64_t offset, std::string_view s) {
+        const std::size_t want = 2 + s.size();
+        const char* rec = nullptr;
+        if (offset >= flushed) {
+            rec = pending.data() + (offset - flushed);
+        } else {
+            scratch.resize(want);
+            ssize_t n;
+            do {
+                n = ::pread(fd, scratch.data(), want, static_cast<off_t>(offset));
+            } while (n < 0 && errno == EINTR);
+            if (n < 0) return io_error("cannot read");
+            if (static_cast<std::size_t>(n) < 2) return false;
+            scratch.resize(static_cast<std::size_t>(n));
+            rec = scratch.data();
+        }
+        std::size_t len = static_cast<unsigned char>(rec[0]) |
+                          (static_cast<std::size_t>(static_cast<unsigned char>(rec[1])) << 8);
+        if (len != s.size() || (offset < flushed && scratch.size() < want)) return false;
+        return std::memcmp(rec + 2, s.data(), s.size()) == 0;
+    }
+
+    void place(std::uint64_t h, std::uint64_t offset) noexcept {
+        std::size_t i = home(h, slots.size());
+        while (slots[i] != 0) i = i + 1 == slots.size() ? 0 : i + 1;
+        slots[i] = ((h & tag_mask) << offset_bits) | (offset + 1);
+    }
+
+    /// Grows the table by half and re-places every address, reading them
+    /// back from the log (the slots keep no full hash).
+    boost::system::result<void, source_error> grow() {
+        std::size_t n = slots.size() + slots.size() / 2;
+        slots.clear();
+        slots.shrink_to_fit();  // free the old table before the new one exists
+        slots.assign(n, 0);
+        auto f = flush();
+        if (!f) return f.error();
+        std::string block;
+        std::uint64_t pos = 0;  // log offset of block[0]
+        std::size_t used = 0;   // bytes of block consumed
+        while (pos + used < flushed) {
+            block.erase(0, used);
+            pos += used;
+            used = 0;
+            std::size_t have = block.size();
+            std::size_t want = static_cast<std::size_t>(
+                std::min<std::uint64_t>(buffer_limit, flushed - pos - have));
+            block.resize(have + want);
+            ssize_t r;
+            do {
+                r = ::pread(fd, block.data() + have, want, static_cast<off_t>(pos + have));
+            } while (r < 0 && errno == EINTR);
+            if (r <= 0) return io_error("cannot read");
+            block.resize(have + static_cast<std::size_t>(r));
+            while (used + 2 <= block.size()) {
+                std::size_t len =
+                    static_cast<unsigned char>(block[used]) |
+                    (static_cast<std::size_t>(static_cast<unsigned char>(block[used + 1])) << 8);
+                if (used + 2 + len > block.size()) break;
+                place(hash_of(std::string_view(block.data() + used + 2, len)), pos + used);
+                used += 2 + len;
+            }
+        }
+        return {};
+    }
+};
+
+address_set::address_set(std::string temp_dir) : impl_(std::make_unique<impl>()) {
+    if (temp_dir.empty()) {
+        const char* env = std::getenv("TMPDIR");
+        temp_dir = env != nullptr && *env != '\0' ? env : "/tmp";
+    }
+    impl_->dir = std::move(temp_dir);
+}
+
+address_set::address_set(address_set&&) noexcept = default;
+address_set& address_set::operator=(address_set&&) noexcept = default;
+address_set::~address_set() = default;
+
+std::size_t address_set::size() const noexcept {
+    return impl_->count;
+}
+
+std::size_t address_set::memory_bytes() const noexcept {
+    return impl_->slots.capacity() * sizeof(std::uint64_t) + impl_->pending.capacity() +
+           impl_->scratch.capacity();
+}
+
+boost::system::result<bool, source_error> address_set::insert(std::string_view s) {
+    impl& m = *impl_;
+    if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // check_address caps real ones far lower
+    if ((m.count + 1) * 4 > m.slots.size() * 3) {
+        auto g = m.grow();
+        if (!g) return g.error();
+    }
+    const std::uint64_t h = hash_of(s);
+    const std::uint64_t tag = h & tag_mask;
+    std::size_t i = home(h, m.slots.size());
+    for (;;) {
+        const std::uint64_t slot = m.slots[i];
+        if (slot == 0) break;
+        if ((slot >> offset_bits) == tag) {
+            auto same = m.equals((slot & offset_mask) - 1, s);
+            if (!same) return same.error();
+            if (*same) return false;
+        }
+        i = i + 1 == m.slots.size() ? 0 : i + 1;
+    }
+    if (m.pending.size() + 2 + s.size() > buffer_limit) {
+        auto f = m.flush();
+        if (!f) return f.error();
+    }
+    if (m.pending.capacity() < buffer_limit) m.pending.reserve(buffer_limit);
+    const std::uint64_t offset = m.flushed + m.pending.size();
+    m.pending += static_cast<char>(s.size() & 0xFF);
+    m.pending += static_cast<char>(s.size() >> 8);
+    m.pending.append(s);
+    m.slots[i] = (tag << offset_bits) | (offset + 1);
+    ++m.count;
+    return true;
+}
+
+}  // namespace salvo::engine

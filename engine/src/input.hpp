@@ -1,0 +1,66 @@
+#pragma once
+// The byte layer under every file source: a file descriptor (a file or
+// standard input), transparently gunzipped when the bytes start with the
+// gzip magic, and transcoded to UTF-8 with iconv when the job names a
+// single-byte encoding. Private to engine/.
+
+#include <salvo/engine/error.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace salvo::engine::detail {
+
+enum class text_encoding { utf8, windows_1252, latin1 };
+
+/// Parses an `encoding` option ("utf-8", "windows-1252", "cp1252",
+/// "latin-1", "iso-8859-1", any case); false when unknown.
+[[nodiscard]] bool parse_encoding(std::string_view name, text_encoding& out) noexcept;
+
+/// Opens `path` for reading; errors name the file as `display_name`.
+[[nodiscard]] boost::system::result<int, source_error> open_file(const std::string& path,
+                                                                 const std::string& display_name);
+
+/// A forward-only byte stream. Not thread-safe; owned by one source.
+class byte_input {
+  public:
+    byte_input(const byte_input&) = delete;
+    byte_input& operator=(const byte_input&) = delete;
+    ~byte_input();
+
+    /// Reads from `fd`; closes it at the end when `owned`.
+    [[nodiscard]] static std::unique_ptr<byte_input> from_fd(int fd, bool owned, text_encoding enc,
+                                                             std::string display_name);
+
+    /// Reads up to `n` bytes into `dst` (fewer when the input ends).
+    /// Returns 0 only at the end.
+    [[nodiscard]] boost::system::result<std::size_t, source_error> read(char* dst, std::size_t n);
+
+  private:
+    byte_input(int fd, bool owned, text_encoding enc, std::string display_name);
+    boost::system::result<std::size_t, source_error> read_decoded(char* dst, std::size_t n);
+    boost::system::result<std::size_t, source_error> read_raw(char* dst, std::size_t n);
+    boost::system::result<std::size_t, source_error> inflate_some(char* dst, std::size_t n);
+    boost::system::result<std::size_t, source_error> transcode_some(char* dst, std::size_t n);
+
+    struct gzip_state;
+    int fd_;
+    bool owned_;
+    text_encoding enc_;
+    std::string name_;
+    bool sniffed_ = false;
+    bool raw_eof_ = false;
+    std::unique_ptr<gzip_state> gz_;
+    void* iconv_ = nullptr;        // iconv_t
+    std::unique_ptr<char[]> raw_;  // compressed bytes awaiting inflate
+    std::size_t raw_begin_ = 0, raw_end_ = 0;
+    std::unique_ptr<char[]> mid_;  // decoded bytes awaiting transcoding
+    std::size_t mid_begin_ = 0, mid_end_ = 0;
+    bool decoded_eof_ = false;
+    std::string pending_;  // transcoded bytes that did not fit the last read
+};
+
+}  // namespace salvo::engine::detail

@@ -1,0 +1,215 @@
+// Address checks, suppression and the per-row fate.
+
+#include "readers.hpp"
+
+#include <salvo/engine/validate.hpp>
+
+#include <fmt/format.h>
+
+namespace salvo::engine {
+namespace {
+
+[[nodiscard]] char lower(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
+
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+/// The column named `want` (by name or key, any case), if any.
+[[nodiscard]] std::optional<std::size_t> find_field(const std::vector<field>& fields,
+                                                    std::string_view want) noexcept {
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (iequals(fields[i].name, want) || iequals(fields[i].key, want)) return i;
+    }
+    return std::nullopt;
+}
+
+/// At most 80 bytes of a value, for messages.
+[[nodiscard]] std::string_view shown(std::string_view v) noexcept {
+    return v.size() > 80 ? v.substr(0, 80) : v;
+}
+
+}  // namespace
+
+std::string_view to_string(fate f) noexcept {
+    switch (f) {
+        case fate::valid:
+            return "valid";
+        case fate::invalid:
+            return "invalid";
+        case fate::duplicate:
+            return "duplicate";
+        case fate::suppressed:
+            return "suppressed";
+    }
+    return "unknown";
+}
+
+const char* check_address(std::string_view a) noexcept {
+    if (a.empty()) return "it is empty";
+    std::size_t at = std::string_view::npos, chars = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto c = static_cast<unsigned char>(a[i]);
+        if ((c & 0xC0) != 0x80) ++chars;  // count UTF-8 characters, not bytes
+        if (c == '@') {
+            if (at != std::string_view::npos) return "it has more than one '@'";
+            at = i;
+        } else if (c == ',' || c == ';') {
+            return "it holds a ',' or ';' (one address per row)";
+        } else if (c == ' ') {
+            return "it holds a space";
+        } else if (c < 0x20 || c == 0x7F) {
+            return "it holds a control character";
+        }
+    }
+    if (chars > 320) return "it is longer than 320 characters";
+    if (at == std::string_view::npos) return "it has no '@'";
+    if (at == 0) return "nothing before the '@'";
+    if (at + 1 == a.size()) return "nothing after the '@'";
+    std::string_view domain = a.substr(at + 1);
+    if (domain.front() == '[') {
+        if (domain.back() != ']' || domain.size() < 3) return "the domain literal is not closed";
+    } else if (domain.find('.') == std::string_view::npos) {
+        return "the domain has no '.'";
+    } else if (domain.front() == '.' || domain.back() == '.') {
+        return "the domain starts or ends with '.'";
+    }
+    return nullptr;
+}
+
+void canonical_address(std::string_view address, std::string& out) {
+    out.assign(address);
+    std::size_t at = out.rfind('@');
+    if (at == std::string::npos) return;
+    for (std::size_t i = at + 1; i < out.size(); ++i) out[i] = lower(out[i]);
+}
+
+// ---- suppression list ----
+
+void suppression_list::add(std::string_view address) {
+    if (check_address(address) != nullptr) return;
+    canonical_address(address, scratch_);
+    set_.insert(scratch_);
+}
+
+bool suppression_list::contains(std::string_view address) const {
+    if (set_.empty()) return false;
+    canonical_address(address, scratch_);
+    return set_.count(scratch_) != 0;
+}
+
+boost::system::result<suppression_list, source_error> suppression_list::load(
+    const std::string& path, const std::string& email_column) {
+    source_options o;
+    o.format = input_format::csv;
+    auto src = open_source(path, o);
+    if (!src) return src.error();
+    recipient_source& s = **src;
+    suppression_list list;
+    // One address per line reads as a one-column CSV whose "header" is the
+    // first address.
+    std::optional<std::size_t> col;
+    if (s.fields().size() == 1 && s.fields()[0].name.find('@') != std::string::npos) {
+        list.add(s.fields()[0].name);
+        col = 0;
+    } else {
+        col = find_field(s.fields(), email_column);
+        if (!col) col = find_field(s.fields(), "DeliveryAddress");
+        if (!col) col = find_field(s.fields(), "email");
+        if (!col && s.fields().size() == 1) col = 0;
+    }
+    if (!col) {
+        return source_error{
+            make_error_code(errc::no_email_column),
+            fmt::format("{}: the suppression list has no '{}' column", s.name(), email_column)};
+    }
+    chunk c;
+    for (;;) {
+        auto more = s.next_chunk(c);
+        if (!more) return more.error();
+        for (std::size_t i = 0; i < c.size(); ++i) {
+            std::string_view v = c.values(i)[*col];
+            if (!merge::is_absent(v)) list.add(v);
+        }
+        if (!*more) break;
+    }
+    return list;
+}
+
+// ---- validator ----
+
+boost::system::result<validator, source_error> validator::create(const std::vector<field>& fields,
+                                                                 const validate_options& options,
+                                                                 const suppression_list* suppressed,
+                                                                 std::string source_name) {
+    validator v;
+    auto email = find_field(fields, options.email_column);
+    if (!email) email = find_field(fields, "DeliveryAddress");
+    if (!email) {
+        std::string names;
+        for (const auto& f : fields) names += (names.empty() ? "" : ", ") + f.name;
+        return source_error{
+            make_error_code(errc::no_email_column),
+            fields.empty()
+                ? fmt::format("{}: no fields (an empty input?), so no '{}' column", source_name,
+                              options.email_column)
+                : fmt::format("{}: no '{}' column (the fields are: {}); name the email column "
+                              "with the email_column option",
+                              source_name, options.email_column, names)};
+    }
+    v.email_ = *email;
+    v.email_label_ = fields[*email].name;
+    v.name_ = find_field(fields, options.name_column);
+    v.source_name_ = std::move(source_name);
+    v.suppressed_ = suppressed;
+    if (options.dedupe) v.seen_ = std::make_unique<address_set>(options.temp_dir);
+    return v;
+}
+
+boost::system::result<fate, source_error> validator::check(const chunk& c, std::size_t i,
+                                                           std::string& reason) {
+    const row_info& info = c.info(i);
+    if (!info.valid()) {
+        reason.assign(info.message);
+        return fate::invalid;
+    }
+    auto values = c.values(i);
+    std::string_view address = email_ < values.size() ? values[email_] : std::string_view{};
+    if (address.empty()) {
+        reason = detail::row_message(source_name_, info.row, info.line, "field '{}' is {}",
+                                     email_label_, merge::is_absent(address) ? "missing" : "empty");
+        return fate::invalid;
+    }
+    if (const char* why = check_address(address)) {
+        reason = detail::row_message(source_name_, info.row, info.line,
+                                     "field '{}': '{}' is not a usable address: {}", email_label_,
+                                     shown(address), why);
+        return fate::invalid;
+    }
+    if (suppressed_ != nullptr && suppressed_->contains(address)) {
+        reason = detail::row_message(source_name_, info.row, info.line,
+                                     "field '{}': '{}' is on the suppression list", email_label_,
+                                     shown(address));
+        return fate::suppressed;
+    }
+    if (seen_) {
+        canonical_address(address, scratch_);
+        auto fresh = seen_->insert(scratch_);
+        if (!fresh) return fresh.error();
+        if (!*fresh) {
+            reason = detail::row_message(source_name_, info.row, info.line,
+                                         "field '{}': '{}' was already in an earlier row",
+                                         email_label_, shown(address));
+            return fate::duplicate;
+        }
+    }
+    return fate::valid;
+}
+
+}  // namespace salvo::engine

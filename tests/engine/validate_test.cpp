@@ -1,0 +1,212 @@
+#include "source_helpers.hpp"
+
+#include <salvo/engine/validate.hpp>
+
+#include <gtest/gtest.h>
+
+namespace salvo::engine {
+namespace {
+
+using test::temp_dir;
+
+TEST(CheckAddress, AcceptsOrdinaryAddressesAndLiterals) {
+    EXPECT_EQ(check_address("ann@example.com"), nullptr);
+    EXPECT_EQ(check_address("a.b+tag@sub.example.co.uk"), nullptr);
+    EXPECT_EQ(check_address("user@[192.0.2.1]"), nullptr);
+    EXPECT_EQ(check_address("jos\xC3\xA9@example.com"), nullptr);
+}
+
+TEST(CheckAddress, RejectsEachRuleWithAReason) {
+    EXPECT_STREQ(check_address(""), "it is empty");
+    EXPECT_STREQ(check_address("ann.example.com"), "it has no '@'");
+    EXPECT_STREQ(check_address("a@b@example.com"), "it has more than one '@'");
+    EXPECT_STREQ(check_address("@example.com"), "nothing before the '@'");
+    EXPECT_STREQ(check_address("ann@"), "nothing after the '@'");
+    EXPECT_NE(check_address("a@x.io,b@x.io"), nullptr);
+    EXPECT_NE(check_address("a@x.io;b@x.io"), nullptr);
+    EXPECT_STREQ(check_address("ann smith@x.io"), "it holds a space");
+    EXPECT_STREQ(check_address("ann@x.io\r\nBcc: evil@x.io"), "it holds a control character");
+    EXPECT_STREQ(check_address(std::string_view("ann\0@x.io", 9)), "it holds a control character");
+    EXPECT_STREQ(check_address("ann@localhost"), "the domain has no '.'");
+    EXPECT_STREQ(check_address("ann@[192.0.2.1"), "the domain literal is not closed");
+    std::string longest = std::string(64, 'a') + "@" + std::string(251, 'b') + ".com";  // 320
+    EXPECT_EQ(longest.size(), 320u);
+    EXPECT_EQ(check_address(longest), nullptr);
+    EXPECT_STREQ(check_address("x" + longest), "it is longer than 320 characters");
+}
+
+TEST(CanonicalAddress, LowersTheDomainOnly) {
+    std::string out;
+    canonical_address("Ann.Smith@Example.COM", out);
+    EXPECT_EQ(out, "Ann.Smith@example.com");
+}
+
+std::unique_ptr<recipient_source> open_csv(const temp_dir& dir, const std::string& name,
+                                           const std::string& body) {
+    auto src = open_source(dir.write(name, body));
+    EXPECT_TRUE(src) << (src ? "" : src.error().message);
+    return src ? std::move(*src) : nullptr;
+}
+
+struct outcome {
+    std::vector<fate> fates;
+    std::vector<std::string> reasons;
+};
+
+outcome run(recipient_source& src, validator& v) {
+    outcome o;
+    chunk c;
+    for (;;) {
+        auto more = src.next_chunk(c);
+        EXPECT_TRUE(more);
+        if (!more) break;
+        for (std::size_t i = 0; i < c.size(); ++i) {
+            std::string reason;
+            auto f = v.check(c, i, reason);
+            EXPECT_TRUE(f);
+            o.fates.push_back(f ? *f : fate::invalid);
+            o.reasons.push_back(reason);
+        }
+        if (!*more) break;
+    }
+    return o;
+}
+
+TEST(Validator, GivesEachRowItsFate) {
+    temp_dir dir;
+    auto src = open_csv(dir, "r.csv",
+                        "Name,EMAIL\n"
+                        "Ann,ann@x.io\n"    // 1 valid
+                        "Ann2,ann@X.IO\n"   // 2 duplicate: domain case-insensitive
+                        "Ann3,Ann@x.io\n"   // 3 valid: local part as written
+                        "Bad,bob@x\n"       // 4 invalid
+                        "Bob,bob@x\n"       // 5 invalid again, not duplicate
+                        "Sup,stop@x.io\n"   // 6 suppressed
+                        "Sup2,stop@x.io\n"  // 7 suppressed, not duplicate
+                        "Empty,\n"          // 8 invalid: empty
+                        "Ragged\n"          // 9 invalid: reader error
+                        "Cy,cy@x.io\n");    // 10 valid
+    ASSERT_TRUE(src);
+    suppression_list sup;
+    sup.add("STOP@X.IO");  // local part differs in case: not the same address
+    sup.add("stop@X.io");
+    auto v = validator::create(src->fields(), {}, &sup, src->name());
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_EQ(v->email_column(), 1u);
+    EXPECT_EQ(v->name_column(), std::optional<std::size_t>(0));
+    auto o = run(*src, *v);
+    std::vector<fate> want = {fate::valid,   fate::duplicate,  fate::valid,      fate::invalid,
+                              fate::invalid, fate::suppressed, fate::suppressed, fate::invalid,
+                              fate::invalid, fate::valid};
+    EXPECT_EQ(o.fates, want);
+    EXPECT_NE(o.reasons[1].find("row 2, line 3: field 'EMAIL': 'ann@X.IO' was already"),
+              std::string::npos)
+        << o.reasons[1];
+    EXPECT_NE(o.reasons[3].find("row 4, line 5: field 'EMAIL': 'bob@x' is not a usable address: "
+                                "the domain has no '.'"),
+              std::string::npos)
+        << o.reasons[3];
+    EXPECT_NE(o.reasons[7].find("field 'EMAIL' is empty"), std::string::npos);
+    EXPECT_NE(o.reasons[8].find("1 field, the header has 2"), std::string::npos);
+    EXPECT_EQ(v->dedupe_set()->size(), 3u);
+}
+
+TEST(Validator, FindsDeliveryAddressOrANamedColumnOrFails) {
+    std::vector<field> delivery = {{"DeliveryAddress", "DeliveryAddress"}, {"x", "x"}};
+    auto a = validator::create(delivery, {});
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->email_column(), 0u);
+    EXPECT_FALSE(a->name_column());
+    std::vector<field> custom = {{"Work Mail", "Work_Mail"}, {"email", "email"}};
+    validate_options o;
+    o.email_column = "work_mail";
+    auto b = validator::create(custom, o);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->email_column(), 0u);
+    std::vector<field> none = {{"mail", "mail"}, {"name", "name"}};
+    auto c = validator::create(none, {}, nullptr, "list.csv");
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().code, make_error_code(errc::no_email_column));
+    EXPECT_NE(c.error().message.find("list.csv: no 'email' column (the fields are: mail, name)"),
+              std::string::npos)
+        << c.error().message;
+}
+
+TEST(Validator, DedupeOffKeepsRepeats) {
+    temp_dir dir;
+    auto src = open_csv(dir, "r.csv", "email\na@x.io\na@x.io\n");
+    ASSERT_TRUE(src);
+    validate_options o;
+    o.dedupe = false;
+    auto v = validator::create(src->fields(), o);
+    ASSERT_TRUE(v);
+    auto out = run(*src, *v);
+    EXPECT_EQ(out.fates, (std::vector<fate>{fate::valid, fate::valid}));
+}
+
+TEST(AddressSet, IsExactAcrossTheDiskLogAndGrowth) {
+    temp_dir dir;
+    address_set set(dir.path(""));
+    const int n = 200000;  // ~5 MB of log: several flushes and rehashes
+    for (int i = 0; i < n; ++i) {
+        auto r = set.insert("user" + std::to_string(i) + "@example.com");
+        ASSERT_TRUE(r);
+        ASSERT_TRUE(*r) << i;
+    }
+    for (int i = 0; i < n; i += 7) {
+        auto r = set.insert("user" + std::to_string(i) + "@example.com");
+        ASSERT_TRUE(r);
+        ASSERT_FALSE(*r) << i;
+        // Near misses are distinct addresses.
+        auto m = set.insert("user" + std::to_string(i) + "@example.con");
+        ASSERT_TRUE(m);
+        ASSERT_TRUE(*m) << i;
+    }
+    const std::size_t distinct = set.size();
+    EXPECT_EQ(distinct, static_cast<std::size_t>(n + (n + 6) / 7));
+    // 16 bytes per address for the table, plus the fixed 1 MiB write buffer.
+    EXPECT_LE(set.memory_bytes(), 16 * distinct + (std::size_t{1} << 20) + 4096);
+}
+
+TEST(SuppressionList, LoadsAPlainListOrACsvWithAnEmailColumn) {
+    temp_dir dir;
+    auto plain = suppression_list::load(dir.write("s.txt", "a@x.io\nB@Y.IO\n\nnot-an-address\n"));
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_EQ(plain->size(), 2u);
+    EXPECT_TRUE(plain->contains("a@X.io"));
+    EXPECT_TRUE(plain->contains("B@y.io"));
+    EXPECT_FALSE(plain->contains("b@y.io"));
+    auto csv =
+        suppression_list::load(dir.write("s.csv", "reason,Email\nbounce,c@x.io\nspam,d@x.io\n"));
+    ASSERT_TRUE(csv) << csv.error().message;
+    EXPECT_EQ(csv->size(), 2u);
+    EXPECT_TRUE(csv->contains("d@x.io"));
+    auto missing = suppression_list::load(dir.path("none.txt"));
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, make_error_code(errc::file_not_found));
+}
+
+TEST(CallbackSource, PullsChunksFromTheHost) {
+    int calls = 0;
+    auto src = make_callback_source({"email", "First Name"}, [&](chunk_writer& w) {
+        ++calls;
+        std::string addr = "host" + std::to_string(calls) + "@x.io";
+        w.add_row({addr, "Ann"});
+        w.add_row({std::string_view("nokey@x.io"), std::string_view{}});  // absent name
+        if (calls == 2) w.add_invalid_row("host says no", {});
+        return calls < 3;
+    });
+    EXPECT_EQ(src->fields()[1].key, "First_Name");
+    auto d = test::drain(*src);
+    ASSERT_EQ(d.rows.size(), 7u);
+    EXPECT_EQ(d.rows[0].at(0), "host1@x.io");  // copied: the host's string is gone
+    EXPECT_EQ(d.rows[0].row, 1u);
+    EXPECT_FALSE(d.rows[1].values[1].has_value());
+    EXPECT_EQ(d.rows[4].error, errc::rejected_by_host);
+    EXPECT_EQ(d.rows[4].message, "host says no");
+    EXPECT_EQ(d.rows[6].row, 7u);
+    EXPECT_EQ(calls, 3);
+}
+
+}  // namespace
+}  // namespace salvo::engine

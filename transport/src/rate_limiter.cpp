@@ -7,6 +7,10 @@ namespace salvo::transport {
 namespace {
 
 constexpr double ns_per_second = 1e9;
+// Token counts and waits are doubles: a deficit of 1e-9 tokens or 1e-6 ns is
+// rounding noise, not a reason to wait one more timer round.
+constexpr double token_slack = 1e-9;
+constexpr double ns_slack = 1e-6;
 
 }  // namespace
 
@@ -24,8 +28,8 @@ void token_bucket::refill(clock::time_point now) noexcept {
 clock::duration token_bucket::time_until(double amount, clock::time_point now) noexcept {
     refill(now);
     const double needed = std::min(amount, capacity_);
-    if (tokens_ >= needed) return clock::duration::zero();
-    const double wait_ns = std::ceil((needed - tokens_) * ns_per_second / rate_);
+    if (tokens_ + token_slack >= needed) return clock::duration::zero();
+    const double wait_ns = std::ceil((needed - tokens_) * ns_per_second / rate_ - ns_slack);
     return clock::duration(static_cast<clock::duration::rep>(wait_ns));
 }
 

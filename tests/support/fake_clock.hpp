@@ -15,7 +15,7 @@ namespace salvo::test {
 /// Starts at steady time 1000 s and wall time 2026-01-01T00:00:00Z; moves only
 /// when advance() is called. Thread-safe (atomic).
 class fake_clock final : public transport::clock {
-public:
+  public:
     [[nodiscard]] time_point now() const noexcept override {
         return time_point(duration(steady_.load()));
     }
@@ -25,7 +25,7 @@ public:
     }
     void advance(duration d) noexcept { steady_.fetch_add(d.count()); }
 
-private:
+  private:
     static constexpr duration::rep start_ =
         std::chrono::duration_cast<duration>(std::chrono::seconds(1000)).count();
     std::atomic<duration::rep> steady_{start_};
@@ -33,7 +33,7 @@ private:
 
 /// Returns the given values in turn, then repeats the last one.
 class scripted_random final : public transport::random_source {
-public:
+  public:
     explicit scripted_random(std::vector<std::uint64_t> values) : values_(std::move(values)) {}
     [[nodiscard]] std::uint64_t next() noexcept override {
         if (values_.empty()) return 0;
@@ -42,7 +42,7 @@ public:
         return v;
     }
 
-private:
+  private:
     std::vector<std::uint64_t> values_;
     std::size_t next_ = 0;
 };

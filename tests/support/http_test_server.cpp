@@ -62,7 +62,8 @@ struct http_test_server::impl {
     asio::awaitable<void> accept_loop() {
         for (;;) {
             boost::system::error_code ec;
-            tcp::socket s = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            tcp::socket s =
+                co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
             std::size_t id = 0;
             {
@@ -145,8 +146,11 @@ struct http_test_server::impl {
             http_action a = script ? script(index, r) : http_action{};
             if (a.delay.count() > 0) co_await sleep_for(a.delay);
             switch (a.what) {
-                case http_action::kind::close_without_answer: co_return;
-                case http_action::kind::hang: co_await sleep_for(std::chrono::hours(24)); co_return;
+                case http_action::kind::close_without_answer:
+                    co_return;
+                case http_action::kind::hang:
+                    co_await sleep_for(std::chrono::hours(24));
+                    co_return;
                 case http_action::kind::stall_mid_body: {
                     std::string head = "HTTP/1.1 " + std::to_string(a.status) +
                                        " OK\r\nContent-Length: " + std::to_string(a.body.size()) +
@@ -157,7 +161,8 @@ struct http_test_server::impl {
                     co_await sleep_for(std::chrono::hours(24));
                     co_return;
                 }
-                case http_action::kind::respond: break;
+                case http_action::kind::respond:
+                    break;
             }
             http::response<http::string_body> res{static_cast<http::status>(a.status),
                                                   req.version()};
@@ -189,11 +194,13 @@ http_test_server::http_test_server(http_script script, http_test_server_options 
 
 http_test_server::~http_test_server() = default;
 
-unsigned short http_test_server::port() const noexcept { return impl_->port; }
+unsigned short http_test_server::port() const noexcept {
+    return impl_->port;
+}
 
 std::string http_test_server::url(std::string_view path) const {
-    return std::string(impl_->options.tls != nullptr ? "https" : "http") + "://127.0.0.1:" +
-           std::to_string(impl_->port) + std::string(path);
+    return std::string(impl_->options.tls != nullptr ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(impl_->port) + std::string(path);
 }
 
 std::size_t http_test_server::arrivals() const {

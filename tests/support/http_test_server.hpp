@@ -30,6 +30,12 @@ struct http_action {
     std::string body = R"({"ErrorCode":"Success"})";
     std::chrono::milliseconds delay{0};  ///< wait before acting.
     bool close_after = false;  ///< close the connection after answering (no Connection: close).
+
+    [[nodiscard]] static http_action of(kind k) {
+        http_action a;
+        a.what = k;
+        return a;
+    }
 };
 
 /// One request as the server read it.
@@ -59,15 +65,15 @@ struct tls_identity {
 [[nodiscard]] tls_identity make_self_signed_identity();
 
 struct http_test_server_options {
-    bool close_on_accept = false;  ///< accept and close at once, reading nothing.
-    bool never_read = false;       ///< accept and never read.
+    bool close_on_accept = false;       ///< accept and close at once, reading nothing.
+    bool never_read = false;            ///< accept and never read.
     const tls_identity* tls = nullptr;  ///< serve HTTPS with this identity.
 };
 
 /// The server. Construction binds and starts it; destruction stops it.
 /// Thread safety: every const accessor may be called from any thread.
 class http_test_server {
-public:
+  public:
     explicit http_test_server(http_script script = {}, http_test_server_options options = {});
     ~http_test_server();
     http_test_server(const http_test_server&) = delete;
@@ -76,15 +82,15 @@ public:
     [[nodiscard]] unsigned short port() const noexcept;
     /// "http://127.0.0.1:<port><path>" (https with TLS).
     [[nodiscard]] std::string url(std::string_view path = "/") const;
-    [[nodiscard]] std::size_t arrivals() const;     ///< complete requests read.
-    [[nodiscard]] std::size_t connections() const;  ///< connections accepted.
+    [[nodiscard]] std::size_t arrivals() const;            ///< complete requests read.
+    [[nodiscard]] std::size_t connections() const;         ///< connections accepted.
     [[nodiscard]] std::size_t closed_connections() const;  ///< connections the server ended.
     [[nodiscard]] std::vector<received_request> received() const;
     /// Waits up to `limit` until `pred()` holds; returns pred().
     [[nodiscard]] bool wait_until(const std::function<bool()>& pred,
                                   std::chrono::milliseconds limit) const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -81,7 +81,7 @@ TEST(RateLimiter, CostLargerThanTheBucketWaitsForAFullBucketThenGoesIntoDebt) {
     limits.cost_per_second = 10;  // bucket of 10
     rate_limiter limiter(limits, clk);
     EXPECT_EQ(limiter.try_acquire(25), clock::duration::zero());  // full: admitted, -15
-    EXPECT_EQ(limiter.try_acquire(1), 1600ms);                     // back to +1
+    EXPECT_EQ(limiter.try_acquire(1), 1600ms);                    // back to +1
     clk.advance(1600ms);
     EXPECT_EQ(limiter.try_acquire(1), clock::duration::zero());
 }

@@ -33,8 +33,8 @@ retry_options quick() {
 TEST(RetryPolicy, FullJitterCeilingsDoubleFromBaseToCap) {
     fake_clock clk;
     // A draw x gives x % (ceiling + 1) ns: these draws pick each ceiling itself.
-    scripted_random top({100'000'000, 200'000'000, 400'000'000, 800'000'000, 1'000'000'000,
-                         1'000'000'000});
+    scripted_random top(
+        {100'000'000, 200'000'000, 400'000'000, 800'000'000, 1'000'000'000, 1'000'000'000});
     retry_policy policy(quick(), clk, top);
     const std::vector<clock::duration> expected{100ms, 200ms, 400ms, 800ms, 1000ms, 1000ms};
     for (unsigned n = 1; n <= 6; ++n) EXPECT_EQ(policy.backoff(n), expected[n - 1]) << n;
@@ -166,8 +166,7 @@ TEST(RetryAfter, ParsesHttpDatesInEveryForm) {
               clock::duration(30s));
     EXPECT_EQ(parse_retry_after("Thursday, 01-Jan-26 00:01:00 GMT", clk.system_now()),
               clock::duration(60s));
-    EXPECT_EQ(parse_retry_after("Thu Jan  1 00:00:05 2026", clk.system_now()),
-              clock::duration(5s));
+    EXPECT_EQ(parse_retry_after("Thu Jan  1 00:00:05 2026", clk.system_now()), clock::duration(5s));
     // A date in the past means "now".
     EXPECT_EQ(parse_retry_after("Wed, 31 Dec 2025 23:59:00 GMT", clk.system_now()),
               clock::duration(0s));

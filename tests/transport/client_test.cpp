@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -348,6 +349,31 @@ TEST(Client, SendsUserAgentOwnHeadersAndNoExpectOnLargeBodies) {
     EXPECT_EQ(got.header("Expect"), "");
     EXPECT_EQ(got.body.size(), 2u << 20);
     EXPECT_EQ(r.out.bytes_uploaded, 2u << 20);
+}
+
+TEST(Client, ProxyOptionSendsThroughTheProxy) {
+    // The test server stands in for an HTTP proxy: a request through a proxy
+    // carries the absolute URL as its target, and no DNS lookup is made.
+    http_test_server proxy(echo);
+    auto o = quick_options();
+    o.proxy = proxy.url();
+    client c(o);
+    auto r = send_and_wait(c, make_request("http://inject.example.invalid/api/v1/email", "{}"));
+    EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
+    ASSERT_EQ(proxy.arrivals(), 1u);
+    EXPECT_EQ(proxy.received()[0].target, "http://inject.example.invalid/api/v1/email");
+}
+
+TEST(Client, EmptyProxyOptionIgnoresTheEnvironment) {
+    http_test_server server(echo);
+    ::setenv("http_proxy", "http://127.0.0.1:1", 1);  // would refuse every connection
+    auto o = quick_options();
+    o.proxy = "";
+    client c(o);
+    auto r = send_and_wait(c, make_request(server.url(), "direct"));
+    ::unsetenv("http_proxy");
+    EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
+    EXPECT_EQ(server.arrivals(), 1u);
 }
 
 TEST(Client, HeaderWithLineBreakIsRefusedPermanently) {

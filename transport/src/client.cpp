@@ -250,7 +250,10 @@ struct client::impl {
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                          options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
-        if (options.http2) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+        // Waiting for a connection to learn whether it multiplexes only pays
+        // where HTTP/2 can be offered at all (ALPN over TLS).
+        if (options.http2 && t->req.url.starts_with("https:"))
+            curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                          static_cast<long>(options.connect_timeout.count()));
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));

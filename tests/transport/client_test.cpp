@@ -1,0 +1,390 @@
+#include "client_fixture.hpp"
+#include "salvo/transport/error.hpp"
+#include "support/fake_clock.hpp"
+
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace salvo::transport;
+using namespace salvo::transport::testing;
+using salvo::test::http_action;
+using salvo::test::http_test_server;
+using salvo::test::received_request;
+
+http_action echo(std::size_t, const received_request& r) {
+    http_action a;
+    a.body = r.body;
+    return a;
+}
+
+TEST(Client, AThousandConcurrentRequestsArriveAndReturnIntact) {
+    http_test_server server(echo);
+    auto o = quick_options();
+    o.max_in_flight = 1000;
+    o.max_total_connections = 64;  // keep the fd count modest on any CI box
+    client c(o);
+    constexpr int n = 1000;
+    std::vector<std::future<finished>> futures;
+    std::set<std::string> sent;
+    for (int i = 0; i < n; ++i) {
+        std::string body = "{\"n\":" + std::to_string(i) + ",\"pad\":\"" +
+                           std::string(static_cast<std::size_t>(i % 97) * 13, 'x') + "\"}";
+        sent.insert(body);
+        futures.push_back(send(c, make_request(server.url("/api/v1/email"), body)));
+    }
+    std::set<std::string> echoed;
+    for (auto& f : futures) {
+        auto r = wait(f);
+        ASSERT_EQ(r.out.result, disposition::success) << r.out.message;
+        EXPECT_EQ(r.out.body, r.req.body);  // the answer carried our exact body back
+        echoed.insert(r.out.body);
+    }
+    EXPECT_EQ(echoed, sent);
+    std::set<std::string> arrived;
+    for (const auto& r : server.received()) arrived.insert(r.body);
+    EXPECT_EQ(arrived, sent);
+    EXPECT_EQ(server.arrivals(), static_cast<std::size_t>(n));
+    EXPECT_LE(server.connections(), 64u);
+    const auto s = c.stats();
+    EXPECT_EQ(s.requests, static_cast<std::uint64_t>(n));
+    EXPECT_EQ(s.succeeded, static_cast<std::uint64_t>(n));
+    EXPECT_EQ(s.retries, 0u);
+    EXPECT_GT(s.latency_max.count(), 0);
+    EXPECT_EQ(s.connections_opened, server.connections());
+}
+
+TEST(Client, ConnectionCapOfOneReusesOneSocket) {
+    http_test_server server(echo);
+    auto o = quick_options();
+    o.max_in_flight = 200;
+    o.max_total_connections = 1;
+    o.max_host_connections = 1;
+    client c(o);
+    std::vector<std::future<finished>> futures;
+    for (int i = 0; i < 200; ++i)
+        futures.push_back(send(c, make_request(server.url(), "body " + std::to_string(i))));
+    for (auto& f : futures) {
+        auto r = wait(f);
+        EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
+        EXPECT_EQ(r.out.body, r.req.body);
+    }
+    EXPECT_EQ(server.arrivals(), 200u);
+    EXPECT_EQ(server.connections(), 1u);
+    EXPECT_EQ(c.stats().connections_opened, 1u);
+}
+
+TEST(Client, RefusedPortIsRetriedThenReportedRetrySafe) {
+    unsigned short port = 0;
+    {
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+        port = a.local_endpoint().port();
+    }  // closed: nothing listens there now
+    client c(quick_options());
+    auto r = send_and_wait(
+        c, make_request("http://127.0.0.1:" + std::to_string(port) + "/", "never sent"));
+    EXPECT_EQ(r.out.result, disposition::retry_after_backoff);
+    EXPECT_EQ(r.out.curl_code, CURLE_COULDNT_CONNECT);
+    EXPECT_FALSE(r.out.whole_body_sent);
+    EXPECT_EQ(r.out.attempts, 3u);
+    EXPECT_EQ(r.req.body, "never sent");  // handed back for the caller
+    EXPECT_NE(r.out.message.find("retries exhausted"), std::string::npos) << r.out.message;
+}
+
+TEST(Client, ServerThatNeverAnswersTimesOutAsMaybeDeliveredAndIsNotResent) {
+    http_test_server server([](std::size_t, const received_request&) {
+        return http_action::of(http_action::kind::hang);
+    });
+    auto o = quick_options();
+    o.request_timeout = 300ms;
+    client c(o);
+    auto r = send_and_wait(c, make_request(server.url(), "{\"x\":1}"));
+    EXPECT_EQ(r.out.result, disposition::maybe_delivered);
+    EXPECT_EQ(r.out.curl_code, CURLE_OPERATION_TIMEDOUT);
+    EXPECT_TRUE(r.out.whole_body_sent);
+    EXPECT_EQ(r.out.attempts, 1u);
+    EXPECT_EQ(server.arrivals(), 1u);
+}
+
+TEST(Client, ServerThatNeverReadsTimesOutRetrySafeWithThePartialBody) {
+    salvo::test::http_test_server_options so;
+    so.never_read = true;
+    http_test_server server({}, so);
+    auto o = quick_options();
+    o.request_timeout = 300ms;
+    o.retry.max_attempts = 2;
+    client c(o);
+    // Far more than the socket buffers hold: most of it cannot leave.
+    auto r = send_and_wait(c, make_request(server.url(), std::string(32u << 20, 'b')));
+    EXPECT_EQ(r.out.curl_code, CURLE_OPERATION_TIMEDOUT);
+    EXPECT_FALSE(r.out.whole_body_sent);
+    EXPECT_EQ(r.out.result, disposition::retry_now);
+    EXPECT_EQ(r.out.attempts, 2u);
+    EXPECT_LT(r.out.bytes_uploaded, 32u << 20);
+}
+
+TEST(Client, ServerThatStallsMidBodyIsCutOffAsMaybeDelivered) {
+    http_test_server server([](std::size_t, const received_request&) {
+        auto a = http_action::of(http_action::kind::stall_mid_body);
+        a.body = std::string(4000, 'r');
+        return a;
+    });
+    auto o = quick_options();
+    o.request_timeout = 300ms;
+    client c(o);
+    auto r = send_and_wait(c, make_request(server.url(), "{\"x\":2}"));
+    EXPECT_EQ(r.out.result, disposition::maybe_delivered);
+    EXPECT_EQ(r.out.curl_code, CURLE_OPERATION_TIMEDOUT);
+    EXPECT_EQ(r.out.http_status, 200);
+    EXPECT_EQ(r.out.attempts, 1u);
+    EXPECT_EQ(server.arrivals(), 1u);
+}
+
+TEST(Client, LowSpeedCutOffEndsAStalledTransfer) {
+    http_test_server server([](std::size_t, const received_request&) {
+        auto a = http_action::of(http_action::kind::stall_mid_body);
+        a.body = std::string(20, 'r');  // a trickle, then nothing
+        return a;
+    });
+    auto o = quick_options();
+    o.request_timeout = 10s;
+    o.low_speed_bytes = 1000;
+    o.low_speed_time = 1s;
+    client c(o);
+    const auto start = std::chrono::steady_clock::now();
+    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::maybe_delivered);
+    EXPECT_EQ(r.out.curl_code, CURLE_OPERATION_TIMEDOUT);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(Client, ServerThatReadsTheBodyAndClosesGivesMaybeDeliveredAndOneArrival) {
+    http_test_server server([](std::size_t, const received_request&) {
+        return http_action::of(http_action::kind::close_without_answer);
+    });
+    client c(quick_options());
+    auto r = send_and_wait(c, make_request(server.url(), "{\"once\":true}"));
+    EXPECT_EQ(r.out.result, disposition::maybe_delivered) << r.out.message;
+    EXPECT_TRUE(r.out.whole_body_sent);
+    EXPECT_EQ(r.out.http_status, 0);
+    EXPECT_EQ(r.out.attempts, 1u);
+    EXPECT_TRUE(server.wait_until([&] { return server.closed_connections() >= 1; }, 2s));
+    EXPECT_EQ(server.arrivals(), 1u);
+}
+
+TEST(Client, DeadReusedConnectionIsNotSilentlyResentByCurl) {
+    // The second request goes out on the kept-alive connection of the first;
+    // the server reads it and closes without a word. curl 7.88 would rewind
+    // and re-send it on a fresh connection ("Connection died, retrying a
+    // fresh connect"); the refusing seek callback must prevent that.
+    http_test_server server([](std::size_t index, const received_request&) {
+        if (index == 0) return http_action{};
+        return http_action::of(http_action::kind::close_without_answer);
+    });
+    auto o = quick_options();
+    o.max_total_connections = 1;
+    client c(o);
+    auto first = send_and_wait(c, make_request(server.url(), "{\"n\":1}"));
+    ASSERT_EQ(first.out.result, disposition::success);
+    auto second = send_and_wait(c, make_request(server.url(), "{\"n\":2}"));
+    EXPECT_EQ(second.out.result, disposition::maybe_delivered) << second.out.message;
+    EXPECT_TRUE(second.out.whole_body_sent);
+    EXPECT_EQ(second.out.attempts, 1u);
+    EXPECT_TRUE(server.wait_until([&] { return server.closed_connections() >= 1; }, 2s));
+    EXPECT_EQ(server.arrivals(), 2u);  // one each, no invisible duplicate
+}
+
+TEST(Client, KeptAliveConnectionClosedBetweenRequestsStillSendsOnce) {
+    http_test_server server([](std::size_t, const received_request& r) {
+        http_action a;
+        a.body = r.body;
+        a.close_after = true;  // answers as if keeping alive, then closes
+        return a;
+    });
+    client c(quick_options());
+    auto first = send_and_wait(c, make_request(server.url(), "first"));
+    ASSERT_EQ(first.out.result, disposition::success);
+    ASSERT_TRUE(server.wait_until([&] { return server.closed_connections() == 1; }, 2s));
+    auto second = send_and_wait(c, make_request(server.url(), "second"));
+    EXPECT_EQ(second.out.result, disposition::success) << second.out.message;
+    EXPECT_EQ(second.out.body, "second");
+    EXPECT_EQ(second.out.attempts, 1u);
+    ASSERT_EQ(server.arrivals(), 2u);
+    EXPECT_EQ(server.received()[1].body, "second");
+    EXPECT_EQ(server.connections(), 2u);
+}
+
+TEST(Client, ServiceUnavailableThenOkResendsTheSameBody) {
+    http_test_server server([](std::size_t index, const received_request& r) {
+        http_action a;
+        a.status = index == 0 ? 503 : 200;
+        a.body = r.body;
+        return a;
+    });
+    client c(quick_options());
+    const std::string body(47 * 1024, 'q');
+    auto r = send_and_wait(c, make_request(server.url(), body));
+    EXPECT_EQ(r.out.result, disposition::success);
+    EXPECT_EQ(r.out.attempts, 2u);
+    EXPECT_EQ(r.out.http_status, 200);
+    ASSERT_EQ(server.arrivals(), 2u);
+    EXPECT_EQ(server.received()[0].body, body);
+    EXPECT_EQ(server.received()[1].body, body);
+    EXPECT_EQ(c.stats().retries, 1u);
+}
+
+TEST(Client, TooManyRequestsWaitsForRetryAfterSeconds) {
+    salvo::test::fake_clock clk;
+    http_test_server server([](std::size_t index, const received_request&) {
+        http_action a;
+        if (index == 0) {
+            a.status = 429;
+            a.headers = {{"Retry-After", "1"}};
+        }
+        return a;
+    });
+    client c(quick_options(), clk);
+    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::success);
+    EXPECT_EQ(r.out.attempts, 2u);
+    EXPECT_EQ(r.out.retry_wait, 1s);  // Retry-After, not the 5-20 ms backoff
+    const auto got = server.received();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_GE(got[1].at - got[0].at, 900ms);
+    EXPECT_LT(got[1].at - got[0].at, 5s);
+}
+
+TEST(Client, RetryAfterAsAnHttpDate) {
+    salvo::test::fake_clock clk;  // wall time 2026-01-01T00:00:00Z
+    http_test_server server([](std::size_t index, const received_request&) {
+        http_action a;
+        if (index == 0) {
+            a.status = 503;
+            a.headers = {{"Retry-After", "Thu, 01 Jan 2026 00:00:01 GMT"}};
+        }
+        return a;
+    });
+    client c(quick_options(), clk);
+    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::success);
+    EXPECT_EQ(r.out.attempts, 2u);
+    EXPECT_EQ(r.out.retry_wait, 1s);
+}
+
+TEST(Client, PermanentStatusIsReportedOnceWithItsBody) {
+    http_test_server server([](std::size_t, const received_request&) {
+        http_action a;
+        a.status = 401;
+        a.body = R"({"ErrorCode":"InvalidAuthentication"})";
+        return a;
+    });
+    client c(quick_options());
+    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::permanent);
+    EXPECT_EQ(r.out.http_status, 401);
+    EXPECT_EQ(r.out.error, make_error_code(errc::http_status));
+    EXPECT_EQ(r.out.body, R"({"ErrorCode":"InvalidAuthentication"})");
+    EXPECT_EQ(server.arrivals(), 1u);
+}
+
+TEST(Client, RetriesStopAtMaxAttempts) {
+    http_test_server server([](std::size_t, const received_request&) {
+        http_action a;
+        a.status = 502;
+        return a;
+    });
+    auto o = quick_options();
+    o.retry.max_attempts = 4;
+    client c(o);
+    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::retry_after_backoff);
+    EXPECT_EQ(r.out.attempts, 4u);
+    EXPECT_EQ(r.out.http_status, 502);
+    EXPECT_EQ(server.arrivals(), 4u);
+}
+
+TEST(Client, BodyHookTurnsOverQuotaIntoARetry) {
+    http_test_server server([](std::size_t index, const received_request&) {
+        http_action a;
+        a.body = index == 0 ? R"({"ErrorCode":"OverQuota"})" : R"({"ErrorCode":"Success"})";
+        return a;
+    });
+    auto o = quick_options();
+    o.hook = [](const outcome& answer, verdict current) {
+        if (answer.body.find("OverQuota") != std::string::npos)
+            return verdict{disposition::retry_after_backoff, true};
+        return current;
+    };
+    client c(o);
+    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::success);
+    EXPECT_EQ(r.out.attempts, 2u);
+    EXPECT_EQ(r.out.body, R"({"ErrorCode":"Success"})");
+}
+
+TEST(Client, SendsUserAgentOwnHeadersAndNoExpectOnLargeBodies) {
+    http_test_server server(echo);
+    client c(quick_options());
+    auto req = make_request(server.url("/api/v1/email"), std::string(2u << 20, 'L'));
+    req.headers.push_back("Authorization: Bearer k");
+    auto r = send_and_wait(c, std::move(req));
+    ASSERT_EQ(r.out.result, disposition::success) << r.out.message;
+    ASSERT_EQ(server.arrivals(), 1u);
+    const auto got = server.received()[0];
+    EXPECT_EQ(got.method, "POST");
+    EXPECT_EQ(got.target, "/api/v1/email");
+    EXPECT_EQ(got.header("User-Agent"), "salvo/9.8.7");
+    EXPECT_EQ(got.header("Content-Type"), "application/json; charset=utf-8");
+    EXPECT_EQ(got.header("Authorization"), "Bearer k");
+    EXPECT_EQ(got.header("Expect"), "");
+    EXPECT_EQ(got.body.size(), 2u << 20);
+    EXPECT_EQ(r.out.bytes_uploaded, 2u << 20);
+}
+
+TEST(Client, ProxyOptionSendsThroughTheProxy) {
+    // The test server stands in for an HTTP proxy: a request through a proxy
+    // carries the absolute URL as its target, and no DNS lookup is made.
+    http_test_server proxy(echo);
+    auto o = quick_options();
+    o.proxy = proxy.url();
+    client c(o);
+    auto r = send_and_wait(c, make_request("http://inject.example.invalid/api/v1/email", "{}"));
+    EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
+    ASSERT_EQ(proxy.arrivals(), 1u);
+    EXPECT_EQ(proxy.received()[0].target, "http://inject.example.invalid/api/v1/email");
+}
+
+TEST(Client, EmptyProxyOptionIgnoresTheEnvironment) {
+    http_test_server server(echo);
+    ::setenv("http_proxy", "http://127.0.0.1:1", 1);  // would refuse every connection
+    auto o = quick_options();
+    o.proxy = "";
+    client c(o);
+    auto r = send_and_wait(c, make_request(server.url(), "direct"));
+    ::unsetenv("http_proxy");
+    EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
+    EXPECT_EQ(server.arrivals(), 1u);
+}
+
+TEST(Client, HeaderWithLineBreakIsRefusedPermanently) {
+    http_test_server server(echo);
+    client c(quick_options());
+    auto req = make_request(server.url(), "{}");
+    req.headers.push_back("X-Evil: a\r\nX-Injected: b");
+    auto r = send_and_wait(c, std::move(req));
+    EXPECT_EQ(r.out.result, disposition::permanent);
+    EXPECT_EQ(r.out.error, make_error_code(errc::invalid_request));
+    EXPECT_EQ(server.arrivals(), 0u);
+}
+
+}  // namespace

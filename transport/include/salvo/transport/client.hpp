@@ -1,0 +1,110 @@
+#pragma once
+/// The HTTP client pool: libcurl's multi-socket interface driven by one
+/// Boost.Asio thread, with a bounded in-flight window, rate limits, retry,
+/// timeouts and TLS options.
+
+#include "salvo/transport/adaptive_rate.hpp"
+#include "salvo/transport/classify.hpp"
+#include "salvo/transport/clock.hpp"
+#include "salvo/transport/counters.hpp"
+#include "salvo/transport/outcome.hpp"
+#include "salvo/transport/rate_limiter.hpp"
+#include "salvo/transport/request.hpp"
+#include "salvo/transport/retry_policy.hpp"
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace salvo::transport {
+
+struct tls_options {
+    bool verify = true;   ///< verify the peer certificate and host name.
+    std::string ca_file;  ///< PEM bundle to trust instead of the system's; empty = system.
+    /// Explicit switch for test servers: no verification at all. Overrides `verify`.
+    bool insecure = false;
+};
+
+struct client_options {
+    std::string version = "0.0.0";   ///< sent as `User-Agent: salvo/<version>`.
+    std::size_t max_in_flight = 64;  ///< the window: requests admitted and not completed.
+    long max_host_connections = 0;   ///< per host; 0 = no cap.
+    long max_total_connections = 0;  ///< in all; 0 = no cap.
+    bool http2 = true;               ///< HTTP/2 over TLS when ALPN offers it, multiplexed.
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds request_timeout{60'000};  ///< per attempt, whole transfer.
+    /// Abort an attempt slower than `low_speed_bytes` per second for
+    /// `low_speed_time`; 0 bytes disables.
+    long low_speed_bytes = 1;
+    std::chrono::seconds low_speed_time{30};
+    tls_options tls;
+    /// nullopt: curl's environment (`https_proxy`, `http_proxy`, `no_proxy`).
+    /// "": no proxy, whatever the environment says. Otherwise the proxy URL.
+    std::optional<std::string> proxy;
+    std::optional<std::string> no_proxy;  ///< hosts that bypass the proxy option.
+    rate_limits rate;
+    retry_options retry;
+    adaptive_rate_options adaptive;
+    body_hook hook;                                    ///< optional; see classify.hpp.
+    std::uint64_t random_seed = 0x5a17'0c0d'e5eedULL;  ///< backoff jitter.
+};
+
+/// Called once per submitted request with its final outcome and the request
+/// itself (body included) handed back, so the caller may re-send it.
+/// **Runs on the client's network thread.** It must not block and must not
+/// call submit() or shutdown() (try_submit() is fine).
+using completion = std::function<void(request&& req, outcome&& result)>;
+
+/// The pool. One network thread (started by the constructor) owns every curl
+/// handle and runs every curl call, timer and completion; other threads hand
+/// requests over through submit()/try_submit(), which post to it.
+///
+/// Thread safety: submit, try_submit, in_flight, stats and shutdown may be
+/// called from any thread except the network thread (try_submit and stats
+/// from there too). Errors: submission returns errc::shut_down or
+/// errc::window_full; every per-request failure goes to the completion as an
+/// `outcome`. Ownership: the client owns requests from submission until it
+/// hands them back to their completion. The clock, when given, is borrowed and
+/// must outlive the client. The destructor is shutdown(0 ms).
+class client {
+  public:
+    explicit client(client_options options);
+    client(client_options options, const clock& clk);
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    /// Waits for a free slot in the in-flight window (the engine's
+    /// backpressure), then hands `req` to the network thread. errc::shut_down
+    /// once shutdown has begun (the request is then not taken: the completion
+    /// is never called).
+    [[nodiscard]] boost::system::error_code submit(request req, completion done);
+
+    /// As submit() without waiting: errc::window_full when the window is full.
+    /// On failure `req` is left as it was.
+    [[nodiscard]] boost::system::error_code try_submit(request& req, completion done);
+
+    /// Requests admitted and not yet completed.
+    [[nodiscard]] std::size_t in_flight() const noexcept;
+
+    /// Stops admitting, lets requests in flight finish for up to `deadline`,
+    /// then cancels what remains (each reported `cancelled`, body-sent flag
+    /// set when the body may have gone). Requests still waiting for a rate
+    /// token or a retry are cancelled at once. Returns when the network
+    /// thread has ended: no completion runs after that. Idempotent.
+    void shutdown(std::chrono::milliseconds deadline);
+
+    [[nodiscard]] counters_snapshot stats() const noexcept;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace salvo::transport

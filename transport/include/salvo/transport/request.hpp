@@ -1,0 +1,23 @@
+#pragma once
+/// One HTTP POST that the client moves to the server.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace salvo::transport {
+
+/// A POST request. It owns everything it carries: the body is moved in and
+/// stays owned by the request (inside the client) until the transfer is
+/// finished, then comes back to the caller with the outcome. curl reads it
+/// through a read callback and can never rewind it (no invisible re-sends).
+/// A plain value type: not shared between threads.
+struct request {
+    std::string url;                   ///< absolute http:// or https:// URL.
+    std::vector<std::string> headers;  ///< whole lines, "Name: value", no CR/LF.
+    std::string body;                  ///< the POST body, sent as is.
+    std::uint32_t cost = 1;            ///< units for the cost limits (emails), >= 0.
+    std::uint64_t user_data = 0;       ///< opaque to the transport, returned as is.
+};
+
+}  // namespace salvo::transport

@@ -1,0 +1,595 @@
+#include "salvo/transport/client.hpp"
+
+#include "curl_asio.hpp"
+#include "salvo/transport/error.hpp"
+#include "transfer.hpp"
+
+#include <curl/curl.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace salvo::transport {
+
+using detail::transfer;
+
+namespace {
+
+const real_clock& shared_real_clock() {
+    static const real_clock instance;
+    return instance;
+}
+
+void global_init_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool header_is(std::string_view line, std::string_view name) {
+    if (line.size() <= name.size() || line[name.size()] != ':') return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+    }
+    return true;
+}
+
+std::string header_value(std::string_view line, std::size_t name_size) {
+    line.remove_prefix(name_size + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' '))
+        line.remove_suffix(1);
+    return std::string(line);
+}
+
+// --- curl easy callbacks (no curl calls inside) -----------------------------
+
+std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* userp) {
+    auto* t = static_cast<transfer*>(userp);
+    t->read_called = true;
+    const std::size_t room = size * count;
+    const std::size_t n = std::min(room, t->req.body.size() - t->offset);
+    std::memcpy(buffer, t->req.body.data() + t->offset, n);
+    t->offset += n;
+    return n;
+}
+
+int on_seek(void* userp, curl_off_t offset, int origin) {
+    auto* t = static_cast<transfer*>(userp);
+    // Rewinding a body that nothing has read yet changes nothing; any other
+    // rewind would be curl re-sending without telling us.
+    if (offset == 0 && origin == SEEK_SET && t->offset == 0) return CURL_SEEKFUNC_OK;
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
+std::size_t on_write(char* data, std::size_t size, std::size_t count, void* userp) {
+    auto* t = static_cast<transfer*>(userp);
+    const std::size_t n = size * count;
+    try {
+        t->answer.body.append(data, n);
+    } catch (...) {
+        return 0;  // curl fails the transfer with CURLE_WRITE_ERROR
+    }
+    return n;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* userp) {
+    auto* t = static_cast<transfer*>(userp);
+    const std::size_t n = size * count;
+    const std::string_view line(data, n);
+    try {
+        if (line.starts_with("HTTP/")) {  // a new response (after 1xx): start over
+            t->answer.retry_after.clear();
+            t->answer.content_type.clear();
+        } else if (header_is(line, "retry-after")) {
+            t->answer.retry_after = header_value(line, 11);
+        } else if (header_is(line, "content-type")) {
+            t->answer.content_type = header_value(line, 12);
+        }
+    } catch (...) {
+        return 0;
+    }
+    return n;
+}
+
+}  // namespace
+
+struct client::impl {
+    impl(client_options o, const clock& clk)
+        : options(std::move(o)),
+          clock_(clk),
+          random(options.random_seed),
+          limiter(options.rate, clk),
+          policy(options.retry, clk, random),
+          adaptive(options.adaptive, clk),
+          work(io.get_executor()),
+          admission_timer(io),
+          deadline_timer(io) {
+        global_init_once();
+        max_in_flight = std::max<std::size_t>(1, options.max_in_flight);
+        user_agent = "salvo/" + options.version;
+        bridge = std::make_unique<detail::curl_asio_bridge>(
+            io, [this](CURL* easy, CURLcode result) { on_done(easy, result); }, stats);
+        CURLM* m = bridge->multi();
+        curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+        curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.max_total_connections);
+        curl_multi_setopt(m, CURLMOPT_MAXCONNECTS,
+                          static_cast<long>(std::max<std::size_t>(max_in_flight, 16)));
+        curl_multi_setopt(m, CURLMOPT_PIPELINING,
+                          options.http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+        stats.current_rate.store(limiter.current_request_rate(), std::memory_order_relaxed);
+        thread = std::thread([this] { io.run(); });
+    }
+
+    // --- any thread ---------------------------------------------------------
+
+    boost::system::error_code admit(request&& req, completion&& done, bool wait) {
+        {
+            std::unique_lock lock(mutex);
+            if (wait) {
+                slot_free.wait(lock, [&] { return !accepting || in_flight < max_in_flight; });
+            }
+            if (!accepting) return errc::shut_down;
+            if (in_flight >= max_in_flight) return errc::window_full;
+            ++in_flight;
+        }
+        auto t = std::make_unique<transfer>(io, std::move(req), std::move(done));
+        boost::asio::post(io, [this, t = std::move(t)]() mutable { accept(std::move(t)); });
+        return {};
+    }
+
+    void release_slot() {
+        {
+            std::lock_guard lock(mutex);
+            --in_flight;
+        }
+        slot_free.notify_all();
+    }
+
+    void shutdown(std::chrono::milliseconds deadline) {
+        {
+            std::lock_guard lock(mutex);
+            accepting = false;
+        }
+        slot_free.notify_all();
+        std::call_once(stop_once, [&] {
+            boost::asio::post(io, [this, deadline] { begin_stop(deadline); });
+            thread.join();
+        });
+    }
+
+    // --- network thread -----------------------------------------------------
+
+    void accept(std::unique_ptr<transfer> owned) {
+        transfer* t = owned.get();
+        live.emplace(t, std::move(owned));
+        t->admitted = clock_.now();
+        if (stopping) {
+            finish_cancelled(t);
+            return;
+        }
+        queue.push_back(t);
+        pump();
+    }
+
+    // Starts queued attempts while the rate limiter admits them; otherwise
+    // arms the one admission timer for when it will.
+    void pump() {
+        while (!queue.empty() && !stopping) {
+            transfer* t = queue.front();
+            const auto wait = limiter.try_acquire(t->req.cost);
+            if (wait > clock::duration::zero()) {
+                if (!admission_armed) {
+                    admission_armed = true;
+                    admission_timer.expires_after(wait);
+                    admission_timer.async_wait([this](boost::system::error_code ec) {
+                        admission_armed = false;
+                        if (!ec) pump();
+                    });
+                }
+                return;
+            }
+            queue.pop_front();
+            start_attempt(t);
+        }
+    }
+
+    CURL* take_easy() {
+        if (!idle_easy.empty()) {
+            CURL* e = idle_easy.back();
+            idle_easy.pop_back();
+            curl_easy_reset(e);
+            return e;
+        }
+        return curl_easy_init();
+    }
+
+    bool build_headers(transfer* t) {
+        if (t->header_list != nullptr) return true;
+        for (const auto& h : t->req.headers) {
+            if (h.find_first_of("\r\n") != std::string::npos) return false;
+            curl_slist* next = curl_slist_append(t->header_list, h.c_str());
+            if (next == nullptr) return false;
+            t->header_list = next;
+        }
+        // curl 7.88 otherwise waits for 100-continue on bodies over 1 MiB.
+        curl_slist* next = curl_slist_append(t->header_list, "Expect:");
+        if (next == nullptr) return false;
+        t->header_list = next;
+        return true;
+    }
+
+    void configure(CURL* e, transfer* t) {
+        bridge->prepare(e);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+        curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(t->req.body.size()));
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, t);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &on_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text.data());
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                         options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+        // Waiting for a connection to learn whether it multiplexes only pays
+        // where HTTP/2 can be offered at all (ALPN over TLS).
+        if (options.http2 && t->req.url.starts_with("https:"))
+            curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                         static_cast<long>(options.connect_timeout.count()));
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                         static_cast<long>(options.low_speed_time.count()));
+        const bool verify = options.tls.verify && !options.tls.insecure;
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+        if (!options.tls.ca_file.empty())
+            curl_easy_setopt(e, CURLOPT_CAINFO, options.tls.ca_file.c_str());
+        if (options.proxy) curl_easy_setopt(e, CURLOPT_PROXY, options.proxy->c_str());
+        if (options.no_proxy) curl_easy_setopt(e, CURLOPT_NOPROXY, options.no_proxy->c_str());
+    }
+
+    void start_attempt(transfer* t) {
+        const bool first = t->attempts == 0;
+        ++t->attempts;
+        if (first) {
+            t->first_attempt = clock_.now();
+            policy.on_first_attempt();
+        } else {
+            stats.retries.fetch_add(1, std::memory_order_relaxed);
+        }
+        stats.requests.fetch_add(1, std::memory_order_relaxed);
+        t->reset_attempt();
+        if (t->req.url.empty() || !build_headers(t)) {
+            finish(t, disposition::permanent, errc::invalid_request,
+                   "the request has no URL or a header holds CR or LF");
+            return;
+        }
+        CURL* e = take_easy();
+        if (e == nullptr) {
+            finish(t, disposition::permanent, errc::curl_setup, "curl_easy_init failed");
+            return;
+        }
+        configure(e, t);
+        t->easy = e;
+        t->attempt_start = std::chrono::steady_clock::now();
+        if (bridge->add(e) != CURLM_OK) {
+            t->easy = nullptr;
+            idle_easy.push_back(e);
+            finish(t, disposition::permanent, errc::curl_setup, "curl_multi_add_handle failed");
+            return;
+        }
+        ++active;
+    }
+
+    void detach_easy(transfer* t) {
+        if (t->easy == nullptr) return;
+        (void)bridge->remove(t->easy);
+        idle_easy.push_back(t->easy);
+        t->easy = nullptr;
+        --active;
+    }
+
+    void on_done(CURL* easy, CURLcode code);
+    void retry_or_finish(transfer* t, verdict v, boost::system::error_code error);
+    void finish(transfer* t, disposition result, boost::system::error_code error,
+                std::string message);
+    void finish_cancelled(transfer* t);
+    void begin_stop(std::chrono::milliseconds deadline);
+    void cancel_active();
+    void maybe_teardown();
+    void teardown();
+
+    client_options options;
+    const clock& clock_;
+    seeded_random random;
+    rate_limiter limiter;
+    retry_policy policy;
+    adaptive_rate adaptive;
+    counters stats;
+    std::string user_agent;
+    std::size_t max_in_flight = 1;
+
+    // Shared with submitting threads.
+    std::mutex mutex;
+    std::condition_variable slot_free;
+    std::size_t in_flight = 0;
+    bool accepting = true;
+    std::once_flag stop_once;
+
+    // Network thread only.
+    boost::asio::io_context io;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
+    std::unique_ptr<detail::curl_asio_bridge> bridge;
+    boost::asio::steady_timer admission_timer;
+    boost::asio::steady_timer deadline_timer;
+    bool admission_armed = false;
+    bool stopping = false;
+    bool torn_down = false;
+    std::unordered_map<transfer*, std::unique_ptr<transfer>> live;
+    std::deque<transfer*> queue;
+    std::vector<CURL*> idle_easy;
+    std::size_t active = 0;  // attempts inside the multi
+    std::thread thread;
+};
+
+// --- completion of attempts ----------------------------------------------------
+
+void client::impl::on_done(CURL* easy, CURLcode code) {
+    void* priv = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    auto* t = static_cast<transfer*>(priv);
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_off_t uploaded = 0;
+    curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    detach_easy(t);
+
+    const auto latency = std::chrono::steady_clock::now() - t->attempt_start;
+    stats.record_latency(std::chrono::duration_cast<std::chrono::microseconds>(latency));
+    stats.bytes_out.fetch_add(static_cast<std::uint64_t>(std::max<curl_off_t>(uploaded, 0)),
+                              std::memory_order_relaxed);
+    stats.bytes_in.fetch_add(t->answer.body.size(), std::memory_order_relaxed);
+
+    t->answer.curl_code = static_cast<int>(code);
+    t->answer.http_status = status;
+    t->answer.bytes_uploaded = static_cast<std::uint64_t>(std::max<curl_off_t>(uploaded, 0));
+    t->answer.whole_body_sent = t->whole_body_sent(uploaded);
+
+    verdict v = classify({static_cast<int>(code), status, t->answer.whole_body_sent});
+    boost::system::error_code error;
+    if (code != CURLE_OK) {
+        error = make_curl_error(static_cast<int>(code));
+    } else if (status == 0) {
+        error = errc::no_response;
+    } else {
+        if (options.hook) {
+            const verdict before = v;
+            v = options.hook(t->answer, v);
+            if (v.result != before.result && v.result != disposition::success)
+                error = errc::rejected_by_hook;
+        }
+        if (!error && v.result != disposition::success) error = errc::http_status;
+    }
+
+    if (options.adaptive.enabled && limiter.limited()) {
+        const double before = adaptive.scale();
+        const double after = v.throttled                        ? adaptive.on_throttle()
+                             : v.result == disposition::success ? adaptive.on_success()
+                                                                : before;
+        if (after != before) {
+            limiter.set_scale(after);
+            stats.current_rate.store(limiter.current_request_rate(), std::memory_order_relaxed);
+        }
+    }
+    retry_or_finish(t, v, error);
+    maybe_teardown();
+}
+
+void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_code error) {
+    std::string message;
+    if (v.result == disposition::permanent &&
+        classify_curl_code(t->answer.curl_code) == curl_class::cert_failure) {
+        message =
+            "TLS certificate verification failed; this will not fix itself: trust the "
+            "server's CA with the CA file option (or, for a test server only, the "
+            "insecure switch). curl said: ";
+        message += t->error_text.data();
+    } else if (t->answer.curl_code != 0) {
+        message = t->error_text[0] != '\0' ? std::string(t->error_text.data()) : error.message();
+    } else if (error) {
+        message = error.message();
+        if (t->answer.http_status != 0)
+            message += " (HTTP " + std::to_string(t->answer.http_status) + ")";
+    }
+
+    const bool retryable =
+        v.result == disposition::retry_now || v.result == disposition::retry_after_backoff;
+    if (!retryable || stopping) {
+        finish(t, v.result, error, std::move(message));
+        return;
+    }
+    std::optional<clock::duration> retry_after;
+    if (t->answer.http_status != 0 && !t->answer.retry_after.empty())
+        retry_after = parse_retry_after(t->answer.retry_after, clock_.system_now());
+    const retry_decision d = policy.decide(v.result, t->attempts, t->first_attempt, retry_after);
+    if (!d.retry) {
+        const auto why = static_cast<errc>(d.reason);
+        message += message.empty() ? "" : "; ";
+        message += make_error_code(why).message();
+        finish(t, v.result, error ? error : make_error_code(why), std::move(message));
+        return;
+    }
+    t->waited += d.delay;
+    if (d.delay <= clock::duration::zero()) {
+        queue.push_front(t);  // keeps its slot, goes before new requests
+        pump();
+        return;
+    }
+    t->waiting_retry = true;
+    t->retry_timer.expires_after(d.delay);
+    t->retry_timer.async_wait([this, t](boost::system::error_code ec) {
+        if (ec) return;  // cancelled: `t` may be gone
+        t->waiting_retry = false;
+        if (stopping) return;
+        queue.push_front(t);
+        pump();
+    });
+}
+
+void client::impl::finish(transfer* t, disposition result, boost::system::error_code error,
+                          std::string message) {
+    const auto it = live.find(t);
+    if (it == live.end()) return;
+    std::unique_ptr<transfer> owned = std::move(it->second);
+    live.erase(it);
+    detach_easy(t);
+    if (t->waiting_retry) t->retry_timer.cancel();
+    queue.erase(std::remove(queue.begin(), queue.end(), t), queue.end());
+
+    outcome out = std::move(t->answer);
+    out.result = result;
+    out.error = result == disposition::success ? boost::system::error_code{} : error;
+    out.message = std::move(message);
+    out.attempts = t->attempts;
+    out.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now() - t->admitted);
+    out.retry_wait = t->waited;
+
+    stats.completed.fetch_add(1, std::memory_order_relaxed);
+    if (result == disposition::success) {
+        stats.succeeded.fetch_add(1, std::memory_order_relaxed);
+    } else if (result == disposition::cancelled) {
+        stats.cancelled.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        stats.failed.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (t->done) {
+        try {
+            t->done(std::move(t->req), std::move(out));
+        } catch (...) {
+            // A throwing completion must not take the network thread down;
+            // the contract says completions do not throw.
+        }
+    }
+    owned.reset();
+    release_slot();
+}
+
+void client::impl::finish_cancelled(transfer* t) {
+    if (t->easy != nullptr) {
+        curl_off_t uploaded = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        t->answer.http_status = status;
+        t->answer.bytes_uploaded = static_cast<std::uint64_t>(std::max<curl_off_t>(uploaded, 0));
+        t->answer.whole_body_sent = t->whole_body_sent(uploaded);
+    }
+    std::string message = "cancelled by shutdown";
+    if (t->answer.whole_body_sent)
+        message += " after the whole body was sent (maybe delivered)";
+    else if (t->attempts == 0)
+        message += " before it was sent";
+    finish(t, disposition::cancelled, errc::cancelled, std::move(message));
+}
+
+// --- shutdown: a gate ---------------------------------------------------------
+
+void client::impl::begin_stop(std::chrono::milliseconds deadline) {
+    stopping = true;
+    admission_timer.cancel();
+    // Nothing waiting for a token or a retry will be sent any more.
+    std::vector<transfer*> idle;
+    for (auto& [t, owned] : live) {
+        if (t->easy == nullptr) idle.push_back(t);
+    }
+    for (transfer* t : idle) finish_cancelled(t);
+    if (active == 0) {
+        maybe_teardown();
+        return;
+    }
+    deadline_timer.expires_after(deadline);
+    deadline_timer.async_wait([this](boost::system::error_code ec) {
+        if (ec || torn_down) return;
+        cancel_active();
+        maybe_teardown();
+    });
+}
+
+void client::impl::cancel_active() {
+    std::vector<transfer*> running;
+    for (auto& [t, owned] : live) running.push_back(t);
+    for (transfer* t : running) finish_cancelled(t);
+}
+
+void client::impl::maybe_teardown() {
+    if (!stopping || torn_down || !live.empty()) return;
+    torn_down = true;
+    // Often called from inside the bridge (a finished transfer): destroy it
+    // from a fresh handler, never from within its own member function.
+    boost::asio::post(io, [this] { teardown(); });
+}
+
+void client::impl::teardown() {
+    deadline_timer.cancel();
+    admission_timer.cancel();
+    bridge.reset();  // curl_multi_cleanup: closes the cached connections
+    for (CURL* e : idle_easy) curl_easy_cleanup(e);
+    idle_easy.clear();
+    work.reset();  // io.run() returns once the cancelled handlers have run
+}
+
+// --- public face --------------------------------------------------------------
+
+client::client(client_options options) : client(std::move(options), shared_real_clock()) {}
+
+client::client(client_options options, const clock& clk)
+    : impl_(std::make_unique<impl>(std::move(options), clk)) {}
+
+client::~client() {
+    shutdown(std::chrono::milliseconds(0));
+}
+
+boost::system::error_code client::submit(request req, completion done) {
+    return impl_->admit(std::move(req), std::move(done), true);
+}
+
+boost::system::error_code client::try_submit(request& req, completion done) {
+    // admit() moves from `req` only once the request is taken.
+    return impl_->admit(std::move(req), std::move(done), false);
+}
+
+std::size_t client::in_flight() const noexcept {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->in_flight;
+}
+
+void client::shutdown(std::chrono::milliseconds deadline) {
+    impl_->shutdown(deadline);
+}
+
+counters_snapshot client::stats() const noexcept {
+    return impl_->stats.snapshot();
+}
+
+}  // namespace salvo::transport

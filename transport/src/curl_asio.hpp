@@ -1,0 +1,97 @@
+#pragma once
+// The curl <-> Asio bridge (STYLE rule 11): one CURLM driven by one
+// io_context. Follows curl's hiperfifo.c / multi-uv.c and Asio's
+// nonblocking/third_party_lib.cpp, avoiding the mistakes of the deleted
+// asiohiper.cpp:
+//  - the timer callback cancels the Asio timer on -1 and re-arms it on any
+//    other value (0 too); the timer's handler calls socket_action(TIMEOUT);
+//  - every fd curl announces is wrapped in a posix::stream_descriptor, with at
+//    most one async_wait per direction in flight; each completion clears its
+//    flag, calls socket_action with CURL_CSELECT_IN/OUT (ERR on error), and
+//    re-arms while curl still wants that direction;
+//  - on CURL_POLL_REMOVE and in the close-socket callback the descriptor is
+//    release()d, never closed by Asio; per-socket state is a shared_ptr held
+//    by every pending handler, with a `closed` flag checked first;
+//  - curl_multi_info_read is drained to NULL after every socket_action, and
+//    finished transfers are handed on only after the drain;
+//  - no curl function is ever called from inside a curl callback.
+// Everything here runs on the network thread (the one running the io_context).
+
+#include "salvo/transport/counters.hpp"
+
+#include <curl/curl.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace salvo::transport::detail {
+
+class curl_asio_bridge {
+  public:
+    /// Called once per finished transfer, after the drain, outside any curl
+    /// callback: the handler may remove, clean up or add easy handles.
+    using done_handler = std::function<void(CURL* easy, CURLcode result)>;
+
+    /// Throws std::runtime_error when curl_multi_init fails (at startup only).
+    curl_asio_bridge(boost::asio::io_context& io, done_handler on_done, counters& stats);
+    /// curl_multi_cleanup; every easy handle must have been removed before.
+    ~curl_asio_bridge();
+    curl_asio_bridge(const curl_asio_bridge&) = delete;
+    curl_asio_bridge& operator=(const curl_asio_bridge&) = delete;
+
+    [[nodiscard]] CURLM* multi() const noexcept { return multi_; }
+
+    /// Sets the open/close-socket callbacks on an easy handle (after every
+    /// curl_easy_reset) so that the bridge sees every fd's end.
+    void prepare(CURL* easy) noexcept;
+
+    [[nodiscard]] CURLMcode add(CURL* easy) noexcept;
+    [[nodiscard]] CURLMcode remove(CURL* easy) noexcept;
+
+    [[nodiscard]] std::size_t watched_sockets() const noexcept { return sockets_.size(); }
+
+  private:
+    struct socket_state {
+        socket_state(boost::asio::io_context& io, curl_socket_t s) : descriptor(io), fd(s) {}
+        ~socket_state() {
+            // Never let Asio close curl's fd.
+            if (descriptor.is_open()) (void)descriptor.release();
+        }
+        boost::asio::posix::stream_descriptor descriptor;
+        curl_socket_t fd;
+        int want = 0;  // CURL_POLL_IN / OUT / INOUT
+        bool reading = false;
+        bool writing = false;
+        bool closed = false;
+    };
+    using state_ptr = std::shared_ptr<socket_state>;
+
+    static int on_socket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp);
+    static int on_timer(CURLM* multi, long timeout_ms, void* userp);
+    static curl_socket_t on_open_socket(void* clientp, curlsocktype purpose,
+                                        struct curl_sockaddr* address);
+    static int on_close_socket(void* clientp, curl_socket_t s);
+
+    int watch(curl_socket_t s, int what) noexcept;
+    void forget(curl_socket_t s) noexcept;
+    void arm(const state_ptr& st, bool read_direction);
+    void on_ready(const state_ptr& st, bool read_direction, boost::system::error_code ec);
+    void action(curl_socket_t s, int events);
+    void drain();
+
+    boost::asio::io_context& io_;
+    done_handler on_done_;
+    counters& stats_;
+    CURLM* multi_ = nullptr;
+    boost::asio::steady_timer timer_;
+    std::unordered_map<curl_socket_t, state_ptr> sockets_;
+    std::vector<std::pair<CURL*, CURLcode>> finished_;  // reused drain buffer
+};
+
+}  // namespace salvo::transport::detail

@@ -1,0 +1,62 @@
+#pragma once
+// One request inside the client: its body, its curl handle while an attempt
+// runs, and what the attempts have learnt. Owned by the client's network
+// thread from admission to completion.
+
+#include "salvo/transport/client.hpp"
+
+#include <curl/curl.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <cstddef>
+#include <string>
+
+namespace salvo::transport::detail {
+
+struct transfer {
+    transfer(boost::asio::io_context& io, request r, completion c)
+        : req(std::move(r)), done(std::move(c)), retry_timer(io) {}
+    ~transfer() { curl_slist_free_all(header_list); }
+    transfer(const transfer&) = delete;
+    transfer& operator=(const transfer&) = delete;
+
+    /// Starts a new attempt: the body is read from byte 0 again, the answer
+    /// of the previous attempt is dropped. Never called mid-transfer.
+    void reset_attempt() noexcept {
+        offset = 0;
+        read_called = false;
+        answer.body.clear();
+        answer.retry_after.clear();
+        answer.content_type.clear();
+        error_text[0] = '\0';
+    }
+
+    /// Whether the whole body may have reached the server on this attempt:
+    /// curl counted it uploaded, or the read callback handed all of it over
+    /// (curl's own retry on a dead reused connection can reset its counter).
+    [[nodiscard]] bool whole_body_sent(curl_off_t uploaded) const noexcept {
+        if (req.body.empty()) return read_called;
+        return offset >= req.body.size() ||
+               (uploaded >= 0 && static_cast<std::size_t>(uploaded) >= req.body.size());
+    }
+
+    request req;
+    completion done;
+    outcome answer;                     // accumulates the response of the current attempt
+    CURL* easy = nullptr;               // set while an attempt is in the multi
+    curl_slist* header_list = nullptr;  // request headers + "Expect:", built once
+    std::size_t offset = 0;             // next body byte to hand to curl (no rewind)
+    bool read_called = false;
+    bool waiting_retry = false;  // retry_timer is armed
+    unsigned attempts = 0;
+    clock::time_point admitted{};
+    clock::time_point first_attempt{};
+    std::chrono::steady_clock::time_point attempt_start{};  // latency, real time
+    std::chrono::nanoseconds waited{0};
+    boost::asio::steady_timer retry_timer;
+    std::array<char, CURL_ERROR_SIZE> error_text{};
+};
+
+}  // namespace salvo::transport::detail

@@ -100,13 +100,20 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
         return e;
     }
     if (body.size() + closing_bytes() > limits_.max_request_bytes) {
-        const auto size = body.size() + closing_bytes();
+        // The size of a request holding this recipient alone: the bytes just
+        // written without their separator, plus the fixed parts.
+        std::size_t alone =
+            body.size() - mark + writer_->begin_request_bytes() + request_writer::end_request_bytes;
+        if (server) alone += writer_->close_merge_message_bytes();
+        if (server && !opened) alone += writer_->open_merge_message_bytes() - 1;
+        if (current_.messages > 0 && (!server || opened)) alone -= 1;
         undo();
         too_big = true;
-        if (!current_.slots.empty()) return std::nullopt;  // caller seals and retries
+        if (alone <= limits_.max_request_bytes) return std::nullopt;  // caller seals, retries
         return error_info{make_error_code(errc::message_too_large),
                           "the message for this recipient makes a request of " +
-                              std::to_string(size) + " bytes on its own, over the request cap of " +
+                              std::to_string(alone) +
+                              " bytes on its own, over the request cap of " +
                               std::to_string(limits_.max_request_bytes) + " bytes"};
     }
     too_big = false;

@@ -51,6 +51,7 @@ class request_writer {
 
     /// `{"ServerId":…,["ApiKey":…,]"Messages":[`
     void begin_request(std::string& body) const { body += request_head_; }
+    [[nodiscard]] std::size_t begin_request_bytes() const noexcept { return request_head_.size(); }
     /// `]}`
     void end_request(std::string& body) const { body += "]}"; }
     static constexpr std::size_t end_request_bytes = 2;
@@ -65,6 +66,9 @@ class request_writer {
 
     /// server mode: opens a merge message (everything up to the first row).
     void open_merge_message(std::string& body, bool first) const;
+    [[nodiscard]] std::size_t open_merge_message_bytes() const noexcept {
+        return message_head_.size();
+    }
     /// server mode: appends `r` as one PerMessage row. Errors as append_message.
     [[nodiscard]] std::optional<error_info> append_row(std::string& body, const recipient& r,
                                                        bool first) const;

@@ -151,7 +151,9 @@ std::size_t server_lowering::derived_field(const merge::compiled_template& t,
         return 0;
     }
     merge_field f;
-    f.name = prefix_ + std::to_string(fields_.size() + 1);
+    const auto derived = std::count_if(fields_.begin(), fields_.end(),
+                                       [](const merge_field& m) { return m.derived; });
+    f.name = prefix_ + std::to_string(derived + 1);
     f.derived = true;
     f.column = p.column;
     f.renderers.push_back(std::move(*compiled));
@@ -160,38 +162,57 @@ std::size_t server_lowering::derived_field(const merge::compiled_template& t,
     return fields_.size() - 1;
 }
 
-std::string server_lowering::render(const std::vector<piece>& pieces, bool escape_percent,
-                                    std::vector<std::size_t>* token_pos) {
+std::optional<std::string> assemble_for_server(const std::vector<lowered_piece>& pieces,
+                                               std::string_view percent_field, bool& escaped) {
+    std::vector<std::size_t> expected;
     std::string out;
-    for (const auto& p : pieces) {
-        if (!p.is_token) {
-            if (!escape_percent) {
-                out += p.literal;
+    for (const bool escape_percent : {false, true}) {
+        if (escape_percent && percent_field.empty()) break;
+        expected.clear();
+        out.clear();
+        for (const auto& p : pieces) {
+            if (p.is_placeholder) {
+                expected.push_back(out.size());
+                out += "%%";
+                out += p.text;
+                out += "%%";
                 continue;
             }
-            for (const char c : p.literal) {
+            if (!escape_percent) {
+                out += p.text;
+                continue;
+            }
+            for (const char c : p.text) {
                 if (c != '%') {
                     out += c;
                     continue;
                 }
-                if (token_pos) token_pos->push_back(out.size());
-                out += "%%" + percent_field_ + "%%";
+                expected.push_back(out.size());
+                out += "%%";
+                out += percent_field;
+                out += "%%";
             }
-            continue;
         }
-        if (token_pos) token_pos->push_back(out.size());
-        out += "%%" + fields_[p.field].name + "%%";
+        const auto found = server_scan(out);
+        bool same = found.size() == expected.size();
+        for (std::size_t i = 0; same && i < found.size(); ++i) same = found[i].pos == expected[i];
+        if (same) {
+            escaped = escape_percent;
+            return out;
+        }
     }
-    return out;
+    return std::nullopt;
 }
 
 boost::system::result<std::string, error_info> server_lowering::lower(
     const merge::compiled_template& t) {
-    std::vector<piece> pieces;
+    std::vector<lowered_piece> pieces;
+    std::vector<std::size_t> token_field;  // per piece; views are taken once fields_ stops growing
     std::string error;
     for (const auto& s : t.segments()) {
         if (s.is_literal) {
-            pieces.push_back({false, s.literal, 0});
+            pieces.push_back({false, s.literal});
+            token_field.push_back(0);
             continue;
         }
         const auto index = is_identity(t, s.field) ? identity_field(t, s.field, error)
@@ -201,24 +222,21 @@ boost::system::result<std::string, error_info> server_lowering::lower(
                 make_error_code(errc::server_mode_refused),
                 t.label() + ": cannot lower %%" + s.field.name + "%% for server merge: " + error};
         }
-        pieces.push_back({true, {}, index});
+        pieces.push_back({true, {}});
+        token_field.push_back(index);
     }
-    // Check the lowered text the way the server reads it: exactly our
-    // placeholders, at our offsets. Literal `%` can otherwise combine into
-    // a placeholder local mode never saw (`%%%Name%%` is literal to salvo).
-    for (const bool escape_percent : {false, true}) {
-        if (escape_percent && percent_field_.empty()) percent_field_ = prefix_ + "pct";
-        std::vector<std::size_t> expected;
-        auto text = render(pieces, escape_percent, &expected);
-        const auto found = server_scan(text);
-        bool same = found.size() == expected.size();
-        for (std::size_t i = 0; same && i < found.size(); ++i) same = found[i].pos == expected[i];
-        if (same) return text;
+    for (std::size_t i = 0; i < pieces.size(); ++i)
+        if (pieces[i].is_placeholder) pieces[i].text = fields_[token_field[i]].name;
+    bool escaped = false;
+    auto text = assemble_for_server(pieces, prefix_ + "pct", escaped);
+    if (!text) {
+        return error_info{make_error_code(errc::server_mode_refused),
+                          t.label() +
+                              ": the server's merge would read the literal '%' signs of this "
+                              "template as placeholders; use merge mode local"};
     }
-    return error_info{make_error_code(errc::server_mode_refused),
-                      t.label() +
-                          ": the server's merge would read the literal '%' signs of this "
-                          "template as placeholders; use merge mode local"};
+    if (escaped) percent_field_ = prefix_ + "pct";
+    return std::move(*text);
 }
 
 void server_lowering::finish() {

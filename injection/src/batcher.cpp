@@ -1,0 +1,153 @@
+#include <salvo/injection/batcher.hpp>
+
+#include <string>
+#include <utility>
+
+namespace salvo::injection {
+
+boost::system::result<batcher, error_info> batcher::create(
+    std::shared_ptr<const request_writer> writer, const limits& lim) {
+    const auto bad = [](std::string m) {
+        return error_info{make_error_code(errc::bad_limits), std::move(m)};
+    };
+    if (!writer) return bad("batcher: no request writer");
+    if (lim.messages_per_request == 0) return bad("limits: messages_per_request is 0");
+    if (lim.recipients_per_message == 0) return bad("limits: recipients_per_message is 0");
+    if (lim.max_request_bytes == 0) return bad("limits: max_request_bytes is 0");
+    if (lim.max_request_bytes > server_max_request_bytes) {
+        return bad("limits: max_request_bytes " + std::to_string(lim.max_request_bytes) +
+                   " is over the server's cap of " + std::to_string(server_max_request_bytes) +
+                   " bytes, which answers 413");
+    }
+    return batcher(std::move(writer), lim);
+}
+
+batcher::batcher(std::shared_ptr<const request_writer> writer, const limits& lim)
+    : writer_(std::move(writer)), limits_(lim) {
+    start();
+}
+
+void batcher::start() {
+    current_.clear();
+    current_.sequence = next_sequence_++;
+    open_message_ = false;
+    rows_ = 0;
+    writer_->begin_request(current_.body);
+}
+
+std::size_t batcher::closing_bytes() const noexcept {
+    return request_writer::end_request_bytes +
+           (open_message_ ? writer_->close_merge_message_bytes() : 0);
+}
+
+void batcher::seal() {
+    if (open_message_) writer_->close_merge_message(current_.body);
+    writer_->end_request(current_.body);
+    ready_.push_back(std::move(current_));
+    if (!spare_.empty()) {
+        current_ = std::move(spare_.back());
+        spare_.pop_back();
+    } else {
+        current_ = request{};
+    }
+    start();
+}
+
+void batcher::flush() {
+    if (!current_.slots.empty()) seal();
+}
+
+request batcher::take() {
+    request r = std::move(ready_.front());
+    ready_.erase(ready_.begin());
+    return r;
+}
+
+void batcher::recycle(request&& r) {
+    r.clear();
+    spare_.push_back(std::move(r));
+}
+
+std::optional<error_info> batcher::try_add(const recipient& r, placement& where, bool& too_big) {
+    auto& body = current_.body;
+    const bool server = writer_->mode() == merge_mode::server;
+    // Make room by count first: these never depend on the recipient.
+    if (server && open_message_ && rows_ == limits_.recipients_per_message) {
+        writer_->close_merge_message(body);
+        open_message_ = false;
+    }
+    if (!open_message_ && current_.messages == limits_.messages_per_request) seal();
+
+    const auto mark = body.size();
+    const bool opened = server && !open_message_;
+    std::optional<error_info> e;
+    if (!server) {
+        e = writer_->append_message(body, r, current_.messages == 0);
+    } else {
+        if (opened) {
+            writer_->open_merge_message(body, current_.messages == 0);
+            open_message_ = true;
+            rows_ = 0;
+        }
+        e = writer_->append_row(body, r, rows_ == 0);
+    }
+    const auto undo = [&] {
+        body.resize(mark);
+        if (opened) open_message_ = false;
+    };
+    if (e) {
+        undo();
+        return e;
+    }
+    if (body.size() + closing_bytes() > limits_.max_request_bytes) {
+        // The size of a request holding this recipient alone: the bytes just
+        // written without their separator, plus the fixed parts.
+        std::size_t alone =
+            body.size() - mark + writer_->begin_request_bytes() + request_writer::end_request_bytes;
+        if (server) alone += writer_->close_merge_message_bytes();
+        if (server && !opened) alone += writer_->open_merge_message_bytes() - 1;
+        if (current_.messages > 0 && (!server || opened)) alone -= 1;
+        undo();
+        too_big = true;
+        if (alone <= limits_.max_request_bytes) return std::nullopt;  // caller seals, retries
+        return error_info{make_error_code(errc::message_too_large),
+                          "the message for this recipient makes a request of " +
+                              std::to_string(alone) +
+                              " bytes on its own, over the request cap of " +
+                              std::to_string(limits_.max_request_bytes) + " bytes"};
+    }
+    too_big = false;
+    where.request = current_.sequence;
+    where.message = server ? current_.messages - (opened ? 0U : 1U) : current_.messages;
+    where.row = server ? rows_ : 0;
+    if (!server || opened) ++current_.messages;
+    if (server) ++rows_;
+    slot s;
+    s.id = r.id;
+    s.message = where.message;
+    s.row = where.row;
+    s.address_offset = static_cast<std::uint32_t>(current_.addresses.size());
+    s.address_size = static_cast<std::uint32_t>(r.address.size());
+    current_.addresses += r.address;
+    current_.slots.push_back(s);
+    // A full request goes out now rather than waiting for the next add.
+    if (current_.messages == limits_.messages_per_request &&
+        (!server || rows_ == limits_.recipients_per_message))
+        seal();
+    return std::nullopt;
+}
+
+boost::system::result<placement, error_info> batcher::add(const recipient& r) {
+    placement where;
+    bool too_big = false;
+    auto e = try_add(r, where, too_big);
+    if (e) return *e;
+    if (!too_big) return where;
+    // It did not fit beside the others: complete the request and try alone.
+    seal();
+    e = try_add(r, where, too_big);
+    if (e) return *e;
+    return where;
+}
+
+}  // namespace salvo::injection

@@ -1,0 +1,259 @@
+#include <salvo/injection/request_writer.hpp>
+
+#include <salvo/merge/escape.hpp>
+
+#include <string>
+#include <utility>
+
+namespace salvo::injection {
+namespace {
+
+using merge::append_json_escaped;
+
+// Writes the message's fields after "To", in one order for both modes.
+// `emit` writes a template's output (rendered, or lowered) and may fail.
+template <typename Emit>
+std::optional<error_info> write_templated(const message_spec& s, std::string& b, Emit&& emit) {
+    std::optional<error_info> e;
+    const auto field = [&](const char* key, const merge::compiled_template& t) {
+        if (e) return;
+        b += key;
+        e = emit(t);
+        if (!e) b += '"';
+    };
+    const auto address = [&](const char* key, const address_template& a) {
+        field(key, a.email);
+        if (a.name) field(",\"FriendlyName\":\"", *a.name);
+        if (!e) b += '}';
+    };
+    address(",\"From\":{\"EmailAddress\":\"", s.from);
+    if (s.reply_to) address(",\"ReplyTo\":{\"EmailAddress\":\"", *s.reply_to);
+    field(",\"Subject\":\"", s.subject);
+    if (s.text_body) field(",\"TextBody\":\"", *s.text_body);
+    if (s.html_body) field(",\"HtmlBody\":\"", *s.html_body);
+    if (s.amp_body) field(",\"AmpBody\":\"", *s.amp_body);
+    if (s.mailing_id) field(",\"MailingId\":\"", *s.mailing_id);
+    if (s.message_id) field(",\"MessageId\":\"", *s.message_id);
+    if (!s.custom_headers.empty() && !e) {
+        b += ",\"CustomHeaders\":[";
+        for (std::size_t i = 0; i < s.custom_headers.size() && !e; ++i) {
+            b += i == 0 ? "{\"Name\":\"" : ",{\"Name\":\"";
+            append_json_escaped(b, s.custom_headers[i].name);
+            field("\",\"Value\":\"", s.custom_headers[i].value);
+            if (!e) b += '}';
+        }
+        if (!e) b += ']';
+    }
+    return e;
+}
+
+void write_constant_fields(const message_spec& s, std::string& b) {
+    if (!s.charset.empty()) {
+        b += ",\"CharSet\":\"";
+        append_json_escaped(b, s.charset);
+        b += '"';
+    }
+    if (!s.attachments.empty()) {
+        b += ",\"Attachments\":[";
+        for (std::size_t i = 0; i < s.attachments.size(); ++i) {
+            const auto& a = s.attachments[i];
+            b += i == 0 ? "{\"Name\":\"" : ",{\"Name\":\"";
+            append_json_escaped(b, a.name);
+            b += "\",\"Content\":\"";
+            b += a.content_base64;
+            b += '"';
+            if (!a.content_type.empty()) {
+                b += ",\"ContentType\":\"";
+                append_json_escaped(b, a.content_type);
+                b += '"';
+            }
+            if (!a.content_id.empty()) {
+                b += ",\"ContentId\":\"";
+                append_json_escaped(b, a.content_id);
+                b += '"';
+            }
+            b += '}';
+        }
+        b += ']';
+    }
+    if (!s.metadata.empty()) {
+        b += ",\"Metadata\":[";
+        for (std::size_t i = 0; i < s.metadata.size(); ++i) {
+            b += i == 0 ? "{\"Key\":\"" : ",{\"Key\":\"";
+            append_json_escaped(b, s.metadata[i].key);
+            b += "\",\"Value\":\"";
+            append_json_escaped(b, s.metadata[i].value);
+            b += "\"}";
+        }
+        b += ']';
+    }
+    if (!s.tags.empty()) {
+        b += ",\"Tags\":[";
+        for (std::size_t i = 0; i < s.tags.size(); ++i) {
+            b += i == 0 ? "\"" : ",\"";
+            append_json_escaped(b, s.tags[i]);
+            b += '"';
+        }
+        b += ']';
+    }
+}
+
+std::optional<error_info> check_line_breaks(const recipient& r) {
+    if (merge::has_line_break(r.address))
+        return error_info{make_error_code(errc::recipient_line_break),
+                          "the recipient's address holds a line break"};
+    if (merge::has_line_break(r.name))
+        return error_info{make_error_code(errc::recipient_line_break),
+                          "the recipient's name holds a line break"};
+    return std::nullopt;
+}
+
+}  // namespace
+
+boost::system::result<std::shared_ptr<const request_writer>, error_info> request_writer::create(
+    message_spec spec, credentials creds, merge_mode mode, const limits& lim) {
+    if (auto v = validate(creds); !v) return v.error();
+    if (auto v = validate(spec, lim); !v) return v.error();
+    std::shared_ptr<request_writer> w(new request_writer());
+    w->spec_ = std::move(spec);
+    w->mode_ = mode;
+    w->form_ = creds.form();
+    w->authorization_ = creds.authorization();
+    w->request_head_ = "{\"ServerId\":" + std::to_string(creds.server_id);
+    if (w->form_ == auth_form::body_api_key) {
+        w->request_head_ += ",\"ApiKey\":\"";
+        append_json_escaped(w->request_head_, creds.api_key);
+        w->request_head_ += '"';
+    }
+    w->request_head_ += ",\"Messages\":[";
+    if (mode == merge_mode::local) {
+        w->build_local_tail();
+    } else if (auto b = w->build_server_parts(); !b) {
+        return b.error();
+    }
+    return std::shared_ptr<const request_writer>(std::move(w));
+}
+
+void request_writer::build_local_tail() {
+    local_tail_.clear();
+    write_constant_fields(spec_, local_tail_);
+    local_tail_ += '}';
+}
+
+boost::system::result<void, error_info> request_writer::build_server_parts() {
+    server_lowering lowering(spec_.fields);
+    // Lower every template first (the field list grows), then write the head.
+    std::vector<std::pair<const merge::compiled_template*, std::string>> lowered;
+    std::string probe;
+    auto failed = write_templated(spec_, probe, [&](const merge::compiled_template& t) {
+        auto l = lowering.lower(t);
+        if (!l) return std::optional<error_info>(l.error());
+        if (&t == &spec_.subject) lowered_subject_ = *l;
+        lowered.emplace_back(&t, std::move(*l));
+        return std::optional<error_info>();
+    });
+    if (failed) return *failed;
+    lowering.finish();
+    merge_fields_ = lowering.fields();
+
+    message_head_ =
+        "{\"To\":[{\"EmailAddress\":\"%%DeliveryAddress%%\",\"FriendlyName\":\"%%RecipientName%%\"}"
+        "]";
+    std::size_t next = 0;
+    (void)write_templated(spec_, message_head_, [&](const merge::compiled_template&) {
+        append_json_escaped(message_head_, lowered[next++].second);
+        return std::optional<error_info>();
+    });
+    write_constant_fields(spec_, message_head_);
+    message_head_ += ",\"MergeData\":{\"PerMessage\":[";
+
+    message_tail_ = "]";
+    bool first_global = true;
+    for (std::size_t i = 0; i < merge_fields_.size(); ++i) {
+        const auto& f = merge_fields_[i];
+        if (f.global) {
+            message_tail_ += first_global ? ",\"Global\":[{\"Field\":\"" : ",{\"Field\":\"";
+            first_global = false;
+            append_json_escaped(message_tail_, f.name);
+            message_tail_ += "\",\"Value\":\"";
+            message_tail_ += *f.global;  // already JSON-escaped
+            message_tail_ += "\"}";
+        }
+        if (f.column) {
+            row_fields_.push_back(i);
+            std::string opener = ",{\"Field\":\"";
+            append_json_escaped(opener, f.name);
+            opener += "\",\"Value\":\"";
+            field_openers_.push_back(std::move(opener));
+        }
+    }
+    if (!first_global) message_tail_ += ']';
+    message_tail_ += "}}";
+    return {};
+}
+
+std::optional<error_info> request_writer::expand(const merge::compiled_template& t,
+                                                 const recipient& r, std::string& body,
+                                                 std::size_t mark) const {
+    if (auto e = t.expand(r.row, body)) {
+        body.resize(mark);
+        return error_info{e->code, t.describe(*e)};
+    }
+    return std::nullopt;
+}
+
+std::optional<error_info> request_writer::append_message(std::string& body, const recipient& r,
+                                                         bool first) const {
+    if (auto e = check_line_breaks(r)) return e;
+    const auto mark = body.size();
+    body += first ? "{\"To\":[{\"EmailAddress\":\"" : ",{\"To\":[{\"EmailAddress\":\"";
+    append_json_escaped(body, r.address);
+    if (!r.name.empty()) {
+        body += "\",\"FriendlyName\":\"";
+        append_json_escaped(body, r.name);
+    }
+    body += "\"}]";
+    auto e = write_templated(
+        spec_, body, [&](const merge::compiled_template& t) { return expand(t, r, body, mark); });
+    if (e) return e;
+    body += local_tail_;
+    return std::nullopt;
+}
+
+void request_writer::open_merge_message(std::string& body, bool first) const {
+    if (!first) body += ',';
+    body += message_head_;
+}
+
+std::optional<error_info> request_writer::append_row(std::string& body, const recipient& r,
+                                                     bool first) const {
+    if (auto e = check_line_breaks(r)) return e;
+    const auto mark = body.size();
+    body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""
+                  : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\"";
+    append_json_escaped(body, r.address);
+    if (!r.name.empty()) {
+        body += "\"},{\"Field\":\"RecipientName\",\"Value\":\"";
+        append_json_escaped(body, r.name);
+    }
+    body += "\"}";
+    for (std::size_t k = 0; k < row_fields_.size(); ++k) {
+        const auto& f = merge_fields_[row_fields_[k]];
+        const auto column = *f.column;
+        const bool present = column < r.row.size() && !merge::is_absent(r.row[column]);
+        // An absent value is the message's Global, when that renders.
+        if (!present && f.global) continue;
+        body += field_openers_[k];
+        if (auto e = expand(f.renderers.front(), r, body, mark)) return e;
+        for (std::size_t i = 1; i < f.renderers.size(); ++i) {
+            const auto check = body.size();
+            if (auto e = expand(f.renderers[i], r, body, mark)) return e;
+            body.resize(check);
+        }
+        body += "\"}";
+    }
+    body += ']';
+    return std::nullopt;
+}
+
+}  // namespace salvo::injection

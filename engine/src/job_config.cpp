@@ -542,7 +542,11 @@ std::optional<job_error> read_template_file(template_text& t, const std::string&
     return std::nullopt;
 }
 
-std::optional<job_error> finish(job_config& job, const std::string& source) {
+std::optional<job_error> finish(job_config& job, const std::string& source,
+                                const fs::path& base_dir) {
+    // The defaults of results and journal live beside the job file too.
+    if (job.results.is_relative()) job.results = base_dir / job.results;
+    if (job.journal.is_relative()) job.journal = base_dir / job.journal;
     const auto need = [&](bool ok, const char* key, const char* what) -> std::optional<job_error> {
         if (ok) return std::nullopt;
         return job_error{key, source + ": " + key + ": " + what};
@@ -600,7 +604,7 @@ boost::system::result<job_config, job_error> parse_job_named(std::string_view js
     if (auto e = p.walk(obj, "")) return *e;
     for (const auto& o : overrides)
         if (auto e = apply_override(job, o, base_dir)) return *e;
-    if (auto e = finish(job, source)) return *e;
+    if (auto e = finish(job, source, base_dir)) return *e;
     return job;
 }
 

@@ -268,6 +268,15 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
                     }
                     break;
                 }
+                case 'U': {
+                    for (std::size_t i = 0; i < body.size();) {
+                        const std::size_t sp = std::min(body.find(' ', i), body.size());
+                        const std::uint64_t row = parse_u64(body.substr(i, sp - i));
+                        if (row < dispatched.size()) dispatched[row] = false;
+                        i = sp + 1;
+                    }
+                    break;
+                }
                 case 'F': {
                     const fate_record r = read_fate(body);
                     if (r.row == 0 || !r.status)
@@ -370,6 +379,19 @@ sys::error_code ledger::dispatch(std::uint64_t request, std::uint32_t attempt,
                                  std::span<const std::uint64_t> rows) {
     std::lock_guard lock(mutex_);
     std::string payload = "D " + std::to_string(request) + " " + std::to_string(attempt);
+    for (const auto r : rows) {
+        payload += ' ';
+        payload += std::to_string(r);
+    }
+    scratch_.clear();
+    frame(scratch_, payload);
+    return write_journal_locked(scratch_);
+}
+
+sys::error_code ledger::release(std::span<const std::uint64_t> rows) {
+    if (rows.empty()) return {};
+    std::lock_guard lock(mutex_);
+    std::string payload = "U";
     for (const auto r : rows) {
         payload += ' ';
         payload += std::to_string(r);

@@ -37,15 +37,15 @@ namespace {
 
 }  // namespace
 
-std::string_view to_string(fate f) noexcept {
+std::string_view to_string(verdict f) noexcept {
     switch (f) {
-        case fate::valid:
+        case verdict::valid:
             return "valid";
-        case fate::invalid:
+        case verdict::invalid:
             return "invalid";
-        case fate::duplicate:
+        case verdict::duplicate:
             return "duplicate";
-        case fate::suppressed:
+        case verdict::suppressed:
             return "suppressed";
     }
     return "unknown";
@@ -172,31 +172,31 @@ boost::system::result<validator, source_error> validator::create(const std::vect
     return v;
 }
 
-boost::system::result<fate, source_error> validator::check(const chunk& c, std::size_t i,
+boost::system::result<verdict, source_error> validator::check(const chunk& c, std::size_t i,
                                                            std::string& reason) {
     const row_info& info = c.info(i);
     if (!info.valid()) {
         reason.assign(info.message);
-        return fate::invalid;
+        return verdict::invalid;
     }
     auto values = c.values(i);
     std::string_view address = email_ < values.size() ? values[email_] : std::string_view{};
     if (address.empty()) {
         reason = detail::row_message(source_name_, info.row, info.line, "field '{}' is {}",
                                      email_label_, merge::is_absent(address) ? "missing" : "empty");
-        return fate::invalid;
+        return verdict::invalid;
     }
     if (const char* why = check_address(address)) {
         reason = detail::row_message(source_name_, info.row, info.line,
                                      "field '{}': '{}' is not a usable address: {}", email_label_,
                                      shown(address), why);
-        return fate::invalid;
+        return verdict::invalid;
     }
     if (suppressed_ != nullptr && suppressed_->contains(address)) {
         reason = detail::row_message(source_name_, info.row, info.line,
                                      "field '{}': '{}' is on the suppression list", email_label_,
                                      shown(address));
-        return fate::suppressed;
+        return verdict::suppressed;
     }
     if (seen_) {
         canonical_address(address, scratch_);
@@ -206,10 +206,10 @@ boost::system::result<fate, source_error> validator::check(const chunk& c, std::
             reason = detail::row_message(source_name_, info.row, info.line,
                                          "field '{}': '{}' was already in an earlier row",
                                          email_label_, shown(address));
-            return fate::duplicate;
+            return verdict::duplicate;
         }
     }
-    return fate::valid;
+    return verdict::valid;
 }
 
 }  // namespace salvo::engine

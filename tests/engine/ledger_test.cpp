@@ -240,3 +240,24 @@ TEST_F(LedgerTest, AnotherCampaignsJournalIsRefusedNamingTheDifference) {
 
 }  // namespace
 }  // namespace salvo::engine
+
+namespace salvo::engine {
+namespace {
+
+TEST_F(LedgerTest, ReleasedRowsAreNotInDoubt) {
+    ledger_state state;
+    {
+        auto l = open_ledger(state);
+        const std::vector<std::uint64_t> rows{1, 2, 3};
+        ASSERT_FALSE(l->dispatch(1, 1, rows));
+        const std::vector<std::uint64_t> not_sent{2, 3};
+        ASSERT_FALSE(l->release(not_sent));
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(1)}));
+    }
+    auto l = open_ledger(state);
+    EXPECT_TRUE(state.in_doubt.empty());
+    EXPECT_FALSE(state.is_decided(2));
+}
+
+}  // namespace
+}  // namespace salvo::engine

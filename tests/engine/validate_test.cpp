@@ -49,7 +49,7 @@ std::unique_ptr<recipient_source> open_csv(const temp_dir& dir, const std::strin
 }
 
 struct outcome {
-    std::vector<fate> fates;
+    std::vector<verdict> fates;
     std::vector<std::string> reasons;
 };
 
@@ -64,7 +64,7 @@ outcome run(recipient_source& src, validator& v) {
             std::string reason;
             auto f = v.check(c, i, reason);
             EXPECT_TRUE(f);
-            o.fates.push_back(f ? *f : fate::invalid);
+            o.fates.push_back(f ? *f : verdict::invalid);
             o.reasons.push_back(reason);
         }
         if (!*more) break;
@@ -95,9 +95,9 @@ TEST(Validator, GivesEachRowItsFate) {
     EXPECT_EQ(v->email_column(), 1u);
     EXPECT_EQ(v->name_column(), std::optional<std::size_t>(0));
     auto o = run(*src, *v);
-    std::vector<fate> want = {fate::valid,   fate::duplicate,  fate::valid,      fate::invalid,
-                              fate::invalid, fate::suppressed, fate::suppressed, fate::invalid,
-                              fate::invalid, fate::valid};
+    std::vector<verdict> want = {verdict::valid,   verdict::duplicate,  verdict::valid,      verdict::invalid,
+                              verdict::invalid, verdict::suppressed, verdict::suppressed, verdict::invalid,
+                              verdict::invalid, verdict::valid};
     EXPECT_EQ(o.fates, want);
     EXPECT_NE(o.reasons[1].find("row 2, line 3: field 'EMAIL': 'ann@X.IO' was already"),
               std::string::npos)
@@ -141,7 +141,7 @@ TEST(Validator, DedupeOffKeepsRepeats) {
     auto v = validator::create(src->fields(), o);
     ASSERT_TRUE(v);
     auto out = run(*src, *v);
-    EXPECT_EQ(out.fates, (std::vector<fate>{fate::valid, fate::valid}));
+    EXPECT_EQ(out.fates, (std::vector<verdict>{verdict::valid, verdict::valid}));
 }
 
 TEST(AddressSet, IsExactAcrossTheDiskLogAndGrowth) {

@@ -8,6 +8,8 @@
 /// is detected and cut off. Records:
 ///   H <json>                 header: format version and campaign fingerprint
 ///   D <req> <attempt> <row>… dispatch: these rows are about to be sent
+///   U <row>…                 released: these dispatched rows were certainly
+///                            not delivered (refused before or without sending)
 ///   F <results line>         fate: a decided row (the exact results line)
 ///   C <bytes>                checkpoint: the results file's length now
 ///   E                        the job finished
@@ -141,6 +143,11 @@ class ledger {
     /// request `request`. Must return before the request is handed over.
     [[nodiscard]] boost::system::error_code dispatch(std::uint64_t request, std::uint32_t attempt,
                                                      std::span<const std::uint64_t> rows);
+
+    /// Records that dispatched `rows` certainly did not reach the server
+    /// (a 401 answer, a refused connection at shutdown): a later run sends
+    /// them as plain pending rows, not as maybe delivered.
+    [[nodiscard]] boost::system::error_code release(std::span<const std::uint64_t> rows);
 
     /// Records decided rows: journal first, then results lines. A row that
     /// was already decided is ignored and counted in duplicate_decisions().

@@ -20,14 +20,14 @@
 namespace salvo::engine {
 
 /// What validation decided for a row (`valid` rows go on to be sent).
-enum class fate : std::uint8_t {
+enum class verdict : std::uint8_t {
     valid,
     invalid,     ///< a malformed record or an unusable address
     duplicate,   ///< the same address as an earlier valid row of this job
     suppressed,  ///< the address is on the suppression list
 };
 
-[[nodiscard]] std::string_view to_string(fate f) noexcept;
+[[nodiscard]] std::string_view to_string(verdict f) noexcept;
 
 /// Checks an address: not blank, exactly one `@`, non-empty local part and
 /// domain, at most 320 characters, no `,` `;` space or control character,
@@ -112,7 +112,7 @@ class validator {
 
     /// The fate of row `i` of `c`; for anything but `valid`, `reason` gets
     /// a complete message naming the row, the line and the field.
-    [[nodiscard]] boost::system::result<fate, source_error> check(const chunk& c, std::size_t i,
+    [[nodiscard]] boost::system::result<verdict, source_error> check(const chunk& c, std::size_t i,
                                                                   std::string& reason);
 
     [[nodiscard]] std::size_t email_column() const noexcept { return email_; }

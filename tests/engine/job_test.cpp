@@ -1,0 +1,331 @@
+// Whole jobs against the real emulator over loopback: every row gets exactly
+// one fate, and what the emulator recorded agrees with the results file.
+#include <salvo/emulator/server.hpp>
+#include <salvo/engine/job.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace salvo::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct results_line {
+    std::uint64_t row = 0;
+    std::string email, status, code, error;
+    bool ambiguous = false;
+};
+
+std::string field_of(const std::string& line, const std::string& key) {
+    const std::string k = "\"" + key + "\":\"";
+    const auto at = line.find(k);
+    if (at == std::string::npos) return {};
+    const auto start = at + k.size();
+    return line.substr(start, line.find('"', start) - start);
+}
+
+std::vector<results_line> read_results(const fs::path& p) {
+    std::vector<results_line> out;
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);) {
+        results_line r;
+        r.row = std::stoull(line.substr(7));
+        r.email = field_of(line, "email");
+        r.status = field_of(line, "status");
+        r.code = field_of(line, "code");
+        r.error = field_of(line, "error");
+        r.ambiguous = line.find("\"ambiguous\":true") != std::string::npos;
+        out.push_back(r);
+    }
+    return out;
+}
+
+class JobTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::random_device rd;
+        dir_ = fs::temp_directory_path() / ("salvo-job-" + std::to_string(rd()));
+        fs::create_directories(dir_);
+        std::ofstream(dir_ / "body.html") << "<p>Hi %%first_name|friend%%, code %%code:url%%</p>";
+    }
+    void TearDown() override {
+        emulator_.reset();
+        fs::remove_all(dir_);
+    }
+
+    // rows recipients; every 50th has a bad address, every 97th repeats an
+    // earlier address.
+    void write_recipients(std::size_t rows) {
+        std::ofstream out(dir_ / "recipients.csv");
+        out << "email,first_name,code\n";
+        for (std::size_t i = 1; i <= rows; ++i) {
+            if (i % 50 == 0)
+                out << "broken-address-" << i << ",X,c" << i << "\n";
+            else if (i % 97 == 0)
+                out << "user" << i - 1 << "@example.com,Dup,c" << i << "\n";
+            else
+                out << "user" << i << "@example.com,Name" << i << ",c " << i << "\n";
+        }
+    }
+
+    void start_emulator(std::vector<emulator::fault_rule> faults = {}) {
+        emulator::options o;
+        o.record_in_memory = true;
+        o.faults = std::move(faults);
+        o.api_key = "test-key";
+        auto s = emulator::server::start(o);
+        ASSERT_TRUE(s) << s.error().message();
+        emulator_ = std::move(*s);
+    }
+
+    job_config config(const std::string& merge, std::vector<std::string> extra = {}) {
+        std::string json = R"({"endpoint": ")" + emulator_->url() + R"(",
+          "server_id": 4242, "recipients": "recipients.csv",
+          "message": {"from": {"email": "news@example.com", "name": "News"},
+                      "subject": "Hello %%first_name|friend%%", "html": {"file": "body.html"},
+                      "text": "Code %%code%%"},
+          "merge": ")" + merge + R"(",
+          "retry": {"base_delay_ms": 5, "max_delay_ms": 20},
+          "timeouts": {"request_ms": 2000}})";
+        auto c = parse_job(json, dir_, extra);
+        EXPECT_TRUE(c) << c.error().message;
+        return *c;
+    }
+
+    report run_job(job_config c, std::string key = "test-key") {
+        run_options o;
+        o.api_key = std::move(key);
+        auto j = job::create(std::move(c), o);
+        EXPECT_TRUE(j) << (j ? "" : j.error().message);
+        if (!j) return {};
+        return (*j)->run();
+    }
+
+    // The emulator's deliveries per address.
+    std::map<std::string, int> deliveries() const {
+        std::map<std::string, int> d;
+        for (const auto& e : emulator_->recorded()) ++d[e.to];
+        return d;
+    }
+
+    // The invariants of every run: one line per decided row, accepted rows
+    // delivered exactly once unless marked ambiguous, nothing else delivered.
+    void check_accounting(const report& r, std::size_t rows) {
+        const auto lines = read_results(dir_ / "results.ndjson");
+        std::set<std::uint64_t> seen;
+        std::map<std::string, std::uint64_t> by_status;
+        for (const auto& l : lines) {
+            EXPECT_TRUE(seen.insert(l.row).second) << "row " << l.row << " has two lines";
+            ++by_status[l.status];
+        }
+        EXPECT_EQ(lines.size() + r.pending, rows);
+        for (std::size_t f = 0; f < fate_count; ++f)
+            EXPECT_EQ(r.fates[f], by_status[std::string(to_string(static_cast<fate>(f)))])
+                << to_string(static_cast<fate>(f));
+        const auto d = deliveries();
+        std::set<std::string> accepted;
+        for (const auto& l : lines) {
+            if (l.status == "accepted") {
+                accepted.insert(l.email);
+                const auto it = d.find(l.email);
+                ASSERT_NE(it, d.end()) << "accepted but never delivered: " << l.email;
+                if (!l.ambiguous) {
+                    EXPECT_EQ(it->second, 1) << l.email;
+                }
+            }
+        }
+        for (const auto& [to, n] : d) {
+            const bool known = accepted.count(to) > 0;
+            if (!known) {
+                // Delivered but not accepted: only an ambiguous or undecided row.
+                bool allowed = r.pending > 0;
+                for (const auto& l : lines)
+                    if (l.email == to && (l.ambiguous || l.status == "unknown")) allowed = true;
+                EXPECT_TRUE(allowed) << "delivered without being accepted: " << to;
+            }
+        }
+    }
+
+    fs::path dir_;
+    std::unique_ptr<emulator::server> emulator_;
+};
+
+TEST_F(JobTest, LocalModeAccountsForEveryRow) {
+    write_recipients(3000);
+    start_emulator();
+    const report r = run_job(config("local"));
+    EXPECT_EQ(r.status, job_status::finished) << r.stop_detail;
+    EXPECT_EQ(r.rows_read, 3000u);
+    EXPECT_EQ(r.count(fate::invalid), 60u);
+    EXPECT_GT(r.count(fate::duplicate), 20u);
+    EXPECT_EQ(r.count(fate::accepted) + r.count(fate::invalid) + r.count(fate::duplicate), 3000u);
+    EXPECT_EQ(r.pending, 0u);
+    check_accounting(r, 3000);
+    // What was delivered is what was meant.
+    for (const auto& e : emulator_->recorded()) {
+        if (e.to != "user7@example.com") continue;
+        EXPECT_EQ(e.subject, "Hello Name7");
+        EXPECT_EQ(e.html, "<p>Hi Name7, code c%207</p>");
+        EXPECT_EQ(e.text, "Code c 7");
+        EXPECT_EQ(e.from, "news@example.com");
+    }
+}
+
+TEST_F(JobTest, ServerModeDeliversTheSameEmails) {
+    write_recipients(3000);
+    start_emulator();
+    const report r = run_job(config("server"));
+    EXPECT_EQ(r.status, job_status::finished) << r.stop_detail;
+    EXPECT_EQ(r.count(fate::invalid), 60u);
+    check_accounting(r, 3000);
+    bool found = false;
+    for (const auto& e : emulator_->recorded()) {
+        if (e.to != "user7@example.com") continue;
+        found = true;
+        EXPECT_EQ(e.subject, "Hello Name7");
+        EXPECT_EQ(e.html, "<p>Hi Name7, code c%207</p>");
+        EXPECT_EQ(e.text, "Code c 7");
+    }
+    EXPECT_TRUE(found);
+    EXPECT_LT(r.requests, 20u);  // 500 rows per request
+}
+
+TEST_F(JobTest, RerunningAFinishedJobSendsNothing) {
+    write_recipients(200);
+    start_emulator();
+    const report first = run_job(config("local"));
+    ASSERT_EQ(first.status, job_status::finished);
+    const auto delivered = emulator_->recorded().size();
+    const report again = run_job(config("local"));
+    EXPECT_EQ(again.status, job_status::already_finished);
+    EXPECT_EQ(emulator_->recorded().size(), delivered);
+    EXPECT_EQ(again.count(fate::accepted), first.count(fate::accepted));
+}
+
+TEST_F(JobTest, ServerErrorsAreRetriedAndRejectedAddressesRecorded) {
+    write_recipients(2000);
+    emulator::fault_rule unavailable;
+    unavailable.kind = emulator::fault_kind::http_503;
+    unavailable.rate = 0.2;
+    emulator::fault_rule reject;
+    reject.kind = emulator::fault_kind::reject_address;
+    reject.pattern = "^user1[0-9]@";
+    start_emulator({unavailable, reject});
+    const report r = run_job(config("local", {"retry.max_attempts=8"}));
+    EXPECT_EQ(r.status, job_status::finished) << r.stop_detail;
+    EXPECT_GT(r.retries, 0u);
+    EXPECT_EQ(r.count(fate::rejected), 10u);  // user10 … user19
+    check_accounting(r, 2000);
+    for (const auto& l : read_results(dir_ / "results.ndjson"))
+        if (l.status == "rejected") {
+            EXPECT_EQ(l.code, "InvalidAddress");
+        }
+}
+
+TEST_F(JobTest, MaybeDeliveredRowsAreResentAndMarkedAmbiguous) {
+    write_recipients(500);
+    emulator::fault_rule reset;
+    reset.kind = emulator::fault_kind::reset_after_body;
+    reset.after = 3;
+    reset.times = 2;
+    start_emulator({reset});
+    const report r = run_job(config("local"));
+    EXPECT_EQ(r.status, job_status::finished) << r.stop_detail;
+    EXPECT_EQ(r.ambiguous, 20u);  // two requests of 10
+    check_accounting(r, 500);
+}
+
+TEST_F(JobTest, HoldPolicyMakesMaybeDeliveredRowsUnknown) {
+    write_recipients(500);
+    emulator::fault_rule reset;
+    reset.kind = emulator::fault_kind::reset_after_body;
+    reset.after = 3;
+    reset.times = 1;
+    start_emulator({reset});
+    const report r = run_job(config("local", {"retry.ambiguous=hold"}));
+    EXPECT_EQ(r.count(fate::unknown), 10u);
+    check_accounting(r, 500);
+}
+
+TEST_F(JobTest, AuthenticationFailureStopsAndAResumeCompletes) {
+    write_recipients(2000);
+    emulator::fault_rule auth;
+    auth.kind = emulator::fault_kind::invalid_authentication;
+    auth.after = 20;
+    start_emulator({auth});
+    const report r = run_job(config("local", {"rate.max_in_flight=1"}));
+    EXPECT_EQ(r.status, job_status::stopped_auth);
+    EXPECT_GT(r.pending, 0u);
+    const auto requests_then = emulator_->counters().requests;
+    EXPECT_EQ(requests_then, 21u);  // nothing after the 401
+    check_accounting(r, 2000);
+
+    emulator_.reset();
+    start_emulator();
+    auto c = config("local");
+    const report resumed = run_job(c);
+    EXPECT_EQ(resumed.status, job_status::finished) << resumed.stop_detail;
+    EXPECT_EQ(resumed.pending, 0u);
+    EXPECT_EQ(resumed.ambiguous, 0u);  // the refused rows were certainly not delivered
+    const auto lines = read_results(dir_ / "results.ndjson");
+    EXPECT_EQ(lines.size(), 2000u);
+    std::set<std::uint64_t> rows;
+    for (const auto& l : lines) EXPECT_TRUE(rows.insert(l.row).second);
+}
+
+TEST_F(JobTest, AnotherCampaignsJournalIsRefused) {
+    write_recipients(100);
+    start_emulator();
+    ASSERT_EQ(run_job(config("local")).status, job_status::finished);
+    auto c = config("server");
+    run_options o;
+    o.api_key = "test-key";
+    auto j = job::create(c, o);
+    ASSERT_FALSE(j);
+    EXPECT_NE(j.error().message.find("another campaign"), std::string::npos);
+    EXPECT_NE(j.error().message.find("merge"), std::string::npos) << j.error().message;
+}
+
+// Kill the job with SIGKILL at seeded moments, resume, and check that the
+// emulator's record plus the results file account for every row once.
+TEST_F(JobTest, KilledJobsResumeWithoutLosingOrDuplicatingRows) {
+    write_recipients(6000);
+    start_emulator();
+    std::mt19937 rng(7);
+    for (int round = 0; round < 3; ++round) {
+        const std::uint64_t kill_after = 200 + rng() % 1500;
+        const pid_t child = fork();
+        ASSERT_GE(child, 0);
+        if (child == 0) {
+            run_options o;
+            o.api_key = "test-key";
+            std::atomic<std::uint64_t> decided{0};
+            o.on_row = [&](const row_outcome&) {
+                if (++decided == kill_after) ::raise(SIGKILL);
+            };
+            auto j = job::create(config("local", {"rate.max_in_flight=4"}), o);
+            if (!j) _exit(2);
+            (void)(*j)->run();
+            _exit(0);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(child, &status, 0), child);
+    }
+    const report r = run_job(config("local"));
+    EXPECT_EQ(r.status, job_status::finished) << r.stop_detail;
+    EXPECT_EQ(r.pending, 0u);
+    check_accounting(r, 6000);
+}
+
+}  // namespace
+}  // namespace salvo::engine

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstdlib>
@@ -43,7 +44,14 @@ struct address_set::impl {
     std::string pending;
     std::string scratch;
 
+    // A read-only window on the log file, so that confirming a duplicate is
+    // a memory compare rather than a pread. It reserves address space only:
+    // pages come from the page cache as they are touched.
+    const char* view = nullptr;
+    static constexpr std::size_t view_size = std::size_t{64} << 30;
+
     ~impl() {
+        if (view != nullptr) ::munmap(const_cast<char*>(view), view_size);
         if (fd >= 0) ::close(fd);
     }
 
@@ -62,6 +70,8 @@ struct address_set::impl {
                 if (fd < 0) return io_error("cannot create");
                 ::unlink(tmpl.c_str());
             }
+            void* v = ::mmap(nullptr, view_size, PROT_READ, MAP_SHARED, fd, 0);
+            view = v == MAP_FAILED ? nullptr : static_cast<const char*>(v);
         }
         std::size_t off = 0;
         while (off < pending.size()) {
@@ -82,6 +92,8 @@ struct address_set::impl {
         const char* rec = nullptr;
         if (offset >= flushed) {
             rec = pending.data() + (offset - flushed);
+        } else if (view != nullptr && flushed <= view_size) {
+            rec = view + offset;  // below `flushed`: inside the file
         } else {
             scratch.resize(want);
             ssize_t n;
@@ -95,7 +107,7 @@ struct address_set::impl {
         }
         std::size_t len = static_cast<unsigned char>(rec[0]) |
                           (static_cast<std::size_t>(static_cast<unsigned char>(rec[1])) << 8);
-        if (len != s.size() || (offset < flushed && scratch.size() < want)) return false;
+        if (len != s.size() || (rec == scratch.data() && scratch.size() < want)) return false;
         return std::memcmp(rec + 2, s.data(), s.size()) == 0;
     }
 

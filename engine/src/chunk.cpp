@@ -17,7 +17,7 @@ std::size_t chunk::memory_bytes() const noexcept {
 
 void chunk::reset(std::size_t columns) {
     columns_ = columns;
-    values_.clear();
+    nvalues_ = 0;
     rows_.clear();
     // Keep one arena block for reuse; large one-off blocks are given back.
     if (blocks_.size() > 1 || (!block_sizes_.empty() && block_sizes_.front() > arena_block)) {
@@ -26,7 +26,10 @@ void chunk::reset(std::size_t columns) {
     }
     block_used_ = 0;
     // Row tables that grew for an unusual chunk are trimmed back too.
-    if (values_.capacity() > (std::size_t{1} << 22)) values_.shrink_to_fit();
+    if (values_.size() > (std::size_t{1} << 22)) {
+        values_.clear();
+        values_.shrink_to_fit();
+    }
     if (rows_.capacity() > (std::size_t{1} << 20)) rows_.shrink_to_fit();
 }
 
@@ -39,10 +42,29 @@ void chunk::reserve_buffer(std::size_t capacity, std::size_t keep) {
     capacity_ = capacity;
 }
 
+std::string_view* chunk::grow_values(std::size_t n) {
+    if (nvalues_ + n > values_.size())
+        values_.resize(std::max(values_.size() * 2, nvalues_ + n + 1024));
+    std::string_view* p = values_.data() + nvalues_;
+    nvalues_ += n;
+    return p;
+}
+
 std::string_view* chunk::add_row(std::uint64_t row, std::uint64_t line) {
     rows_.push_back(row_info{row, line, errc{}, {}});
-    values_.resize(values_.size() + columns_);
-    return values_.data() + values_.size() - columns_;
+    std::string_view* v = grow_values(columns_);
+    std::fill_n(v, columns_, std::string_view{});
+    return v;
+}
+
+void chunk::add_row_slow(std::uint64_t row, std::uint64_t line, const std::string_view* values,
+                         std::size_t n) {
+    rows_.push_back(row_info{row, line, errc{}, {}});
+    std::string_view* v = grow_values(columns_);
+    const std::size_t k = std::min(n, columns_);
+    std::memcpy(static_cast<void*>(v), values, k * sizeof(std::string_view));
+    if (k < columns_) [[unlikely]]
+        std::fill_n(v + k, columns_ - k, std::string_view{});
 }
 
 void chunk::fail_row(std::size_t i, errc code, std::string_view message) {

@@ -41,18 +41,23 @@ class csv_source final : public recipient_source {
     boost::system::result<void, source_error> fill(chunk& out);
     std::size_t parse(chunk& out, const char* buf, std::size_t pos, std::size_t size, bool eof);
     void push(std::size_t& nf, std::string_view v) {
-        if (nf < tmp_.size()) {
-            tmp_[nf] = v;
-        } else if (header_) {
-            tmp_.push_back(v);
-        }
+        if (nf < tmp_size_) [[likely]]
+            tmp_data_[nf] = v;
         ++nf;
     }
     std::string_view quoted_value(chunk& out, const char* buf, std::size_t open, std::size_t close,
-                                  bool unescape);
-    void finish(chunk& out, std::size_t rec, std::size_t end, std::uint64_t line, std::size_t nf);
-    void finish_bad(chunk& out, std::size_t rec, std::size_t end, std::uint64_t line,
-                    std::size_t nf, std::string_view what);
+                                  bool unescape) {
+        const char* b = buf + open + 1;
+        const std::size_t n = close - open - 1;
+        if (!unescape) [[likely]]
+            return {b, n};
+        return unescape_quoted(out, b, n);
+    }
+    [[gnu::noinline]] static std::string_view unescape_quoted(chunk& out, const char* b,
+                                                              std::size_t n);
+    [[gnu::always_inline]] void finish(chunk& out, std::uint64_t line, std::size_t nf);
+    void report_count(chunk& out, std::uint64_t line, std::size_t nf);
+    void finish_bad(chunk& out, std::uint64_t line, std::size_t nf, std::string_view what);
     [[nodiscard]] std::string field_label(std::size_t i) const;
     void check_utf8(chunk& out);
 
@@ -72,9 +77,10 @@ class csv_source final : public recipient_source {
     std::uint64_t line_ = 1;
     std::uint64_t next_row_ = 1;
     std::vector<std::string_view> tmp_;  // values of the record being read
-    // Byte span of each row of the chunk being filled, for the UTF-8 check.
-    std::vector<std::pair<std::size_t, std::size_t>> spans_;
-    static constexpr std::size_t no_span = SIZE_MAX;
+    std::string_view* tmp_data_ = nullptr;
+    std::size_t tmp_size_ = 0;
+    static constexpr std::size_t max_header_fields = 16384;
+    std::size_t parsed_end_ = 0;  // bytes of the chunk buffer holding its rows
 };
 
 char csv_source::guess_delimiter(std::string_view text) noexcept {
@@ -91,47 +97,48 @@ std::string csv_source::field_label(std::size_t i) const {
     return fmt::format("field {}", i + 1);
 }
 
-std::string_view csv_source::quoted_value(chunk& out, const char* buf, std::size_t open,
-                                          std::size_t close, bool unescape) {
-    const char* b = buf + open + 1;
-    std::size_t n = close - open - 1;
-    if (!unescape) return {b, n};
+std::string_view csv_source::unescape_quoted(chunk& out, const char* b, std::size_t n) {
     char* dst = out.allocate(n);
     std::size_t k = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        dst[k++] = b[i];
-        if (b[i] == '"') ++i;  // `""` is one quote
+    const char* end = b + n;
+    while (b < end) {
+        // Copy through the next quote, then skip its twin (`""` is one quote).
+        const void* q = std::memchr(b, '"', static_cast<std::size_t>(end - b));
+        const char* stop = q == nullptr ? end : static_cast<const char*>(q) + 1;
+        std::memcpy(dst + k, b, static_cast<std::size_t>(stop - b));
+        k += static_cast<std::size_t>(stop - b);
+        b = q == nullptr ? end : stop + 1;
     }
     return {dst, k};
 }
 
-void csv_source::finish(chunk& out, std::size_t rec, std::size_t end, std::uint64_t line,
-                        std::size_t nf) {
-    if (header_) {
-        for (std::size_t i = 0; i < nf; ++i) header_names_.emplace_back(tmp_[i]);
+inline void csv_source::finish(chunk& out, std::uint64_t line, std::size_t nf) {
+    if (header_) [[unlikely]] {
+        for (std::size_t i = 0; i < std::min(nf, tmp_size_); ++i) {
+            header_names_.emplace_back(tmp_[i]);
+        }
         header_done_ = true;
+        header_bad_ = nf > tmp_size_;
         return;
     }
-    std::string_view* v = out.add_row(next_row_++, line);
-    std::copy_n(tmp_.data(), std::min(nf, ncols_), v);
-    spans_.emplace_back(rec, end);
-    if (nf != ncols_) [[unlikely]] {
-        out.fail_last(errc::field_count,
-                      row_message(name_, next_row_ - 1, line, "{} field{}, the header has {}", nf,
-                                  nf == 1 ? "" : "s", ncols_));
-    }
+    out.add_row(next_row_++, line, tmp_data_, nf);
+    if (nf != ncols_) [[unlikely]]
+        report_count(out, line, nf);
 }
 
-void csv_source::finish_bad(chunk& out, std::size_t rec, std::size_t end, std::uint64_t line,
-                            std::size_t nf, std::string_view what) {
+void csv_source::report_count(chunk& out, std::uint64_t line, std::size_t nf) {
+    out.fail_last(errc::field_count,
+                  row_message(name_, next_row_ - 1, line, "{} field{}, the header has {}", nf,
+                              nf == 1 ? "" : "s", ncols_));
+}
+
+void csv_source::finish_bad(chunk& out, std::uint64_t line, std::size_t nf, std::string_view what) {
     if (header_) {
         header_done_ = true;
         header_bad_ = true;
         return;
     }
-    std::string_view* v = out.add_row(next_row_++, line);
-    std::copy_n(tmp_.data(), std::min(nf, ncols_), v);
-    spans_.emplace_back(rec, end);
+    out.add_row(next_row_++, line, tmp_.data(), nf);
     out.fail_last(errc::bad_quoting,
                   row_message(name_, next_row_ - 1, line, "{}: {}", field_label(nf), what));
 }
@@ -188,7 +195,7 @@ std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std:
                         continue;
                     }
                     push(nf, {buf + f, end - f});
-                    finish(out, rec, p, rec_line, nf);
+                    finish(out, rec_line, nf);
                     if (header_) return p + 1;
                     rec = f = p + 1;
                     rec_line = line_;
@@ -230,7 +237,7 @@ std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std:
                 if (c == '\n' && (adjacent || (p == q_close + 2 && buf[q_close + 1] == '\r'))) {
                     push(nf, quoted_value(out, buf, q_open, q_close, unescape));
                     ++line_;
-                    finish(out, rec, p, rec_line, nf);
+                    finish(out, rec_line, nf);
                     if (header_) return p + 1;
                     rec = f = p + 1;
                     rec_line = line_;
@@ -243,7 +250,7 @@ std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std:
             // skip_line
             if (c == '\n') {
                 ++line_;
-                finish_bad(out, rec, p, rec_line, nf, "text after the closing quote");
+                finish_bad(out, rec_line, nf, "text after the closing quote");
                 if (header_) return p + 1;
                 rec = f = p + 1;
                 rec_line = line_;
@@ -261,23 +268,23 @@ std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std:
             if (end > f && buf[end - 1] == '\r') --end;
             if (nf > 0 || end > f) {
                 push(nf, {buf + f, end - f});
-                finish(out, rec, size, rec_line, nf);
+                finish(out, rec_line, nf);
             }
             return size;
         }
         if (st == after_quote &&
             (q_close + 1 == size || (q_close + 2 == size && buf[size - 1] == '\r'))) {
             push(nf, quoted_value(out, buf, q_open, q_close, unescape));
-            finish(out, rec, size, rec_line, nf);
+            finish(out, rec_line, nf);
             return size;
         }
         if (st != quoted) {
-            finish_bad(out, rec, size, rec_line, nf, "text after the closing quote");
+            finish_bad(out, rec_line, nf, "text after the closing quote");
             return size;
         }
         // An unterminated quote: report the record, then read on from the
         // line after the one where the quote opened.
-        finish_bad(out, rec, size, rec_line, nf,
+        finish_bad(out, rec_line, nf,
                    fmt::format("the quote opened on line {} is never closed", q_line));
         const void* lf = std::memchr(buf + q_open, '\n', size - q_open);
         if (lf == nullptr || header_) return size;
@@ -288,7 +295,6 @@ std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std:
 
 boost::system::result<void, source_error> csv_source::fill(chunk& out) {
     out.reset(ncols_);
-    spans_.clear();
     out.reserve_buffer(std::max(opt_.chunk_bytes, carry_.size()), 0);
     char* buf = out.buffer();
     std::size_t size = carry_.size();
@@ -312,6 +318,7 @@ boost::system::result<void, source_error> csv_source::fill(chunk& out) {
                 continue;
             }
             carry_.assign(buf + end, size - end);
+            parsed_end_ = end;
             return {};
         }
         // No record ends in the buffer: grow it, up to the record limit.
@@ -326,7 +333,6 @@ boost::system::result<void, source_error> csv_source::fill(chunk& out) {
                 fmt::format("{}: the header row is longer than {} bytes", name_, limit_)};
         }
         out.add_row(next_row_++, line_);
-        spans_.emplace_back(no_span, no_span);
         out.fail_last(errc::record_too_long,
                       row_message(name_, next_row_ - 1, line_,
                                   "record longer than {} bytes (an unclosed quote?), skipped "
@@ -355,37 +361,28 @@ boost::system::result<void, source_error> csv_source::fill(chunk& out) {
 }
 
 void csv_source::check_utf8(chunk& out) {
-    if (!check_utf8_ || out.empty()) return;
-    const char* buf = out.buffer();
-    std::size_t lo = SIZE_MAX, hi = 0;
-    for (auto [b, e] : spans_) {
-        if (b == no_span) continue;
-        lo = std::min(lo, b);
-        hi = std::max(hi, e);
-    }
-    if (lo >= hi || simdjson::validate_utf8(buf + lo, hi - lo)) return;
+    // One pass over the chunk; only a chunk with bad bytes is looked at row
+    // by row and value by value.
+    if (!check_utf8_ || out.empty() || simdjson::validate_utf8(out.buffer(), parsed_end_)) return;
     for (std::size_t i = 0; i < out.size(); ++i) {
-        auto [b, e] = spans_[i];
-        if (b == no_span || simdjson::validate_utf8(buf + b, e - b)) continue;
-        std::string where = "a field";
+        if (!out.info(i).valid()) continue;  // a malformed record keeps its first reason
         auto values = out.values(i);
         for (std::size_t k = 0; k < values.size(); ++k) {
-            if (!values[k].empty() && !simdjson::validate_utf8(values[k])) {
-                where = field_label(k);
-                break;
-            }
+            if (values[k].empty() || simdjson::validate_utf8(values[k])) continue;
+            out.fail_row(i, errc::invalid_utf8,
+                         row_message(name_, out.info(i).row, out.info(i).line,
+                                     "{} is not valid UTF-8 (is the file windows-1252 or "
+                                     "latin-1? set the encoding option)",
+                                     field_label(k)));
+            break;
         }
-        // A malformed record keeps its first reason; otherwise mark it.
-        if (!out.info(i).valid()) continue;
-        out.fail_row(i, errc::invalid_utf8,
-                     row_message(name_, out.info(i).row, out.info(i).line,
-                                 "{} is not valid UTF-8 (is the file windows-1252 or latin-1? "
-                                 "set the encoding option)",
-                                 where));
     }
 }
 
 boost::system::result<void, source_error> csv_source::init() {
+    tmp_.assign(max_header_fields, {});
+    tmp_data_ = tmp_.data();
+    tmp_size_ = tmp_.size();
     chunk scratch;
     auto r = fill(scratch);
     if (!r) return r.error();
@@ -406,6 +403,9 @@ boost::system::result<void, source_error> csv_source::init() {
     fields_ = make_fields(header_names_);
     ncols_ = fields_.size();
     tmp_.assign(ncols_ + 1, {});
+    tmp_.shrink_to_fit();
+    tmp_data_ = tmp_.data();
+    tmp_size_ = tmp_.size();
     return {};
 }
 

@@ -332,7 +332,16 @@ void json_source::emit(chunk& out, const element& e) {
         od::field fld;
         std::string_view key;
         if (auto err = std::move(fr).get(fld)) return report(err);
-        if (auto err = fld.unescaped_key().get(key)) return report(err);
+        // Most keys hold no escape: compare their raw bytes, unescape only
+        // when a backslash shows up.
+        const char* raw = fld.key().raw();
+        const char* q = raw;
+        while (*q != '"' && *q != '\\') ++q;
+        if (*q == '"') {
+            key = std::string_view(raw, static_cast<std::size_t>(q - raw));
+        } else if (auto err = fld.unescaped_key().get(key)) {
+            return report(err);
+        }
         od::value val = fld.value();
         od::json_type type;
         if (auto err = val.type().get(type)) return report(err);

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,19 @@ class chunk {
     void reserve_buffer(std::size_t capacity, std::size_t keep);
     /// Appends a row of absent values and returns them for filling in.
     std::string_view* add_row(std::uint64_t row, std::uint64_t line);
+    /// Appends a row holding the first min(n, columns()) of `values`; the
+    /// rest are absent.
+    void add_row(std::uint64_t row, std::uint64_t line, const std::string_view* values,
+                 std::size_t n) {
+        if (n == columns_ && nvalues_ + n <= values_.size()) [[likely]] {
+            rows_.push_back(row_info{row, line, errc{}, {}});
+            std::memcpy(static_cast<void*>(values_.data() + nvalues_), values,
+                        n * sizeof(std::string_view));
+            nvalues_ += n;
+            return;
+        }
+        add_row_slow(row, line, values, n);
+    }
     /// Marks row `i` malformed; `message` is copied into the arena.
     void fail_row(std::size_t i, errc code, std::string_view message);
     /// Marks the last row malformed.
@@ -89,7 +103,13 @@ class chunk {
     std::unique_ptr<char[]> buffer_;
     std::size_t capacity_ = 0;
     std::size_t columns_ = 0;
+    // Used as a raw array: the first nvalues_ entries are live; growing it
+    // never shrinks, so appending a row is one memcpy.
     std::vector<std::string_view> values_;
+    std::size_t nvalues_ = 0;
+    [[nodiscard]] std::string_view* grow_values(std::size_t n);
+    void add_row_slow(std::uint64_t row, std::uint64_t line, const std::string_view* values,
+                      std::size_t n);
     std::vector<row_info> rows_;
     // Arena: append-only blocks, so earlier views never move.
     std::vector<std::unique_ptr<char[]>> blocks_;

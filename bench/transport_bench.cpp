@@ -39,19 +39,19 @@ const std::string& answer() {
 
 // One connection: read headers, skip Content-Length bytes, answer, repeat.
 class discard_session : public std::enable_shared_from_this<discard_session> {
-public:
+  public:
     explicit discard_session(tcp::socket s) : socket_(std::move(s)) {}
     void start() { read(); }
 
-private:
+  private:
     void read() {
-        socket_.async_read_some(asio::buffer(buffer_.data() + used_, buffer_.size() - used_),
-                                [self = shared_from_this()](boost::system::error_code ec,
-                                                            std::size_t n) {
-                                    if (ec) return;
-                                    self->used_ += n;
-                                    self->consume();
-                                });
+        socket_.async_read_some(
+            asio::buffer(buffer_.data() + used_, buffer_.size() - used_),
+            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                if (ec) return;
+                self->used_ += n;
+                self->consume();
+            });
     }
 
     void consume() {
@@ -114,7 +114,7 @@ private:
 };
 
 class discard_server {
-public:
+  public:
     discard_server() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
         accept();
         thread_ = std::thread([this] { io_.run(); });
@@ -128,7 +128,7 @@ public:
                "/api/v1/email";
     }
 
-private:
+  private:
     void accept() {
         acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
             if (ec) return;
@@ -190,8 +190,8 @@ void BM_Client_KeepAlive47KB(benchmark::State& state) {
         all_done.wait(lock, [&] { return done == submitted; });
     }
     if (failures.load() != 0) state.SkipWithError("some requests failed");
-    const auto requests = static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(batch);
+    const auto requests =
+        static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch);
     state.SetItemsProcessed(requests);
     state.SetBytesProcessed(requests * static_cast<std::int64_t>(body.size()));
     const auto stats = c.stats();

@@ -15,7 +15,7 @@ using salvo::test::http_test_server;
 using salvo::test::http_test_server_options;
 
 class ClientTls : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         identity_ = salvo::test::make_self_signed_identity();
         std::random_device rd;

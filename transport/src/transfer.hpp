@@ -59,4 +59,14 @@ struct transfer {
     std::array<char, CURL_ERROR_SIZE> error_text{};
 };
 
+/// Appends the request's header lines and an empty `Expect:` to the
+/// transfer's list, once. False when a line holds CR or LF or memory runs out.
+[[nodiscard]] bool build_headers(transfer& t);
+
+/// Sets every option of one attempt on a fresh (or reset) easy handle: the
+/// body through the read callback with a seek callback that refuses rewinds,
+/// the response callbacks, timeouts, TLS, proxy, HTTP version.
+void configure_easy(CURL* e, transfer& t, const client_options& options,
+                    const std::string& user_agent);
+
 }  // namespace salvo::transport::detail

@@ -204,6 +204,7 @@ TEST(Client, DeadReusedConnectionIsNotSilentlyResentByCurl) {
     EXPECT_EQ(second.out.result, disposition::maybe_delivered) << second.out.message;
     EXPECT_TRUE(second.out.whole_body_sent);
     EXPECT_EQ(second.out.attempts, 1u);
+    EXPECT_NE(second.out.message.find("never sent twice"), std::string::npos) << second.out.message;
     EXPECT_TRUE(server.wait_until([&] { return server.closed_connections() >= 1; }, 2s));
     EXPECT_EQ(server.arrivals(), 2u);  // one each, no invisible duplicate
 }

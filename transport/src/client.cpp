@@ -172,7 +172,7 @@ struct client::impl {
             finish(t, disposition::permanent, errc::curl_setup, "curl_easy_init failed");
             return;
         }
-        bridge->prepare(e);
+        bridge->prepare(e, t);
         detail::configure_easy(e, *t, options, user_agent);
         t->easy = e;
         t->attempt_start = std::chrono::steady_clock::now();
@@ -298,6 +298,11 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
             "server's CA with the CA file option (or, for a test server only, the "
             "insecure switch). curl said: ";
         message += t->error_text.data();
+    } else if (t->refused_reconnect) {
+        message =
+            "the connection died after the body had started to go, and curl wanted to "
+            "send it again on a new connection: refused, so it is never sent twice "
+            "unknowingly";
     } else if (t->answer.curl_code != 0) {
         message = t->error_text[0] != '\0' ? std::string(t->error_text.data()) : error.message();
     } else if (error) {

@@ -80,8 +80,10 @@ struct client::impl {
             if (in_flight >= max_in_flight) return errc::window_full;
             ++in_flight;
         }
-        auto t = std::make_unique<transfer>(io, std::move(req), std::move(done));
-        boost::asio::post(io, [this, t = std::move(t)]() mutable { accept(std::move(t)); });
+        // The transfer (and its timer) is made on the network thread.
+        boost::asio::post(io, [this, req = std::move(req), done = std::move(done)]() mutable {
+            accept(std::move(req), std::move(done));
+        });
         return {};
     }
 
@@ -107,7 +109,19 @@ struct client::impl {
 
     // --- network thread -----------------------------------------------------
 
-    void accept(std::unique_ptr<transfer> owned) {
+    void accept(request&& req, completion&& done) {
+        std::unique_ptr<transfer> owned;
+        try {
+            owned = std::make_unique<transfer>(io, std::move(req), std::move(done));
+        } catch (...) {
+            // Out of memory: report it rather than let the network thread die.
+            outcome out;
+            out.error = errc::curl_setup;
+            out.message = "out of memory admitting the request";
+            if (done) done(std::move(req), std::move(out));
+            release_slot();
+            return;
+        }
         transfer* t = owned.get();
         live.emplace(t, std::move(owned));
         t->admitted = clock_.now();

@@ -43,6 +43,7 @@ struct http_test_server::impl {
         if (options.tls != nullptr) {
             ssl.use_certificate_chain(asio::buffer(options.tls->cert_pem));
             ssl.use_private_key(asio::buffer(options.tls->key_pem), asio::ssl::context::pem);
+            SSL_CTX_set_alpn_select_cb(ssl.native_handle(), &impl::on_alpn, this);
         }
         tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
         acceptor.open(ep.protocol());
@@ -57,6 +58,22 @@ struct http_test_server::impl {
     ~impl() {
         io.stop();
         thread.join();
+    }
+
+    // Records what the client offers and selects nothing: HTTP/1.1 it is.
+    static int on_alpn(SSL*, const unsigned char**, unsigned char*, const unsigned char* in,
+                       unsigned int inlen, void* arg) {
+        auto* self = static_cast<impl*>(arg);
+        std::string offer;
+        for (unsigned int i = 0; i < inlen;) {
+            const unsigned int n = in[i++];
+            if (!offer.empty()) offer += ',';
+            offer.append(reinterpret_cast<const char*>(in + i), std::min(n, inlen - i));
+            i += n;
+        }
+        std::lock_guard lock(self->mutex);
+        self->alpn = std::move(offer);
+        return SSL_TLSEXT_ERR_NOACK;
     }
 
     asio::awaitable<void> accept_loop() {
@@ -186,6 +203,7 @@ struct http_test_server::impl {
     std::vector<received_request> log;
     std::size_t connections = 0;
     std::size_t closed = 0;
+    std::string alpn;
     std::thread thread;
 };
 
@@ -221,6 +239,11 @@ std::size_t http_test_server::closed_connections() const {
 std::vector<received_request> http_test_server::received() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->log;
+}
+
+std::string http_test_server::last_alpn_offer() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->alpn;
 }
 
 bool http_test_server::wait_until(const std::function<bool()>& pred,

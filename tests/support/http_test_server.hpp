@@ -86,6 +86,9 @@ class http_test_server {
     [[nodiscard]] std::size_t connections() const;         ///< connections accepted.
     [[nodiscard]] std::size_t closed_connections() const;  ///< connections the server ended.
     [[nodiscard]] std::vector<received_request> received() const;
+    /// TLS only: the ALPN protocols the last client offered, comma-separated
+    /// ("h2,http/1.1"); the server always answers with HTTP/1.1.
+    [[nodiscard]] std::string last_alpn_offer() const;
     /// Waits up to `limit` until `pred()` holds; returns pred().
     [[nodiscard]] bool wait_until(const std::function<bool()>& pred,
                                   std::chrono::milliseconds limit) const;

@@ -42,6 +42,8 @@ TEST(Client, AThousandConcurrentRequestsArriveAndReturnIntact) {
         sent.insert(body);
         futures.push_back(send(c, make_request(server.url("/api/v1/email"), body)));
     }
+    std::uint64_t body_bytes = 0;
+    for (const auto& b : sent) body_bytes += b.size();
     std::set<std::string> echoed;
     for (auto& f : futures) {
         auto r = wait(f);
@@ -61,6 +63,8 @@ TEST(Client, AThousandConcurrentRequestsArriveAndReturnIntact) {
     EXPECT_EQ(s.retries, 0u);
     EXPECT_GT(s.latency_max.count(), 0);
     EXPECT_EQ(s.connections_opened, server.connections());
+    EXPECT_EQ(s.bytes_out, body_bytes);
+    EXPECT_EQ(s.bytes_in, body_bytes);  // echoed back
 }
 
 TEST(Client, ConnectionCapOfOneReusesOneSocket) {
@@ -200,6 +204,7 @@ TEST(Client, DeadReusedConnectionIsNotSilentlyResentByCurl) {
     EXPECT_EQ(second.out.result, disposition::maybe_delivered) << second.out.message;
     EXPECT_TRUE(second.out.whole_body_sent);
     EXPECT_EQ(second.out.attempts, 1u);
+    EXPECT_NE(second.out.message.find("never sent twice"), std::string::npos) << second.out.message;
     EXPECT_TRUE(server.wait_until([&] { return server.closed_connections() >= 1; }, 2s));
     EXPECT_EQ(server.arrivals(), 2u);  // one each, no invisible duplicate
 }
@@ -254,7 +259,10 @@ TEST(Client, TooManyRequestsWaitsForRetryAfterSeconds) {
         return a;
     });
     client c(quick_options(), clk);
-    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    auto f = send(c, make_request(server.url(), "{}"));
+    ASSERT_TRUE(server.wait_until([&] { return server.arrivals() == 1; }, 5s));
+    EXPECT_EQ(c.in_flight(), 1u);  // the waiting retry keeps its slot
+    auto r = wait(f);
     EXPECT_EQ(r.out.result, disposition::success);
     EXPECT_EQ(r.out.attempts, 2u);
     EXPECT_EQ(r.out.retry_wait, 1s);  // Retry-After, not the 5-20 ms backoff

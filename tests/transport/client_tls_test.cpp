@@ -15,7 +15,7 @@ using salvo::test::http_test_server;
 using salvo::test::http_test_server_options;
 
 class ClientTls : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         identity_ = salvo::test::make_self_signed_identity();
         std::random_device rd;
@@ -61,6 +61,17 @@ TEST_F(ClientTls, SelfSignedServerPassesWithItsCaFile) {
     EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
     ASSERT_EQ(server_->arrivals(), 1u);
     EXPECT_EQ(server_->received()[0].body, "{\"tls\":1}");
+    EXPECT_EQ(server_->last_alpn_offer(), "h2,http/1.1");
+}
+
+TEST_F(ClientTls, Http2OffIsOfferedAsHttp11Only) {
+    auto o = quick_options();
+    o.tls.ca_file = ca_file_.string();
+    o.http2 = false;
+    client c(o);
+    auto r = send_and_wait(c, make_request(server_->url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
+    EXPECT_EQ(server_->last_alpn_offer(), "http/1.1");
 }
 
 TEST_F(ClientTls, InsecureSwitchSkipsVerification) {

@@ -31,9 +31,12 @@ curl_asio_bridge::~curl_asio_bridge() {
     timer_.cancel();
 }
 
-void curl_asio_bridge::prepare(CURL* easy) noexcept {
+void curl_asio_bridge::prepare(CURL* easy, open_guard* guard) noexcept {
+    guard->bridge = this;
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &curl_asio_bridge::on_open_socket);
-    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, guard);
+    // A connection outlives the transfer that opened it (keep-alive cache):
+    // its close callback gets the bridge, never the transfer.
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &curl_asio_bridge::on_close_socket);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
 }
@@ -75,7 +78,9 @@ int curl_asio_bridge::on_timer(CURLM*, long timeout_ms, void* userp) {
 
 curl_socket_t curl_asio_bridge::on_open_socket(void* clientp, curlsocktype,
                                                struct curl_sockaddr* address) {
-    auto* self = static_cast<curl_asio_bridge*>(clientp);
+    const auto* guard = static_cast<const open_guard*>(clientp);
+    if (!guard->may_open_socket()) return CURL_SOCKET_BAD;  // curl: CURLE_COULDNT_CONNECT
+    curl_asio_bridge* self = guard->bridge;
     const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
     if (fd < 0) return CURL_SOCKET_BAD;
     self->stats_.connections_opened.fetch_add(1, std::memory_order_relaxed);

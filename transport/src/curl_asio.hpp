@@ -32,6 +32,21 @@
 
 namespace salvo::transport::detail {
 
+class curl_asio_bridge;
+
+/// Asked by the open-socket callback before curl opens a connection for an
+/// easy handle. A transfer says no once its body has started to go: a new
+/// connection then can only be curl's own silent retry, which would re-send
+/// (or, without a rewind, mangle) the body behind the caller's back.
+class open_guard {
+  public:
+    [[nodiscard]] virtual bool may_open_socket() const noexcept = 0;
+    curl_asio_bridge* bridge = nullptr;  // set by curl_asio_bridge::prepare
+
+  protected:
+    ~open_guard() = default;
+};
+
 class curl_asio_bridge {
   public:
     /// Called once per finished transfer, after the drain, outside any curl
@@ -48,8 +63,9 @@ class curl_asio_bridge {
     [[nodiscard]] CURLM* multi() const noexcept { return multi_; }
 
     /// Sets the open/close-socket callbacks on an easy handle (after every
-    /// curl_easy_reset) so that the bridge sees every fd's end.
-    void prepare(CURL* easy) noexcept;
+    /// curl_easy_reset) so that the bridge sees every fd's end. `guard` must
+    /// stay alive while the handle is in the multi.
+    void prepare(CURL* easy, open_guard* guard) noexcept;
 
     [[nodiscard]] CURLMcode add(CURL* easy) noexcept;
     [[nodiscard]] CURLMcode remove(CURL* easy) noexcept;

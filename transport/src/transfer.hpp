@@ -3,6 +3,7 @@
 // runs, and what the attempts have learnt. Owned by the client's network
 // thread from admission to completion.
 
+#include "curl_asio.hpp"
 #include "salvo/transport/client.hpp"
 
 #include <curl/curl.h>
@@ -15,10 +16,17 @@
 
 namespace salvo::transport::detail {
 
-struct transfer {
+struct transfer final : open_guard {
     transfer(boost::asio::io_context& io, request r, completion c)
         : req(std::move(r)), done(std::move(c)), retry_timer(io) {}
     ~transfer() { curl_slist_free_all(header_list); }
+
+    /// A new connection within one attempt is fine until curl has read any of
+    /// the body; after that it could only be curl's silent retry.
+    [[nodiscard]] bool may_open_socket() const noexcept override {
+        if (read_called) refused_reconnect = true;
+        return !read_called;
+    }
     transfer(const transfer&) = delete;
     transfer& operator=(const transfer&) = delete;
 
@@ -27,6 +35,7 @@ struct transfer {
     void reset_attempt() noexcept {
         offset = 0;
         read_called = false;
+        refused_reconnect = false;
         answer.body.clear();
         answer.retry_after.clear();
         answer.content_type.clear();
@@ -49,7 +58,8 @@ struct transfer {
     curl_slist* header_list = nullptr;  // request headers + "Expect:", built once
     std::size_t offset = 0;             // next body byte to hand to curl (no rewind)
     bool read_called = false;
-    bool waiting_retry = false;  // retry_timer is armed
+    mutable bool refused_reconnect = false;  // may_open_socket said no this attempt
+    bool waiting_retry = false;              // retry_timer is armed
     unsigned attempts = 0;
     clock::time_point admitted{};
     clock::time_point first_attempt{};
@@ -58,5 +68,15 @@ struct transfer {
     boost::asio::steady_timer retry_timer;
     std::array<char, CURL_ERROR_SIZE> error_text{};
 };
+
+/// Appends the request's header lines and an empty `Expect:` to the
+/// transfer's list, once. False when a line holds CR or LF or memory runs out.
+[[nodiscard]] bool build_headers(transfer& t);
+
+/// Sets every option of one attempt on a fresh (or reset) easy handle: the
+/// body through the read callback with a seek callback that refuses rewinds,
+/// the response callbacks, timeouts, TLS, proxy, HTTP version.
+void configure_easy(CURL* e, transfer& t, const client_options& options,
+                    const std::string& user_agent);
 
 }  // namespace salvo::transport::detail

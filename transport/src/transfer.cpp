@@ -1,0 +1,136 @@
+// The per-transfer side of curl: the easy handle's options and callbacks.
+// The callbacks run inside curl on the network thread and never call curl.
+
+#include "transfer.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace salvo::transport::detail {
+namespace {
+
+bool header_is(std::string_view line, std::string_view name) {
+    if (line.size() <= name.size() || line[name.size()] != ':') return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
+    }
+    return true;
+}
+
+std::string header_value(std::string_view line, std::size_t name_size) {
+    line.remove_prefix(name_size + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' '))
+        line.remove_suffix(1);
+    return std::string(line);
+}
+
+// --- curl easy callbacks (no curl calls inside) -----------------------------
+
+std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* userp) {
+    auto* t = static_cast<transfer*>(userp);
+    t->read_called = true;
+    const std::size_t room = size * count;
+    const std::size_t n = std::min(room, t->req.body.size() - t->offset);
+    std::memcpy(buffer, t->req.body.data() + t->offset, n);
+    t->offset += n;
+    return n;
+}
+
+int on_seek(void* userp, curl_off_t offset, int origin) {
+    auto* t = static_cast<transfer*>(userp);
+    // Rewinding a body that nothing has read yet changes nothing; any other
+    // rewind would be curl re-sending without telling us.
+    if (offset == 0 && origin == SEEK_SET && t->offset == 0) return CURL_SEEKFUNC_OK;
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
+std::size_t on_write(char* data, std::size_t size, std::size_t count, void* userp) {
+    auto* t = static_cast<transfer*>(userp);
+    const std::size_t n = size * count;
+    try {
+        t->answer.body.append(data, n);
+    } catch (...) {
+        return 0;  // curl fails the transfer with CURLE_WRITE_ERROR
+    }
+    return n;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* userp) {
+    auto* t = static_cast<transfer*>(userp);
+    const std::size_t n = size * count;
+    const std::string_view line(data, n);
+    try {
+        if (line.starts_with("HTTP/")) {  // a new response (after 1xx): start over
+            t->answer.retry_after.clear();
+            t->answer.content_type.clear();
+        } else if (header_is(line, "retry-after")) {
+            t->answer.retry_after = header_value(line, 11);
+        } else if (header_is(line, "content-type")) {
+            t->answer.content_type = header_value(line, 12);
+        }
+    } catch (...) {
+        return 0;
+    }
+    return n;
+}
+
+}  // namespace
+
+bool build_headers(transfer& t) {
+    if (t.header_list != nullptr) return true;
+    for (const auto& h : t.req.headers) {
+        if (h.find_first_of("\r\n") != std::string::npos) return false;
+        curl_slist* next = curl_slist_append(t.header_list, h.c_str());
+        if (next == nullptr) return false;
+        t.header_list = next;
+    }
+    // curl 7.88 otherwise waits for 100-continue on bodies over 1 MiB.
+    curl_slist* next = curl_slist_append(t.header_list, "Expect:");
+    if (next == nullptr) return false;
+    t.header_list = next;
+    return true;
+}
+
+void configure_easy(CURL* e, transfer& t, const client_options& options,
+                    const std::string& user_agent) {
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_URL, t.req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, &t);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &on_seek);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_text.data());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    // Waiting for a connection to learn whether it multiplexes only pays
+    // where HTTP/2 can be offered at all (ALPN over TLS).
+    if (options.http2 && t.req.url.starts_with("https:")) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options.connect_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
+    const bool verify = options.tls.verify && !options.tls.insecure;
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+    if (!options.tls.ca_file.empty())
+        curl_easy_setopt(e, CURLOPT_CAINFO, options.tls.ca_file.c_str());
+    if (options.proxy) curl_easy_setopt(e, CURLOPT_PROXY, options.proxy->c_str());
+    if (options.no_proxy) curl_easy_setopt(e, CURLOPT_NOPROXY, options.no_proxy->c_str());
+}
+
+}  // namespace salvo::transport::detail

@@ -108,6 +108,16 @@ class request_writer {
     std::vector<merge_field> merge_fields_;
     std::vector<std::size_t> row_fields_;     // merge_fields_ with a column
     std::vector<std::string> field_openers_;  // `,{"Field":"name","Value":"`
+    // Per row field: how a present, non-empty value is written without the
+    // renderer (the common case), checked against the renderer at create().
+    enum class fast_kind : std::uint8_t { none, json, html, url };
+    struct fast_path {
+        fast_kind kind = fast_kind::none;
+        bool header = false;  // a line break in the value refuses the row
+    };
+    std::vector<fast_path> fast_;
+    static fast_path fast_path_for(const merge_field& f);
+    static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;
 };
 

@@ -118,8 +118,8 @@ void BM_RequestWriter_ServerNewsletter(benchmark::State& state) {
 BENCHMARK(BM_RequestWriter_ServerNewsletter);
 
 // A local-mode request of ten messages, as the batcher lays it out.
-injection::request ten_messages() {
-    injection::request r;
+injection::outgoing_request ten_messages() {
+    injection::outgoing_request r;
     for (std::uint32_t m = 0; m < 10; ++m) {
         const auto a = "user" + std::to_string(m) + "@mail.example.com";
         r.slots.push_back({m, m, 0, static_cast<std::uint32_t>(r.addresses.size()),

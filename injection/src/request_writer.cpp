@@ -111,7 +111,7 @@ std::optional<error_info> check_line_breaks(const recipient& r) {
 
 }  // namespace
 
-request_writer::fast_path request_writer::fast_path_for(const merge_field& f) {
+request_writer::fast_path request_writer::fast_path_for(const lowered_field& f) {
     fast_path fp;
     if (f.renderers.empty()) return fp;
     const auto& first = f.renderers.front();

@@ -169,11 +169,12 @@ struct response_reader::impl {
         return !e.get_string().get(out);
     }
 
-    bool read_messages(simdjson::dom::array results, const request& req);
-    void read(int http_status, std::string_view body, const request& req);
+    bool read_messages(simdjson::dom::array results, const outgoing_request& req);
+    void read(int http_status, std::string_view body, const outgoing_request& req);
 };
 
-bool response_reader::impl::read_messages(simdjson::dom::array results, const request& req) {
+bool response_reader::impl::read_messages(simdjson::dom::array results,
+                                          const outgoing_request& req) {
     std::size_t position = 0;
     for (simdjson::dom::element m : results) {
         const auto here = position++;
@@ -264,7 +265,8 @@ bool response_reader::impl::read_messages(simdjson::dom::array results, const re
     return true;
 }
 
-void response_reader::impl::read(int http_status, std::string_view body, const request& req) {
+void response_reader::impl::read(int http_status, std::string_view body,
+                                 const outgoing_request& req) {
     verdict.request_fate = fate::accepted;
     verdict.code = api_code::unknown;
     verdict.http_status = http_status;
@@ -352,7 +354,7 @@ response_reader::response_reader(response_reader&&) noexcept = default;
 response_reader& response_reader::operator=(response_reader&&) noexcept = default;
 
 const response_verdict& response_reader::read(int http_status, std::string_view body,
-                                              const request& req) {
+                                              const outgoing_request& req) {
     impl_->read(http_status, body, req);
     return impl_->verdict;
 }

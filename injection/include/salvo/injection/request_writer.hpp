@@ -79,7 +79,7 @@ class request_writer {
     }
 
     /// server mode: the lowering (derived fields, Globals); empty in local mode.
-    [[nodiscard]] const std::vector<merge_field>& merge_fields() const noexcept {
+    [[nodiscard]] const std::vector<lowered_field>& merge_fields() const noexcept {
         return merge_fields_;
     }
     /// server mode: the lowered Subject, as the server receives it (unescaped).
@@ -105,7 +105,7 @@ class request_writer {
     // server mode
     std::string message_head_;  // `{"To":…` up to `"PerMessage":[`
     std::string message_tail_;  // `]` [`,"Global":[…]`] `}}`
-    std::vector<merge_field> merge_fields_;
+    std::vector<lowered_field> merge_fields_;
     std::vector<std::size_t> row_fields_;     // merge_fields_ with a column
     std::vector<std::string> field_openers_;  // `,{"Field":"name","Value":"`
     // Per row field: how a present, non-empty value is written without the
@@ -116,7 +116,7 @@ class request_writer {
         bool header = false;  // a line break in the value refuses the row
     };
     std::vector<fast_path> fast_;
-    static fast_path fast_path_for(const merge_field& f);
+    static fast_path fast_path_for(const lowered_field& f);
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;
 };

@@ -21,6 +21,7 @@ packages=(
   libboost1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev
+  wrk
 )
 
 install_deps() {

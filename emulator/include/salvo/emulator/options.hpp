@@ -1,0 +1,120 @@
+#pragma once
+/// Configuration of the Injection API emulator: where it listens, what it
+/// accepts, what it records, and which faults it injects.
+
+#include <salvo/injection/codes.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace salvo::emulator {
+
+/// The port `salvo emulate` listens on (127.0.0.1) unless told otherwise;
+/// the sample job points at `http://127.0.0.1:8465/api/v1/email`. The
+/// library itself binds port 0 by default.
+inline constexpr std::uint16_t default_port = 8465;
+
+/// The emulator's default per-message size cap (MessageTooLarge), a policy:
+/// bodies, subject, headers and base64 attachment content added up.
+inline constexpr std::size_t default_max_message_bytes = 20 * 1024 * 1024;
+
+/// Content stored on the "server" under an `ApiTemplate` id. A template with
+/// neither text nor html answers `TemplateHasNoContent`.
+struct stored_template {
+    std::string subject;
+    std::string text;
+    std::string html;
+    std::string amp;
+};
+
+/// What a fault does to the request it hits.
+enum class fault_kind : std::uint8_t {
+    http_500,                ///< answer 500 with `InternalError`; nothing recorded
+    http_502,                ///< answer 502 with `InternalError`; nothing recorded
+    http_503,                ///< answer 503 with `InternalError`; nothing recorded
+    http_504,                ///< answer 504 with `InternalError`; nothing recorded
+    throttle,                ///< answer 429 with `Retry-After: retry_after_seconds`
+    over_quota,              ///< answer 200 with top-level `OverQuota`
+    invalid_authentication,  ///< answer 401 with `InvalidAuthentication`
+    api_code,                ///< answer 200 with the request-level `code`
+    reset_before_body,       ///< reset the connection after the headers, before the body
+    reset_after_body,        ///< accept and record the emails, then reset: maybe delivered
+    delay,                   ///< accept, record, wait `delay`, then answer
+    no_response,             ///< accept, record, never answer (until the client closes)
+    reject_address,          ///< addresses matching `pattern` get `InvalidAddress`
+};
+
+/// Name used in `/stats` and in docs: "http_500", "reset_after_body", …
+[[nodiscard]] const char* to_string(fault_kind k) noexcept;
+inline constexpr std::size_t fault_kind_count = 13;
+
+/// One fault rule. `POST /api/v1/email` requests are numbered 1, 2, … in
+/// order of arrival (`GET /stats` is not counted and never faulted). A rule hits request n when
+/// `n > after`, it has hit fewer than `times` requests, and a draw seeded by
+/// (options::seed, n, rule position) falls below `rate` — so a run is
+/// reproducible whatever the thread interleaving. Rules are tried in order;
+/// the first hitting rule other than reject_address decides the answer;
+/// every hitting reject_address rule applies.
+struct fault_rule {
+    fault_kind kind = fault_kind::http_500;
+    double rate = 1.0;
+    std::uint64_t after = 0;
+    std::uint64_t times = UINT64_MAX;
+    std::chrono::milliseconds delay{0};  ///< fault_kind::delay
+    unsigned retry_after_seconds = 1;    ///< fault_kind::throttle
+    std::string pattern;  ///< reject_address: ECMAScript regex, case-insensitive, searched
+    injection::api_code code = injection::api_code::internal_error;  ///< fault_kind::api_code
+};
+
+struct tls_files {
+    std::string cert_chain_file;   ///< PEM
+    std::string private_key_file;  ///< PEM
+};
+
+/// Everything the emulator can be told. Defaults: 127.0.0.1 port 0, two I/O
+/// threads, any ServerId and any non-empty key accepted, the API's limits,
+/// lenient merge, nothing recorded, no faults.
+struct options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;
+    std::size_t threads = 2;
+    std::optional<tls_files> tls;
+
+    /// Credentials. Empty server_id: any non-empty ServerId is accepted.
+    /// Empty api_key: any non-empty key (body `ApiKey` or Bearer) is accepted.
+    std::string server_id;
+    std::string api_key;
+
+    injection::limits limits{};
+    std::size_t max_body_bytes = injection::server_max_request_bytes;
+    std::size_t max_message_bytes = default_max_message_bytes;
+    /// A placeholder with no value answers `InvalidMergeData` instead of
+    /// rendering empty (INJECTION_API.md §3 policy).
+    bool strict_merge = false;
+    std::map<std::string, stored_template> templates;
+
+    /// Answer every `POST /api/v1/email` with `Success` without parsing,
+    /// validating or recording (for benchmarks). Faults still apply.
+    bool discard = false;
+
+    /// Append every accepted email as one NDJSON line to this file
+    /// (truncated at start); empty: no file.
+    std::string record_file;
+    /// Keep every accepted email in memory (server::recorded()).
+    bool record_in_memory = false;
+
+    std::vector<fault_rule> faults;
+    std::uint64_t seed = 1;
+
+    /// A connection idle this long between requests is closed silently.
+    std::chrono::milliseconds idle_timeout{60000};
+    /// A request whose headers or body take longer than this is answered 408.
+    std::chrono::milliseconds read_timeout{30000};
+};
+
+}  // namespace salvo::emulator

@@ -1,0 +1,502 @@
+#include <salvo/emulator/server.hpp>
+
+#include "faults.hpp"
+#include "processor.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace salvo::emulator {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using injection::api_code;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t code_count = static_cast<std::size_t>(api_code::unknown) + 1;
+constexpr std::size_t status_count = 600;
+
+using counter = std::atomic<std::uint64_t>;
+void bump(counter& c, std::uint64_t n = 1) noexcept {
+    c.fetch_add(n, std::memory_order_relaxed);
+}
+}  // namespace
+
+struct server::impl {
+    options opts;
+    std::unique_ptr<detail::fault_plan> faults;
+    std::optional<asio::io_context> ioc;
+    std::optional<ssl::context> tls;
+    std::optional<tcp::acceptor> acceptor;
+    std::vector<std::thread> threads;
+    std::uint16_t port = 0;
+    std::mutex stop_mutex;
+    bool stopped = false;
+
+    counter requests{0}, messages{0}, emails{0}, rejected{0}, missing{0};
+    std::array<counter, code_count> by_code{};
+    std::array<counter, code_count> message_codes{};
+    std::array<counter, status_count> by_status{};
+    std::array<counter, fault_kind_count> fault_hits{};
+
+    std::mutex record_mutex;
+    std::FILE* record_file = nullptr;
+    std::vector<recorded_email> memory;
+
+    std::string success_body = injection::response_body(api_code::success);
+
+    void record(const std::vector<recorded_email>& list) {
+        if (list.empty() || (!record_file && !opts.record_in_memory)) return;
+        std::string lines;
+        if (record_file)
+            for (const auto& e : list) {
+                lines += to_ndjson(e);
+                lines += '\n';
+            }
+        const std::lock_guard lock(record_mutex);
+        if (record_file) {
+            std::fwrite(lines.data(), 1, lines.size(), record_file);
+            std::fflush(record_file);
+        }
+        if (opts.record_in_memory) memory.insert(memory.end(), list.begin(), list.end());
+    }
+
+    stats snapshot() const;
+    std::string stats_json() const;
+};
+
+namespace {
+
+enum class after_reply { none, reset, never, close };
+
+struct reply {
+    http::status status = http::status::ok;
+    std::string body;
+    unsigned retry_after = 0;
+    after_reply then = after_reply::none;
+    std::chrono::milliseconds delay{0};
+};
+
+template <class Stream>
+void reset(Stream& stream) {
+    auto& sock = beast::get_lowest_layer(stream).socket();
+    boost::system::error_code ec;
+    sock.set_option(tcp::socket::linger(true, 0), ec);
+    sock.close(ec);
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               auto lower = [](char c) {
+                   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+               };
+               return lower(x) == lower(y);
+           });
+}
+
+std::string_view path_of(std::string_view target) noexcept {
+    return target.substr(0, target.find('?'));
+}
+
+reply error_reply(http::status status, api_code code) {
+    return {status, injection::response_body(code), 0, after_reply::none, {}};
+}
+
+// Answers one `POST /api/v1/email` whose body has been read.
+reply handle_email(server::impl& s, injection::request_reader& reader,
+                   const http::request<http::string_body>& req,
+                   const detail::fault_plan::decision& d, std::uint64_t number) {
+    reply r;
+    if (d.rule) {
+        bump(s.fault_hits[static_cast<std::size_t>(d.rule->kind)]);
+        switch (d.rule->kind) {
+            case fault_kind::http_500:
+                return error_reply(http::status::internal_server_error, api_code::internal_error);
+            case fault_kind::http_502:
+                return error_reply(http::status::bad_gateway, api_code::internal_error);
+            case fault_kind::http_503:
+                return error_reply(http::status::service_unavailable, api_code::internal_error);
+            case fault_kind::http_504:
+                return error_reply(http::status::gateway_timeout, api_code::internal_error);
+            case fault_kind::throttle:
+                r = error_reply(http::status::too_many_requests, api_code::over_quota);
+                r.retry_after = d.rule->retry_after_seconds;
+                return r;
+            case fault_kind::over_quota:
+                return error_reply(http::status::ok, api_code::over_quota);
+            case fault_kind::invalid_authentication:
+                return error_reply(http::status::unauthorized, api_code::invalid_authentication);
+            case fault_kind::api_code:
+                return error_reply(d.rule->code == api_code::invalid_authentication
+                                       ? http::status::unauthorized
+                                       : http::status::ok,
+                                   d.rule->code);
+            case fault_kind::reset_after_body:
+                r.then = after_reply::reset;
+                break;
+            case fault_kind::no_response:
+                r.then = after_reply::never;
+                break;
+            case fault_kind::delay:
+                r.delay = d.rule->delay;
+                break;
+            case fault_kind::reset_before_body:
+            case fault_kind::reject_address:
+                break;
+        }
+    }
+    for (std::size_t i = 0; i < d.rejects.size(); ++i)
+        bump(s.fault_hits[static_cast<std::size_t>(fault_kind::reject_address)]);
+    if (s.opts.discard) {
+        r.body = s.success_body;
+        return r;
+    }
+    const auto auth = req[http::field::authorization];
+    auto o = detail::process(s.opts, d.rejects, reader, req.body(),
+                             std::string_view(auth.data(), auth.size()), number);
+    bump(s.messages, o.messages);
+    bump(s.missing, o.missing_fields);
+    for (const auto& m : o.response.messages) {
+        bump(s.message_codes[static_cast<std::size_t>(m.code)]);
+        bump(s.rejected, m.addresses.size());
+    }
+    if (o.status == 200) {
+        s.record(o.emails);
+        bump(s.emails, o.emails.size());
+    }
+    r.status = static_cast<http::status>(o.status);
+    injection::write_response(o.response, r.body);
+    return r;
+}
+
+template <class Stream>
+asio::awaitable<void> send(server::impl& s, Stream& stream, const reply& r, unsigned version,
+                           bool keep_alive, boost::system::error_code& ec) {
+    http::response<http::string_body> res{r.status, version};
+    res.set(http::field::server, "salvo-emulator");
+    res.set(http::field::content_type, "application/json; charset=utf-8");
+    if (r.retry_after) res.set(http::field::retry_after, std::to_string(r.retry_after));
+    res.keep_alive(keep_alive);
+    res.body() = r.body;
+    res.prepare_payload();
+    const auto status = static_cast<std::size_t>(r.status);
+    if (status < status_count) bump(s.by_status[status]);
+    std::size_t n = 0;
+    std::tie(ec, n) = co_await http::async_write(stream, res, use_tuple);
+}
+
+// After an answer that ends the connection while the client may still be
+// sending (413, 408): stop sending, read what is left for a moment, close.
+template <class Stream>
+asio::awaitable<void> linger_close(Stream& stream) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    boost::system::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 16384> sink{};
+    lowest.expires_after(std::chrono::seconds(2));
+    for (;;) {
+        auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+        if (rec) break;
+    }
+    lowest.socket().close(ec);
+}
+
+template <class Stream>
+asio::awaitable<void> serve(server::impl& s, Stream& stream) {
+    beast::flat_buffer buffer;
+    injection::request_reader reader;
+    auto& lowest = beast::get_lowest_layer(stream);
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(s.opts.max_body_bytes);
+        lowest.expires_after(s.opts.idle_timeout);
+        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+        const bool is_email = path_of(parser.get().target()) == "/api/v1/email";
+        if (ec == http::error::body_limit) {
+            if (is_email) bump(s.requests);
+            boost::system::error_code wec;
+            co_await send(s, stream,
+                          error_reply(http::status::payload_too_large, api_code::invalid_data), 11,
+                          false, wec);
+            co_await linger_close(stream);
+            co_return;
+        }
+        if (ec) {
+            if (ec == beast::error::timeout && (parser.got_some() || buffer.size() > 0)) {
+                boost::system::error_code wec;
+                co_await send(s, stream,
+                              error_reply(http::status::request_timeout, api_code::invalid_data),
+                              11, false, wec);
+                co_await linger_close(stream);
+            }
+            co_return;
+        }
+        const auto& head = parser.get();
+        detail::fault_plan::decision decision;
+        std::uint64_t number = 0;
+        if (is_email && head.method() == http::verb::post) {
+            number = s.requests.fetch_add(1, std::memory_order_relaxed) + 1;
+            decision = s.faults->decide(number);
+            if (decision.rule && decision.rule->kind == fault_kind::reset_before_body) {
+                bump(s.fault_hits[static_cast<std::size_t>(fault_kind::reset_before_body)]);
+                reset(stream);
+                co_return;
+            }
+        }
+        const auto expect = head[http::field::expect];
+        if (iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
+            http::response<http::empty_body> cont{http::status::continue_, head.version()};
+            auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
+            if (cec) co_return;
+        }
+        lowest.expires_after(s.opts.read_timeout);
+        std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_tuple);
+        if (ec == http::error::body_limit || ec == beast::error::timeout) {
+            boost::system::error_code wec;
+            co_await send(
+                s, stream,
+                ec == beast::error::timeout
+                    ? error_reply(http::status::request_timeout, api_code::invalid_data)
+                    : error_reply(http::status::payload_too_large, api_code::invalid_data),
+                11, false, wec);
+            co_await linger_close(stream);
+            co_return;
+        }
+        if (ec) co_return;
+        const auto& req = parser.get();
+
+        reply r;
+        if (number != 0) {
+            r = handle_email(s, reader, req, decision, number);
+        } else if (path_of(req.target()) == "/stats" && req.method() == http::verb::get) {
+            r.body = s.stats_json();
+        } else if (is_email) {
+            r = error_reply(http::status::method_not_allowed, api_code::invalid_data);
+        } else {
+            r = error_reply(http::status::not_found, api_code::invalid_data);
+        }
+        if (number != 0) {
+            // by_code counts answers to the API only, whatever their status.
+            const auto code_end = r.body.find('"', 14);
+            const auto code =
+                injection::parse_api_code(std::string_view(r.body).substr(14, code_end - 14));
+            bump(s.by_code[static_cast<std::size_t>(code)]);
+        }
+        if (r.then == after_reply::reset) {
+            reset(stream);
+            co_return;
+        }
+        if (r.then == after_reply::never) {
+            // Hold the connection open without answering until the client
+            // gives up or the server stops.
+            lowest.expires_never();
+            std::array<char, 4096> sink{};
+            for (;;) {
+                auto [rec, rn] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+                if (rec) co_return;
+            }
+        }
+        if (r.delay.count() > 0) {
+            asio::steady_timer timer(co_await asio::this_coro::executor, r.delay);
+            auto [tec] = co_await timer.async_wait(use_tuple);
+            if (tec) co_return;
+        }
+        const bool keep_alive = req.keep_alive();
+        lowest.expires_after(s.opts.read_timeout);
+        co_await send(s, stream, r, req.version(), keep_alive, ec);
+        if (ec) co_return;
+        if (!keep_alive) {
+            boost::system::error_code sec;
+            lowest.socket().shutdown(tcp::socket::shutdown_send, sec);
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<void> plain_session(server::impl& s, tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(s, stream);
+}
+
+asio::awaitable<void> tls_session(server::impl& s, tcp::socket socket) {
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *s.tls);
+    beast::get_lowest_layer(stream).expires_after(s.opts.read_timeout);
+    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    if (ec) co_return;
+    co_await serve(s, stream);
+}
+
+asio::awaitable<void> accept_loop(server::impl& s) {
+    for (;;) {
+        tcp::socket socket(asio::make_strand(*s.ioc));
+        auto [ec] = co_await s.acceptor->async_accept(socket, use_tuple);
+        if (ec == asio::error::operation_aborted || !s.acceptor->is_open()) co_return;
+        if (ec) continue;
+        boost::system::error_code oec;
+        socket.set_option(tcp::no_delay(true), oec);
+        auto ex = socket.get_executor();
+        if (s.tls)
+            asio::co_spawn(ex, tls_session(s, std::move(socket)), asio::detached);
+        else
+            asio::co_spawn(ex, plain_session(s, std::move(socket)), asio::detached);
+    }
+}
+
+}  // namespace
+
+boost::system::result<std::unique_ptr<server>> server::start(options opts) {
+    if (opts.threads == 0) return make_error_code(errc::bad_options);
+    auto p = std::make_unique<impl>();
+    auto plan = detail::fault_plan::make(opts.faults, opts.seed);
+    if (!plan) return plan.error();
+    p->faults = std::move(*plan);
+    p->opts = std::move(opts);
+    const auto& o = p->opts;
+    if (o.tls) {
+        p->tls.emplace(ssl::context::tls_server);
+        boost::system::error_code ec;
+        p->tls->use_certificate_chain_file(o.tls->cert_chain_file, ec);
+        if (!ec) p->tls->use_private_key_file(o.tls->private_key_file, ssl::context::pem, ec);
+        if (ec) return make_error_code(errc::bad_tls_files);
+    }
+    if (!o.record_file.empty()) {
+        p->record_file = std::fopen(o.record_file.c_str(), "wb");
+        if (!p->record_file) return make_error_code(errc::record_file_failed);
+    }
+    p->ioc.emplace(static_cast<int>(o.threads));
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(o.host, ec);
+    if (ec) return ec;
+    tcp::acceptor acc(*p->ioc);
+    const tcp::endpoint ep(address, o.port);
+    if (acc.open(ep.protocol(), ec)) return ec;
+    if (acc.set_option(tcp::acceptor::reuse_address(true), ec)) return ec;
+    if (acc.bind(ep, ec)) return ec;
+    if (acc.listen(asio::socket_base::max_listen_connections, ec)) return ec;
+    p->port = acc.local_endpoint().port();
+    p->acceptor.emplace(std::move(acc));
+    asio::co_spawn(asio::make_strand(*p->ioc), accept_loop(*p), asio::detached);
+    for (std::size_t i = 0; i < o.threads; ++i)
+        p->threads.emplace_back([ctx = &*p->ioc] { ctx->run(); });
+    return std::unique_ptr<server>(new server(std::move(p)));
+}
+
+server::server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+server::~server() {
+    stop();
+    if (impl_ && impl_->record_file) std::fclose(impl_->record_file);
+}
+
+void server::stop() {
+    const std::lock_guard lock(impl_->stop_mutex);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    impl_->ioc->stop();
+    for (auto& t : impl_->threads) t.join();
+    impl_->threads.clear();
+    boost::system::error_code ec;
+    impl_->acceptor->close(ec);
+    impl_->acceptor.reset();
+    // Destroying the context destroys every suspended session (and closes
+    // its socket) while the rest of impl is still alive.
+    impl_->ioc.reset();
+}
+
+std::uint16_t server::port() const noexcept {
+    return impl_->port;
+}
+
+std::string server::base_url() const {
+    std::string host = impl_->opts.host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return (impl_->tls ? "https://" : "http://") + host + ":" + std::to_string(impl_->port);
+}
+
+std::string server::url() const {
+    return base_url() + "/api/v1/email";
+}
+
+std::vector<recorded_email> server::recorded() const {
+    const std::lock_guard lock(impl_->record_mutex);
+    return impl_->memory;
+}
+
+stats server::counters() const {
+    return impl_->snapshot();
+}
+
+stats server::impl::snapshot() const {
+    stats st;
+    st.requests = requests.load();
+    st.messages = messages.load();
+    st.emails = emails.load();
+    st.rejected_addresses = rejected.load();
+    st.missing_merge_fields = missing.load();
+    for (std::size_t i = 0; i < code_count; ++i) {
+        const auto name = std::string(injection::to_string(static_cast<api_code>(i)));
+        if (const auto v = by_code[i].load()) st.by_code[name] = v;
+        if (const auto v = message_codes[i].load()) st.message_codes[name] = v;
+    }
+    for (std::size_t i = 0; i < status_count; ++i)
+        if (const auto v = by_status[i].load()) st.by_status[static_cast<int>(i)] = v;
+    for (std::size_t i = 0; i < fault_kind_count; ++i)
+        if (const auto v = fault_hits[i].load())
+            st.faults[to_string(static_cast<fault_kind>(i))] = v;
+    return st;
+}
+
+std::string server::impl::stats_json() const {
+    const stats st = snapshot();
+    std::string out = "{\"requests\":" + std::to_string(st.requests) +
+                      ",\"messages\":" + std::to_string(st.messages) +
+                      ",\"emails\":" + std::to_string(st.emails) +
+                      ",\"rejected_addresses\":" + std::to_string(st.rejected_addresses) +
+                      ",\"missing_merge_fields\":" + std::to_string(st.missing_merge_fields);
+    auto object = [&out](const char* name, const auto& map) {
+        out += ",\"";
+        out += name;
+        out += "\":{";
+        bool first = true;
+        for (const auto& [k, v] : map) {
+            if (!first) out += ',';
+            first = false;
+            out += '"';
+            if constexpr (std::is_same_v<std::decay_t<decltype(k)>, int>)
+                out += std::to_string(k);
+            else
+                out += k;
+            out += "\":";
+            out += std::to_string(v);
+        }
+        out += '}';
+    };
+    object("by_code", st.by_code);
+    object("message_codes", st.message_codes);
+    object("by_status", st.by_status);
+    object("faults", st.faults);
+    out += '}';
+    return out;
+}
+
+}  // namespace salvo::emulator

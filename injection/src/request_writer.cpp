@@ -109,7 +109,47 @@ std::optional<error_info> check_line_breaks(const recipient& r) {
     return std::nullopt;
 }
 
+// The API's address rules (INJECTION_API.md §7) on JSON-escaped text: a
+// backslash (an escaped quote or control character) is refused too.
+bool is_address(std::string_view a) {
+    if (a.empty() || a.size() > 320) return false;
+    const auto at = a.find('@');
+    if (at == 0 || at == std::string_view::npos || at + 1 == a.size()) return false;
+    if (a.find('@', at + 1) != std::string_view::npos) return false;
+    return a.find_first_of(",; \\") == std::string_view::npos;
+}
+
 }  // namespace
+
+std::optional<error_info> request_writer::preflight(const recipient& r, std::string& body) const {
+    const auto mark = body.size();
+    const auto bad = [&](std::string m) {
+        body.resize(mark);
+        return error_info{make_error_code(errc::bad_row), std::move(m)};
+    };
+    if (check_from_) {
+        if (auto e = expand(spec_.from.email, r, body, mark)) return e;
+        if (!is_address(std::string_view(body).substr(mark)))
+            return bad(
+                "the From address does not render to an address (one '@', no space, "
+                "',', ';', quote or control character)");
+        body.resize(mark);
+    }
+    if (check_subject_) {
+        if (auto e = expand(spec_.subject, r, body, mark)) return e;
+        if (body.size() == mark) return bad("the Subject renders empty");
+        body.resize(mark);
+    }
+    if (check_bodies_) {
+        for (const auto* t : {&spec_.text_body, &spec_.html_body}) {
+            if (!*t) continue;
+            if (auto e = expand(**t, r, body, mark)) return e;
+        }
+        if (body.size() == mark) return bad("the text and HTML bodies both render empty");
+    }
+    body.resize(mark);
+    return std::nullopt;
+}
 
 request_writer::fast_path request_writer::fast_path_for(const lowered_field& f) {
     fast_path fp;
@@ -172,6 +212,18 @@ boost::system::result<std::shared_ptr<const request_writer>, error_info> request
         w->request_head_ += '"';
     }
     w->request_head_ += ",\"Messages\":[";
+    const auto& sp = w->spec_;
+    if (sp.from.email.is_constant()) {
+        std::string from;
+        if (sp.from.email.expand({}, from) || !is_address(from))
+            return error_info{make_error_code(errc::bad_message),
+                              "the From address is not an address"};
+    } else {
+        w->check_from_ = true;
+    }
+    w->check_subject_ = sp.subject.literal_bytes() == 0;
+    w->check_bodies_ = (!sp.text_body || sp.text_body->literal_bytes() == 0) &&
+                       (!sp.html_body || sp.html_body->literal_bytes() == 0);
     if (mode == merge_mode::local) {
         w->build_local_tail();
     } else if (auto b = w->build_server_parts(); !b) {
@@ -252,6 +304,7 @@ std::optional<error_info> request_writer::expand(const merge::compiled_template&
 std::optional<error_info> request_writer::append_message(std::string& body, const recipient& r,
                                                          bool first) const {
     if (auto e = check_line_breaks(r)) return e;
+    if (auto e = preflight(r, body)) return e;
     const auto mark = body.size();
     body += first ? "{\"To\":[{\"EmailAddress\":\""sv : ",{\"To\":[{\"EmailAddress\":\""sv;
     append_json_escaped(body, r.address);
@@ -275,6 +328,7 @@ void request_writer::open_merge_message(std::string& body, bool first) const {
 std::optional<error_info> request_writer::append_row(std::string& body, const recipient& r,
                                                      bool first) const {
     if (auto e = check_line_breaks(r)) return e;
+    if (auto e = preflight(r, body)) return e;
     const auto mark = body.size();
     body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv
                   : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv;

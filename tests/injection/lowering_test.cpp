@@ -146,7 +146,16 @@ TEST(ServerLowering, RandomJobsRenderTheSameInBothModesAndAsTheReference) {
             const auto want = job.reference(rec);
             ASSERT_EQ(le.has_value(), se.has_value())
                 << "job " << n << " row " << rec.id << ": " << (le ? le->message : se->message);
-            ASSERT_EQ(le.has_value(), !want.has_value()) << "job " << n << " row " << rec.id;
+            ASSERT_EQ(le.has_value(), !want.has_value())
+                << "job " << n << " row " << rec.id << " from '" << job.from.text << "' subject '"
+                << job.subject.text << "' text '" << job.text.text << "' html '"
+                << (job.html ? job.html->text : "-") << "' values " << [&] {
+                       std::string v;
+                       for (std::size_t c = 0; c < rec.values.size(); ++c)
+                           v += job.fields.columns[c] + "=" +
+                                (rec.values[c] ? "[" + *rec.values[c] + "]" : "absent") + " ";
+                       return v;
+                   }();
             if (le) {
                 EXPECT_EQ(le->code, se->code);
                 ++invalid;

@@ -58,9 +58,12 @@ class request_writer {
 
     /// local mode: appends one rendered message for `r` (with a leading
     /// comma unless `first`). Errors: the recipient's address or name holds
-    /// a line break (errc::recipient_line_break), or a template refused the
+    /// a line break (errc::recipient_line_break); a template refused the
     /// row (merge::errc::header_injection, missing_value) — the message says
-    /// which field and which part of the message.
+    /// which field and which part of the message; or the row renders a
+    /// message the API refuses (errc::bad_row: a From address that is not
+    /// an address, an empty Subject, no non-empty body). In server mode such
+    /// a row would fail its whole merge message, so it is refused alone.
     [[nodiscard]] std::optional<error_info> append_message(std::string& body, const recipient& r,
                                                            bool first) const;
 
@@ -93,6 +96,7 @@ class request_writer {
     [[nodiscard]] std::optional<error_info> expand(const merge::compiled_template& t,
                                                    const recipient& r, std::string& body,
                                                    std::size_t mark) const;
+    [[nodiscard]] std::optional<error_info> preflight(const recipient& r, std::string& body) const;
     void build_local_tail();
     [[nodiscard]] boost::system::result<void, error_info> build_server_parts();
 
@@ -119,6 +123,12 @@ class request_writer {
     static fast_path fast_path_for(const lowered_field& f);
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;
+    // Rows that would make the server refuse a whole merge message (or a
+    // local one) are refused here, per recipient: a From address that does
+    // not render to an address, a Subject or every body rendering empty.
+    bool check_from_ = false;
+    bool check_subject_ = false;
+    bool check_bodies_ = false;
 };
 
 }  // namespace salvo::injection

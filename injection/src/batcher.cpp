@@ -48,7 +48,7 @@ void batcher::seal() {
         current_ = std::move(spare_.back());
         spare_.pop_back();
     } else {
-        current_ = request{};
+        current_ = outgoing_request{};
     }
     start();
 }
@@ -57,13 +57,13 @@ void batcher::flush() {
     if (!current_.slots.empty()) seal();
 }
 
-request batcher::take() {
-    request r = std::move(ready_.front());
+outgoing_request batcher::take() {
+    outgoing_request r = std::move(ready_.front());
     ready_.erase(ready_.begin());
     return r;
 }
 
-void batcher::recycle(request&& r) {
+void batcher::recycle(outgoing_request&& r) {
     r.clear();
     spare_.push_back(std::move(r));
 }

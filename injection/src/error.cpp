@@ -24,6 +24,8 @@ class category final : public boost::system::error_category {
                 return "the message alone exceeds the request byte cap";
             case errc::recipient_line_break:
                 return "a recipient address or name holds a line break";
+            case errc::bad_row:
+                return "the row renders a message the API refuses";
             case errc::malformed_response:
                 return "malformed response";
             case errc::unknown_code:

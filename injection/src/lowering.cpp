@@ -109,7 +109,7 @@ std::size_t server_lowering::identity_field(const merge::compiled_template& t,
     auto it = std::find(keys_.begin(), keys_.end(), key);
     std::size_t index = static_cast<std::size_t>(it - keys_.begin());
     if (it == keys_.end()) {
-        merge_field f;
+        lowered_field f;
         f.name = p.name;
         f.column = p.column;
         fields_.push_back(std::move(f));
@@ -150,9 +150,9 @@ std::size_t server_lowering::derived_field(const merge::compiled_template& t,
         error = compiled.error().message;
         return 0;
     }
-    merge_field f;
+    lowered_field f;
     const auto derived = std::count_if(fields_.begin(), fields_.end(),
-                                       [](const merge_field& m) { return m.derived; });
+                                       [](const lowered_field& m) { return m.derived; });
     f.name = prefix_ + std::to_string(derived + 1);
     f.derived = true;
     f.column = p.column;
@@ -255,7 +255,7 @@ void server_lowering::finish() {
         if (ok) f.global = scratch;
     }
     if (!percent_field_.empty()) {
-        merge_field f;
+        lowered_field f;
         f.name = percent_field_;
         f.derived = true;
         f.global = std::string(1, '%');

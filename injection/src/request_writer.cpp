@@ -9,19 +9,20 @@ namespace salvo::injection {
 namespace {
 
 using merge::append_json_escaped;
+using namespace std::string_view_literals;
 
 // Writes the message's fields after "To", in one order for both modes.
 // `emit` writes a template's output (rendered, or lowered) and may fail.
 template <typename Emit>
 std::optional<error_info> write_templated(const message_spec& s, std::string& b, Emit&& emit) {
     std::optional<error_info> e;
-    const auto field = [&](const char* key, const merge::compiled_template& t) {
+    const auto field = [&](std::string_view key, const merge::compiled_template& t) {
         if (e) return;
         b += key;
         e = emit(t);
         if (!e) b += '"';
     };
-    const auto address = [&](const char* key, const address_template& a) {
+    const auto address = [&](std::string_view key, const address_template& a) {
         field(key, a.email);
         if (a.name) field(",\"FriendlyName\":\"", *a.name);
         if (!e) b += '}';
@@ -108,7 +109,92 @@ std::optional<error_info> check_line_breaks(const recipient& r) {
     return std::nullopt;
 }
 
+// The API's address rules (INJECTION_API.md §7) on JSON-escaped text: a
+// backslash (an escaped quote or control character) is refused too.
+bool is_address(std::string_view a) {
+    if (a.empty() || a.size() > 320) return false;
+    const auto at = a.find('@');
+    if (at == 0 || at == std::string_view::npos || at + 1 == a.size()) return false;
+    if (a.find('@', at + 1) != std::string_view::npos) return false;
+    return a.find_first_of(",; \\") == std::string_view::npos;
+}
+
 }  // namespace
+
+std::optional<error_info> request_writer::preflight(const recipient& r, std::string& body) const {
+    const auto mark = body.size();
+    const auto bad = [&](std::string m) {
+        body.resize(mark);
+        return error_info{make_error_code(errc::bad_row), std::move(m)};
+    };
+    if (check_from_) {
+        if (auto e = expand(spec_.from.email, r, body, mark)) return e;
+        if (!is_address(std::string_view(body).substr(mark)))
+            return bad(
+                "the From address does not render to an address (one '@', no space, "
+                "',', ';', quote or control character)");
+        body.resize(mark);
+    }
+    if (check_subject_) {
+        if (auto e = expand(spec_.subject, r, body, mark)) return e;
+        if (body.size() == mark) return bad("the Subject renders empty");
+        body.resize(mark);
+    }
+    if (check_bodies_) {
+        for (const auto* t : {&spec_.text_body, &spec_.html_body}) {
+            if (!*t) continue;
+            if (auto e = expand(**t, r, body, mark)) return e;
+        }
+        if (body.size() == mark) return bad("the text and HTML bodies both render empty");
+    }
+    body.resize(mark);
+    return std::nullopt;
+}
+
+request_writer::fast_path request_writer::fast_path_for(const lowered_field& f) {
+    fast_path fp;
+    if (f.renderers.empty()) return fp;
+    const auto& first = f.renderers.front();
+    const auto& segs = first.segments();
+    if (segs.size() != 1 || segs[0].is_literal) return fp;
+    const auto& p = segs[0].field;
+    const auto& o = first.options();
+    fp.kind = p.mod == merge::modifier::url ? fast_kind::url
+              : (o.where == merge::context::html && o.html_escape && p.mod == merge::modifier::none)
+                  ? fast_kind::html
+                  : fast_kind::json;
+    for (const auto& r : f.renderers)
+        fp.header = fp.header || r.options().where == merge::context::header;
+    // Trust the shortcut only where it writes what the renderer writes.
+    const std::string_view samples[] = {"a", "<a href=\"x\">&'</a>", "ü 50% +/?=", "tab\there"};
+    std::string want, got;
+    std::vector<std::string_view> row(*f.column + 1);
+    for (const auto v : samples) {
+        row[*f.column] = v;
+        want.clear();
+        got.clear();
+        if (first.expand(row, want)) return fast_path{};
+        append_fast(got, fp.kind, v);
+        if (want != got) return fast_path{};
+    }
+    return fp;
+}
+
+void request_writer::append_fast(std::string& body, fast_kind kind, std::string_view v) {
+    switch (kind) {
+        case fast_kind::json:
+            merge::append_json_escaped(body, v);
+            break;
+        case fast_kind::html:
+            merge::append_html_json_escaped(body, v);
+            break;
+        case fast_kind::url:
+            merge::append_url_encoded(body, v);
+            break;
+        case fast_kind::none:
+            break;
+    }
+}
 
 boost::system::result<std::shared_ptr<const request_writer>, error_info> request_writer::create(
     message_spec spec, credentials creds, merge_mode mode, const limits& lim) {
@@ -126,6 +212,18 @@ boost::system::result<std::shared_ptr<const request_writer>, error_info> request
         w->request_head_ += '"';
     }
     w->request_head_ += ",\"Messages\":[";
+    const auto& sp = w->spec_;
+    if (sp.from.email.is_constant()) {
+        std::string from;
+        if (sp.from.email.expand({}, from) || !is_address(from))
+            return error_info{make_error_code(errc::bad_message),
+                              "the From address is not an address"};
+    } else {
+        w->check_from_ = true;
+    }
+    w->check_subject_ = sp.subject.literal_bytes() == 0;
+    w->check_bodies_ = (!sp.text_body || sp.text_body->literal_bytes() == 0) &&
+                       (!sp.html_body || sp.html_body->literal_bytes() == 0);
     if (mode == merge_mode::local) {
         w->build_local_tail();
     } else if (auto b = w->build_server_parts(); !b) {
@@ -185,6 +283,7 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
             append_json_escaped(opener, f.name);
             opener += "\",\"Value\":\"";
             field_openers_.push_back(std::move(opener));
+            fast_.push_back(fast_path_for(f));
         }
     }
     if (!first_global) message_tail_ += ']';
@@ -205,14 +304,15 @@ std::optional<error_info> request_writer::expand(const merge::compiled_template&
 std::optional<error_info> request_writer::append_message(std::string& body, const recipient& r,
                                                          bool first) const {
     if (auto e = check_line_breaks(r)) return e;
+    if (auto e = preflight(r, body)) return e;
     const auto mark = body.size();
-    body += first ? "{\"To\":[{\"EmailAddress\":\"" : ",{\"To\":[{\"EmailAddress\":\"";
+    body += first ? "{\"To\":[{\"EmailAddress\":\""sv : ",{\"To\":[{\"EmailAddress\":\""sv;
     append_json_escaped(body, r.address);
     if (!r.name.empty()) {
-        body += "\",\"FriendlyName\":\"";
+        body += "\",\"FriendlyName\":\""sv;
         append_json_escaped(body, r.name);
     }
-    body += "\"}]";
+    body += "\"}]"sv;
     auto e = write_templated(
         spec_, body, [&](const merge::compiled_template& t) { return expand(t, r, body, mark); });
     if (e) return e;
@@ -228,15 +328,16 @@ void request_writer::open_merge_message(std::string& body, bool first) const {
 std::optional<error_info> request_writer::append_row(std::string& body, const recipient& r,
                                                      bool first) const {
     if (auto e = check_line_breaks(r)) return e;
+    if (auto e = preflight(r, body)) return e;
     const auto mark = body.size();
-    body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""
-                  : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\"";
+    body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv
+                  : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv;
     append_json_escaped(body, r.address);
     if (!r.name.empty()) {
-        body += "\"},{\"Field\":\"RecipientName\",\"Value\":\"";
+        body += "\"},{\"Field\":\"RecipientName\",\"Value\":\""sv;
         append_json_escaped(body, r.name);
     }
-    body += "\"}";
+    body += "\"}"sv;
     for (std::size_t k = 0; k < row_fields_.size(); ++k) {
         const auto& f = merge_fields_[row_fields_[k]];
         const auto column = *f.column;
@@ -244,13 +345,20 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
         // An absent value is the message's Global, when that renders.
         if (!present && f.global) continue;
         body += field_openers_[k];
+        const auto fp = fast_[k];
+        if (present && fp.kind != fast_kind::none && !r.row[column].empty() &&
+            !(fp.header && merge::has_line_break(r.row[column]))) {
+            append_fast(body, fp.kind, r.row[column]);
+            body += "\"}"sv;
+            continue;
+        }
         if (auto e = expand(f.renderers.front(), r, body, mark)) return e;
         for (std::size_t i = 1; i < f.renderers.size(); ++i) {
             const auto check = body.size();
             if (auto e = expand(f.renderers[i], r, body, mark)) return e;
             body.resize(check);
         }
-        body += "\"}";
+        body += "\"}"sv;
     }
     body += ']';
     return std::nullopt;

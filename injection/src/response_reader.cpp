@@ -169,22 +169,25 @@ struct response_reader::impl {
         return !e.get_string().get(out);
     }
 
-    bool read_messages(simdjson::dom::array results, const request& req);
-    void read(int http_status, std::string_view body, const request& req);
+    bool read_messages(simdjson::dom::array results, const outgoing_request& req);
+    void read(int http_status, std::string_view body, const outgoing_request& req);
 };
 
-bool response_reader::impl::read_messages(simdjson::dom::array results, const request& req) {
+bool response_reader::impl::read_messages(simdjson::dom::array results,
+                                          const outgoing_request& req) {
     std::size_t position = 0;
     for (simdjson::dom::element m : results) {
-        const auto where = "MessageResults[" + std::to_string(position++) + "]";
+        const auto here = position++;
+        // Built only for a message that needs explaining.
+        const auto where = [here] { return "MessageResults[" + std::to_string(here) + "]"; };
         std::int64_t index = -1;
         simdjson::dom::element e;
         if (m.at_key_case_insensitive("Index").get(e) || e.get_int64().get(index)) {
-            fail(fate::ambiguous, where + " has no integer Index");
+            fail(fate::ambiguous, where() + " has no integer Index");
             return false;
         }
         if (index < 0 || static_cast<std::uint64_t>(index) >= req.messages) {
-            fail(fate::ambiguous, where + ".Index " + std::to_string(index) +
+            fail(fate::ambiguous, where() + ".Index " + std::to_string(index) +
                                       " is out of range for a request of " +
                                       std::to_string(req.messages) + " messages");
             return false;
@@ -192,11 +195,11 @@ bool response_reader::impl::read_messages(simdjson::dom::array results, const re
         std::string_view code_text;
         api_code mcode = api_code::unknown;
         if (m.at_key_case_insensitive("ErrorCode").get(e) || e.get_string().get(code_text)) {
-            note(where + " has no ErrorCode; its recipients are counted rejected");
+            note(where() + " has no ErrorCode; its recipients are counted rejected");
         } else {
             mcode = parse_api_code(code_text);
             if (mcode == api_code::unknown)
-                note(where + " has the unknown ErrorCode " + quoted(code_text));
+                note(where() + " has the unknown ErrorCode " + quoted(code_text));
         }
         if (mcode == api_code::success) continue;
 
@@ -214,7 +217,7 @@ bool response_reader::impl::read_messages(simdjson::dom::array results, const re
         bool has_addresses = false;
         if (!m.at_key_case_insensitive("AddressResults").get(e) && !is_absent_value(e)) {
             if (e.get_array().get(addresses)) {
-                fail(fate::ambiguous, where + ".AddressResults is not an array");
+                fail(fate::ambiguous, where() + ".AddressResults is not an array");
                 return false;
             }
             has_addresses = true;
@@ -222,10 +225,13 @@ bool response_reader::impl::read_messages(simdjson::dom::array results, const re
         if (has_addresses) {
             std::size_t ai = 0;
             for (simdjson::dom::element a : addresses) {
-                const auto awhere = where + ".AddressResults[" + std::to_string(ai++) + "]";
+                const auto ahere = ai++;
+                const auto awhere = [&] {
+                    return where() + ".AddressResults[" + std::to_string(ahere) + "]";
+                };
                 std::string_view email;
                 if (a.at_key_case_insensitive("EmailAddress").get(e) || e.get_string().get(email)) {
-                    note(awhere + " has no EmailAddress");
+                    note(awhere() + " has no EmailAddress");
                     continue;
                 }
                 bool accepted = false;
@@ -236,7 +242,7 @@ bool response_reader::impl::read_messages(simdjson::dom::array results, const re
                 if (!a.at_key_case_insensitive("ErrorCode").get(e) && !e.get_string().get(atext)) {
                     acode = parse_api_code(atext);
                     if (acode == api_code::unknown)
-                        note(awhere + " has the unknown ErrorCode " + quoted(atext));
+                        note(awhere() + " has the unknown ErrorCode " + quoted(atext));
                 }
                 if (!has_accepted) accepted = acode == api_code::success;
                 if (accepted) continue;
@@ -247,7 +253,7 @@ bool response_reader::impl::read_messages(simdjson::dom::array results, const re
                     matched = true;
                 }
                 if (!matched)
-                    note(awhere + " names an address that is not a recipient of message " +
+                    note(awhere() + " names an address that is not a recipient of message " +
                          std::to_string(msg));
             }
         }
@@ -259,7 +265,8 @@ bool response_reader::impl::read_messages(simdjson::dom::array results, const re
     return true;
 }
 
-void response_reader::impl::read(int http_status, std::string_view body, const request& req) {
+void response_reader::impl::read(int http_status, std::string_view body,
+                                 const outgoing_request& req) {
     verdict.request_fate = fate::accepted;
     verdict.code = api_code::unknown;
     verdict.http_status = http_status;
@@ -347,7 +354,7 @@ response_reader::response_reader(response_reader&&) noexcept = default;
 response_reader& response_reader::operator=(response_reader&&) noexcept = default;
 
 const response_verdict& response_reader::read(int http_status, std::string_view body,
-                                              const request& req) {
+                                              const outgoing_request& req) {
     impl_->read(http_status, body, req);
     return impl_->verdict;
 }

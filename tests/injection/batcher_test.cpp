@@ -27,8 +27,8 @@ owned_recipient person(std::size_t i, std::string first = "Ann") {
 }
 
 // Feeds n recipients and collects every request, flushed at the end.
-std::vector<request> run(batcher& b, std::size_t n) {
-    std::vector<request> out;
+std::vector<outgoing_request> run(batcher& b, std::size_t n) {
+    std::vector<outgoing_request> out;
     for (std::size_t i = 0; i < n; ++i) {
         auto r = person(i);
         auto p = b.add(r.view());
@@ -108,7 +108,7 @@ TEST(Batcher, NeverExceedsTheByteCap) {
         auto b = batcher::create(writer(mode), lim);
         ASSERT_TRUE(b);
         std::size_t total = 0;
-        std::vector<request> reqs;
+        std::vector<outgoing_request> reqs;
         for (std::size_t i = 0; i < 200; ++i) {
             auto r = person(i, std::string(i % 7 * 20, 'x'));
             ASSERT_TRUE(b->add(r.view()));

@@ -267,6 +267,40 @@ TEST(RequestWriter, LineBreakInAHeaderValueRefusesTheRecipientAndRestoresTheBody
     }
 }
 
+TEST(RequestWriter, RowsTheApiWouldRefuseAreRefusedAlone) {
+    spec_text t;
+    t.from = "%%first|x%%@example.com";
+    t.subject = "%%code%%";
+    t.text = "%%first:raw%%";
+    for (auto mode : {merge_mode::local, merge_mode::server}) {
+        auto w = make(t, fields({"first", "code"}), mode);
+        ASSERT_TRUE(w);
+        std::string body;
+        w->begin_request(body);
+        if (mode == merge_mode::server) w->open_merge_message(body, true);
+        const auto before = body;
+        const auto add = [&](owned_recipient r) {
+            return mode == merge_mode::local ? w->append_message(body, r.view(), true)
+                                             : w->append_row(body, r.view(), true);
+        };
+        const auto no_body = add({"a@example.com", "", {std::nullopt, "S"}, {}, 1});
+        ASSERT_TRUE(no_body);
+        EXPECT_EQ(no_body->code, make_error_code(errc::bad_row));
+        EXPECT_NE(no_body->message.find("bodies both render empty"), std::string::npos);
+        const auto no_subject = add({"a@example.com", "", {"Ann", ""}, {}, 1});
+        ASSERT_TRUE(no_subject);
+        EXPECT_NE(no_subject->message.find("Subject renders empty"), std::string::npos);
+        const auto bad_from = add({"a@example.com", "", {"Ann Lee", "S"}, {}, 1});
+        ASSERT_TRUE(bad_from);
+        EXPECT_NE(bad_from->message.find("From address"), std::string::npos);
+        EXPECT_EQ(body, before);
+        EXPECT_FALSE(add({"a@example.com", "", {"Ann", "S"}, {}, 1}));
+    }
+    t.from = "not an address";
+    EXPECT_FALSE(request_writer::create(make_spec(t, fields({"first", "code"})),
+                                        test::legacy_credentials(), merge_mode::local));
+}
+
 TEST(RequestWriter, ValueWithLineBreakIsFineInABodyInServerMode) {
     spec_text t;
     t.subject = "Hi";

@@ -10,8 +10,8 @@ namespace {
 
 // A request shaped like the batcher's: `rows[i]` recipients in message i,
 // addresses "m<i>r<j>@x.example".
-request shaped(std::vector<std::uint32_t> rows) {
-    request r;
+outgoing_request shaped(std::vector<std::uint32_t> rows) {
+    outgoing_request r;
     std::uint64_t id = 100;
     for (std::uint32_t m = 0; m < rows.size(); ++m) {
         for (std::uint32_t j = 0; j < rows[m]; ++j) {
@@ -29,7 +29,7 @@ request shaped(std::vector<std::uint32_t> rows) {
     return r;
 }
 
-request local_request(std::uint32_t n) {
+outgoing_request local_request(std::uint32_t n) {
     return shaped(std::vector<std::uint32_t>(n, 1));
 }
 
@@ -182,7 +182,7 @@ TEST(ResponseReader, WarningMapsAddressResultsToExactRows) {
 }
 
 TEST(ResponseReader, DuplicateAddressesMatchOneRowEach) {
-    request req;
+    outgoing_request req;
     for (std::uint32_t j = 0; j < 3; ++j) {
         req.slots.push_back({j, 0, j, static_cast<std::uint32_t>(req.addresses.size()), 5});
         req.addresses += "a@x.y";

@@ -6,7 +6,7 @@
 #include <salvo/injection/codes.hpp>
 #include <salvo/injection/error.hpp>
 #include <salvo/injection/message.hpp>
-#include <salvo/injection/request.hpp>
+#include <salvo/injection/outgoing_request.hpp>
 #include <salvo/injection/request_writer.hpp>
 
 #include <boost/system/result.hpp>
@@ -21,7 +21,7 @@ namespace salvo::injection {
 
 /// Where add() put a recipient, or why it could not.
 struct placement {
-    std::uint64_t request = 0;  ///< request::sequence
+    std::uint64_t request = 0;  ///< outgoing_request::sequence
     std::uint32_t message = 0;
     std::uint32_t row = 0;
 };
@@ -49,10 +49,10 @@ class batcher {
 
     /// Completed requests, oldest first.
     [[nodiscard]] bool ready() const noexcept { return !ready_.empty(); }
-    [[nodiscard]] request take();
+    [[nodiscard]] outgoing_request take();
 
     /// Gives a request's buffers back for reuse.
-    void recycle(request&& r);
+    void recycle(outgoing_request&& r);
 
     /// Recipients in the request being built.
     [[nodiscard]] std::size_t pending() const noexcept { return current_.slots.size(); }
@@ -68,12 +68,12 @@ class batcher {
 
     std::shared_ptr<const request_writer> writer_;
     limits limits_;
-    request current_;
+    outgoing_request current_;
     bool open_message_ = false;  // server mode: a merge message is open
     std::uint32_t rows_ = 0;     // rows in the open merge message
     std::uint64_t next_sequence_ = 0;
-    std::vector<request> ready_;  // completed, oldest first
-    std::vector<request> spare_;  // recycled buffers
+    std::vector<outgoing_request> ready_;  // completed, oldest first
+    std::vector<outgoing_request> spare_;  // recycled buffers
 };
 
 }  // namespace salvo::injection

@@ -44,32 +44,58 @@ enum class api_code : std::uint8_t {
 /// api_code::unknown.
 [[nodiscard]] constexpr std::string_view to_string(api_code c) noexcept {
     switch (c) {
-        case api_code::success: return "Success";
-        case api_code::warning: return "Warning";
-        case api_code::account_disabled: return "AccountDisabled";
-        case api_code::internal_error: return "InternalError";
-        case api_code::invalid_authentication: return "InvalidAuthentication";
-        case api_code::invalid_data: return "InvalidData";
-        case api_code::no_messages: return "NoMessages";
-        case api_code::empty_message: return "EmptyMessage";
-        case api_code::over_quota: return "OverQuota";
-        case api_code::too_many_errors: return "TooManyErrors";
-        case api_code::too_many_messages: return "TooManyMessages";
-        case api_code::too_many_recipients: return "TooManyRecipients";
-        case api_code::no_valid_recipients: return "NoValidRecipients";
-        case api_code::invalid_attachment: return "InvalidAttachment";
-        case api_code::message_too_large: return "MessageTooLarge";
-        case api_code::empty_subject: return "EmptySubject";
-        case api_code::empty_to_address: return "EmptyToAddress";
-        case api_code::invalid_from: return "InvalidFrom";
-        case api_code::no_valid_body_parts: return "NoValidBodyParts";
-        case api_code::invalid_merge_data: return "InvalidMergeData";
-        case api_code::invalid_template_id: return "InvalidTemplateId";
-        case api_code::template_has_no_content: return "TemplateHasNoContent";
-        case api_code::message_body_conflict: return "MessageBodyConflict";
-        case api_code::metadata_or_tags_are_too_large: return "MetadataOrTagsAreTooLarge";
-        case api_code::invalid_address: return "InvalidAddress";
-        case api_code::unknown: return "Unknown";
+        case api_code::success:
+            return "Success";
+        case api_code::warning:
+            return "Warning";
+        case api_code::account_disabled:
+            return "AccountDisabled";
+        case api_code::internal_error:
+            return "InternalError";
+        case api_code::invalid_authentication:
+            return "InvalidAuthentication";
+        case api_code::invalid_data:
+            return "InvalidData";
+        case api_code::no_messages:
+            return "NoMessages";
+        case api_code::empty_message:
+            return "EmptyMessage";
+        case api_code::over_quota:
+            return "OverQuota";
+        case api_code::too_many_errors:
+            return "TooManyErrors";
+        case api_code::too_many_messages:
+            return "TooManyMessages";
+        case api_code::too_many_recipients:
+            return "TooManyRecipients";
+        case api_code::no_valid_recipients:
+            return "NoValidRecipients";
+        case api_code::invalid_attachment:
+            return "InvalidAttachment";
+        case api_code::message_too_large:
+            return "MessageTooLarge";
+        case api_code::empty_subject:
+            return "EmptySubject";
+        case api_code::empty_to_address:
+            return "EmptyToAddress";
+        case api_code::invalid_from:
+            return "InvalidFrom";
+        case api_code::no_valid_body_parts:
+            return "NoValidBodyParts";
+        case api_code::invalid_merge_data:
+            return "InvalidMergeData";
+        case api_code::invalid_template_id:
+            return "InvalidTemplateId";
+        case api_code::template_has_no_content:
+            return "TemplateHasNoContent";
+        case api_code::message_body_conflict:
+            return "MessageBodyConflict";
+        case api_code::metadata_or_tags_are_too_large:
+            return "MetadataOrTagsAreTooLarge";
+        case api_code::invalid_address:
+            return "InvalidAddress";
+        case api_code::unknown:
+            return "Unknown";
     }
     return "Unknown";
 }

@@ -20,6 +20,7 @@ enum class errc {
     // Recipient errors: one recipient is `invalid`, the job goes on.
     message_too_large,     ///< the recipient's message alone exceeds the byte cap.
     recipient_line_break,  ///< the recipient's address or name holds CR or LF.
+    bad_row,  ///< the row renders a message the API refuses (bad From, empty Subject or bodies).
     // Response errors: the answer could not be read.
     malformed_response,  ///< not JSON, or a field missing or of the wrong type.
     unknown_code,        ///< an ErrorCode spelling the API does not document.

@@ -27,7 +27,7 @@
 namespace salvo::injection {
 
 /// One field of MergeData: carried by rows, by Global, or both.
-struct merge_field {
+struct lowered_field {
     std::string name;  ///< on the wire, as the lowered templates spell it
     bool derived = false;
     /// The column the value depends on; nullopt: the same value for every
@@ -88,7 +88,7 @@ class server_lowering {
     /// Computes the Global values; call once, after the last lower().
     void finish();
 
-    [[nodiscard]] const std::vector<merge_field>& fields() const noexcept { return fields_; }
+    [[nodiscard]] const std::vector<lowered_field>& fields() const noexcept { return fields_; }
     [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
     /// Name of the Global holding `%`, or empty when no literal needed it.
     [[nodiscard]] const std::string& percent_field() const noexcept { return percent_field_; }
@@ -102,7 +102,7 @@ class server_lowering {
     const merge::field_set* fields_in_;
     std::string prefix_;
     std::string percent_field_;
-    std::vector<merge_field> fields_;
+    std::vector<lowered_field> fields_;
     std::vector<std::string> keys_;  // parallel to fields_: the dedupe key
 };
 

@@ -31,7 +31,7 @@ struct custom_header {
 
 /// An attachment, the same for every recipient. `content_base64` is already
 /// base64; a non-empty `content_id` makes it an inline part.
-struct attachment {
+struct attachment_spec {
     std::string name;
     std::string content_base64;
     std::string content_type;
@@ -61,7 +61,7 @@ struct message_spec {
     std::optional<merge::compiled_template> message_id;
     std::string charset;  ///< empty: not sent (the API's default is UTF-8)
     std::vector<custom_header> custom_headers;
-    std::vector<attachment> attachments;
+    std::vector<attachment_spec> attachments;
     std::vector<metadata_entry> metadata;
     std::vector<std::string> tags;
 };

@@ -58,9 +58,12 @@ class request_writer {
 
     /// local mode: appends one rendered message for `r` (with a leading
     /// comma unless `first`). Errors: the recipient's address or name holds
-    /// a line break (errc::recipient_line_break), or a template refused the
+    /// a line break (errc::recipient_line_break); a template refused the
     /// row (merge::errc::header_injection, missing_value) — the message says
-    /// which field and which part of the message.
+    /// which field and which part of the message; or the row renders a
+    /// message the API refuses (errc::bad_row: a From address that is not
+    /// an address, an empty Subject, no non-empty body). In server mode such
+    /// a row would fail its whole merge message, so it is refused alone.
     [[nodiscard]] std::optional<error_info> append_message(std::string& body, const recipient& r,
                                                            bool first) const;
 
@@ -79,7 +82,7 @@ class request_writer {
     }
 
     /// server mode: the lowering (derived fields, Globals); empty in local mode.
-    [[nodiscard]] const std::vector<merge_field>& merge_fields() const noexcept {
+    [[nodiscard]] const std::vector<lowered_field>& merge_fields() const noexcept {
         return merge_fields_;
     }
     /// server mode: the lowered Subject, as the server receives it (unescaped).
@@ -93,6 +96,7 @@ class request_writer {
     [[nodiscard]] std::optional<error_info> expand(const merge::compiled_template& t,
                                                    const recipient& r, std::string& body,
                                                    std::size_t mark) const;
+    [[nodiscard]] std::optional<error_info> preflight(const recipient& r, std::string& body) const;
     void build_local_tail();
     [[nodiscard]] boost::system::result<void, error_info> build_server_parts();
 
@@ -105,10 +109,26 @@ class request_writer {
     // server mode
     std::string message_head_;  // `{"To":…` up to `"PerMessage":[`
     std::string message_tail_;  // `]` [`,"Global":[…]`] `}}`
-    std::vector<merge_field> merge_fields_;
+    std::vector<lowered_field> merge_fields_;
     std::vector<std::size_t> row_fields_;     // merge_fields_ with a column
     std::vector<std::string> field_openers_;  // `,{"Field":"name","Value":"`
+    // Per row field: how a present, non-empty value is written without the
+    // renderer (the common case), checked against the renderer at create().
+    enum class fast_kind : std::uint8_t { none, json, html, url };
+    struct fast_path {
+        fast_kind kind = fast_kind::none;
+        bool header = false;  // a line break in the value refuses the row
+    };
+    std::vector<fast_path> fast_;
+    static fast_path fast_path_for(const lowered_field& f);
+    static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;
+    // Rows that would make the server refuse a whole merge message (or a
+    // local one) are refused here, per recipient: a From address that does
+    // not render to an address, a Subject or every body rendering empty.
+    bool check_from_ = false;
+    bool check_subject_ = false;
+    bool check_bodies_ = false;
 };
 
 }  // namespace salvo::injection

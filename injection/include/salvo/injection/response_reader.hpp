@@ -4,7 +4,7 @@
 /// request it answers.
 
 #include <salvo/injection/codes.hpp>
-#include <salvo/injection/request.hpp>
+#include <salvo/injection/outgoing_request.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -30,7 +30,7 @@ enum class fate : std::uint8_t {
 
 /// One recipient that is not simply accepted.
 struct recipient_outcome {
-    std::uint32_t slot = 0;  ///< index into request::slots
+    std::uint32_t slot = 0;  ///< index into outgoing_request::slots
     fate what = fate::rejected;
     api_code code = api_code::unknown;
 };
@@ -69,7 +69,8 @@ class response_reader {
     /// Reads the answer to `req`: `http_status` as received (0: none),
     /// `body` as received. The verdict is reused between calls (its vector
     /// keeps its capacity); the reference stays valid until the next read.
-    const response_verdict& read(int http_status, std::string_view body, const request& req);
+    const response_verdict& read(int http_status, std::string_view body,
+                                 const outgoing_request& req);
 
   private:
     struct impl;

@@ -15,14 +15,14 @@ struct slot {
     std::uint64_t id = 0;              ///< recipient::id
     std::uint32_t message = 0;         ///< index in "Messages" (MessageResults[].Index)
     std::uint32_t row = 0;             ///< PerMessage row in server mode; 0 in local mode
-    std::uint32_t address_offset = 0;  ///< into request::addresses
+    std::uint32_t address_offset = 0;  ///< into outgoing_request::addresses
     std::uint32_t address_size = 0;
 };
 
 /// A finished request, ready to send. Move-only in spirit: it owns its body
 /// until the response is read; hand it back to batcher::recycle() to reuse
 /// the buffers. Not thread-safe; one owner at a time.
-struct request {
+struct outgoing_request {
     std::uint64_t sequence = 0;  ///< 0, 1, 2, … per batcher
     std::string body;            ///< the JSON body
     std::vector<slot> slots;     ///< in body order

@@ -19,7 +19,7 @@ namespace salvo::engine {
 // One request in the air: what the transport does not carry (the body
 // travels inside transport::request and comes back with the outcome).
 struct flight {
-    injection::request meta;           // slots and addresses; body moved out
+    injection::outgoing_request meta;  // slots and addresses; body moved out
     std::vector<std::uint64_t> lines;  // per slot: the row's start line
     std::uint64_t id = 0;              // journal request number
     std::vector<bool> doubt;           // per slot: in doubt from an earlier run
@@ -60,6 +60,7 @@ struct job::impl {
     std::atomic<std::uint64_t> next_request{1};
     std::atomic<std::uint64_t> first_sends{0};
     std::unique_ptr<transport::client> net;
+    std::atomic<transport::client*> net_ptr{nullptr};  // for cancel() from other threads
 
     // Maybe-delivered requests waiting to be re-sent (policy resend).
     std::mutex resend_mutex;

@@ -28,7 +28,7 @@ struct work {
     std::vector<std::size_t> send;                           // rows to render
     std::deque<std::string> reasons;                         // stable storage for early outcomes
     std::vector<std::pair<std::size_t, row_outcome>> early;  // (row index, outcome)
-    std::vector<injection::request> requests;
+    std::vector<injection::outgoing_request> requests;
     // Per chunk row: the rendered MessageId (plain text), when the job has one.
     std::string message_ids;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> message_id_spans;
@@ -76,6 +76,9 @@ void job::impl::request_stop(job_status why, std::string detail) {
         std::lock_guard lock(stop_mutex);
         stop_detail = std::move(detail);
     }
+    // Whoever asked, nothing more goes out: a submit() waiting for a slot
+    // fails instead of sending the next request.
+    if (auto* n = net_ptr.load()) n->stop_admitting();
 }
 
 void job::impl::record(std::vector<row_outcome>& outcomes) {
@@ -325,6 +328,8 @@ report job::impl::run() {
         return current;
     };
     net = std::make_unique<transport::client>(co);
+    net_ptr = net.get();
+    if (stopping()) net->stop_admitting();  // cancelled before the client existed
 
     // Progress reports from a thread of their own.
     std::atomic<bool> done{false};

@@ -270,7 +270,7 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
         bool ok = false;
         const std::string content = read_all(a.file, ok);
         if (!ok) return run_error{"message.attachments: cannot read '" + a.file.string() + "'"};
-        injection::attachment att;
+        injection::attachment_spec att;
         att.name = a.name;
         att.content_id = a.content_id;
         att.content_type = a.content_type.empty() ? content_type_for(a.file) : a.content_type;
@@ -393,6 +393,7 @@ report job::wait() {
 void job::cancel() noexcept {
     int expected = 0;
     impl_->stop.compare_exchange_strong(expected, static_cast<int>(job_status::cancelled) + 1);
+    if (auto* net = impl_->net_ptr.load()) net->stop_admitting();
 }
 
 }  // namespace salvo::engine

@@ -173,7 +173,7 @@ boost::system::result<validator, source_error> validator::create(const std::vect
 }
 
 boost::system::result<verdict, source_error> validator::check(const chunk& c, std::size_t i,
-                                                           std::string& reason) {
+                                                              std::string& reason) {
     const row_info& info = c.info(i);
     if (!info.valid()) {
         reason.assign(info.message);

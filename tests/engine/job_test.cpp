@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -12,8 +14,6 @@
 #include <random>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace salvo::engine {
 namespace {
@@ -51,7 +51,7 @@ std::vector<results_line> read_results(const fs::path& p) {
 }
 
 class JobTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::random_device rd;
         dir_ = fs::temp_directory_path() / ("salvo-job-" + std::to_string(rd()));
@@ -94,7 +94,8 @@ protected:
           "message": {"from": {"email": "news@example.com", "name": "News"},
                       "subject": "Hello %%first_name|friend%%", "html": {"file": "body.html"},
                       "text": "Code %%code%%"},
-          "merge": ")" + merge + R"(",
+          "merge": ")" + merge +
+                           R"(",
           "retry": {"base_delay_ms": 5, "max_delay_ms": 20},
           "timeouts": {"request_ms": 2000}})";
         auto c = parse_job(json, dir_, extra);

@@ -95,6 +95,14 @@ struct client::impl {
         slot_free.notify_all();
     }
 
+    void stop_admitting() noexcept {
+        {
+            std::lock_guard lock(mutex);
+            accepting = false;
+        }
+        slot_free.notify_all();
+    }
+
     void shutdown(std::chrono::milliseconds deadline) {
         {
             std::lock_guard lock(mutex);
@@ -479,6 +487,10 @@ boost::system::error_code client::submit(request req, completion done) {
 boost::system::error_code client::try_submit(request& req, completion done) {
     // admit() moves from `req` only once the request is taken.
     return impl_->admit(std::move(req), std::move(done), false);
+}
+
+void client::stop_admitting() noexcept {
+    impl_->stop_admitting();
 }
 
 std::size_t client::in_flight() const noexcept {

@@ -100,6 +100,14 @@ class client {
     /// thread has ended: no completion runs after that. Idempotent.
     void shutdown(std::chrono::milliseconds deadline);
 
+    /// Stops admitting new requests at once: submit() and try_submit() then
+    /// fail with errc::shut_down, and a submit() waiting for a slot wakes and
+    /// fails. Requests already admitted go on. Callable from any thread,
+    /// the network thread (a completion) included, so that a caller who
+    /// learns from an answer that nothing more may be sent (a 401) can stop
+    /// the next request before its slot opens. shutdown() is still needed.
+    void stop_admitting() noexcept;
+
     [[nodiscard]] counters_snapshot stats() const noexcept;
 
   private:

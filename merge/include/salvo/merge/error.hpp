@@ -11,14 +11,14 @@ namespace salvo::merge {
 
 enum class errc {
     // Compile errors: the template itself is wrong (a job error).
-    unknown_modifier = 1,   ///< `%%name:upper%%`: only `raw` and `url` exist.
-    unclosed_placeholder,   ///< `%%name|fallback` with no closing `%%` on the line.
-    bad_fallback,           ///< a fallback holding `%`, or a malformed modifier.
-    unknown_field,          ///< a field that no column and no Global provides.
-    global_breaks_header,   ///< a Global value with CR or LF used in a header context.
+    unknown_modifier = 1,  ///< `%%name:upper%%`: only `raw` and `url` exist.
+    unclosed_placeholder,  ///< `%%name|fallback` with no closing `%%` on the line.
+    bad_fallback,          ///< a fallback holding `%`, or a malformed modifier.
+    unknown_field,         ///< a field that no column and no Global provides.
+    global_breaks_header,  ///< a Global value with CR or LF used in a header context.
     // Expansion errors: one row is invalid, the job goes on.
-    header_injection,       ///< a value with CR or LF would land in a header.
-    missing_value,          ///< the job asked that empty fields make the row invalid.
+    header_injection,  ///< a value with CR or LF would land in a header.
+    missing_value,     ///< the job asked that empty fields make the row invalid.
 };
 
 /// The category of salvo::merge errors; its name is "salvo.merge".

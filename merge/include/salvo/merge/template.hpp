@@ -121,7 +121,9 @@ struct segment {
 /// wins over the Global. Missing trailing columns are absent too.
 using row_view = std::span<const std::string_view>;
 
-[[nodiscard]] constexpr bool is_absent(std::string_view v) noexcept { return v.data() == nullptr; }
+[[nodiscard]] constexpr bool is_absent(std::string_view v) noexcept {
+    return v.data() == nullptr;
+}
 
 /// Why one row could not be expanded: the code and the placeholder at fault.
 struct expand_error {
@@ -134,7 +136,7 @@ struct expand_error {
 /// JSON-escaped and field names are resolved to column numbers, so
 /// expanding a row is a sequence of appends.
 class compiled_template {
-public:
+  public:
     compiled_template() = default;
 
     /// Appends the expansion of `row` to `out`, JSON-escaped, and returns
@@ -152,27 +154,32 @@ public:
     /// The template as parsed, for server-mode lowering and tools.
     [[nodiscard]] const std::vector<segment>& segments() const noexcept { return segments_; }
     /// Warnings found while compiling (see compile_warning).
-    [[nodiscard]] const std::vector<compile_warning>& warnings() const noexcept { return warnings_; }
+    [[nodiscard]] const std::vector<compile_warning>& warnings() const noexcept {
+        return warnings_;
+    }
     /// The options it was compiled with.
     [[nodiscard]] const compile_options& options() const noexcept { return options_; }
     [[nodiscard]] const std::string& label() const noexcept { return options_.label; }
     /// Columns this template reads, ascending, without repeats.
-    [[nodiscard]] const std::vector<std::size_t>& used_columns() const noexcept { return used_columns_; }
+    [[nodiscard]] const std::vector<std::size_t>& used_columns() const noexcept {
+        return used_columns_;
+    }
     /// True when the template has no placeholder that reads a row.
     [[nodiscard]] bool is_constant() const noexcept { return used_columns_.empty(); }
     /// Bytes of JSON-escaped literal text: a lower bound of every expansion.
     [[nodiscard]] std::size_t literal_bytes() const noexcept { return literal_bytes_; }
 
-private:
-    friend boost::system::result<compiled_template, compile_error> compile(
-        std::string_view, const field_set&, const compile_options&);
+  private:
+    friend boost::system::result<compiled_template, compile_error> compile(std::string_view,
+                                                                           const field_set&,
+                                                                           const compile_options&);
 
     // One step of expansion. Literal bytes live in pool_ (JSON-escaped).
     struct op {
         std::uint32_t offset = 0;  // literal: into pool_
         std::uint32_t size = 0;
-        std::uint32_t column = 0;  // field: the row column, or no_column
-        std::uint32_t segment = 0; // field: index into segments_
+        std::uint32_t column = 0;   // field: the row column, or no_column
+        std::uint32_t segment = 0;  // field: index into segments_
         // field: precomputed output of the Global value and of the fallback
         std::uint32_t global_offset = 0, global_size = 0;
         std::uint32_t fallback_offset = 0, fallback_size = 0;
@@ -190,10 +197,14 @@ private:
     std::vector<segment> segments_;
     std::vector<compile_warning> warnings_;
     std::vector<std::size_t> used_columns_;
+    std::vector<std::uint32_t> field_columns_;  // the column of each field op that has one
     compile_options options_;
     std::size_t literal_bytes_ = 0;
+    std::size_t const_field_bytes_ = 0;  // the larger of Global and fallback output, summed
 
-    void append_value(std::string& out, const op& o, std::string_view value) const;
+    // The most bytes expanding `row` can append (escaping grows a byte to 6).
+    [[nodiscard]] std::size_t max_expanded_size(row_view row) const noexcept;
+    char* write(row_view row, char* p, expand_error& failed) const;
 };
 
 /// Parses and compiles `text` against `fields`. Returns the compiled

@@ -1,0 +1,124 @@
+#include <salvo/merge/escape.hpp>
+
+#include "escape_raw.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+namespace salvo::merge {
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+}
+
+bool read_hex4(std::string_view in, std::size_t at, std::uint32_t& v) {
+    if (at + 4 > in.size()) return false;
+    v = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+        const int h = hex_value(in[at + i]);
+        if (h < 0) return false;
+        v = (v << 4) | static_cast<std::uint32_t>(h);
+    }
+    return true;
+}
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view in) {
+    detail::append_with(out, in, detail::write_escaped<false>);
+}
+
+void append_html_json_escaped(std::string& out, std::string_view in) {
+    detail::append_with(out, in, detail::write_escaped<true>);
+}
+
+void append_url_encoded(std::string& out, std::string_view in) {
+    detail::append_with(out, in, detail::write_url_encoded);
+}
+
+bool has_line_break(std::string_view in) noexcept {
+    return std::memchr(in.data(), '\n', in.size()) != nullptr ||
+           std::memchr(in.data(), '\r', in.size()) != nullptr;
+}
+
+bool json_unescape(std::string_view in, std::string& out) {
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        if (c != '\\') {
+            out.push_back(c);
+            continue;
+        }
+        if (++i == in.size()) return false;
+        switch (in[i]) {
+            case '"':
+                out.push_back('"');
+                break;
+            case '\\':
+                out.push_back('\\');
+                break;
+            case '/':
+                out.push_back('/');
+                break;
+            case 'b':
+                out.push_back('\b');
+                break;
+            case 'f':
+                out.push_back('\f');
+                break;
+            case 'n':
+                out.push_back('\n');
+                break;
+            case 'r':
+                out.push_back('\r');
+                break;
+            case 't':
+                out.push_back('\t');
+                break;
+            case 'u': {
+                std::uint32_t cp = 0;
+                if (!read_hex4(in, i + 1, cp)) return false;
+                i += 4;
+                if (cp >= 0xD800 && cp < 0xDC00) {
+                    std::uint32_t lo = 0;
+                    if (i + 2 >= in.size() || in[i + 1] != '\\' || in[i + 2] != 'u' ||
+                        !read_hex4(in, i + 3, lo) || lo < 0xDC00 || lo > 0xDFFF)
+                        return false;
+                    i += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp < 0xE000) {
+                    return false;
+                }
+                append_utf8(out, cp);
+                break;
+            }
+            default:
+                return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace salvo::merge

@@ -1,0 +1,131 @@
+#include <salvo/merge/escape.hpp>
+
+#include <gtest/gtest.h>
+
+namespace salvo::merge {
+namespace {
+
+std::string json(std::string_view in) {
+    std::string out;
+    append_json_escaped(out, in);
+    return out;
+}
+
+TEST(Escape, JsonEscapesQuotesBackslashesAndControls) {
+    EXPECT_EQ(json("plain"), "plain");
+    EXPECT_EQ(json("a\"b\\c"), R"(a\"b\\c)");
+    EXPECT_EQ(json("\n\r\t\b\f"), R"(\n\r\t\b\f)");
+    EXPECT_EQ(json(std::string_view("\x00\x1f", 2)), R"(\u0000\u001F)");
+    EXPECT_EQ(json("é/<>&'"), "é/<>&'");
+}
+
+TEST(Escape, HtmlThenJson) {
+    std::string out;
+    append_html_json_escaped(out, "<a href=\"x\">&'\n");
+    EXPECT_EQ(out, R"(&lt;a href=&quot;x&quot;&gt;&amp;&#39;\n)");
+}
+
+TEST(Escape, UrlEncodingKeepsOnlyUnreserved) {
+    std::string out;
+    append_url_encoded(out, "AZaz09-._~ !*'()%/é");
+    EXPECT_EQ(out, "AZaz09-._~%20%21%2A%27%28%29%25%2F%C3%A9");
+}
+
+TEST(Escape, LineBreakDetection) {
+    EXPECT_FALSE(has_line_break("abc"));
+    EXPECT_TRUE(has_line_break("a\nb"));
+    EXPECT_TRUE(has_line_break("a\rb"));
+    EXPECT_FALSE(has_line_break(""));
+}
+
+TEST(Escape, UnescapeReversesEscapeForEveryByte) {
+    std::string all;
+    for (int c = 1; c < 256; ++c) all.push_back(static_cast<char>(c));
+    all.push_back('\0');
+    std::string back;
+    ASSERT_TRUE(json_unescape(json(all), back));
+    EXPECT_EQ(back, all);
+}
+
+TEST(Escape, UnescapeHandlesSurrogatesAndRejectsMalformed) {
+    std::string out;
+    ASSERT_TRUE(json_unescape(R"(\ud83d\ude00 \u00e9)", out));
+    EXPECT_EQ(out, "😀 é");
+    for (const char* bad : {"\\", "\\x", "\\u12", "\\ud83d", "\\ude00", "\\ud83d\\u0041"}) {
+        out.clear();
+        EXPECT_FALSE(json_unescape(bad, out)) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace salvo::merge
+
+namespace salvo::merge {
+namespace {
+
+// The escapers copy clean 8-byte words and short tails whole; check every
+// length and every position of a byte that needs escaping against a
+// byte-by-byte reference.
+std::string reference_escape(std::string_view in, bool html) {
+    std::string out;
+    for (const char ch : in) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (html && c == '&')
+            out += "&amp;";
+        else if (html && c == '<')
+            out += "&lt;";
+        else if (html && c == '>')
+            out += "&gt;";
+        else if (html && c == '"')
+            out += "&quot;";
+        else if (html && c == '\'')
+            out += "&#39;";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c == '\b')
+            out += "\\b";
+        else if (c == '\f')
+            out += "\\f";
+        else if (c < 0x20) {
+            static const char* hex = "0123456789ABCDEF";
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else
+            out += ch;
+    }
+    return out;
+}
+
+TEST(Escape, EveryLengthAndPositionMatchesReference) {
+    const std::string specials = std::string("\"\\\n\x01&<>'\x7f") + "\xc3\xa9";
+    for (std::size_t len = 0; len <= 40; ++len) {
+        for (std::size_t pos = 0; pos <= len; ++pos) {
+            for (const char special : specials) {
+                std::string in(len, 'a');
+                for (std::size_t i = 0; i < len; ++i) in[i] = static_cast<char>('a' + i % 26);
+                if (pos < len) in[pos] = special;
+                for (const bool html : {false, true}) {
+                    std::string out = "<";  // appends after existing bytes
+                    if (html)
+                        append_html_json_escaped(out, in);
+                    else
+                        append_json_escaped(out, in);
+                    ASSERT_EQ(out, "<" + reference_escape(in, html))
+                        << "len " << len << " pos " << pos << " html " << html;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace salvo::merge

@@ -1,0 +1,138 @@
+// The template grammar: what is a placeholder, what is literal, what fails.
+#include "test_util.hpp"
+
+namespace salvo::merge {
+namespace {
+
+using test::in;
+using test::make_fields;
+using test::render;
+
+const field_set fields = make_fields({"email", "first_name", "code"}, {{"company", "ACME"}});
+
+compile_error compile_failure(std::string_view text) {
+    auto t = compile(text, fields, in(context::text, "subject"));
+    EXPECT_FALSE(t) << "expected a compile error for: " << text;
+    return t ? compile_error{} : t.error();
+}
+
+TEST(TemplateGrammar, PlainPlaceholder) {
+    EXPECT_EQ(render("Hi %%first_name%%!", fields, {"a@x.io", "Ann", "C1"}), "Hi Ann!");
+}
+
+TEST(TemplateGrammar, NamesMatchCaseInsensitively) {
+    EXPECT_EQ(render("%%FIRST_NAME%% %%First_Name%% %%CoMpAnY%%", fields, {"", "Ann", ""}),
+              "Ann Ann ACME");
+}
+
+TEST(TemplateGrammar, NameMayHoldDigitsUnderscoresAndHyphens) {
+    const auto f = make_fields({"x-1_y"});
+    EXPECT_EQ(render("[%%x-1_y%%]", f, {"v"}), "[v]");
+}
+
+TEST(TemplateGrammar, FallbackUsedForEmptyValue) {
+    EXPECT_EQ(render("Hello %%first_name|friend%%", fields, {"", "", ""}), "Hello friend");
+    EXPECT_EQ(render("Hello %%first_name|friend%%", fields, {"", "Bo", ""}), "Hello Bo");
+}
+
+TEST(TemplateGrammar, EmptyFallbackIsAllowed) {
+    EXPECT_EQ(render("<%%nosuch|%%>", fields, {}), "<>");
+}
+
+TEST(TemplateGrammar, ModifierAndFallbackTogether) {
+    EXPECT_EQ(render("%%first_name:url|a b%%", fields, {"", "", ""}), "a%20b");
+    EXPECT_EQ(render("%%first_name:raw|x%%", fields, {"", "<y>", ""}, in(context::html)), "<y>");
+}
+
+TEST(TemplateGrammar, LiteralPercentsStayAsWritten) {
+    for (const char* text :
+         {"50%% off, 20%% more", "%%%%", "100%", "%", "%%", "a %% b", "%%1st%%", "%% name%%",
+          "%%First Name%%", "%%first_name", "%%first_name%", "%%first_name %%", "x%%_y%%"}) {
+        EXPECT_EQ(render(text, fields, {"", "Ann", ""}), text) << text;
+    }
+}
+
+TEST(TemplateGrammar, PercentBeforePlaceholder) {
+    // `%%%first_name%%`: the first `%%` is not followed by a NAME, so it moves
+    // on by one `%`, and a placeholder follows.
+    EXPECT_EQ(render("%%%first_name%%", fields, {"", "Ann", ""}), "%Ann");
+    EXPECT_EQ(render("%%first_name%%%%code%%", fields, {"", "A", "B"}), "AB");
+}
+
+TEST(TemplateGrammar, UnknownModifierIsAnErrorWithPosition) {
+    const auto e = compile_failure("Hi\n  %%first_name:upper%%");
+    EXPECT_EQ(e.code, errc::unknown_modifier);
+    EXPECT_EQ(e.line, 2u);
+    EXPECT_EQ(e.column, 16u);  // where the modifier starts
+    EXPECT_NE(e.message.find("subject:2:16"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("'upper'"), std::string::npos) << e.message;
+}
+
+TEST(TemplateGrammar, EmptyModifierIsAnError) {
+    EXPECT_EQ(compile_failure("%%first_name:%%").code, errc::unknown_modifier);
+}
+
+TEST(TemplateGrammar, UnclosedFallbackIsAnError) {
+    const auto e = compile_failure("Dear %%first_name|friend");
+    EXPECT_EQ(e.code, errc::unclosed_placeholder);
+    EXPECT_EQ(e.line, 1u);
+    EXPECT_EQ(e.column, 6u);
+}
+
+TEST(TemplateGrammar, PlaceholderMustCloseOnItsLine) {
+    EXPECT_EQ(compile_failure("%%first_name|friend\n%%").code, errc::unclosed_placeholder);
+    EXPECT_EQ(compile_failure("%%first_name|friend\r\n%%").code, errc::unclosed_placeholder);
+    EXPECT_EQ(compile_failure("%%first_name:raw x%%").code, errc::unclosed_placeholder);
+}
+
+TEST(TemplateGrammar, FallbackMayNotHoldPercent) {
+    EXPECT_EQ(compile_failure("%%first_name|50% off%%").code, errc::bad_fallback);
+}
+
+TEST(TemplateGrammar, UnknownFieldListsKnownFields) {
+    const auto e = compile_failure("Hi %%frist_name%%");
+    EXPECT_EQ(e.code, errc::unknown_field);
+    EXPECT_NE(e.message.find("frist_name"), std::string::npos);
+    EXPECT_NE(e.message.find("email, first_name, code, company"), std::string::npos) << e.message;
+}
+
+TEST(TemplateGrammar, UnknownFieldWithFallbackAlwaysRendersFallback) {
+    EXPECT_EQ(render("%%nosuch|x%%", fields, {"", "", ""}), "x");
+}
+
+TEST(TemplateGrammar, SegmentsDescribeThePlaceholders) {
+    auto t = compile("a %%first_name:url|b%% c", fields, in(context::text));
+    ASSERT_TRUE(t);
+    const auto& s = t->segments();
+    ASSERT_EQ(s.size(), 3u);
+    EXPECT_TRUE(s[0].is_literal);
+    EXPECT_EQ(s[0].literal, "a ");
+    EXPECT_FALSE(s[1].is_literal);
+    EXPECT_EQ(s[1].field.name, "first_name");
+    EXPECT_EQ(s[1].field.mod, modifier::url);
+    EXPECT_TRUE(s[1].field.has_fallback);
+    EXPECT_EQ(s[1].field.fallback, "b");
+    EXPECT_EQ(s[1].field.column, std::optional<std::size_t>(1));
+    EXPECT_EQ(s[2].literal, " c");
+    EXPECT_EQ(t->used_columns(), std::vector<std::size_t>{1});
+}
+
+TEST(TemplateGrammar, WarnsAboutLiteralsThatLookLikePlaceholders) {
+    auto t =
+        compile("Dear %%First Name%%,\n50%% off, 20%% more", fields, in(context::text, "text"));
+    ASSERT_TRUE(t);
+    ASSERT_EQ(t->warnings().size(), 1u);
+    const auto& w = t->warnings()[0];
+    EXPECT_EQ(w.text, "%%First Name%%");
+    EXPECT_EQ(w.line, 1u);
+    EXPECT_EQ(w.column, 6u);
+    EXPECT_NE(w.message.find("%%First_Name%%"), std::string::npos) << w.message;
+}
+
+TEST(TemplateGrammar, ValueExceptionCarriesMessage) {
+    auto t = compile("%%bad:upper%%", fields, in(context::text));
+    EXPECT_THROW((void)t.value(), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace salvo::merge

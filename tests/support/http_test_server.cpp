@@ -13,11 +13,13 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 namespace salvo::test {
 
@@ -139,6 +141,31 @@ struct http_test_server::impl {
             co_return;
         }
         boost::beast::flat_buffer buffer;
+        if (options.answer_before_body != 0) {
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(boost::none);
+            co_await http::async_read_header(stream, buffer, parser,
+                                             asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            http::response<http::string_body> res{
+                static_cast<http::status>(options.answer_before_body), 11};
+            res.body() = R"({"ErrorCode":"InvalidData"})";
+            res.keep_alive(false);
+            res.prepare_payload();
+            co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+            if constexpr (std::is_same_v<Stream, tcp::socket>) {
+                // Lingering close, as real servers do: closing with the body
+                // unread would reset the connection before the client reads
+                // the answer.
+                stream.shutdown(tcp::socket::shutdown_send, ec);
+                std::array<char, 64 * 1024> sink{};
+                for (std::size_t total = 0; !ec && total < (256u << 20);) {
+                    total += co_await stream.async_read_some(
+                        asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+                }
+            }
+            co_return;
+        }
         for (;;) {
             http::request_parser<http::string_body> parser;
             parser.body_limit(256u << 20);

@@ -68,6 +68,11 @@ struct http_test_server_options {
     bool close_on_accept = false;       ///< accept and close at once, reading nothing.
     bool never_read = false;            ///< accept and never read.
     const tls_identity* tls = nullptr;  ///< serve HTTPS with this identity.
+    /// Non-zero: read only the request head, answer this status with
+    /// `Connection: close`, then discard the body unread until the client
+    /// closes (a lingering close, as a server refusing a body that is too
+    /// large does). Plain HTTP only. Not counted as an arrival.
+    int answer_before_body = 0;
 };
 
 /// The server. Construction binds and starts it; destruction stops it.

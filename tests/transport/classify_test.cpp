@@ -72,6 +72,12 @@ const row table[] = {
     {CURLE_GOT_NOTHING, 0, true, d::maybe_delivered, false},
     {CURLE_GOT_NOTHING, 0, false, d::retry_now, false},
     {CURLE_PARTIAL_FILE, 200, true, d::maybe_delivered, false},
+    {CURLE_PARTIAL_FILE, 200, false, d::maybe_delivered, false},
+    // An error status that arrived before the transfer broke decides.
+    {CURLE_SEND_ERROR, 413, false, d::permanent, false},
+    {CURLE_RECV_ERROR, 503, true, d::retry_after_backoff, false},
+    {CURLE_PARTIAL_FILE, 429, true, d::retry_after_backoff, true},
+    {CURLE_OPERATION_TIMEDOUT, 400, true, d::permanent, false},
     {CURLE_SEND_FAIL_REWIND, 0, true, d::maybe_delivered, false},
     {CURLE_SEND_FAIL_REWIND, 0, false, d::retry_now, false},
     {CURLE_HTTP2, 0, true, d::maybe_delivered, false},

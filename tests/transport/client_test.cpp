@@ -384,6 +384,19 @@ TEST(Client, EmptyProxyOptionIgnoresTheEnvironment) {
     EXPECT_EQ(server.arrivals(), 1u);
 }
 
+TEST(Client, EarlyRefusalOfALargeBodyIsPermanentNotRetried) {
+    salvo::test::http_test_server_options so;
+    so.answer_before_body = 413;
+    http_test_server server({}, so);
+    client c(quick_options());
+    auto r = send_and_wait(c, make_request(server.url(), std::string(32u << 20, 'z')));
+    EXPECT_EQ(r.out.result, disposition::permanent) << r.out.message;
+    EXPECT_EQ(r.out.http_status, 413);
+    EXPECT_EQ(r.out.attempts, 1u);
+    EXPECT_FALSE(r.out.whole_body_sent);
+    EXPECT_EQ(server.connections(), 1u);
+}
+
 TEST(Client, HeaderWithLineBreakIsRefusedPermanently) {
     http_test_server server(echo);
     client c(quick_options());

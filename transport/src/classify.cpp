@@ -84,6 +84,11 @@ verdict classify(const attempt_facts& facts) noexcept {
         case curl_class::cert_failure:
             return {disposition::permanent, false};
         case curl_class::mid_transfer:
+            // A final status came before the transfer broke: an error status
+            // means the server refused the request (e.g. 413 before reading a
+            // large body); a success status may have been cut short.
+            if (facts.http_status >= 300) return classify_http_status(facts.http_status);
+            if (facts.http_status >= 200) return {disposition::maybe_delivered, false};
             return in_doubt(disposition::retry_now);
         case curl_class::aborted:
             return {disposition::cancelled, false};

@@ -45,8 +45,10 @@ enum class curl_class : std::uint8_t {
 /// never a success: maybe_delivered when the body went out, retry_now
 /// otherwise. A curl error after the body went out is maybe_delivered; a curl
 /// error before it is retry_now (reset of a reused connection) or
-/// retry_after_backoff (DNS, connect, handshake). Certificate failures are
-/// permanent.
+/// retry_after_backoff (DNS, connect, handshake). A transfer broken after a
+/// final status arrived follows the status when it is an error (the server
+/// refused it), and is maybe_delivered when it was 2xx. Certificate failures
+/// are permanent.
 [[nodiscard]] verdict classify(const attempt_facts& facts) noexcept;
 
 /// Caller hook for answers that the HTTP status alone does not decide

@@ -1,6 +1,6 @@
-#include "source_helpers.hpp"
-
 #include <salvo/engine/source.hpp>
+
+#include "source_helpers.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>

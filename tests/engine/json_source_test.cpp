@@ -104,10 +104,13 @@ TEST(NdjsonSource, BadLineCostsOneRowAndBlankLinesAreSkipped) {
                        "{\"email\":\"b@x.io\",\"n\":\n"
                        "{\"email\":\"c@x.io\",\"n\":3}\r\n"
                        "[1]\n"
-                       "{\"email\":\"d@x.io\"}");
+                       "{\"email\":\"d@x.io\"}\n"
+                       "{\"email\":\"e@x.io\"} {\"email\":\"f@x.io\"}");
     auto d = read_all(p);
     ASSERT_EQ(d.fields.size(), 2u);
-    ASSERT_EQ(d.rows.size(), 5u);
+    ASSERT_EQ(d.rows.size(), 6u);
+    EXPECT_EQ(d.rows[5].error, errc::bad_json);
+    EXPECT_NE(d.rows[5].message.find("text after the object"), std::string::npos);
     EXPECT_TRUE(d.rows[0].valid());
     EXPECT_EQ(d.rows[1].error, errc::bad_json);
     EXPECT_EQ(d.rows[1].row, 2u);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -201,7 +202,12 @@ boost::system::result<bool, source_error> address_set::insert(std::string_view s
         auto f = m.flush();
         if (!f) return f.error();
     }
-    if (m.pending.capacity() < buffer_limit) m.pending.reserve(buffer_limit);
+    if (m.pending.size() + 2 + s.size() > m.pending.capacity()) {
+        // Grow by doubling, never past the flush limit (a small job stays small).
+        m.pending.reserve(
+            std::min(buffer_limit, std::max({std::size_t{4096}, 2 * m.pending.capacity(),
+                                             m.pending.size() + 2 + s.size()})));
+    }
     const std::uint64_t offset = m.flushed + m.pending.size();
     m.pending += static_cast<char>(s.size() & 0xFF);
     m.pending += static_cast<char>(s.size() >> 8);

@@ -62,7 +62,7 @@ void chunk::add_row_slow(std::uint64_t row, std::uint64_t line, const std::strin
     rows_.push_back(row_info{row, line, errc{}, {}});
     std::string_view* v = grow_values(columns_);
     const std::size_t k = std::min(n, columns_);
-    std::memcpy(static_cast<void*>(v), values, k * sizeof(std::string_view));
+    if (k > 0) std::memcpy(static_cast<void*>(v), values, k * sizeof(std::string_view));
     if (k < columns_) [[unlikely]]
         std::fill_n(v + k, columns_ - k, std::string_view{});
 }

@@ -40,10 +40,20 @@ class csv_source final : public recipient_source {
     static char guess_delimiter(std::string_view text) noexcept;
     boost::system::result<void, source_error> fill(chunk& out);
     std::size_t parse(chunk& out, const char* buf, std::size_t pos, std::size_t size, bool eof);
-    void push(std::size_t& nf, std::string_view v) {
-        if (nf < tmp_size_) [[likely]]
+    [[gnu::always_inline]] void push(std::size_t& nf, std::string_view v) {
+        if (nf < tmp_size_) [[likely]] {
             tmp_data_[nf] = v;
+        } else {
+            push_wide(nf, v);
+        }
         ++nf;
+    }
+    [[gnu::noinline]] void push_wide(std::size_t nf, std::string_view v) {
+        if (header_ && nf < max_header_fields) {
+            tmp_.push_back(v);  // the header is as wide as it is
+            tmp_data_ = tmp_.data();
+            tmp_size_ = tmp_.size();
+        }
     }
     std::string_view quoted_value(chunk& out, const char* buf, std::size_t open, std::size_t close,
                                   bool unescape) {
@@ -380,9 +390,9 @@ void csv_source::check_utf8(chunk& out) {
 }
 
 boost::system::result<void, source_error> csv_source::init() {
-    tmp_.assign(max_header_fields, {});
-    tmp_data_ = tmp_.data();
-    tmp_size_ = tmp_.size();
+    tmp_.clear();
+    tmp_data_ = nullptr;
+    tmp_size_ = 0;
     chunk scratch;
     auto r = fill(scratch);
     if (!r) return r.error();

@@ -388,6 +388,11 @@ void json_source::emit(chunk& out, const element& e) {
         }
         if (merge::is_absent(v[col])) v[col] = text;  // the first of repeated keys wins
     }
+    // `{"a":1} {"b":2}` on one line: the second object must not vanish.
+    const char* rest = nullptr;
+    if (doc.current_location().get(rest) == simdjson::SUCCESS) {
+        return fail(out, e, errc::bad_json, "text after the object");
+    }
 }
 
 boost::system::result<void, source_error> json_source::fill(chunk& out) {

@@ -1,9 +1,11 @@
-#include "source_helpers.hpp"
-
 #include <salvo/engine/source.hpp>
+
+#include "source_helpers.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
+
+#include <charconv>
 
 namespace salvo::engine {
 namespace {
@@ -102,10 +104,13 @@ TEST(NdjsonSource, BadLineCostsOneRowAndBlankLinesAreSkipped) {
                        "{\"email\":\"b@x.io\",\"n\":\n"
                        "{\"email\":\"c@x.io\",\"n\":3}\r\n"
                        "[1]\n"
-                       "{\"email\":\"d@x.io\"}");
+                       "{\"email\":\"d@x.io\"}\n"
+                       "{\"email\":\"e@x.io\"} {\"email\":\"f@x.io\"}");
     auto d = read_all(p);
     ASSERT_EQ(d.fields.size(), 2u);
-    ASSERT_EQ(d.rows.size(), 5u);
+    ASSERT_EQ(d.rows.size(), 6u);
+    EXPECT_EQ(d.rows[5].error, errc::bad_json);
+    EXPECT_NE(d.rows[5].message.find("text after the object"), std::string::npos);
     EXPECT_TRUE(d.rows[0].valid());
     EXPECT_EQ(d.rows[1].error, errc::bad_json);
     EXPECT_EQ(d.rows[1].row, 2u);
@@ -186,10 +191,12 @@ TEST(JsonSource, MillionObjectArrayInBoundedMemory) {
         std::FILE* f = std::fopen(path.c_str(), "wb");
         ASSERT_NE(f, nullptr);
         std::fputs("[", f);
+        char num[24];
         for (int i = 0; i < 1000000; ++i) {
-            block +=
-                "{\"email\":\"u" + std::to_string(i) + "@x.io\",\"n\":" + std::to_string(i) + "}";
-            block += i + 1 < 1000000 ? ",\n" : "]\n";
+            auto n = std::to_chars(num, num + sizeof num, i).ptr - num;
+            const std::string_view id(num, static_cast<std::size_t>(n));
+            block.append("{\"email\":\"u").append(id).append("@x.io\",\"n\":").append(id);
+            block.append(i + 1 < 1000000 ? "},\n" : "}]\n");
             if (block.size() > (1 << 16)) {
                 std::fwrite(block.data(), 1, block.size(), f);
                 block.clear();

@@ -1,6 +1,6 @@
-#include "source_helpers.hpp"
-
 #include <salvo/engine/validate.hpp>
+
+#include "source_helpers.hpp"
 
 #include <gtest/gtest.h>
 

@@ -77,7 +77,7 @@ class chunk {
     /// rest are absent.
     void add_row(std::uint64_t row, std::uint64_t line, const std::string_view* values,
                  std::size_t n) {
-        if (n == columns_ && nvalues_ + n <= values_.size()) [[likely]] {
+        if (n == columns_ && n != 0 && nvalues_ + n <= values_.size()) [[likely]] {
             rows_.push_back(row_info{row, line, errc{}, {}});
             std::memcpy(static_cast<void*>(values_.data() + nvalues_), values,
                         n * sizeof(std::string_view));

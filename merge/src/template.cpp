@@ -308,6 +308,27 @@ boost::system::result<compiled_template, compile_error> compile(std::string_view
         t.const_field_bytes_ += std::max(o.global_size, o.fallback_size);
         t.ops_.push_back(o);
     }
+    // Fuse each literal into the field op that follows it.
+    std::vector<compiled_template::op> fused;
+    fused.reserve(t.ops_.size());
+    for (std::size_t k = 0; k < t.ops_.size(); ++k) {
+        compiled_template::op o = t.ops_[k];
+        if (o.is_literal && k + 1 < t.ops_.size() && !t.ops_[k + 1].is_literal) {
+            compiled_template::op f = t.ops_[++k];
+            f.offset = o.offset;
+            f.size = o.size;
+            o = f;
+        } else if (!o.is_literal) {
+            o.offset = 0;
+            o.size = 0;
+        }
+        if (!o.is_literal)
+            o.write = o.mod == modifier::url               ? compiled_template::op::writer::url
+                      : (o.html && o.mod != modifier::raw) ? compiled_template::op::writer::html
+                                                           : compiled_template::op::writer::json;
+        fused.push_back(o);
+    }
+    t.ops_ = std::move(fused);
     // Slack so the expansion loop may copy literals in whole 32-byte blocks.
     t.pool_.append(copy_slack, '\0');
     std::sort(t.used_columns_.begin(), t.used_columns_.end());
@@ -330,10 +351,8 @@ char* compiled_template::write(row_view row, char* p, expand_error& failed) cons
     const bool header = options_.where == context::header;
     const char* const pool = pool_.data();
     for (const op& o : ops_) {
-        if (o.is_literal) {
-            p = copy_block(p, pool + o.offset, o.size);
-            continue;
-        }
+        p = copy_block(p, pool + o.offset, o.size);
+        if (o.is_literal) continue;
         if (o.column != no_column && o.column < row.size() && !is_absent(row[o.column])) {
             const std::string_view v = row[o.column];
             if (!v.empty()) {
@@ -341,12 +360,17 @@ char* compiled_template::write(row_view row, char* p, expand_error& failed) cons
                     failed = {make_error_code(errc::header_injection), &segments_[o.segment].field};
                     return nullptr;
                 }
-                if (o.mod == modifier::url)
-                    p = detail::write_url_encoded(p, v);
-                else if (o.html && o.mod != modifier::raw)
-                    p = detail::write_escaped<true>(p, v);
-                else
-                    p = detail::write_escaped<false>(p, v);
+                switch (o.write) {
+                    case op::writer::json:
+                        p = detail::write_escaped<false>(p, v);
+                        break;
+                    case op::writer::html:
+                        p = detail::write_escaped<true>(p, v);
+                        break;
+                    case op::writer::url:
+                        p = detail::write_url_encoded(p, v);
+                        break;
+                }
                 continue;
             }
             // A row's empty value wins over the Global: fall through.

@@ -177,7 +177,7 @@ class ledger {
     int journal_fd_ = -1;
     int results_fd_ = -1;
     ledger_options options_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::thread syncer_;
     bool stopping_ = false;

@@ -159,11 +159,17 @@ class ledger {
     /// Syncs both files now (results first, then the journal).
     [[nodiscard]] boost::system::error_code sync();
 
-    [[nodiscard]] const std::array<std::uint64_t, fate_count>& counts() const noexcept {
+    /// Decided rows per fate (earlier runs included). Safe from any thread.
+    [[nodiscard]] std::array<std::uint64_t, fate_count> counts() const {
+        std::lock_guard lock(mutex_);
         return counts_;
     }
-    [[nodiscard]] std::uint64_t ambiguous() const noexcept { return ambiguous_; }
-    [[nodiscard]] std::uint64_t duplicate_decisions() const noexcept {
+    [[nodiscard]] std::uint64_t ambiguous() const {
+        std::lock_guard lock(mutex_);
+        return ambiguous_;
+    }
+    [[nodiscard]] std::uint64_t duplicate_decisions() const {
+        std::lock_guard lock(mutex_);
         return duplicate_decisions_;
     }
 

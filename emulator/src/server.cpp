@@ -236,23 +236,37 @@ asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, http::stat
 // be written. The handler runs on the session's strand.
 class deadline {
   public:
-    explicit deadline(const asio::any_io_executor& ex) : timer_(ex) {}
+    explicit deadline(const asio::any_io_executor& ex)
+        : timer_(ex), state_(std::make_shared<state>()) {}
     void arm(tcp::socket& socket, std::chrono::milliseconds after) {
-        fired_ = false;
+        state_->fired = false;
+        state_->socket = &socket;
+        const auto armed = ++state_->generation;
         timer_.expires_after(after);
-        timer_.async_wait([this, &socket](boost::system::error_code ec) {
-            if (ec) return;  // disarmed: touch nothing, the session may be gone
-            fired_ = true;
+        // The handler shares the state, not the session: a handler queued
+        // just before disarm() may run after the session is gone, and then
+        // sees a newer generation and does nothing.
+        timer_.async_wait([st = state_, armed](boost::system::error_code ec) {
+            if (ec || armed != st->generation) return;
+            st->fired = true;
             boost::system::error_code ignored;
-            socket.cancel(ignored);
+            st->socket->cancel(ignored);
         });
     }
-    void disarm() { timer_.cancel(); }
-    [[nodiscard]] bool fired() const noexcept { return fired_; }
+    void disarm() {
+        ++state_->generation;
+        timer_.cancel();
+    }
+    [[nodiscard]] bool fired() const noexcept { return state_->fired; }
 
   private:
+    struct state {
+        std::uint64_t generation = 0;
+        bool fired = false;
+        tcp::socket* socket = nullptr;
+    };
     asio::steady_timer timer_;
-    bool fired_ = false;
+    std::shared_ptr<state> state_;
 };
 
 // A body that is counted by the parser and dropped: discard mode never

@@ -123,9 +123,9 @@ reply error_reply(http::status status, api_code code) {
 }
 
 // Answers one `POST /api/v1/email` whose body has been read.
-reply handle_email(server::impl& s, injection::request_reader& reader,
-                   const http::request<http::string_body>& req,
-                   const detail::fault_plan::decision& d, std::uint64_t number) {
+reply handle_email(server::impl& s, injection::request_reader& reader, std::string_view body,
+                   std::string_view authorization, const detail::fault_plan::decision& d,
+                   std::uint64_t number) {
     reply r;
     if (d.rule) {
         bump(s.fault_hits[static_cast<std::size_t>(d.rule->kind)]);
@@ -171,9 +171,7 @@ reply handle_email(server::impl& s, injection::request_reader& reader,
         r.body = s.success_body;
         return r;
     }
-    const auto auth = req[http::field::authorization];
-    auto o = detail::process(s.opts, d.rejects, reader, req.body(),
-                             std::string_view(auth.data(), auth.size()), number);
+    auto o = detail::process(s.opts, d.rejects, reader, body, authorization, number);
     bump(s.messages, o.messages);
     bump(s.missing, o.missing_fields);
     for (const auto& m : o.response.messages) {
@@ -238,33 +236,81 @@ asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, http::stat
 // be written. The handler runs on the session's strand.
 class deadline {
   public:
-    explicit deadline(const asio::any_io_executor& ex) : timer_(ex) {}
+    explicit deadline(const asio::any_io_executor& ex)
+        : timer_(ex), state_(std::make_shared<state>()) {}
     void arm(tcp::socket& socket, std::chrono::milliseconds after) {
-        fired_ = false;
+        state_->fired = false;
+        state_->socket = &socket;
+        const auto armed = ++state_->generation;
         timer_.expires_after(after);
-        timer_.async_wait([this, &socket](boost::system::error_code ec) {
-            if (ec) return;  // disarmed: touch nothing, the session may be gone
-            fired_ = true;
+        // The handler shares the state, not the session: a handler queued
+        // just before disarm() may run after the session is gone, and then
+        // sees a newer generation and does nothing.
+        timer_.async_wait([st = state_, armed](boost::system::error_code ec) {
+            if (ec || armed != st->generation) return;
+            st->fired = true;
             boost::system::error_code ignored;
-            socket.cancel(ignored);
+            st->socket->cancel(ignored);
         });
     }
-    void disarm() { timer_.cancel(); }
-    [[nodiscard]] bool fired() const noexcept { return fired_; }
+    void disarm() {
+        ++state_->generation;
+        timer_.cancel();
+    }
+    [[nodiscard]] bool fired() const noexcept { return state_->fired; }
 
   private:
+    struct state {
+        std::uint64_t generation = 0;
+        bool fired = false;
+        tcp::socket* socket = nullptr;
+    };
     asio::steady_timer timer_;
-    bool fired_ = false;
+    std::shared_ptr<state> state_;
 };
+
+// A body that is counted by the parser and dropped: discard mode never
+// copies or keeps the request body.
+struct discard_body {
+    struct value_type {};
+    class reader {
+      public:
+        template <bool isRequest, class Fields>
+        reader(http::header<isRequest, Fields>&, value_type&) {}
+        void init(const boost::optional<std::uint64_t>&, boost::system::error_code& ec) { ec = {}; }
+        template <class ConstBufferSequence>
+        std::size_t put(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+            ec = {};
+            return asio::buffer_size(buffers);
+        }
+        void finish(boost::system::error_code& ec) { ec = {}; }
+    };
+};
+
+template <class Stream, class Parser>
+asio::awaitable<boost::system::error_code> read_body(server::impl& s, Stream& stream,
+                                                     beast::flat_buffer& buffer, Parser& parser,
+                                                     deadline& timeout) {
+    timeout.arm(beast::get_lowest_layer(stream).socket(), s.opts.read_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    timeout.disarm();
+    if (timeout.fired()) ec = beast::error::timeout;
+    co_return ec;
+}
 
 template <class Stream>
 asio::awaitable<void> serve(server::impl& s, Stream& stream) {
     beast::flat_buffer buffer;
+    // Beast reads at most the buffer's free capacity (512 bytes minimum):
+    // a small buffer turns a 47 KB body into ~90 reads.
+    buffer.reserve(64 * 1024);
     injection::request_reader reader;
     auto& lowest = beast::get_lowest_layer(stream);
     deadline timeout(co_await asio::this_coro::executor);
     for (;;) {
-        http::request_parser<http::string_body> parser;
+        // The header is read with an empty body; the parser is then turned
+        // into a string or discarding one for the body.
+        http::request_parser<http::empty_body> parser;
         parser.body_limit(s.opts.max_body_bytes);
         lowest.expires_never();
         timeout.arm(lowest.socket(), s.opts.idle_timeout);
@@ -301,10 +347,22 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
             if (cec) co_return;
         }
-        timeout.arm(lowest.socket(), s.opts.read_timeout);
-        std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_tuple);
-        timeout.disarm();
-        if (timeout.fired()) ec = beast::error::timeout;
+        const auto method = head.method();
+        const auto version = head.version();
+        const std::string target(head.target());
+        const std::string authorization(head[http::field::authorization]);
+        std::string body;
+        bool keep_alive = false;
+        if (s.opts.discard && number != 0) {
+            http::request_parser<discard_body> body_parser(std::move(parser));
+            ec = co_await read_body(s, stream, buffer, body_parser, timeout);
+            keep_alive = body_parser.keep_alive();
+        } else {
+            http::request_parser<http::string_body> body_parser(std::move(parser));
+            ec = co_await read_body(s, stream, buffer, body_parser, timeout);
+            keep_alive = body_parser.keep_alive();
+            body = std::move(body_parser.get().body());
+        }
         if (ec == http::error::body_limit || ec == beast::error::timeout) {
             co_await fail_and_close(s, stream,
                                     ec == beast::error::timeout ? http::status::request_timeout
@@ -312,12 +370,11 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             co_return;
         }
         if (ec) co_return;
-        const auto& req = parser.get();
 
         reply r;
         if (number != 0) {
-            r = handle_email(s, reader, req, decision, number);
-        } else if (path_of(req.target()) == "/stats" && req.method() == http::verb::get) {
+            r = handle_email(s, reader, body, authorization, decision, number);
+        } else if (path_of(target) == "/stats" && method == http::verb::get) {
             r.body = s.stats_json();
         } else if (is_email) {
             r = error_reply(http::status::method_not_allowed, api_code::invalid_data);
@@ -350,8 +407,7 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             auto [tec] = co_await timer.async_wait(use_tuple);
             if (tec) co_return;
         }
-        const bool keep_alive = req.keep_alive();
-        co_await send(s, stream, r, req.version(), keep_alive, ec);
+        co_await send(s, stream, r, version, keep_alive, ec);
         if (ec) co_return;
         if (!keep_alive) {
             boost::system::error_code sec;

@@ -1,0 +1,166 @@
+#pragma once
+/// The job file: what a campaign is (templates, recipients, merge mode) and
+/// how to send it (endpoint, limits, rate, retry, timeouts, TLS). Parsed from
+/// JSON with simdjson (CLI11 cannot read JSON), with `--set key.path=value`
+/// overrides applied through the same key table, so a key means the same
+/// thing in the file and on the command line.
+
+#include <salvo/merge/template.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace salvo::engine {
+
+enum class merge_mode { local, server };
+enum class ambiguous_policy { resend, hold };
+enum class missing_field_policy { empty, invalid };
+
+struct address_spec {
+    std::string email;
+    std::string name;
+};
+
+/// A template given inline or as a file (read when the job is loaded).
+struct template_text {
+    bool present = false;
+    std::filesystem::path file;  ///< set when given as {"file": …}; resolved
+    std::string content;
+    /// Where it came from, for messages: "message.subject" or the file path.
+    std::string origin;
+};
+
+struct attachment_spec {
+    std::filesystem::path file;  ///< resolved against the job file's folder
+    std::string name;            ///< defaults to the file's name
+    std::string content_id;      ///< makes it an inline part (`cid:`)
+    std::string content_type;    ///< defaults from the extension
+};
+
+struct recipients_spec {
+    std::filesystem::path path;  ///< "-" is standard input
+    std::string format;          ///< empty: from the extension
+    std::string email = "email";
+    std::string name = "name";
+    std::string encoding = "utf-8";
+    std::string delimiter;  ///< empty: from the format
+};
+
+struct message_spec {
+    address_spec from;
+    std::optional<address_spec> reply_to;
+    template_text subject, text, html, amp;
+    std::string mailing_id, message_id, charset;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::vector<attachment_spec> attachments;
+    std::vector<std::pair<std::string, std::string>> metadata;
+    std::vector<std::string> tags;
+};
+
+struct unsubscribe_spec {
+    std::string url;
+    std::string mailto;
+};
+
+struct limits_spec {
+    std::size_t messages_per_request = 10;
+    std::size_t recipients_per_message = 50;
+    std::size_t max_request_bytes = 10 * 1024 * 1024;
+};
+
+struct rate_spec {
+    double emails_per_second = 0;    ///< 0: unlimited
+    double requests_per_second = 0;  ///< 0: unlimited
+    std::size_t max_in_flight = 16;
+};
+
+struct retry_spec {
+    std::size_t max_attempts = 6;
+    std::size_t base_delay_ms = 1000;
+    std::size_t max_delay_ms = 30000;
+    ambiguous_policy ambiguous = ambiguous_policy::resend;
+};
+
+struct timeouts_spec {
+    std::size_t connect_ms = 10000;
+    std::size_t request_ms = 120000;
+};
+
+struct tls_spec {
+    std::filesystem::path ca_file;
+    bool insecure = false;
+};
+
+struct auto_pause_spec {
+    double failure_share = 0.5;
+    std::size_t window_requests = 200;
+};
+
+/// A whole job. Paths are already resolved against the job file's folder.
+/// The API key itself is never stored here: only where to find it.
+struct job_config {
+    std::filesystem::path job_file;  ///< empty when built in code
+    std::string endpoint = "https://inject.socketlabs.com/api/v1/email";
+    std::string server_id;  ///< as text; the file may give a number or a string
+    std::string api_key_env = "SOCKETLABS_API_KEY";
+    std::filesystem::path api_key_file;
+    recipients_spec recipients;
+    message_spec message;
+    unsubscribe_spec unsubscribe;
+    std::vector<merge::global_field> globals;
+    merge_mode merge = merge_mode::local;
+    bool html_escape = true;
+    missing_field_policy missing_field = missing_field_policy::empty;
+    bool dedupe = true;
+    std::filesystem::path suppression;
+    limits_spec limits;
+    rate_spec rate;
+    retry_spec retry;
+    timeouts_spec timeouts;
+    tls_spec tls;
+    std::string proxy;
+    auto_pause_spec auto_pause;
+    std::filesystem::path results = "results.ndjson";
+    std::filesystem::path journal = "campaign.journal";
+    std::size_t threads = 0;  ///< TBB workers; 0: one less than the cores
+};
+
+/// Why a job could not be loaded: the key (or file) at fault and a complete
+/// message naming it. Never holds an API key.
+struct job_error {
+    std::string key;
+    std::string message;
+};
+
+/// Parses a job from JSON text. `base_dir` resolves relative paths (template
+/// files are read now, so a missing one is an error here). `overrides` are
+/// `key.path=value` strings applied after the file, as `--set` gives them.
+[[nodiscard]] boost::system::result<job_config, job_error> parse_job(
+    std::string_view json, const std::filesystem::path& base_dir,
+    std::span<const std::string> overrides = {});
+
+/// Reads and parses a job file; paths in it are relative to its folder.
+[[nodiscard]] boost::system::result<job_config, job_error> load_job_file(
+    const std::filesystem::path& file, std::span<const std::string> overrides = {});
+
+/// Applies one `key.path=value` override to a loaded job.
+[[nodiscard]] std::optional<job_error> apply_override(job_config& job, std::string_view assignment,
+                                                      const std::filesystem::path& base_dir);
+
+/// The API key from `api_key_file` when set, else from the environment
+/// variable `api_key_env`, trimmed of surrounding white space. The error
+/// names the variable or file, never a key.
+[[nodiscard]] boost::system::result<std::string, job_error> resolve_api_key(const job_config& job);
+
+/// Lets result<…, job_error>::value() throw std::runtime_error(message).
+[[noreturn]] void throw_exception_from_error(const job_error& e, const boost::source_location& loc);
+
+}  // namespace salvo::engine

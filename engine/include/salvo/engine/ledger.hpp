@@ -1,0 +1,191 @@
+#pragma once
+/// The ledger: exactly one fate per recipient row, written so that a job
+/// killed at any moment resumes where it stopped.
+///
+/// Two files. The *results* file is what users read: NDJSON, one line per
+/// decided row. The *journal* is append-only and framed for recovery: every
+/// record is one line `<crc32 as 8 hex> <payload>\n`, so a torn last record
+/// is detected and cut off. Records:
+///   H <json>                 header: format version and campaign fingerprint
+///   D <req> <attempt> <row>… dispatch: these rows are about to be sent
+///   F <results line>         fate: a decided row (the exact results line)
+///   C <bytes>                checkpoint: the results file's length now
+///   E                        the job finished
+/// A fate is written to the journal before its results line; a checkpoint is
+/// written only after the results lines it covers. Durability against power
+/// loss is group commit: a background thread fsyncs the results file, then
+/// the journal, every `sync_interval` when anything was written, so a
+/// decision costs latency, never one fsync each.
+
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace salvo::engine {
+
+/// What finally happened to one recipient row.
+enum class fate : std::uint8_t {
+    accepted,
+    rejected,
+    failed,
+    invalid,
+    duplicate,
+    suppressed,
+    unknown
+};
+inline constexpr std::size_t fate_count = 7;
+
+[[nodiscard]] std::string_view to_string(fate f) noexcept;
+[[nodiscard]] std::optional<fate> parse_fate(std::string_view s) noexcept;
+
+/// One decided row, as the results file shows it. Views are borrowed for
+/// the duration of the call that takes them.
+struct row_outcome {
+    std::uint64_t row = 0;   ///< record number, from 1
+    std::uint64_t line = 0;  ///< line where the record starts
+    std::string_view email;
+    fate status = fate::accepted;
+    std::string_view code;        ///< API code (rejected), or empty
+    std::string_view error;       ///< human reason (invalid, failed, unknown), or empty
+    std::uint32_t attempts = 0;   ///< sends of this row's request, 0 if never sent
+    std::string_view message_id;  ///< the rendered MessageId, or empty
+    bool ambiguous = false;       ///< re-sent after a maybe-delivered outcome
+};
+
+/// Appends the results line for `o` (with its newline): keys `row`, `line`,
+/// `email`, `status`, then `code`, `error`, `attempts`, `message_id` and
+/// `ambiguous` only where they apply.
+void append_results_line(std::string& out, const row_outcome& o);
+
+/// What defines a campaign, as named parts (templates, merge mode, the
+/// recipients file's identity, the suppression list…), each a hash in hex.
+/// Two fingerprints match when every part matches; a mismatch names the
+/// parts that differ.
+struct job_fingerprint {
+    std::map<std::string, std::string> parts;
+
+    [[nodiscard]] std::string to_json() const;
+    /// The names of parts that differ (present in one, or with other values).
+    [[nodiscard]] std::vector<std::string> differences(const job_fingerprint& other) const;
+};
+
+enum class ledger_errc {
+    cannot_open = 1,   ///< a file could not be opened or created
+    write_failed,      ///< write(2) or fsync(2) failed (disk full, I/O error)
+    other_campaign,    ///< the journal belongs to another campaign
+    corrupt_journal,   ///< a damaged record before the last one
+    results_mismatch,  ///< the results file is shorter than the journal says
+};
+[[nodiscard]] const boost::system::error_category& ledger_category() noexcept;
+[[nodiscard]] inline boost::system::error_code make_error_code(ledger_errc e) noexcept {
+    return {static_cast<int>(e), ledger_category()};
+}
+
+/// What a previous run left: the decided rows, the rows that were sent but
+/// not decided (maybe delivered), counts per fate.
+struct ledger_state {
+    bool fresh = true;                    ///< no journal existed
+    bool finished = false;                ///< the journal ends with E
+    std::vector<bool> decided;            ///< indexed by row number
+    std::vector<std::uint64_t> in_doubt;  ///< dispatched, no fate: ascending
+    std::array<std::uint64_t, fate_count> counts{};
+    std::uint64_t ambiguous = 0;
+    std::uint64_t journal_bytes_dropped = 0;  ///< a torn last record cut off
+    std::string detail;                       ///< for other_campaign: which parts differ
+
+    [[nodiscard]] bool is_decided(std::uint64_t row) const noexcept {
+        return row < decided.size() && decided[row];
+    }
+};
+
+struct ledger_options {
+    std::filesystem::path journal;
+    std::filesystem::path results;
+    std::chrono::milliseconds sync_interval{5};
+    /// Write a checkpoint after this many fates (and at every sync).
+    std::size_t checkpoint_every = 4096;
+};
+
+/// The ledger of one job. Open it (which recovers), then record dispatches
+/// and fates. Thread-safe: calls serialise on an internal mutex (they come
+/// per request, not per row). Destruction syncs and closes both files.
+class ledger {
+  public:
+    ledger(const ledger&) = delete;
+    ledger& operator=(const ledger&) = delete;
+    ~ledger();
+
+    /// Opens or creates both files. With an existing journal: checks the
+    /// fingerprint (ledger_errc::other_campaign, detail naming the parts),
+    /// cuts a torn last record, truncates the results file to the last
+    /// checkpoint and re-appends the fates recorded after it, and returns
+    /// the state so the caller can skip decided rows and treat `in_doubt`
+    /// rows as maybe delivered.
+    [[nodiscard]] static boost::system::result<std::unique_ptr<ledger>> open(
+        const ledger_options& options, const job_fingerprint& fingerprint, ledger_state& state);
+
+    /// Records that `rows` are about to be sent as attempt `attempt` of
+    /// request `request`. Must return before the request is handed over.
+    [[nodiscard]] boost::system::error_code dispatch(std::uint64_t request, std::uint32_t attempt,
+                                                     std::span<const std::uint64_t> rows);
+
+    /// Records decided rows: journal first, then results lines. A row that
+    /// was already decided is ignored and counted in duplicate_decisions().
+    [[nodiscard]] boost::system::error_code decide(std::span<const row_outcome> outcomes);
+
+    /// Marks the job finished and syncs everything.
+    [[nodiscard]] boost::system::error_code finish();
+
+    /// Syncs both files now (results first, then the journal).
+    [[nodiscard]] boost::system::error_code sync();
+
+    [[nodiscard]] const std::array<std::uint64_t, fate_count>& counts() const noexcept {
+        return counts_;
+    }
+    [[nodiscard]] std::uint64_t ambiguous() const noexcept { return ambiguous_; }
+    [[nodiscard]] std::uint64_t duplicate_decisions() const noexcept {
+        return duplicate_decisions_;
+    }
+
+  private:
+    ledger() = default;
+    boost::system::error_code write_journal_locked(const std::string& records);
+    boost::system::error_code checkpoint_locked();
+    boost::system::error_code sync_locked();
+    void sync_loop();
+
+    int journal_fd_ = -1;
+    int results_fd_ = -1;
+    ledger_options options_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::thread syncer_;
+    bool stopping_ = false;
+    bool dirty_ = false;
+    std::uint64_t results_bytes_ = 0;
+    std::size_t fates_since_checkpoint_ = 0;
+    std::vector<bool> decided_;
+    std::array<std::uint64_t, fate_count> counts_{};
+    std::uint64_t ambiguous_ = 0;
+    std::uint64_t duplicate_decisions_ = 0;
+    boost::system::error_code sync_error_;
+    std::string scratch_, scratch_results_;
+};
+
+}  // namespace salvo::engine
+
+template <>
+struct boost::system::is_error_code_enum<salvo::engine::ledger_errc> : std::true_type {};

@@ -1,0 +1,675 @@
+#include <salvo/engine/job_config.hpp>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+
+namespace salvo::engine {
+namespace {
+
+namespace dom = simdjson::dom;
+namespace fs = std::filesystem;
+
+// A leaf value, from the job file (json set) or from `--set` (text only).
+struct leaf {
+    const dom::element* json = nullptr;
+    std::string_view text;
+
+    bool from_text() const { return json == nullptr; }
+};
+
+struct parse_context {
+    fs::path base_dir;
+};
+
+fs::path resolve(const parse_context& ctx, std::string_view p) {
+    if (p.empty() || p == "-") return fs::path(p);
+    fs::path path(p);
+    return path.is_absolute() ? path : ctx.base_dir / path;
+}
+
+std::optional<std::string> get_string(const leaf& v) {
+    if (v.from_text()) return std::string(v.text);
+    std::string_view s;
+    if (v.json->get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
+    return std::string(s);
+}
+
+// A scalar as text: strings as they are, numbers as written, booleans.
+std::optional<std::string> get_scalar_text(const leaf& v) {
+    if (v.from_text()) return std::string(v.text);
+    switch (v.json->type()) {
+        case dom::element_type::STRING:
+            return get_string(v);
+        case dom::element_type::INT64:
+            return std::to_string(int64_t(*v.json));
+        case dom::element_type::UINT64:
+            return std::to_string(uint64_t(*v.json));
+        case dom::element_type::DOUBLE: {
+            std::ostringstream s;
+            s << double(*v.json);
+            return s.str();
+        }
+        case dom::element_type::BOOL:
+            return bool(*v.json) ? "true" : "false";
+        default:
+            return std::nullopt;
+    }
+}
+
+std::optional<std::size_t> get_uint(const leaf& v) {
+    if (v.from_text()) {
+        std::size_t n = 0;
+        const auto* end = v.text.data() + v.text.size();
+        auto [p, ec] = std::from_chars(v.text.data(), end, n);
+        if (ec != std::errc() || p != end || v.text.empty()) return std::nullopt;
+        return n;
+    }
+    uint64_t u = 0;
+    if (v.json->get_uint64().get(u) == simdjson::SUCCESS) return static_cast<std::size_t>(u);
+    return std::nullopt;
+}
+
+std::optional<double> get_number(const leaf& v) {
+    if (v.from_text()) {
+        const std::string s(v.text);
+        char* end = nullptr;
+        const double d = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size()) return std::nullopt;
+        return d;
+    }
+    double d = 0;
+    if (v.json->get_double().get(d) == simdjson::SUCCESS) return d;
+    return std::nullopt;
+}
+
+std::optional<bool> get_bool(const leaf& v) {
+    if (v.from_text()) {
+        if (v.text == "true") return true;
+        if (v.text == "false") return false;
+        return std::nullopt;
+    }
+    bool b = false;
+    if (v.json->get_bool().get(b) == simdjson::SUCCESS) return b;
+    return std::nullopt;
+}
+
+// One settable key: its dotted path, what it expects (for messages) and how
+// to set it. `set` returns false when the value has the wrong type.
+struct key_def {
+    std::string_view path;
+    std::string_view expects;
+    std::function<bool(job_config&, const leaf&, const parse_context&)> set;
+};
+
+#define SALVO_STRING(member)                                 \
+    [](job_config& j, const leaf& v, const parse_context&) { \
+        auto s = get_string(v);                              \
+        if (!s) return false;                                \
+        j.member = std::move(*s);                            \
+        return true;                                         \
+    }
+#define SALVO_PATH(member)                                     \
+    [](job_config& j, const leaf& v, const parse_context& c) { \
+        auto s = get_string(v);                                \
+        if (!s) return false;                                  \
+        j.member = resolve(c, *s);                             \
+        return true;                                           \
+    }
+#define SALVO_UINT(member)                                   \
+    [](job_config& j, const leaf& v, const parse_context&) { \
+        auto n = get_uint(v);                                \
+        if (!n) return false;                                \
+        j.member = *n;                                       \
+        return true;                                         \
+    }
+#define SALVO_NUMBER(member)                                 \
+    [](job_config& j, const leaf& v, const parse_context&) { \
+        auto n = get_number(v);                              \
+        if (!n || *n < 0) return false;                      \
+        j.member = *n;                                       \
+        return true;                                         \
+    }
+#define SALVO_BOOL(member)                                   \
+    [](job_config& j, const leaf& v, const parse_context&) { \
+        auto b = get_bool(v);                                \
+        if (!b) return false;                                \
+        j.member = *b;                                       \
+        return true;                                         \
+    }
+#define SALVO_INLINE_TEMPLATE(member, label)                      \
+    [](job_config& j, const leaf& v, const parse_context&) {      \
+        auto s = get_string(v);                                   \
+        if (!s) return false;                                     \
+        j.member = template_text{true, {}, std::move(*s), label}; \
+        return true;                                              \
+    }
+#define SALVO_FILE_TEMPLATE(member)                             \
+    [](job_config& j, const leaf& v, const parse_context& c) {  \
+        auto s = get_string(v);                                 \
+        if (!s) return false;                                   \
+        j.member = template_text{true, resolve(c, *s), {}, {}}; \
+        return true;                                            \
+    }
+
+template <typename Enum>
+std::function<bool(job_config&, const leaf&, const parse_context&)> choice(
+    Enum job_config::*member, std::vector<std::pair<std::string_view, Enum>> choices) {
+    return [member, choices](job_config& j, const leaf& v, const parse_context&) {
+        auto s = get_string(v);
+        if (!s) return false;
+        for (const auto& [name, value] : choices)
+            if (*s == name) {
+                j.*member = value;
+                return true;
+            }
+        return false;
+    };
+}
+
+const std::vector<key_def>& key_table() {
+    static const std::vector<key_def> table = {
+        {"endpoint", "a URL string", SALVO_STRING(endpoint)},
+        {"server_id", "a number or a string",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_scalar_text(v);
+             if (!s || (v.json && v.json->is_bool())) return false;
+             j.server_id = std::move(*s);
+             return true;
+         }},
+        {"api_key_env", "the name of an environment variable", SALVO_STRING(api_key_env)},
+        {"api_key_file", "a file path", SALVO_PATH(api_key_file)},
+        {"recipients", "a file path or an object", SALVO_PATH(recipients.path)},
+        {"recipients.path", "a file path (\"-\" for standard input)", SALVO_PATH(recipients.path)},
+        {"recipients.format", "\"csv\", \"tsv\", \"json\" or \"ndjson\"",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s || (*s != "csv" && *s != "tsv" && *s != "json" && *s != "ndjson" &&
+                        *s != "jsonl" && !s->empty()))
+                 return false;
+             j.recipients.format = std::move(*s);
+             return true;
+         }},
+        {"recipients.email", "a column name", SALVO_STRING(recipients.email)},
+        {"recipients.name", "a column name", SALVO_STRING(recipients.name)},
+        {"recipients.encoding", "\"utf-8\", \"windows-1252\" or \"latin-1\"",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s) return false;
+             std::string e = *s;
+             std::transform(e.begin(), e.end(), e.begin(),
+                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+             if (e != "utf-8" && e != "utf8" && e != "windows-1252" && e != "cp1252" &&
+                 e != "latin-1" && e != "latin1" && e != "iso-8859-1")
+                 return false;
+             j.recipients.encoding = std::move(e);
+             return true;
+         }},
+        {"recipients.delimiter", "one of \",\", \";\" or a tab",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s || (*s != "," && *s != ";" && *s != "\t" && *s != "tab")) return false;
+             j.recipients.delimiter = *s == "tab" ? "\t" : *s;
+             return true;
+         }},
+        {"message.from", "an address string or {\"email\", \"name\"}",
+         SALVO_STRING(message.from.email)},
+        {"message.from.email", "an address string", SALVO_STRING(message.from.email)},
+        {"message.from.name", "a string", SALVO_STRING(message.from.name)},
+        {"message.reply_to", "an address string or {\"email\", \"name\"}",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s) return false;
+             j.message.reply_to = address_spec{std::move(*s), {}};
+             return true;
+         }},
+        {"message.reply_to.email", "an address string",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s) return false;
+             if (!j.message.reply_to) j.message.reply_to.emplace();
+             j.message.reply_to->email = std::move(*s);
+             return true;
+         }},
+        {"message.reply_to.name", "a string",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s) return false;
+             if (!j.message.reply_to) j.message.reply_to.emplace();
+             j.message.reply_to->name = std::move(*s);
+             return true;
+         }},
+        {"message.subject", "a template string", SALVO_INLINE_TEMPLATE(message.subject, "subject")},
+        {"message.subject.file", "a file path", SALVO_FILE_TEMPLATE(message.subject)},
+        {"message.text", "a template string or {\"file\": …}",
+         SALVO_INLINE_TEMPLATE(message.text, "text body")},
+        {"message.text.file", "a file path", SALVO_FILE_TEMPLATE(message.text)},
+        {"message.html", "a template string or {\"file\": …}",
+         SALVO_INLINE_TEMPLATE(message.html, "html body")},
+        {"message.html.file", "a file path", SALVO_FILE_TEMPLATE(message.html)},
+        {"message.amp", "a template string or {\"file\": …}",
+         SALVO_INLINE_TEMPLATE(message.amp, "amp body")},
+        {"message.amp.file", "a file path", SALVO_FILE_TEMPLATE(message.amp)},
+        {"message.mailing_id", "a template string", SALVO_STRING(message.mailing_id)},
+        {"message.message_id", "a template string", SALVO_STRING(message.message_id)},
+        {"message.charset", "a string", SALVO_STRING(message.charset)},
+        {"unsubscribe.url", "a template string", SALVO_STRING(unsubscribe.url)},
+        {"unsubscribe.mailto", "an address string", SALVO_STRING(unsubscribe.mailto)},
+        {"merge", "\"local\" or \"server\"",
+         choice(&job_config::merge,
+                {{"local", merge_mode::local}, {"server", merge_mode::server}})},
+        {"html_escape", "true or false", SALVO_BOOL(html_escape)},
+        {"missing_field", "\"empty\" or \"invalid\"",
+         choice(&job_config::missing_field, {{"empty", missing_field_policy::empty},
+                                             {"invalid", missing_field_policy::invalid}})},
+        {"dedupe", "true or false", SALVO_BOOL(dedupe)},
+        {"suppression", "a file path", SALVO_PATH(suppression)},
+        {"limits.messages_per_request", "a whole number", SALVO_UINT(limits.messages_per_request)},
+        {"limits.recipients_per_message", "a whole number",
+         SALVO_UINT(limits.recipients_per_message)},
+        {"limits.max_request_bytes", "a whole number", SALVO_UINT(limits.max_request_bytes)},
+        {"rate.emails_per_second", "a number (0: unlimited)", SALVO_NUMBER(rate.emails_per_second)},
+        {"rate.requests_per_second", "a number (0: unlimited)",
+         SALVO_NUMBER(rate.requests_per_second)},
+        {"rate.max_in_flight", "a whole number", SALVO_UINT(rate.max_in_flight)},
+        {"retry.max_attempts", "a whole number", SALVO_UINT(retry.max_attempts)},
+        {"retry.base_delay_ms", "a whole number", SALVO_UINT(retry.base_delay_ms)},
+        {"retry.max_delay_ms", "a whole number", SALVO_UINT(retry.max_delay_ms)},
+        {"retry.ambiguous", "\"resend\" or \"hold\"",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s || (*s != "resend" && *s != "hold")) return false;
+             j.retry.ambiguous = *s == "hold" ? ambiguous_policy::hold : ambiguous_policy::resend;
+             return true;
+         }},
+        {"timeouts.connect_ms", "a whole number", SALVO_UINT(timeouts.connect_ms)},
+        {"timeouts.request_ms", "a whole number", SALVO_UINT(timeouts.request_ms)},
+        {"tls.ca_file", "a file path", SALVO_PATH(tls.ca_file)},
+        {"tls.insecure", "true or false", SALVO_BOOL(tls.insecure)},
+        {"proxy", "a URL string", SALVO_STRING(proxy)},
+        {"auto_pause.failure_share", "a number from 0 to 1",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto n = get_number(v);
+             if (!n || *n < 0 || *n > 1) return false;
+             j.auto_pause.failure_share = *n;
+             return true;
+         }},
+        {"auto_pause.window_requests", "a whole number", SALVO_UINT(auto_pause.window_requests)},
+        {"results", "a file path", SALVO_PATH(results)},
+        {"journal", "a file path", SALVO_PATH(journal)},
+        {"threads", "a whole number (0: automatic)", SALVO_UINT(threads)},
+    };
+    return table;
+}
+
+#undef SALVO_STRING
+#undef SALVO_PATH
+#undef SALVO_UINT
+#undef SALVO_NUMBER
+#undef SALVO_BOOL
+#undef SALVO_INLINE_TEMPLATE
+#undef SALVO_FILE_TEMPLATE
+
+// Keys that hold free-form name → value maps.
+constexpr std::string_view map_keys[] = {"global", "message.headers", "message.metadata"};
+
+bool is_map_key(std::string_view path) {
+    return std::find(std::begin(map_keys), std::end(map_keys), path) != std::end(map_keys);
+}
+
+const key_def* find_key(std::string_view path) {
+    for (const auto& k : key_table())
+        if (k.path == path) return &k;
+    return nullptr;
+}
+
+bool has_children(std::string_view path) {
+    for (const auto& k : key_table())
+        if (k.path.size() > path.size() && k.path.substr(0, path.size()) == path &&
+            k.path[path.size()] == '.')
+            return true;
+    return path.empty();
+}
+
+// The keys allowed directly under `prefix`, for "unknown key" messages.
+std::string known_keys_under(std::string_view prefix) {
+    std::vector<std::string> names;
+    const auto add = [&](std::string_view full) {
+        if (!prefix.empty()) {
+            if (full.size() <= prefix.size() || full.substr(0, prefix.size()) != prefix ||
+                full[prefix.size()] != '.')
+                return;
+            full.remove_prefix(prefix.size() + 1);
+        }
+        const std::string first(full.substr(0, full.find('.')));
+        if (std::find(names.begin(), names.end(), first) == names.end()) names.push_back(first);
+    };
+    for (const auto& k : key_table()) add(k.path);
+    for (const auto m : map_keys) add(m);
+    add("message.attachments");
+    add("message.tags");
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+std::string join(std::string_view prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+std::string type_name(const dom::element& e) {
+    switch (e.type()) {
+        case dom::element_type::ARRAY:
+            return "an array";
+        case dom::element_type::OBJECT:
+            return "an object";
+        case dom::element_type::STRING:
+            return "a string";
+        case dom::element_type::BOOL:
+            return "a boolean";
+        case dom::element_type::NULL_VALUE:
+            return "null";
+        default:
+            return "a number";
+    }
+}
+
+class job_parser {
+  public:
+    job_parser(job_config& job, parse_context ctx, std::string source)
+        : job_(job), ctx_(std::move(ctx)), source_(std::move(source)) {}
+
+    std::optional<job_error> walk(const dom::object& obj, const std::string& prefix) {
+        for (const auto field : obj) {
+            const std::string path = join(prefix, field.key);
+            if (auto e = value(field.value, path)) return e;
+        }
+        return std::nullopt;
+    }
+
+    std::optional<job_error> set_map_entry(const std::string& map, std::string_view name,
+                                           const leaf& v) {
+        const auto text = get_scalar_text(v);
+        const std::string path = join(map, name);
+        if (!text) return error(path, "expected a string, number or boolean");
+        if (name.empty()) return error(path, "a name may not be empty");
+        if (map == "global") {
+            auto& g = job_.globals;
+            auto it =
+                std::find_if(g.begin(), g.end(), [&](const auto& f) { return f.name == name; });
+            if (it != g.end())
+                it->value = *text;
+            else
+                g.push_back({std::string(name), *text});
+            return std::nullopt;
+        }
+        auto& list = map == "message.headers" ? job_.message.headers : job_.message.metadata;
+        auto it =
+            std::find_if(list.begin(), list.end(), [&](const auto& f) { return f.first == name; });
+        if (it != list.end())
+            it->second = *text;
+        else
+            list.emplace_back(std::string(name), *text);
+        return std::nullopt;
+    }
+
+    std::optional<job_error> set_leaf(const std::string& path, const leaf& v) {
+        const key_def* k = find_key(path);
+        if (!k) return unknown(path);
+        if (!k->set(job_, v, ctx_)) {
+            std::string got;
+            if (v.json)
+                got = ", got " + type_name(*v.json);
+            else
+                got = ", got '" + std::string(v.text) + "'";
+            return error(path, "expected " + std::string(k->expects) + got);
+        }
+        return std::nullopt;
+    }
+
+    std::optional<job_error> error(const std::string& key, const std::string& what) const {
+        return job_error{key, source_ + ": " + key + ": " + what};
+    }
+
+  private:
+    std::optional<job_error> unknown(const std::string& path) const {
+        const auto dot = path.rfind('.');
+        const std::string parent = dot == std::string::npos ? "" : path.substr(0, dot);
+        std::string msg = "unknown key (known keys";
+        msg += parent.empty() ? "" : " in " + parent;
+        msg += ": " + known_keys_under(parent) + ")";
+        if (path == "api_key" || path.ends_with(".api_key"))
+            msg =
+                "the API key is never written in the job file or on the command line; "
+                "set api_key_env (an environment variable's name) or api_key_file";
+        return error(path, msg);
+    }
+
+    std::optional<job_error> value(const dom::element& e, const std::string& path) {
+        if (is_map_key(path)) {
+            dom::object obj;
+            if (e.get_object().get(obj) != simdjson::SUCCESS)
+                return error(path, "expected an object of names to values, got " + type_name(e));
+            for (const auto field : obj) {
+                leaf v{&field.value, {}};
+                if (auto err = set_map_entry(path, field.key, v)) return err;
+            }
+            return std::nullopt;
+        }
+        if (path == "message.tags") {
+            dom::array arr;
+            if (e.get_array().get(arr) != simdjson::SUCCESS)
+                return error(path, "expected an array of strings, got " + type_name(e));
+            job_.message.tags.clear();
+            for (const auto item : arr) {
+                std::string_view s;
+                if (item.get_string().get(s) != simdjson::SUCCESS)
+                    return error(path, "expected an array of strings");
+                job_.message.tags.emplace_back(s);
+            }
+            return std::nullopt;
+        }
+        if (path == "message.attachments") return attachments(e, path);
+        if (e.is_object()) {
+            if (!has_children(path)) {
+                if (find_key(path)) return set_leaf(path, leaf{&e, {}});
+                return unknown(path);
+            }
+            return walk(dom::object(e), path);
+        }
+        if (e.is_null()) return std::nullopt;  // null leaves the default
+        return set_leaf(path, leaf{&e, {}});
+    }
+
+    std::optional<job_error> attachments(const dom::element& e, const std::string& path) {
+        dom::array arr;
+        if (e.get_array().get(arr) != simdjson::SUCCESS)
+            return error(path, "expected an array of {\"file\", \"content_id\"} objects, got " +
+                                   type_name(e));
+        job_.message.attachments.clear();
+        std::size_t index = 0;
+        for (const auto item : arr) {
+            const std::string at = path + "[" + std::to_string(index++) + "]";
+            dom::object obj;
+            if (item.get_object().get(obj) != simdjson::SUCCESS)
+                return error(at, "expected an object with \"file\"");
+            attachment_spec a;
+            for (const auto field : obj) {
+                std::string_view s;
+                if (field.value.get_string().get(s) != simdjson::SUCCESS)
+                    return error(join(at, field.key), "expected a string");
+                if (field.key == "file")
+                    a.file = resolve(ctx_, s);
+                else if (field.key == "content_id")
+                    a.content_id = s;
+                else if (field.key == "name")
+                    a.name = s;
+                else if (field.key == "content_type")
+                    a.content_type = s;
+                else
+                    return error(join(at, field.key),
+                                 "unknown key (known keys: file, name, content_id, content_type)");
+            }
+            if (a.file.empty()) return error(at, "an attachment needs \"file\"");
+            if (a.name.empty()) a.name = a.file.filename().string();
+            job_.message.attachments.push_back(std::move(a));
+        }
+        return std::nullopt;
+    }
+
+    job_config& job_;
+    parse_context ctx_;
+    std::string source_;
+};
+
+std::optional<job_error> read_template_file(template_text& t, const std::string& key,
+                                            const std::string& source) {
+    if (!t.present || t.file.empty()) return std::nullopt;
+    std::ifstream in(t.file, std::ios::binary);
+    if (!in)
+        return job_error{
+            key, source + ": " + key + ": cannot read template file '" + t.file.string() + "'"};
+    std::ostringstream s;
+    s << in.rdbuf();
+    t.content = s.str();
+    t.origin = t.file.string();
+    return std::nullopt;
+}
+
+std::optional<job_error> finish(job_config& job, const std::string& source) {
+    const auto need = [&](bool ok, const char* key, const char* what) -> std::optional<job_error> {
+        if (ok) return std::nullopt;
+        return job_error{key, source + ": " + key + ": " + what};
+    };
+    if (auto e = read_template_file(job.message.subject, "message.subject", source)) return e;
+    if (auto e = read_template_file(job.message.text, "message.text", source)) return e;
+    if (auto e = read_template_file(job.message.html, "message.html", source)) return e;
+    if (auto e = read_template_file(job.message.amp, "message.amp", source)) return e;
+    if (auto e = need(!job.recipients.path.empty(), "recipients", "is required (a file path)"))
+        return e;
+    if (auto e = need(!job.message.from.email.empty(), "message.from", "is required")) return e;
+    if (auto e = need(job.message.subject.present, "message.subject", "is required")) return e;
+    if (auto e = need(job.message.text.present || job.message.html.present, "message",
+                      "needs \"text\" or \"html\" (or both)"))
+        return e;
+    if (auto e =
+            need(!job.message.amp.present || job.message.text.present || job.message.html.present,
+                 "message.amp", "needs \"text\" or \"html\" as well"))
+        return e;
+    if (auto e = need(job.limits.messages_per_request >= 1, "limits.messages_per_request",
+                      "must be at least 1"))
+        return e;
+    if (auto e = need(job.limits.recipients_per_message >= 1, "limits.recipients_per_message",
+                      "must be at least 1"))
+        return e;
+    if (auto e = need(job.rate.max_in_flight >= 1, "rate.max_in_flight", "must be at least 1"))
+        return e;
+    if (auto e = need(job.retry.max_attempts >= 1, "retry.max_attempts", "must be at least 1"))
+        return e;
+    for (const auto& a : job.message.attachments)
+        if (auto e = need(fs::is_regular_file(a.file), "message.attachments",
+                          ("cannot read attachment file '" + a.file.string() + "'").c_str()))
+            return e;
+    return std::nullopt;
+}
+
+boost::system::result<job_config, job_error> parse_job_named(std::string_view json,
+                                                             const fs::path& base_dir,
+                                                             std::span<const std::string> overrides,
+                                                             const std::string& source) {
+    dom::parser parser;
+    const simdjson::padded_string padded(json);
+    dom::element root;
+    if (const auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
+        std::string hint;
+        if (json.find("//") != std::string_view::npos || json.find("/*") != std::string_view::npos)
+            hint = " (comments are not allowed in JSON)";
+        return job_error{"", source + ": not valid JSON: " + simdjson::error_message(err) + hint};
+    }
+    dom::object obj;
+    if (root.get_object().get(obj) != simdjson::SUCCESS)
+        return job_error{"", source + ": a job file is a JSON object, got " + type_name(root)};
+    job_config job;
+    job_parser p(job, parse_context{base_dir}, source);
+    if (auto e = p.walk(obj, "")) return *e;
+    for (const auto& o : overrides)
+        if (auto e = apply_override(job, o, base_dir)) return *e;
+    if (auto e = finish(job, source)) return *e;
+    return job;
+}
+
+}  // namespace
+
+std::optional<job_error> apply_override(job_config& job, std::string_view assignment,
+                                        const fs::path& base_dir) {
+    const auto eq = assignment.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+        return job_error{std::string(assignment),
+                         "--set " + std::string(assignment) + ": expected key.path=value"};
+    const std::string key(assignment.substr(0, eq));
+    const std::string_view text = assignment.substr(eq + 1);
+    job_parser p(job, parse_context{base_dir}, "--set");
+    for (const auto m : map_keys)
+        if (key.size() > m.size() && key.compare(0, m.size(), m) == 0 && key[m.size()] == '.')
+            return p.set_map_entry(std::string(m), std::string_view(key).substr(m.size() + 1),
+                                   leaf{nullptr, text});
+    if (key == "message.attachments" || key == "message.tags")
+        return p.error(key, "cannot be set with --set; edit the job file");
+    return p.set_leaf(key, leaf{nullptr, text});
+}
+
+boost::system::result<job_config, job_error> parse_job(std::string_view json,
+                                                       const fs::path& base_dir,
+                                                       std::span<const std::string> overrides) {
+    return parse_job_named(json, base_dir, overrides, "job");
+}
+
+boost::system::result<job_config, job_error> load_job_file(const fs::path& file,
+                                                           std::span<const std::string> overrides) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return job_error{file.string(), file.string() + ": cannot read the job file"};
+    std::ostringstream s;
+    s << in.rdbuf();
+    const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+    auto job = parse_job_named(s.str(), dir, overrides, file.string());
+    if (job) job->job_file = file;
+    return job;
+}
+
+boost::system::result<std::string, job_error> resolve_api_key(const job_config& job) {
+    const auto trim = [](std::string s) {
+        const auto b = s.find_first_not_of(" \t\r\n");
+        const auto e = s.find_last_not_of(" \t\r\n");
+        return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    if (!job.api_key_file.empty()) {
+        std::ifstream in(job.api_key_file, std::ios::binary);
+        if (!in)
+            return job_error{"api_key_file",
+                             "api_key_file: cannot read '" + job.api_key_file.string() + "'"};
+        std::ostringstream s;
+        s << in.rdbuf();
+        std::string key = trim(s.str());
+        if (key.empty())
+            return job_error{"api_key_file",
+                             "api_key_file: '" + job.api_key_file.string() + "' is empty"};
+        return {boost::system::in_place_value, std::move(key)};
+    }
+    const char* v = std::getenv(job.api_key_env.c_str());
+    if (!v || !*v)
+        return job_error{"api_key_env", "api_key_env: the environment variable " + job.api_key_env +
+                                            " is not set (it holds the API key)"};
+    return {boost::system::in_place_value, trim(v)};
+}
+
+void throw_exception_from_error(const job_error& e, const boost::source_location&) {
+    throw std::runtime_error(e.message);
+}
+
+}  // namespace salvo::engine

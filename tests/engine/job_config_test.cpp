@@ -1,0 +1,201 @@
+// The job file: every documented key, overrides, and errors that name the key.
+#include <salvo/engine/job_config.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace salvo::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+class JobConfigTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::random_device rd;
+        dir_ = fs::temp_directory_path() / ("salvo-job-" + std::to_string(rd()));
+        fs::create_directories(dir_);
+        write("body.txt", "Hi %%first_name|friend%%");
+        write("body.html", "<p>Hi %%first_name|friend%%</p>");
+        write("logo.png", "\x89PNG");
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    void write(const std::string& name, const std::string& content) {
+        std::ofstream(dir_ / name, std::ios::binary) << content;
+    }
+
+    boost::system::result<job_config, job_error> load(const std::string& json,
+                                                      std::vector<std::string> sets = {}) {
+        write("job.json", json);
+        return load_job_file(dir_ / "job.json", sets);
+    }
+
+    fs::path dir_;
+};
+
+// The complete example of the README (and of issue 7), without its notes.
+const char* full_job = R"({
+  "endpoint": "https://inject.socketlabs.com/api/v1/email",
+  "server_id": 12345,
+  "api_key_env": "SOCKETLABS_API_KEY",
+  "recipients": { "path": "recipients.csv", "format": "csv", "email": "email", "name": "name", "encoding": "utf-8" },
+  "message": { "from": {"email": "news@example.com", "name": "Example News"},
+               "reply_to": {"email": "help@example.com"},
+               "subject": "Hello %%first_name|friend%%",
+               "text": {"file": "body.txt"}, "html": {"file": "body.html"},
+               "mailing_id": "nov-2026", "message_id": "%%customer_id%%",
+               "headers": {"X-Campaign": "nov"},
+               "attachments": [{"file": "logo.png", "content_id": "logo"}] },
+  "unsubscribe": { "url": "https://example.com/u/%%customer_id:url%%", "mailto": "unsub@example.com" },
+  "global": { "company": "ACME" },
+  "merge": "local",
+  "html_escape": true,
+  "missing_field": "empty",
+  "dedupe": true,
+  "suppression": "suppressed.txt",
+  "limits": { "messages_per_request": 10, "recipients_per_message": 50, "max_request_bytes": 10485760 },
+  "rate": { "emails_per_second": 0, "requests_per_second": 0, "max_in_flight": 16 },
+  "retry": { "max_attempts": 6, "base_delay_ms": 1000, "max_delay_ms": 30000, "ambiguous": "resend" },
+  "timeouts": { "connect_ms": 10000, "request_ms": 120000 },
+  "tls": { "ca_file": "", "insecure": false },
+  "proxy": "",
+  "auto_pause": { "failure_share": 0.5, "window_requests": 200 },
+  "results": "results.ndjson",
+  "journal": "campaign.journal" })";
+
+TEST_F(JobConfigTest, ReadsEveryDocumentedKey) {
+    auto job = load(full_job);
+    ASSERT_TRUE(job) << job.error().message;
+    EXPECT_EQ(job->server_id, "12345");
+    EXPECT_EQ(job->recipients.path, dir_ / "recipients.csv");
+    EXPECT_EQ(job->recipients.format, "csv");
+    EXPECT_EQ(job->message.from.email, "news@example.com");
+    EXPECT_EQ(job->message.from.name, "Example News");
+    ASSERT_TRUE(job->message.reply_to);
+    EXPECT_EQ(job->message.reply_to->email, "help@example.com");
+    EXPECT_EQ(job->message.subject.content, "Hello %%first_name|friend%%");
+    EXPECT_EQ(job->message.text.content, "Hi %%first_name|friend%%");
+    EXPECT_EQ(job->message.html.content, "<p>Hi %%first_name|friend%%</p>");
+    EXPECT_EQ(job->message.html.origin, (dir_ / "body.html").string());
+    EXPECT_EQ(job->message.message_id, "%%customer_id%%");
+    ASSERT_EQ(job->message.headers.size(), 1u);
+    EXPECT_EQ(job->message.headers[0].first, "X-Campaign");
+    ASSERT_EQ(job->message.attachments.size(), 1u);
+    EXPECT_EQ(job->message.attachments[0].content_id, "logo");
+    EXPECT_EQ(job->message.attachments[0].name, "logo.png");
+    EXPECT_EQ(job->unsubscribe.mailto, "unsub@example.com");
+    ASSERT_EQ(job->globals.size(), 1u);
+    EXPECT_EQ(job->globals[0].value, "ACME");
+    EXPECT_EQ(job->merge, merge_mode::local);
+    EXPECT_EQ(job->suppression, dir_ / "suppressed.txt");
+    EXPECT_EQ(job->limits.max_request_bytes, 10485760u);
+    EXPECT_EQ(job->rate.max_in_flight, 16u);
+    EXPECT_EQ(job->retry.max_attempts, 6u);
+    EXPECT_EQ(job->retry.ambiguous, ambiguous_policy::resend);
+    EXPECT_EQ(job->timeouts.request_ms, 120000u);
+    EXPECT_DOUBLE_EQ(job->auto_pause.failure_share, 0.5);
+    EXPECT_EQ(job->results, dir_ / "results.ndjson");
+    EXPECT_EQ(job->journal, dir_ / "campaign.journal");
+}
+
+TEST_F(JobConfigTest, OverridesUseTheSameKeys) {
+    auto job =
+        load(full_job, {"retry.max_attempts=3", "merge=server", "rate.emails_per_second=250.5",
+                        "global.company=Initech", "message.headers.X-Extra=1",
+                        "retry.ambiguous=hold", "endpoint=http://127.0.0.1:1/api/v1/email"});
+    ASSERT_TRUE(job) << job.error().message;
+    EXPECT_EQ(job->retry.max_attempts, 3u);
+    EXPECT_EQ(job->merge, merge_mode::server);
+    EXPECT_DOUBLE_EQ(job->rate.emails_per_second, 250.5);
+    EXPECT_EQ(job->globals[0].value, "Initech");
+    EXPECT_EQ(job->message.headers.size(), 2u);
+    EXPECT_EQ(job->retry.ambiguous, ambiguous_policy::hold);
+    EXPECT_EQ(job->endpoint, "http://127.0.0.1:1/api/v1/email");
+}
+
+TEST_F(JobConfigTest, UnknownKeyIsNamedWithItsNeighbours) {
+    const std::string json = std::string(full_job).replace(
+        std::string(full_job).find("\"retry\": {"), 10, "\"retry\": {\"max_atempts\": 2, ");
+    auto job = load(json);
+    ASSERT_FALSE(job);
+    EXPECT_EQ(job.error().key, "retry.max_atempts");
+    EXPECT_NE(job.error().message.find("job.json: retry.max_atempts: unknown key"),
+              std::string::npos)
+        << job.error().message;
+    EXPECT_NE(job.error().message.find("max_attempts"), std::string::npos);
+}
+
+TEST_F(JobConfigTest, WrongTypeIsNamed) {
+    auto job = load(R"({"recipients": "r.csv", "message": {"from": "a@x.io", "subject": "s",
+                       "text": "t"}, "rate": {"max_in_flight": "many"}})");
+    ASSERT_FALSE(job);
+    EXPECT_EQ(job.error().key, "rate.max_in_flight");
+    EXPECT_NE(job.error().message.find("expected a whole number, got a string"), std::string::npos)
+        << job.error().message;
+}
+
+TEST_F(JobConfigTest, BadOverrideIsNamed) {
+    auto job = load(full_job, {"retry.max_attempts=lots"});
+    ASSERT_FALSE(job);
+    EXPECT_EQ(job.error().key, "retry.max_attempts");
+    EXPECT_NE(job.error().message.find("--set: retry.max_attempts"), std::string::npos);
+    auto job2 = load(full_job, {"no_equals_sign"});
+    ASSERT_FALSE(job2);
+    EXPECT_NE(job2.error().message.find("expected key.path=value"), std::string::npos);
+}
+
+TEST_F(JobConfigTest, MissingTemplateFileIsNamed) {
+    fs::remove(dir_ / "body.html");
+    auto job = load(full_job);
+    ASSERT_FALSE(job);
+    EXPECT_EQ(job.error().key, "message.html");
+    EXPECT_NE(job.error().message.find("body.html"), std::string::npos) << job.error().message;
+}
+
+TEST_F(JobConfigTest, RequiredKeys) {
+    auto job = load(R"({"recipients": "r.csv", "message": {"from": "a@x.io", "subject": "s"}})");
+    ASSERT_FALSE(job);
+    EXPECT_NE(job.error().message.find("needs \"text\" or \"html\""), std::string::npos);
+    auto job2 = load(R"({"message": {"from": "a@x.io", "subject": "s", "text": "t"}})");
+    ASSERT_FALSE(job2);
+    EXPECT_EQ(job2.error().key, "recipients");
+}
+
+TEST_F(JobConfigTest, ApiKeyIsNeverAcceptedInTheFile) {
+    auto job = load(R"({"api_key": "secret-value-123", "recipients": "r.csv",
+                       "message": {"from": "a@x.io", "subject": "s", "text": "t"}})");
+    ASSERT_FALSE(job);
+    EXPECT_NE(job.error().message.find("api_key_env"), std::string::npos);
+    EXPECT_EQ(job.error().message.find("secret-value-123"), std::string::npos);
+}
+
+TEST_F(JobConfigTest, InvalidJsonSaysSo) {
+    auto job = load("{\"recipients\": \"r.csv\", // a note\n}");
+    ASSERT_FALSE(job);
+    EXPECT_NE(job.error().message.find("not valid JSON"), std::string::npos);
+    EXPECT_NE(job.error().message.find("comments are not allowed"), std::string::npos);
+}
+
+TEST_F(JobConfigTest, ApiKeyFromFileOrEnvironment) {
+    auto job = load(full_job);
+    ASSERT_TRUE(job);
+    job->api_key_env = "SALVO_TEST_KEY_VARIABLE";
+    ::unsetenv("SALVO_TEST_KEY_VARIABLE");
+    auto missing = resolve_api_key(*job);
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find("SALVO_TEST_KEY_VARIABLE"), std::string::npos);
+    ::setenv("SALVO_TEST_KEY_VARIABLE", " key-from-env\n", 1);
+    EXPECT_EQ(resolve_api_key(*job).value(), "key-from-env");
+    write("key.txt", "key-from-file\n");
+    job->api_key_file = dir_ / "key.txt";
+    EXPECT_EQ(resolve_api_key(*job).value(), "key-from-file");
+    ::unsetenv("SALVO_TEST_KEY_VARIABLE");
+}
+
+}  // namespace
+}  // namespace salvo::engine

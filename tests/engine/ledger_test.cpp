@@ -1,0 +1,242 @@
+// The ledger: one line per decided row, recovery after a kill or a torn
+// write, and refusal of another campaign's journal.
+#include <salvo/engine/ledger.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace salvo::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<std::string> lines_of(const fs::path& p) {
+    std::vector<std::string> out;
+    std::istringstream in(slurp(p));
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+}
+
+class LedgerTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::random_device rd;
+        dir_ = fs::temp_directory_path() / ("salvo-ledger-" + std::to_string(rd()));
+        fs::create_directories(dir_);
+        options_.journal = dir_ / "job.journal";
+        options_.results = dir_ / "results.ndjson";
+        fp_.parts = {{"templates", "aa11"}, {"recipients", "bb22"}, {"merge", "local"}};
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::unique_ptr<ledger> open_ledger(ledger_state& state) {
+        auto l = ledger::open(options_, fp_, state);
+        EXPECT_TRUE(l) << (l ? "" : l.error().message());
+        return l ? std::move(*l) : nullptr;
+    }
+
+    static row_outcome accepted(std::uint64_t row) {
+        row_outcome o;
+        o.row = row;
+        o.line = row + 1;
+        o.email = "user@example.com";
+        o.status = fate::accepted;
+        o.attempts = 1;
+        return o;
+    }
+
+    fs::path dir_;
+    ledger_options options_;
+    job_fingerprint fp_;
+};
+
+TEST(ResultsLine, HasOnlyTheKeysThatApply) {
+    std::string out;
+    row_outcome o;
+    o.row = 7;
+    o.line = 9;
+    o.email = "a\"b@x.io";
+    o.status = fate::rejected;
+    o.code = "InvalidAddress";
+    o.attempts = 2;
+    o.message_id = "m-1";
+    append_results_line(out, o);
+    EXPECT_EQ(
+        out,
+        R"({"row":7,"line":9,"email":"a\"b@x.io","status":"rejected","code":"InvalidAddress","attempts":2,"message_id":"m-1"})"
+        "\n");
+    out.clear();
+    row_outcome inv;
+    inv.row = 1;
+    inv.line = 2;
+    inv.email = "bad";
+    inv.status = fate::invalid;
+    inv.error = "row 1, line 2, field email: no @";
+    append_results_line(out, inv);
+    EXPECT_EQ(
+        out,
+        R"({"row":1,"line":2,"email":"bad","status":"invalid","error":"row 1, line 2, field email: no @"})"
+        "\n");
+    out.clear();
+    row_outcome amb;
+    amb.row = 3;
+    amb.email = "c@x.io";
+    amb.ambiguous = true;
+    append_results_line(out, amb);
+    EXPECT_NE(out.find(",\"ambiguous\":true}"), std::string::npos);
+}
+
+TEST_F(LedgerTest, FreshJobWritesOneLinePerRowAndReopensFinished) {
+    ledger_state state;
+    {
+        auto l = open_ledger(state);
+        ASSERT_TRUE(l);
+        EXPECT_TRUE(state.fresh);
+        const std::vector<std::uint64_t> rows{1, 2, 3};
+        ASSERT_FALSE(l->dispatch(1, 1, rows));
+        std::vector<row_outcome> out{accepted(1), accepted(2), accepted(3)};
+        out[1].status = fate::rejected;
+        out[1].code = "InvalidAddress";
+        ASSERT_FALSE(l->decide(out));
+        // Deciding a row again is ignored: never two lines for one row.
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(2)}));
+        EXPECT_EQ(l->duplicate_decisions(), 1u);
+        ASSERT_FALSE(l->finish());
+    }
+    const auto lines = lines_of(options_.results);
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_NE(lines[1].find("\"status\":\"rejected\""), std::string::npos);
+
+    auto l = open_ledger(state);
+    ASSERT_TRUE(l);
+    EXPECT_FALSE(state.fresh);
+    EXPECT_TRUE(state.finished);
+    EXPECT_TRUE(state.is_decided(1) && state.is_decided(2) && state.is_decided(3));
+    EXPECT_FALSE(state.is_decided(4));
+    EXPECT_EQ(state.counts[static_cast<int>(fate::accepted)], 2u);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::rejected)], 1u);
+    EXPECT_TRUE(state.in_doubt.empty());
+    l.reset();
+    EXPECT_EQ(lines_of(options_.results).size(), 3u);
+}
+
+TEST_F(LedgerTest, KilledProcessResumesWithDispatchedRowsInDoubt) {
+    // A child process records, then dies without any cleanup (no destructor,
+    // no final checkpoint, no fsync): as after SIGKILL.
+    options_.checkpoint_every = 3;
+    options_.sync_interval = std::chrono::hours(1);  // no background checkpoint
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ledger_state s;
+        auto l = ledger::open(options_, fp_, s);
+        if (!l) _exit(1);
+        std::vector<std::uint64_t> rows{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+        if ((*l)->dispatch(1, 1, rows)) _exit(2);
+        for (std::uint64_t r = 1; r <= 5; ++r)
+            if ((*l)->decide(std::vector<row_outcome>{accepted(r)})) _exit(3);
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+
+    ASSERT_EQ(lines_of(options_.results).size(), 5u);
+    ledger_state state;
+    auto l = open_ledger(state);
+    ASSERT_TRUE(l);
+    EXPECT_FALSE(state.finished);
+    for (std::uint64_t r = 1; r <= 5; ++r) EXPECT_TRUE(state.is_decided(r)) << r;
+    EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{6, 7, 8, 9, 10}));
+    // Rows 4 and 5 came after the last checkpoint: they are re-appended to
+    // the truncated results file, exactly once each.
+    l.reset();
+    const auto lines = lines_of(options_.results);
+    ASSERT_EQ(lines.size(), 5u);
+    for (std::uint64_t r = 1; r <= 5; ++r)
+        EXPECT_EQ(lines[r - 1].rfind("{\"row\":" + std::to_string(r) + ",", 0), 0u) << lines[r - 1];
+}
+
+TEST_F(LedgerTest, ResultsLinesPastTheCheckpointAreNotDuplicated) {
+    ledger_state state;
+    {
+        auto l = open_ledger(state);
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(1)}));
+        ASSERT_FALSE(l->sync());
+    }
+    // A results line that was written, but whose checkpoint was not (the
+    // process died between the two): the journal still has its fate.
+    {
+        std::ofstream(options_.results, std::ios::app)
+            << R"({"row":2,"line":3,"email":"x@y.io","status":"accepted"})"
+            << "\n";
+    }
+    auto l = open_ledger(state);
+    EXPECT_TRUE(state.is_decided(1));
+    EXPECT_FALSE(state.is_decided(2));
+    l.reset();
+    EXPECT_EQ(lines_of(options_.results).size(), 1u);
+}
+
+TEST_F(LedgerTest, TornLastRecordIsCutOff) {
+    ledger_state state;
+    {
+        auto l = open_ledger(state);
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(1), accepted(2)}));
+    }
+    const auto good = fs::file_size(options_.journal);
+    std::ofstream(options_.journal, std::ios::app) << "0badc0de F {\"row\":3,\"li";
+    auto l = open_ledger(state);
+    ASSERT_TRUE(l);
+    EXPECT_GT(state.journal_bytes_dropped, 0u);
+    EXPECT_TRUE(state.is_decided(2));
+    EXPECT_FALSE(state.is_decided(3));
+    l.reset();
+    EXPECT_GE(fs::file_size(options_.journal), good);
+    EXPECT_EQ(lines_of(options_.results).size(), 2u);
+}
+
+TEST_F(LedgerTest, DamageBeforeTheEndIsRefused) {
+    ledger_state state;
+    {
+        auto l = open_ledger(state);
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(1)}));
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(2)}));
+    }
+    std::string j = slurp(options_.journal);
+    const auto at = j.find("\"row\":1");
+    ASSERT_NE(at, std::string::npos);
+    j[at + 6] = '7';  // the CRC no longer matches, and whole records follow
+    std::ofstream(options_.journal, std::ios::binary | std::ios::trunc) << j;
+    auto l = ledger::open(options_, fp_, state);
+    ASSERT_FALSE(l);
+    EXPECT_EQ(l.error(), ledger_errc::corrupt_journal);
+}
+
+TEST_F(LedgerTest, AnotherCampaignsJournalIsRefusedNamingTheDifference) {
+    ledger_state state;
+    { auto l = open_ledger(state); }
+    job_fingerprint other = fp_;
+    other.parts["templates"] = "ffff";
+    auto l = ledger::open(options_, other, state);
+    ASSERT_FALSE(l);
+    EXPECT_EQ(l.error(), ledger_errc::other_campaign);
+    EXPECT_EQ(state.detail, "templates");
+}
+
+}  // namespace
+}  // namespace salvo::engine

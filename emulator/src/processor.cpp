@@ -178,7 +178,9 @@ class message_checker {
         if (m.per_message.empty()) {
             for (const auto& g : m.global) fl.fields.push_back({g.name, g.value});
             recorded_email proto;
+            const auto missing_before = out_.missing_fields;
             if (!render_email(m, c, fl, index, proto)) return api_code::invalid_merge_data;
+            const auto missing_per_email = out_.missing_fields - missing_before;
             if (!valid_address(proto.from)) return api_code::invalid_from;
             auto deliver = [&](const std::vector<injection::address>& list) {
                 for (const auto& a : list) {
@@ -196,6 +198,9 @@ class message_checker {
             };
             if (!deliver(m.to) || !deliver(m.cc) || !deliver(m.bcc))
                 return api_code::invalid_merge_data;
+            // Counted per delivered email, as for merge rows.
+            out_.missing_fields += missing_per_email * delivered;
+            out_.missing_fields -= missing_per_email;
         } else {
             for (const auto& row : m.per_message) {
                 fl.fields.clear();

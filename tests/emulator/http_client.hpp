@@ -49,7 +49,8 @@ class http_client {
         req.prepare_payload();
         http_reply r;
         stream_.expires_after(timeout);
-        http::write(stream_, req, r.error);
+        http::async_write(stream_, req, [&](boost::system::error_code ec, std::size_t) { r.error = ec; });
+        run();
         if (r.error) return r;
         return read(timeout);
     }
@@ -69,7 +70,8 @@ class http_client {
         http_reply r;
         http::response<http::string_body> res;
         stream_.expires_after(timeout);
-        http::read(stream_, buffer_, res, r.error);
+        http::async_read(stream_, buffer_, res, [&](boost::system::error_code ec, std::size_t) { r.error = ec; });
+        run();
         if (r.error) return r;
         r.status = static_cast<int>(res.result_int());
         r.body = res.body();
@@ -79,6 +81,14 @@ class http_client {
     }
 
     boost::beast::tcp_stream& stream() { return stream_; }
+    boost::beast::flat_buffer& buffer() { return buffer_; }
+
+    // Runs the pending asynchronous operation to completion: Beast's
+    // timeouts apply to asynchronous operations only.
+    void run() {
+        ioc_.restart();
+        ioc_.run();
+    }
 
   private:
     boost::asio::io_context ioc_;

@@ -146,6 +146,15 @@ std::optional<error_info> request_writer::preflight(const recipient& r, std::str
             if (auto e = expand(**t, r, body, mark)) return e;
         }
         if (body.size() == mark) return bad("the text and HTML bodies both render empty");
+        body.resize(mark);
+    }
+    for (const auto i : check_headers_) {
+        const auto& h = spec_.custom_headers[i];
+        if (auto e = expand(h.value, r, body, mark)) return e;
+        if (body.size() == mark)
+            return bad("custom header '" + h.name +
+                       "' renders empty, and the API refuses an empty header value");
+        body.resize(mark);
     }
     body.resize(mark);
     return std::nullopt;
@@ -220,6 +229,17 @@ boost::system::result<std::shared_ptr<const request_writer>, error_info> request
                               "the From address is not an address"};
     } else {
         w->check_from_ = true;
+    }
+    for (std::size_t i = 0; i < sp.custom_headers.size(); ++i) {
+        const auto& h = sp.custom_headers[i];
+        if (h.value.literal_bytes() != 0) continue;
+        std::string value;
+        if (!h.value.is_constant()) {
+            w->check_headers_.push_back(i);
+        } else if (h.value.expand({}, value) || value.empty()) {
+            return error_info{make_error_code(errc::bad_message),
+                              "custom header '" + h.name + "' has an empty value"};
+        }
     }
     w->check_subject_ = sp.subject.literal_bytes() == 0;
     w->check_bodies_ = (!sp.text_body || sp.text_body->literal_bytes() == 0) &&

@@ -296,6 +296,27 @@ TEST(RequestWriter, RowsTheApiWouldRefuseAreRefusedAlone) {
         EXPECT_EQ(body, before);
         EXPECT_FALSE(add({"a@example.com", "", {"Ann", "S"}, {}, 1}));
     }
+    t.headers = {{"X-Code", "%%code%%"}};
+    for (auto mode : {merge_mode::local, merge_mode::server}) {
+        auto w = make(t, fields({"first", "code"}), mode);
+        ASSERT_TRUE(w);
+        std::string body;
+        owned_recipient r{"a@example.com", "", {"Ann", ""}, {}, 1};
+        t.subject = "S";
+        auto w2 = make(t, fields({"first", "code"}), mode);
+        ASSERT_TRUE(w2);
+        if (mode == merge_mode::server) w2->open_merge_message(body, true);
+        const auto e = mode == merge_mode::local ? w2->append_message(body, r.view(), true)
+                                                 : w2->append_row(body, r.view(), true);
+        ASSERT_TRUE(e);
+        EXPECT_NE(e->message.find("custom header 'X-Code' renders empty"), std::string::npos)
+            << e->message;
+        t.subject = "%%code%%";
+    }
+    t.headers = {{"X-Empty", ""}};
+    EXPECT_FALSE(request_writer::create(make_spec(t, fields({"first", "code"})),
+                                        test::legacy_credentials(), merge_mode::local));
+    t.headers.clear();
     t.from = "not an address";
     EXPECT_FALSE(request_writer::create(make_spec(t, fields({"first", "code"})),
                                         test::legacy_credentials(), merge_mode::local));

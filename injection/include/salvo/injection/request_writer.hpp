@@ -62,7 +62,8 @@ class request_writer {
     /// row (merge::errc::header_injection, missing_value) — the message says
     /// which field and which part of the message; or the row renders a
     /// message the API refuses (errc::bad_row: a From address that is not
-    /// an address, an empty Subject, no non-empty body). In server mode such
+    /// an address, an empty Subject, no non-empty body, an empty custom
+    /// header value). In server mode such
     /// a row would fail its whole merge message, so it is refused alone.
     [[nodiscard]] std::optional<error_info> append_message(std::string& body, const recipient& r,
                                                            bool first) const;
@@ -129,6 +130,7 @@ class request_writer {
     bool check_from_ = false;
     bool check_subject_ = false;
     bool check_bodies_ = false;
+    std::vector<std::size_t> check_headers_;  // custom headers that may render empty
 };
 
 }  // namespace salvo::injection

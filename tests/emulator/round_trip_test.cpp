@@ -1,0 +1,245 @@
+// The codec against the real emulator over loopback: local and server
+// merge mode deliver identical recorded emails for a few hundred random
+// campaigns, both equal to a naive reference rendering; and the response
+// reader maps the emulator's answers to the exact recipients.
+#include "emulator/http_client.hpp"
+#include "injection/job_gen.hpp"
+
+#include <salvo/emulator/server.hpp>
+#include <salvo/injection/batcher.hpp>
+#include <salvo/injection/response_reader.hpp>
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace salvo::injection {
+namespace {
+
+using emulator::recorded_email;
+
+std::unique_ptr<emulator::server> start(emulator::options o = {}) {
+    o.record_in_memory = true;
+    auto s = emulator::server::start(std::move(o));
+    if (!s) ADD_FAILURE() << "emulator: " << s.error().message();
+    return s ? std::move(*s) : nullptr;
+}
+
+test::email as_email(const recorded_email& r) {
+    test::email e;
+    e.to = r.to;
+    e.to_name = r.to_name;
+    e.from = r.from;
+    e.from_name = r.from_name;
+    e.reply_to = r.reply_to;
+    e.reply_to_name = r.reply_to_name;
+    e.subject = r.subject;
+    e.text = r.text;
+    e.html = r.html;
+    e.amp = r.amp;
+    e.mailing_id = r.mailing_id;
+    e.message_id = r.message_id;
+    for (const auto& h : r.headers) e.headers.emplace_back(h.name, h.value);
+    return e;
+}
+
+// Everything but where it travelled (request number, message index).
+recorded_email delivered(recorded_email r) {
+    r.request = 0;
+    r.index = 0;
+    return r;
+}
+
+// Sends every request the batcher completes; returns the requests' numbers
+// as the emulator counts them.
+struct sender {
+    salvo::test::http_client& client;
+    std::uint64_t& next_number;
+    response_reader reader;
+
+    std::vector<std::uint64_t> drain(batcher& b, const request_writer& w) {
+        std::vector<std::uint64_t> numbers;
+        while (b.ready()) {
+            auto req = b.take();
+            std::vector<std::pair<std::string, std::string>> headers;
+            if (!w.authorization().empty())
+                headers.emplace_back("Authorization", w.authorization());
+            const auto reply = client.post(req.body, headers);
+            numbers.push_back(++next_number);
+            EXPECT_FALSE(reply.error) << reply.error.message();
+            const auto& v = reader.read(reply.status, reply.body, req);
+            EXPECT_EQ(v.request_fate, fate::accepted) << v.detail << "\n" << req.body;
+            EXPECT_TRUE(v.rejected.empty()) << v.detail << "\n" << req.body;
+            b.recycle(std::move(req));
+        }
+        return numbers;
+    }
+};
+
+TEST(RoundTrip, LocalAndServerModeDeliverIdenticalEmails) {
+    auto srv = start();
+    ASSERT_TRUE(srv);
+    salvo::test::http_client client(srv->port());
+    std::uint64_t next_number = 0;
+    sender send{client, next_number, {}};
+    test::job_gen g(4242);
+
+    struct sent {
+        std::vector<test::email> expected;
+        std::vector<std::uint64_t> requests[2];  // local, server
+    };
+    std::vector<sent> jobs;
+    std::size_t invalid = 0;
+    for (int n = 0; n < 300; ++n) {
+        auto job = test::random_job(g, 9);
+        sent s;
+        for (const auto& r : job.recipients)
+            if (auto e = job.reference(r)) s.expected.push_back(*e);
+        const auto creds = n % 2 ? test::bearer_credentials() : test::legacy_credentials();
+        limits lim;
+        lim.messages_per_request = 1 + g.pick(4);
+        lim.recipients_per_message = 1 + g.pick(4);
+        for (const auto mode : {merge_mode::local, merge_mode::server}) {
+            auto spec = job.spec();
+            if (n % 3 == 0) {
+                spec.charset = "UTF-8";
+                spec.attachments.push_back({"a.txt", "aGk=", "text/plain", ""});
+                spec.attachments.push_back({"logo.png", "iVBORw0KGgo=", "image/png", "logo"});
+                spec.metadata.push_back({"campaign", "c\"1"});
+                spec.tags = {"round", "trip"};
+            }
+            auto w = request_writer::create(std::move(spec), creds, mode);
+            ASSERT_TRUE(w) << "job " << n << ": " << w.error().message;
+            auto b = batcher::create(*w, lim);
+            ASSERT_TRUE(b);
+            auto& numbers = s.requests[mode == merge_mode::server];
+            for (auto& r : job.recipients) {
+                const auto placed = b->add(r.view());
+                EXPECT_EQ(placed.has_value(), job.reference(r).has_value())
+                    << "job " << n << " row " << r.id
+                    << (placed ? "" : ": " + placed.error().message);
+                if (!placed) ++invalid;
+                for (auto k : send.drain(*b, **w)) numbers.push_back(k);
+            }
+            b->flush();
+            for (auto k : send.drain(*b, **w)) numbers.push_back(k);
+        }
+        jobs.push_back(std::move(s));
+    }
+
+    std::map<std::uint64_t, std::vector<recorded_email>> by_request;
+    for (auto& e : srv->recorded()) by_request[e.request].push_back(e);
+    std::size_t emails = 0;
+    for (std::size_t n = 0; n < jobs.size(); ++n) {
+        std::vector<recorded_email> got[2];
+        for (int m = 0; m < 2; ++m)
+            for (auto k : jobs[n].requests[m])
+                for (auto& e : by_request[k]) got[m].push_back(e);
+        const auto& want = jobs[n].expected;
+        ASSERT_EQ(got[0].size(), want.size()) << "job " << n << " local";
+        ASSERT_EQ(got[1].size(), want.size()) << "job " << n << " server";
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(delivered(got[0][i]), delivered(got[1][i])) << "job " << n << " email " << i;
+            ASSERT_EQ(as_email(got[0][i]), want[i]) << "job " << n << " email " << i;
+            if (n % 3 == 0) {
+                ASSERT_EQ(got[0][i].attachments.size(), 2U);
+                EXPECT_EQ(got[0][i].attachments[0].bytes, 2U);
+                EXPECT_EQ(got[0][i].attachments[1].content_id, "logo");
+                EXPECT_EQ(got[0][i].tags, (std::vector<std::string>{"round", "trip"}));
+            }
+        }
+        emails += want.size();
+    }
+    EXPECT_GT(emails, 800U);
+    EXPECT_GT(invalid, 20U);
+}
+
+TEST(RoundTrip, RejectedAddressesMapToTheExactRecipients) {
+    emulator::options o;
+    emulator::fault_rule reject;
+    reject.kind = emulator::fault_kind::reject_address;
+    reject.pattern = "^bad";
+    o.faults.push_back(reject);
+    auto srv = start(o);
+    ASSERT_TRUE(srv);
+    salvo::test::http_client client(srv->port());
+    test::spec_text t;
+    t.subject = "Hi %%first%%";
+    t.text = "Hello %%first%%";
+    merge::field_set f{{"first"}, {}};
+    std::size_t total_accepted = 0;
+    for (const auto mode : {merge_mode::local, merge_mode::server}) {
+        auto w = request_writer::create(test::make_spec(t, f), test::legacy_credentials(), mode);
+        ASSERT_TRUE(w);
+        limits lim;
+        lim.recipients_per_message = 7;
+        auto b = batcher::create(*w, lim);
+        ASSERT_TRUE(b);
+        std::vector<test::owned_recipient> people;
+        for (std::uint64_t i = 0; i < 30; ++i)
+            people.push_back({(i % 4 == 1 ? "bad" : "ok") + std::to_string(i) + "@example.com",
+                              "",
+                              {"P" + std::to_string(i)},
+                              {},
+                              i});
+        // Message 2 of server mode holds only bad addresses: NoValidRecipients.
+        if (mode == merge_mode::server)
+            for (std::uint64_t i = 14; i < 21; ++i)
+                people[i].address = "bad-all" + std::to_string(i) + "@x.example";
+        for (auto& p : people) ASSERT_TRUE(b->add(p.view()));
+        b->flush();
+        response_reader reader;
+        std::size_t rejected = 0, accepted = 0;
+        while (b->ready()) {
+            const auto req = b->take();
+            const auto reply = client.post(req.body);
+            const auto& v = reader.read(reply.status, reply.body, req);
+            ASSERT_EQ(v.request_fate, fate::accepted) << v.detail;
+            EXPECT_EQ(v.code, api_code::warning);
+            for (std::uint32_t s = 0; s < req.slots.size(); ++s) {
+                const bool bad = req.address(req.slots[s]).substr(0, 3) == "bad";
+                EXPECT_EQ(v.fate_of(s), bad ? fate::rejected : fate::accepted)
+                    << req.address(req.slots[s]);
+                if (bad) {
+                    EXPECT_EQ(v.code_of(s), api_code::invalid_address);
+                    ++rejected;
+                } else {
+                    ++accepted;
+                }
+            }
+        }
+        EXPECT_EQ(rejected + accepted, 30U);
+        total_accepted += accepted;
+        // Exactly the accepted recipients were delivered.
+        EXPECT_EQ(srv->recorded().size(), total_accepted);
+    }
+}
+
+TEST(RoundTrip, WrongKeyStopsTheJob) {
+    emulator::options o;
+    o.api_key = "the-right-key";
+    auto srv = start(o);
+    ASSERT_TRUE(srv);
+    salvo::test::http_client client(srv->port());
+    auto w = request_writer::create(test::make_spec({}, merge::field_set{}), {1, "the-wrong-key"},
+                                    merge_mode::local);
+    ASSERT_TRUE(w);
+    auto b = batcher::create(*w);
+    ASSERT_TRUE(b);
+    test::owned_recipient r{"a@example.com", "", {}, {}, 1};
+    ASSERT_TRUE(b->add(r.view()));
+    b->flush();
+    const auto req = b->take();
+    const auto reply = client.post(req.body);
+    response_reader reader;
+    const auto& v = reader.read(reply.status, reply.body, req);
+    EXPECT_EQ(reply.status, 401);
+    EXPECT_EQ(v.request_fate, fate::stop_job);
+    EXPECT_EQ(v.code, api_code::invalid_authentication);
+    EXPECT_EQ(v.detail.find("the-wrong-key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace salvo::injection

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include <csignal>
+
 namespace salvo::cli {
 namespace fs = std::filesystem;
 

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
         std::string email, first_name, plan;
     };
     const std::vector<customer> customers = {
-        {"ann@example.com", "Ann", "Pro"},     {"bob@example.com", "Bob", "Free"},
+        {"ann@example.com", "Ann", "Pro"},      {"bob@example.com", "Bob", "Free"},
         {"chloe@example.com", "Chloé", "Team"}, {"not-an-address", "Dan", "Free"},
         {"eve@example.com", "", "Pro"},
     };

@@ -33,10 +33,10 @@ sigset_t stop_signals() {
 }
 }  // namespace
 
-signal_watch::signal_watch(std::function<void(int)> on_signal) {
+signal_watch::signal_watch() {
     const sigset_t set = stop_signals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    thread_ = std::thread([this, set, on_signal = std::move(on_signal)] {
+    thread_ = std::thread([this, set] {
         int seen = 0;
         while (!done_.load()) {
             timespec wait{0, 100'000'000};
@@ -46,9 +46,20 @@ signal_watch::signal_watch(std::function<void(int)> on_signal) {
                 std::fputs("\nsalvo: second signal, stopping now (resumable)\n", stderr);
                 std::_Exit(exit_stopped);
             }
-            on_signal(sig);
+            const std::lock_guard lock(mutex_);
+            if (handler_)
+                handler_(sig);
+            else
+                pending_ = sig;
         }
     });
+}
+
+void signal_watch::on_signal(std::function<void(int)> handler) {
+    const std::lock_guard lock(mutex_);
+    handler_ = std::move(handler);
+    if (pending_ != 0 && handler_) handler_(pending_);
+    pending_ = 0;
 }
 
 signal_watch::~signal_watch() {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -26,18 +27,25 @@ enum exit_code : int {
 [[nodiscard]] int exit_code_for(const engine::report& r) noexcept;
 
 /// Blocks SIGINT and SIGTERM in the calling thread (and so in every thread
-/// it starts afterwards) and calls `on_signal` from a thread of its own for
-/// each one received. A second signal ends the process at once (exit 3): the
-/// journal makes that resumable too.
+/// it starts afterwards: construct it before anything starts threads) and
+/// calls the handler given to on_signal() from a thread of its own. A signal
+/// that comes before a handler is set is kept and handed to it when set. A
+/// second signal ends the process at once (exit 3): the journal makes that
+/// resumable too.
 class signal_watch {
   public:
-    explicit signal_watch(std::function<void(int)> on_signal);
+    signal_watch();
     ~signal_watch();
     signal_watch(const signal_watch&) = delete;
     signal_watch& operator=(const signal_watch&) = delete;
 
+    void on_signal(std::function<void(int)> handler);
+
   private:
     std::atomic<bool> done_{false};
+    std::mutex mutex_;
+    std::function<void(int)> handler_;
+    int pending_ = 0;
     std::thread thread_;
 };
 

@@ -15,6 +15,7 @@ int run_demo(const fs::path& campaign_dir) {
     const fs::path dir = make_temp_dir("salvo-demo");
     const fs::path record = dir / "emails.ndjson";
 
+    signal_watch signals;  // before any thread starts
     emulator::options eo;
     eo.record_file = record.string();
     auto server = emulator::server::start(eo);
@@ -48,11 +49,9 @@ int run_demo(const fs::path& campaign_dir) {
         fmt::print(stderr, "salvo: {}\n", j.error().message);
         return exit_usage;
     }
-    engine::report r;
-    {
-        signal_watch signals([&](int) { (*j)->cancel(); });
-        r = (*j)->run();
-    }
+    signals.on_signal([&](int) { (*j)->cancel(); });
+    const engine::report r = (*j)->run();
+    signals.on_signal({});
     display.finish();
     (*server)->stop();
     const auto st = (*server)->counters();

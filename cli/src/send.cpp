@@ -141,14 +141,14 @@ int run_proof(const send_args& a, engine::job_config cfg) {
                                         engine::to_string(o.status), o.code.empty() ? "" : " ",
                                         o.code.empty() ? std::string_view(o.error) : o.code));
         };
+        signal_watch signals;
         auto j = engine::job::create(cfg, std::move(ro), std::move(source));
         if (!j) {
             fmt::print(stderr, "salvo: {}\n", j.error().message);
         } else {
-            std::optional<signal_watch> signals;
-            signals.emplace([&](int) { (*j)->cancel(); });
+            signals.on_signal([&](int) { (*j)->cancel(); });
             const auto r = (*j)->run();
-            signals.reset();
+            signals.on_signal({});
             fmt::print("proof: {} row(s) x {} address(es), outside the journal\n",
                        rows->rows.size(), to.size());
             for (const auto& l : lines) fmt::print("{}\n", l);
@@ -180,20 +180,20 @@ int run_send(const send_args& a) {
         const std::lock_guard lock(display_mutex);
         display.update(p);
     };
+    // Before job::create: every thread the job starts inherits the mask.
+    signal_watch signals;
     auto j = engine::job::create(std::move(*cfg), std::move(ro));
     if (!j) {
         fmt::print(stderr, "salvo: {}\n", j.error().message);
         return exit_usage;
     }
-    engine::report r;
-    {
-        signal_watch signals([&](int sig) {
-            fmt::print(stderr, "\nsalvo: {} received, stopping cleanly (run again to resume)\n",
-                       sig == SIGINT ? "SIGINT" : "SIGTERM");
-            (*j)->cancel();
-        });
-        r = (*j)->run();
-    }
+    signals.on_signal([&](int sig) {
+        fmt::print(stderr, "\nsalvo: {} received, stopping cleanly (run again to resume)\n",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+        (*j)->cancel();
+    });
+    const engine::report r = (*j)->run();
+    signals.on_signal({});
     {
         const std::lock_guard lock(display_mutex);
         display.finish();

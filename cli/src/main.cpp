@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
     s->add_option("--max-in-flight", send.max_in_flight, "Requests in flight (rate.max_in_flight)");
     s->add_option("--results", send.results, "Results file (NDJSON, one line per row)");
     s->add_option("--journal", send.journal, "Journal file (makes a run resumable)");
-    s->add_option("--set", send.sets, "Set any job key: key.path=value (repeatable)");
+    s->add_option("--set", send.sets, "Set any job key: key.path=value (repeatable)")
+        ->allow_extra_args(false);
     s->add_flag("--restart", send.restart, "Move the old journal and results aside, start over");
     s->add_option("--report", send.report_file, "Write the summary as JSON to this file");
     s->add_option("--progress", send_progress, "auto, json or none")
@@ -109,8 +110,10 @@ int main(int argc, char** argv) {
     e->add_option("--threads", emu.threads, "I/O threads (default 2)");
     e->add_flag("--discard", emu.discard, "Answer Success without parsing (benchmarks)");
     e->add_option("--fault", emu.faults,
-                  "KIND[:RATE][@AFTER][xTIMES], e.g. http_503:0.2, reset_after_body@10x1");
-    e->add_option("--fail-rate", emu.fail_rates, "STATUS:RATE, e.g. 503:0.2 or 429:0.1");
+                  "KIND[:RATE][@AFTER][xTIMES], e.g. http_503:0.2, reset_after_body@10x1")
+        ->allow_extra_args(false);
+    e->add_option("--fail-rate", emu.fail_rates, "STATUS:RATE, e.g. 503:0.2 or 429:0.1")
+        ->allow_extra_args(false);
     e->add_option("--retry-after", emu.retry_after, "Retry-After seconds for 429 (default 1)");
     e->add_option("--reject-pattern", emu.reject_pattern,
                   "Addresses matching this regex get InvalidAddress");
@@ -129,14 +132,16 @@ int main(int argc, char** argv) {
     p->add_option("--rows", preview_rows, "Rows to render (default 3)");
     p->add_option("--out", preview_out, "Write each as DIR/row-N.eml instead of printing");
     p->add_flag("--request", preview_request, "Print the JSON request body (key as ****)");
-    p->add_option("--set", preview_sets, "Set any job key: key.path=value");
+    p->add_option("--set", preview_sets, "Set any job key: key.path=value")
+        ->allow_extra_args(false);
 
     // validate
     std::filesystem::path validate_job;
     std::vector<std::string> validate_sets;
     auto* v = app.add_subcommand("validate", "Check the job, its templates and every row");
     v->add_option("job", validate_job, "The job file")->required()->check(CLI::ExistingFile);
-    v->add_option("--set", validate_sets, "Set any job key: key.path=value");
+    v->add_option("--set", validate_sets, "Set any job key: key.path=value")
+        ->allow_extra_args(false);
     v->footer("Exit 0 when every row is valid, 1 when some are not, 2 for a job error.");
 
     // demo

@@ -93,7 +93,7 @@ unknown_key)
   "$salvo" send "$work/job.json" --set retry.max_attempts=x >"$work/out" 2>"$work/err"
   [[ $? == 2 ]] || fail "bad job accepted with --set"
   make_job 3
-  "$salvo" send "$work/job.json" --set rate.emails_per_secnd=3 >"$work/out" 2>"$work/err"
+  "$salvo" send --set rate.emails_per_secnd=3 "$work/job.json" >"$work/out" 2>"$work/err"
   rc=$?
   [[ $rc == 2 ]] || fail "--set unknown key: exit $rc, expected 2"
   grep -q 'emails_per_secnd' "$work/err" || { cat "$work/err"; fail "--set key not named"; }
@@ -207,6 +207,33 @@ demo)
   rec=$(sed -n 's/^the emulator recorded 990 emails in [0-9]* requests: //p' "$work/out")
   [[ -f $rec && $(wc -l <"$rec") == 990 ]] || fail "record file $rec"
   rm -rf "$(dirname "$rec")"
+  ;;
+emulate_faults)
+  start_emulator --fail-rate 503:0.3 --fault reset_before_body:0.1 --seed 7
+  make_job 100
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --report "$work/report.json" \
+    >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "exit $rc, expected 0 (faults are retried)"; }
+  grep -q '"retries":0,' "$work/report.json" && fail "no retries despite injected faults"
+  [[ $(lines_with '"status":"accepted"' "$work/results.ndjson") == 100 ]] || fail "not 100 accepted"
+  "$salvo" emulate --listen 127.0.0.1:0 --fault no_such_kind >/dev/null 2>"$work/err2"
+  [[ $? == 2 ]] || fail "bad --fault: expected exit 2"
+  grep -q 'http_503' "$work/err2" || fail "bad --fault does not list the kinds"
+  ;;
+other_campaign)
+  start_emulator
+  make_job 20
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>&1 || fail "first run exit $?"
+  sed -i 's/"subject": "Hello /"subject": "Hi /' "$work/job.json"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 2 ]] || { cat "$work/err"; fail "another campaign's journal: exit $rc, expected 2"; }
+  grep -q -- '--restart' "$work/err" || fail "no --restart hint"
+  [[ $(wc -l <"$work/emails.ndjson") == 20 ]] || fail "sent something before refusing"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --restart >"$work/out" 2>&1 || fail "--restart exit $?"
+  [[ -f $work/campaign.journal.1 && -f $work/results.ndjson.1 ]] || fail "old files not kept aside"
+  [[ $(wc -l <"$work/emails.ndjson") == 40 ]] || fail "--restart did not send again"
   ;;
 *) fail "unknown scenario $scenario" ;;
 esac

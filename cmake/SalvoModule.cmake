@@ -30,6 +30,15 @@ function(salvo_module name)
     target_link_libraries(${target} INTERFACE ${ARG_PUBLIC})
   endif()
   add_library(salvo::${name} ALIAS ${target})
+  # Installed as salvo::NAME too (salvoTargets.cmake, see the top level).
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+  install(TARGETS ${target} EXPORT salvoTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  if(EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/include")
+    install(DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  endif()
 endfunction()
 
 # salvo_test_suite(MODULE LIBS...)

@@ -1,100 +1,71 @@
-// `salvo demo`: the merge demo. It compiles the sample campaign's templates
-// (samples/campaign/) and renders them for a handful of example recipients,
-// showing fallbacks, HTML escaping, URL encoding and the header guard.
-#include "demo.hpp"
+// `salvo demo`: the sample campaign sent to an emulator started in-process.
+#include "commands.hpp"
 
-#include <salvo/merge/escape.hpp>
-#include <salvo/merge/template.hpp>
+#include <salvo/emulator/server.hpp>
 
 #include <fmt/core.h>
 
-#include <array>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
+#include <cstdio>
 
 namespace salvo::cli {
-namespace {
+namespace fs = std::filesystem;
 
-std::string read_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path.string());
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+int run_demo(const fs::path& campaign_dir) {
+    const fs::path job_file = campaign_dir / "job.json";
+    const fs::path dir = make_temp_dir("salvo-demo");
+    const fs::path record = dir / "emails.ndjson";
 
-// Expansion output is JSON-escaped (it goes into a request body); a person
-// wants to read it plain.
-std::string readable(const std::string& json_escaped) {
-    std::string plain;
-    if (!merge::json_unescape(json_escaped, plain)) return json_escaped;
-    return plain;
-}
-
-merge::compiled_template compile_or_throw(const std::string& text, const merge::field_set& fields,
-                                          merge::context where, const std::string& label) {
-    merge::compile_options o;
-    o.where = where;
-    o.label = label;
-    auto t = merge::compile(text, fields, o);
-    if (!t) throw std::runtime_error(t.error().message);
-    for (const auto& w : t->warnings()) fmt::print(stderr, "warning: {}\n", w.message);
-    return std::move(*t);
-}
-
-}  // namespace
-
-int run_merge_demo(const std::filesystem::path& campaign_dir, std::size_t rows_to_show) {
-    merge::field_set fields;
-    fields.columns = {"email", "first_name", "plan", "city", "customer_id", "points"};
-    fields.globals = {{"company", "Example & Co"}};
-
-    const auto subject = compile_or_throw("Hello %%first_name|friend%%, your November picks",
-                                          fields, merge::context::header, "subject");
-    const auto text = compile_or_throw(read_file(campaign_dir / "body.txt"), fields,
-                                       merge::context::text, "body.txt");
-    const auto html = compile_or_throw(read_file(campaign_dir / "body.html"), fields,
-                                       merge::context::html, "body.html");
-
-    // Example recipients: a plain one, one with no name and markup in a
-    // value, one whose name would inject a header, one with unicode.
-    const std::array<std::array<std::string_view, 6>, 4> rows{{
-        {"ann@example.com", "Ann", "gold", "Berlin", "C-1001", "120"},
-        {"bob@example.com", "", "<trial>", "", "C 1002/x", ""},
-        {"eve@example.com", "Eve\r\nBcc: all@example.com", "basic", "Lyon", "C-1003", "7"},
-        {"zoe@example.com", "Zoë", "silver", "São Paulo", "C-1004", "3 400"},
-    }};
-
-    std::size_t shown = 0, invalid = 0;
-    std::string out_subject, out_text, out_html;
-    for (const auto& row : rows) {
-        if (shown >= rows_to_show) break;
-        ++shown;
-        out_subject.clear();
-        out_text.clear();
-        out_html.clear();
-        fmt::print("=== recipient {}: {}\n", shown, row[0]);
-        const merge::row_view values(row.data(), row.size());
-        if (auto e = subject.expand(values, out_subject)) {
-            ++invalid;
-            fmt::print("invalid: {}\n\n", subject.describe(*e));
-            continue;
-        }
-        (void)text.expand(values, out_text);
-        (void)html.expand(values, out_html);
-        fmt::print("Subject: {}\n\n{}\n--- HTML part ({} bytes), first lines:\n",
-                   readable(out_subject), readable(out_text), out_html.size());
-        const std::string h = readable(out_html);
-        std::size_t pos = h.find("<h1>");
-        fmt::print("{}\n\n", h.substr(pos == std::string::npos ? 0 : pos, 260));
+    signal_watch signals;  // before any thread starts
+    emulator::options eo;
+    eo.record_file = record.string();
+    auto server = emulator::server::start(eo);
+    if (!server) {
+        fmt::print(stderr, "salvo: cannot start the emulator: {}\n", server.error().message());
+        return exit_usage;
     }
-    fmt::print("merge demo: {} recipients rendered, {} refused as invalid.\n", shown - invalid,
-               invalid);
+    fmt::print("salvo demo: an Injection API emulator listens on {}\n", (*server)->url());
+    fmt::print("salvo demo: sending {} (results and journal in {})\n\n", job_file.string(),
+               dir.string());
+    std::fflush(stdout);
+
+    const std::vector<std::string> overrides = {
+        "endpoint=" + (*server)->url(),
+        "results=" + (dir / "results.ndjson").string(),
+        "journal=" + (dir / "campaign.journal").string(),
+    };
+    auto cfg = engine::load_job_file(job_file, overrides);
+    if (!cfg) {
+        fmt::print(stderr, "salvo: {}\n", cfg.error().message);
+        return exit_usage;
+    }
+    progress_display display(progress_mode::automatic, estimate_rows(*cfg));
+    engine::run_options ro;
+    // The emulator accepts any non-empty key; a real run reads the job's
+    // api_key_env (SOCKETLABS_API_KEY) or api_key_file instead.
+    ro.api_key = "demo-key";
+    ro.on_progress = [&display](const engine::progress& p) { display.update(p); };
+    auto j = engine::job::create(std::move(*cfg), std::move(ro));
+    if (!j) {
+        fmt::print(stderr, "salvo: {}\n", j.error().message);
+        return exit_usage;
+    }
+    signals.on_signal([&](int) { (*j)->cancel(); });
+    const engine::report r = (*j)->run();
+    signals.on_signal({});
+    display.finish();
+    (*server)->stop();
+    const auto st = (*server)->counters();
+    fmt::print("{}\n", r.to_table());
     fmt::print(
-        "The full campaign demo (reading recipients.csv and sending to a local\n"
-        "Injection API emulator) arrives with the engine and the emulator.\n");
-    return 0;
+        "demo: {} accepted, {} rejected, {} failed, {} invalid, {} duplicate, "
+        "{} suppressed\n",
+        r.count(engine::fate::accepted), r.count(engine::fate::rejected),
+        r.count(engine::fate::failed), r.count(engine::fate::invalid),
+        r.count(engine::fate::duplicate), r.count(engine::fate::suppressed));
+    fmt::print("the emulator recorded {} emails in {} requests: {}\n", st.emails, st.requests,
+               record.string());
+    fmt::print("one result line per recipient: {}\n", (dir / "results.ndjson").string());
+    return exit_code_for(r);
 }
 
 }  // namespace salvo::cli

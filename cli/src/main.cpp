@@ -1,31 +1,175 @@
-// The salvo command line.
-#include "demo.hpp"
+// The salvo command line: CLI11 parsing, then one subcommand (commands.hpp).
+#include "commands.hpp"
+
+#include <salvo/emulator/options.hpp>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include <cstring>
 #include <exception>
 #include <filesystem>
 
+namespace {
+
+// The API key never travels on a command line (shell history, `ps`).
+bool refuse_api_key_option(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) return false;
+        if (std::strcmp(argv[i], "--api-key") == 0 ||
+            std::strncmp(argv[i], "--api-key=", 10) == 0) {
+            fmt::print(stderr,
+                       "salvo: there is no --api-key option: a key on the command line ends up in "
+                       "shell history and in `ps`.\n"
+                       "Put it in an environment variable named by the job's \"api_key_env\" "
+                       "(default SOCKETLABS_API_KEY), or in a file named by \"api_key_file\".\n");
+            return true;
+        }
+    }
+    return false;
+}
+
+// The sample campaign: in the source tree when built there, else where
+// `cmake --install` put it (PREFIX/share/salvo/samples/campaign).
+std::filesystem::path default_campaign_dir() {
+    namespace fs = std::filesystem;
+    const fs::path source = fs::path(SALVO_SOURCE_DIR) / "samples/campaign";
+    std::error_code ec;
+    if (fs::exists(source / "job.json", ec)) return source;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const fs::path installed = exe.parent_path().parent_path() / "share/salvo/samples/campaign";
+        if (fs::exists(installed / "job.json", ec)) return installed;
+    }
+    return source;
+}
+
+salvo::cli::progress_mode progress_from(const std::string& s) {
+    if (s == "json") return salvo::cli::progress_mode::json;
+    if (s == "none") return salvo::cli::progress_mode::none;
+    return salvo::cli::progress_mode::automatic;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    namespace cli = salvo::cli;
+    if (refuse_api_key_option(argc, argv)) return cli::exit_usage;
+
     CLI::App app{"salvo: bulk mail-merge and injection for the SocketLabs Injection API"};
     app.set_version_flag("--version", "salvo " SALVO_VERSION);
     app.require_subcommand(1);
+    app.footer(
+        "Examples:\n"
+        "  salvo demo                        send the sample campaign to an in-process emulator\n"
+        "  salvo validate job.json           check the job, its templates and every row\n"
+        "  salvo preview job.json --rows 2   render two rows without sending\n"
+        "  salvo send job.json               run the campaign (resumes when run again)\n"
+        "  salvo emulate                     a local Injection API on 127.0.0.1:8465\n"
+        "Exit codes: 0 all accepted, 1 some rejected/failed/unknown, 2 usage or job error\n"
+        "(nothing sent), 3 stopped early (resumable with the same command).");
 
-    std::filesystem::path campaign = std::filesystem::path(SALVO_SOURCE_DIR) / "samples/campaign";
-    std::size_t rows = 4;
-    auto* demo =
-        app.add_subcommand("demo", "Render the sample campaign's templates for example recipients");
-    demo->add_option("--campaign", campaign, "Folder holding body.txt and body.html")
+    // send
+    cli::send_args send;
+    std::string send_progress = "auto";
+    auto* s = app.add_subcommand("send", "Run a campaign: every row ends accepted or reported");
+    s->add_option("job", send.job_file, "The job file (JSON)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    s->add_option("--endpoint", send.endpoint, "Injection API URL (job key endpoint)");
+    s->add_option("--merge", send.merge, "local or server (job key merge)");
+    s->add_option("--rate", send.rate, "Emails per second, 0 = unlimited (rate.emails_per_second)");
+    s->add_option("--max-in-flight", send.max_in_flight, "Requests in flight (rate.max_in_flight)");
+    s->add_option("--results", send.results, "Results file (NDJSON, one line per row)");
+    s->add_option("--journal", send.journal, "Journal file (makes a run resumable)");
+    s->add_option("--set", send.sets, "Set any job key: key.path=value (repeatable)")
+        ->allow_extra_args(false);
+    s->add_flag("--restart", send.restart, "Move the old journal and results aside, start over");
+    s->add_option("--report", send.report_file, "Write the summary as JSON to this file");
+    s->add_option("--progress", send_progress, "auto, json or none")
+        ->check(CLI::IsMember({"auto", "json", "none"}));
+    s->add_option("--proof", send.proof,
+                  "Send the first row(s) to these addresses only (comma-separated), outside "
+                  "the journal");
+    s->add_option("--proof-rows", send.proof_rows, "Rows to send as proofs (default 1)");
+    s->footer(
+        "Examples:\n"
+        "  SOCKETLABS_API_KEY=... salvo send job.json --rate 200\n"
+        "  salvo send job.json --proof me@example.com,boss@example.com\n"
+        "  salvo send job.json --set retry.max_attempts=3 --report summary.json");
+
+    // emulate
+    cli::emulate_args emu;
+    emu.listen = "127.0.0.1:" + std::to_string(salvo::emulator::default_port);
+    auto* e = app.add_subcommand("emulate", "Run a local Injection API emulator until Ctrl-C");
+    e->add_option("--listen", emu.listen, "ADDR:PORT (default 127.0.0.1:8465; port 0 = any)");
+    e->add_option("--record", emu.record, "Append every accepted email to this NDJSON file");
+    e->add_option("--server-id", emu.server_id, "Accept only this ServerId (default: any)");
+    e->add_option("--api-key-env", emu.api_key_env,
+                  "Accept only the key in this environment variable (default: any non-empty)");
+    e->add_option("--threads", emu.threads, "I/O threads (default 2)");
+    e->add_flag("--discard", emu.discard, "Answer Success without parsing (benchmarks)");
+    e->add_option("--fault", emu.faults,
+                  "KIND[:RATE][@AFTER][xTIMES], e.g. http_503:0.2, reset_after_body@10x1")
+        ->allow_extra_args(false);
+    e->add_option("--fail-rate", emu.fail_rates, "STATUS:RATE, e.g. 503:0.2 or 429:0.1")
+        ->allow_extra_args(false);
+    e->add_option("--retry-after", emu.retry_after, "Retry-After seconds for 429 (default 1)");
+    e->add_option("--reject-pattern", emu.reject_pattern,
+                  "Addresses matching this regex get InvalidAddress");
+    e->add_option("--delay-ms", emu.delay_ms, "Delay every answer by this many milliseconds");
+    e->add_option("--seed", emu.seed, "Fault seed (default 1)");
+    e->footer("The first line on stdout is the URL it listens on.");
+
+    // preview
+    std::filesystem::path preview_job;
+    std::vector<std::string> preview_sets;
+    std::size_t preview_rows = 3;
+    std::string preview_out;
+    bool preview_request = false;
+    auto* p = app.add_subcommand("preview", "Render the first rows without sending");
+    p->add_option("job", preview_job, "The job file")->required()->check(CLI::ExistingFile);
+    p->add_option("--rows", preview_rows, "Rows to render (default 3)");
+    p->add_option("--out", preview_out, "Write each as DIR/row-N.eml instead of printing");
+    p->add_flag("--request", preview_request, "Print the JSON request body (key as ****)");
+    p->add_option("--set", preview_sets, "Set any job key: key.path=value")
+        ->allow_extra_args(false);
+
+    // validate
+    std::filesystem::path validate_job;
+    std::vector<std::string> validate_sets;
+    auto* v = app.add_subcommand("validate", "Check the job, its templates and every row");
+    v->add_option("job", validate_job, "The job file")->required()->check(CLI::ExistingFile);
+    v->add_option("--set", validate_sets, "Set any job key: key.path=value")
+        ->allow_extra_args(false);
+    v->footer("Exit 0 when every row is valid, 1 when some are not, 2 for a job error.");
+
+    // demo
+    std::filesystem::path campaign = default_campaign_dir();
+    auto* d = app.add_subcommand("demo", "Send the sample campaign to an in-process emulator");
+    d->add_option("--campaign", campaign, "Folder holding job.json (default: samples/campaign)")
         ->check(CLI::ExistingDirectory);
-    demo->add_option("--rows", rows, "How many example recipients to render (at most 4)");
 
-    CLI11_PARSE(app, argc, argv);
     try {
-        if (*demo) return salvo::cli::run_merge_demo(campaign, rows);
-    } catch (const std::exception& e) {
-        fmt::print(stderr, "salvo: {}\n", e.what());
-        return 2;
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& err) {
+        const int code = app.exit(err);
+        return code == 0 ? 0 : cli::exit_usage;
     }
-    return 0;
+    try {
+        if (*s) {
+            send.progress = progress_from(send_progress);
+            return cli::run_send(send);
+        }
+        if (*e) return cli::run_emulate(emu);
+        if (*p)
+            return cli::run_preview(preview_job, preview_sets, preview_rows, preview_out,
+                                    preview_request);
+        if (*v) return cli::run_validate(validate_job, validate_sets);
+        if (*d) return cli::run_demo(campaign);
+    } catch (const std::exception& ex) {
+        fmt::print(stderr, "salvo: {}\n", ex.what());
+        return cli::exit_usage;
+    }
+    return cli::exit_ok;
 }

@@ -1,0 +1,57 @@
+#pragma once
+// The subcommands of `salvo`; each returns the process exit code.
+
+#include "common.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace salvo::cli {
+
+struct send_args {
+    std::filesystem::path job_file;
+    std::optional<std::string> endpoint, merge, results, journal;
+    std::optional<double> rate;
+    std::optional<std::size_t> max_in_flight;
+    std::vector<std::string> sets;
+    bool restart = false;
+    std::string report_file;
+    progress_mode progress = progress_mode::automatic;
+    std::string proof;  ///< comma-separated addresses; empty: a real run
+    std::size_t proof_rows = 1;
+};
+
+/// The overrides `--endpoint`, `--rate`, … stand for, then every `--set`.
+[[nodiscard]] std::vector<std::string> overrides_of(const send_args& a);
+
+int run_send(const send_args& a);
+
+struct emulate_args {
+    std::string listen = "127.0.0.1";
+    std::string record;
+    std::string server_id;
+    std::string api_key_env;
+    std::size_t threads = 2;
+    bool discard = false;
+    std::vector<std::string> faults;      ///< KIND[:RATE][@AFTER][xTIMES]
+    std::vector<std::string> fail_rates;  ///< STATUS:RATE
+    unsigned retry_after = 1;
+    std::string reject_pattern;
+    std::uint64_t delay_ms = 0;
+    std::uint64_t seed = 1;
+};
+
+int run_emulate(const emulate_args& a);
+
+int run_validate(const std::filesystem::path& job_file, const std::vector<std::string>& sets);
+
+int run_demo(const std::filesystem::path& campaign_dir);
+
+int run_preview(const std::filesystem::path& job_file, const std::vector<std::string>& sets,
+                std::size_t rows, const std::string& out_dir, bool request);
+
+}  // namespace salvo::cli

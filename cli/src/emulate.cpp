@@ -1,0 +1,162 @@
+// `salvo emulate`: the Injection API emulator as a standalone server.
+#include "commands.hpp"
+
+#include <salvo/emulator/server.hpp>
+
+#include <fmt/core.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+#include <signal.h>
+
+namespace salvo::cli {
+namespace {
+
+std::optional<emulator::fault_kind> kind_named(std::string_view name) {
+    for (std::size_t k = 0; k < emulator::fault_kind_count; ++k) {
+        const auto kind = static_cast<emulator::fault_kind>(k);
+        if (name == emulator::to_string(kind)) return kind;
+    }
+    if (name == "500") return emulator::fault_kind::http_500;
+    if (name == "502") return emulator::fault_kind::http_502;
+    if (name == "503") return emulator::fault_kind::http_503;
+    if (name == "504") return emulator::fault_kind::http_504;
+    if (name == "429") return emulator::fault_kind::throttle;
+    if (name == "401") return emulator::fault_kind::invalid_authentication;
+    return std::nullopt;
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out) {
+    if (s.empty()) return false;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc{} && r.ptr == s.data() + s.size();
+}
+
+// KIND[:RATE][@AFTER][xTIMES]
+std::optional<emulator::fault_rule> parse_fault(std::string_view spec, std::string& error) {
+    emulator::fault_rule rule;
+    const auto cut = spec.find_first_of(":@x");
+    const auto kind = kind_named(spec.substr(0, cut));
+    if (!kind) {
+        std::string known;
+        for (std::size_t k = 0; k < emulator::fault_kind_count; ++k)
+            known += std::string(k ? ", " : "") +
+                     emulator::to_string(static_cast<emulator::fault_kind>(k));
+        error = fmt::format("--fault {}: unknown kind; known: {} (or 500, 502, 503, 504, 429, 401)",
+                            spec, known);
+        return std::nullopt;
+    }
+    rule.kind = *kind;
+    std::string_view rest = cut == std::string_view::npos ? "" : spec.substr(cut);
+    while (!rest.empty()) {
+        const char tag = rest[0];
+        rest.remove_prefix(1);
+        const auto next = rest.find_first_of(":@x");
+        const std::string_view value = rest.substr(0, next);
+        rest = next == std::string_view::npos ? "" : rest.substr(next);
+        bool ok = false;
+        if (tag == ':') {
+            ok = parse_number(value, rule.rate) && rule.rate >= 0 && rule.rate <= 1;
+        } else if (tag == '@') {
+            ok = parse_number(value, rule.after);
+        } else {
+            ok = parse_number(value, rule.times);
+        }
+        if (!ok) {
+            error =
+                fmt::format("--fault {}: expected KIND[:RATE][@AFTER][xTIMES], RATE in 0..1", spec);
+            return std::nullopt;
+        }
+    }
+    return rule;
+}
+
+}  // namespace
+
+int run_emulate(const emulate_args& a) {
+    emulator::options o;
+    o.port = emulator::default_port;
+    std::string host = a.listen;
+    if (const auto colon = a.listen.rfind(':'); colon != std::string::npos) {
+        host = a.listen.substr(0, colon);
+        if (!parse_number(std::string_view(a.listen).substr(colon + 1), o.port)) {
+            fmt::print(stderr, "salvo: --listen {}: expected ADDR:PORT\n", a.listen);
+            return exit_usage;
+        }
+    }
+    if (!host.empty()) o.host = host;
+    o.threads = a.threads == 0 ? 1 : a.threads;
+    o.record_file = a.record;
+    o.server_id = a.server_id;
+    o.discard = a.discard;
+    o.seed = a.seed;
+    if (!a.api_key_env.empty()) {
+        const char* key = std::getenv(a.api_key_env.c_str());
+        if (!key || !*key) {
+            fmt::print(stderr, "salvo: --api-key-env {}: the variable is not set\n", a.api_key_env);
+            return exit_usage;
+        }
+        o.api_key = key;
+    }
+    std::string error;
+    for (const auto& spec : a.faults) {
+        auto rule = parse_fault(spec, error);
+        if (!rule) {
+            fmt::print(stderr, "salvo: {}\n", error);
+            return exit_usage;
+        }
+        o.faults.push_back(*rule);
+    }
+    for (const auto& spec : a.fail_rates) {
+        const auto colon = spec.find(':');
+        auto rule = colon == std::string::npos ? std::nullopt : parse_fault(spec, error);
+        if (!rule) {
+            fmt::print(stderr, "salvo: --fail-rate {}: expected STATUS:RATE, e.g. 503:0.2\n", spec);
+            return exit_usage;
+        }
+        o.faults.push_back(*rule);
+    }
+    for (auto& f : o.faults) {
+        f.retry_after_seconds = a.retry_after;
+        f.delay = std::chrono::milliseconds(a.delay_ms);
+    }
+    if (a.delay_ms > 0) {
+        emulator::fault_rule d;
+        d.kind = emulator::fault_kind::delay;
+        d.delay = std::chrono::milliseconds(a.delay_ms);
+        o.faults.push_back(d);
+    }
+    if (!a.reject_pattern.empty()) {
+        emulator::fault_rule r;
+        r.kind = emulator::fault_kind::reject_address;
+        r.pattern = a.reject_pattern;
+        o.faults.insert(o.faults.begin(), r);
+    }
+    // Block the stop signals before the server's threads exist.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    auto s = emulator::server::start(o);
+    if (!s) {
+        fmt::print(stderr, "salvo: cannot start the emulator on {}:{}: {}\n", o.host, o.port,
+                   s.error().message());
+        return exit_usage;
+    }
+    fmt::print("{}\n", (*s)->url());
+    std::fflush(stdout);
+    fmt::print(stderr, "salvo emulate: listening; stats at {}/stats; Ctrl-C stops\n",
+               (*s)->base_url());
+    const int sig = wait_for_signal();
+    (*s)->stop();
+    const auto st = (*s)->counters();
+    fmt::print(stderr, "salvo emulate: {} ({}): {} requests, {} emails recorded\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM", "stopped", st.requests, st.emails);
+    return exit_ok;
+}
+
+}  // namespace salvo::cli

@@ -1,0 +1,209 @@
+// `salvo preview`: render the first rows of a job without sending.
+#include "commands.hpp"
+
+#include <salvo/engine/campaign.hpp>
+#include <salvo/engine/validate.hpp>
+#include <salvo/merge/escape.hpp>
+
+#include <fmt/core.h>
+
+namespace salvo::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Expansions come JSON-escaped (they go into a request body); a person
+// wants to read them plain.
+std::string render(const merge::compiled_template& t, merge::row_view row, std::string& error) {
+    std::string json;
+    if (const auto e = t.expand(row, json)) {
+        error = t.describe(*e);
+        return {};
+    }
+    std::string plain;
+    if (!merge::json_unescape(json, plain)) return json;
+    return plain;
+}
+
+std::string mailbox(const std::string& email, const std::string& name) {
+    return name.empty() ? email : fmt::format("\"{}\" <{}>", name, email);
+}
+
+// A simple RFC 5322 message: multipart/alternative for the bodies, inside
+// multipart/related when there are inline parts.
+std::string make_eml(const injection::message_spec& spec, const std::string& from,
+                     const std::string& to, const std::string& subject, const std::string& text,
+                     const std::string& html,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     std::uint64_t row) {
+    const std::string alt = fmt::format("=_salvo_alt_{}", row);
+    const std::string rel = fmt::format("=_salvo_rel_{}", row);
+    std::string m;
+    m += "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n";
+    for (const auto& [k, v] : headers) m += k + ": " + v + "\r\n";
+    m += "MIME-Version: 1.0\r\n";
+    const bool related = !spec.attachments.empty();
+    if (related) {
+        m += "Content-Type: multipart/mixed; boundary=\"" + rel + "\"\r\n\r\n--" + rel + "\r\n";
+    }
+    m += "Content-Type: multipart/alternative; boundary=\"" + alt + "\"\r\n\r\n";
+    if (spec.text_body)
+        m += "--" + alt + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n";
+    if (spec.html_body)
+        m += "--" + alt + "\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n";
+    m += "--" + alt + "--\r\n";
+    if (related) {
+        for (const auto& a : spec.attachments) {
+            m += "--" + rel + "\r\nContent-Type: " + a.content_type + "; name=\"" + a.name +
+                 "\"\r\nContent-Transfer-Encoding: base64\r\n";
+            if (!a.content_id.empty())
+                m += "Content-ID: <" + a.content_id + ">\r\nContent-Disposition: inline\r\n";
+            else
+                m += "Content-Disposition: attachment; filename=\"" + a.name + "\"\r\n";
+            m += "\r\n";
+            for (std::size_t i = 0; i < a.content_base64.size(); i += 76)
+                m += a.content_base64.substr(i, 76) + "\r\n";
+        }
+        m += "--" + rel + "--\r\n";
+    }
+    return m;
+}
+
+}  // namespace
+
+int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, std::size_t rows,
+                const std::string& out_dir, bool request) {
+    auto cfg = engine::load_job_file(job_file, sets);
+    if (!cfg) {
+        fmt::print(stderr, "salvo: {}\n", cfg.error().message);
+        return exit_usage;
+    }
+    engine::source_options so;
+    if (!cfg->recipients.format.empty())
+        (void)engine::parse_format(cfg->recipients.format, so.format);
+    so.encoding = cfg->recipients.encoding;
+    so.delimiter = cfg->recipients.delimiter.empty() ? '\0' : cfg->recipients.delimiter[0];
+    auto src = engine::open_source(cfg->recipients.path.string(), so);
+    if (!src) {
+        fmt::print(stderr, "salvo: {}\n", src.error().message);
+        return exit_usage;
+    }
+    auto message = engine::compile_message(*cfg, (*src)->keys());
+    if (!message) {
+        fmt::print(stderr, "salvo: {}\n", message.error().message);
+        return exit_usage;
+    }
+    for (const auto& w : message->warnings) fmt::print(stderr, "warning: {}\n", w.message);
+    engine::validate_options vo;
+    vo.email_column = cfg->recipients.email;
+    vo.name_column = cfg->recipients.name;
+    vo.dedupe = cfg->dedupe;
+    auto check = engine::validator::create((*src)->fields(), vo, nullptr, (*src)->name());
+    if (!check) {
+        fmt::print(stderr, "salvo: {}\n", check.error().message);
+        return exit_usage;
+    }
+    // The real key when there is one, so that the body is exactly what would
+    // be sent; it is replaced by **** before anything is printed.
+    std::string key = "****";
+    if (auto k = engine::resolve_api_key(*cfg); k && !k->empty()) key = *k;
+    auto writer = engine::make_request_writer(*cfg, message->spec, key);
+    if (!writer) {
+        fmt::print(stderr, "salvo: {}\n", writer.error().message);
+        return exit_usage;
+    }
+    if (!out_dir.empty()) {
+        std::error_code ec;
+        fs::create_directories(out_dir, ec);
+        if (ec) {
+            fmt::print(stderr, "salvo: --out {}: {}\n", out_dir, ec.message());
+            return exit_usage;
+        }
+    }
+    const auto& spec = message->spec;
+    const bool server = cfg->merge == engine::merge_mode::server;
+    std::string body;
+    (*writer)->begin_request(body);
+    bool first_message = true, opened = false;
+    std::size_t seen = 0, problems = 0;
+    engine::chunk c;
+    std::string reason;
+    while (seen < rows) {
+        auto more = (*src)->next_chunk(c);
+        if (!more) {
+            fmt::print(stderr, "salvo: {}\n", more.error().message);
+            return exit_usage;
+        }
+        for (std::size_t i = 0; i < c.size() && seen < rows; ++i, ++seen) {
+            const auto& info = c.info(i);
+            auto v = check->check(c, i, reason);
+            if (!v || *v != engine::verdict::valid) {
+                ++problems;
+                fmt::print("row {} (line {}): {}: {}\n\n", info.row, info.line,
+                           v ? engine::to_string(*v) : "error", v ? reason : v.error().message);
+                continue;
+            }
+            const auto values = c.values(i);
+            injection::recipient r;
+            r.address = values[check->email_column()];
+            if (const auto n = check->name_column(); n && values[*n].data()) r.name = values[*n];
+            r.row = values;
+            r.id = info.row;
+            std::string error;
+            const std::string subject = render(spec.subject, values, error);
+            const std::string text = spec.text_body ? render(*spec.text_body, values, error) : "";
+            const std::string html = spec.html_body ? render(*spec.html_body, values, error) : "";
+            std::string from = render(spec.from.email, values, error);
+            if (spec.from.name) from = mailbox(from, render(*spec.from.name, values, error));
+            std::vector<std::pair<std::string, std::string>> headers;
+            for (const auto& h : spec.custom_headers)
+                headers.emplace_back(h.name, render(h.value, values, error));
+            if (server) {
+                if (!opened) (*writer)->open_merge_message(body, true);
+                opened = true;
+            }
+            const std::size_t mark = body.size();
+            const auto e = server ? (*writer)->append_row(body, r, first_message)
+                                  : (*writer)->append_message(body, r, first_message);
+            if (e || !error.empty()) {
+                body.resize(mark);
+                ++problems;
+                fmt::print("row {} (line {}): invalid: {}\n\n", info.row, info.line,
+                           e ? e->message : error);
+                continue;
+            }
+            first_message = false;
+            const std::string to = mailbox(std::string(r.address), std::string(r.name));
+            if (!out_dir.empty()) {
+                const fs::path file = fs::path(out_dir) / fmt::format("row-{}.eml", info.row);
+                if (!write_text_file(
+                        file, make_eml(spec, from, to, subject, text, html, headers, info.row)))
+                    return exit_usage;
+                fmt::print("row {}: {} -> {}\n", info.row, std::string(r.address), file.string());
+            } else if (!request) {
+                fmt::print("=== row {} (line {}) ===\nFrom: {}\nTo: {}\nSubject: {}\n", info.row,
+                           info.line, from, to, subject);
+                for (const auto& [k, val] : headers) fmt::print("{}: {}\n", k, val);
+                if (spec.text_body) fmt::print("--- text ---\n{}\n", text);
+                if (spec.html_body) fmt::print("--- html ---\n{}\n", html);
+                fmt::print("\n");
+            }
+        }
+        if (!*more) break;
+    }
+    if (request) {
+        if (server && opened) (*writer)->close_merge_message(body);
+        (*writer)->end_request(body);
+        // The key never leaves this process unredacted.
+        for (std::size_t at; key != "****" && (at = body.find(key)) != std::string::npos;)
+            body.replace(at, key.size(), "****");
+        fmt::print("POST {}\n", cfg->endpoint);
+        if (!(*writer)->authorization().empty()) fmt::print("Authorization: Bearer ****\n");
+        fmt::print("{}\n", body);
+    }
+    if (problems > 0)
+        fmt::print(stderr, "salvo: {} of {} row(s) would not be sent\n", problems, seen);
+    return exit_ok;
+}
+
+}  // namespace salvo::cli

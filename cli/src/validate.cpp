@@ -1,0 +1,132 @@
+// `salvo validate`: check a job, its templates and every row; send nothing.
+#include "commands.hpp"
+
+#include <salvo/engine/campaign.hpp>
+#include <salvo/engine/validate.hpp>
+
+#include <fmt/core.h>
+
+namespace salvo::cli {
+
+int run_validate(const std::filesystem::path& job_file, const std::vector<std::string>& sets) {
+    auto cfg = engine::load_job_file(job_file, sets);
+    if (!cfg) {
+        fmt::print(stderr, "salvo: {}\n", cfg.error().message);
+        return exit_usage;
+    }
+    engine::source_options so;
+    if (!cfg->recipients.format.empty() &&
+        !engine::parse_format(cfg->recipients.format, so.format)) {
+        fmt::print(stderr, "salvo: recipients.format: unknown format '{}'\n",
+                   cfg->recipients.format);
+        return exit_usage;
+    }
+    so.encoding = cfg->recipients.encoding;
+    so.delimiter = cfg->recipients.delimiter.empty() ? '\0' : cfg->recipients.delimiter[0];
+    auto src = engine::open_source(cfg->recipients.path.string(), so);
+    if (!src) {
+        fmt::print(stderr, "salvo: {}\n", src.error().message);
+        return exit_usage;
+    }
+    auto message = engine::compile_message(*cfg, (*src)->keys());
+    if (!message) {
+        fmt::print(stderr, "salvo: {}\n", message.error().message);
+        return exit_usage;
+    }
+    std::optional<engine::suppression_list> suppressed;
+    if (!cfg->suppression.empty()) {
+        auto list =
+            engine::suppression_list::load(cfg->suppression.string(), cfg->recipients.email);
+        if (!list) {
+            fmt::print(stderr, "salvo: {}\n", list.error().message);
+            return exit_usage;
+        }
+        suppressed.emplace(std::move(*list));
+    }
+    engine::validate_options vo;
+    vo.email_column = cfg->recipients.email;
+    vo.name_column = cfg->recipients.name;
+    vo.dedupe = cfg->dedupe;
+    auto check = engine::validator::create((*src)->fields(), vo,
+                                           suppressed ? &*suppressed : nullptr, (*src)->name());
+    if (!check) {
+        fmt::print(stderr, "salvo: {}\n", check.error().message);
+        return exit_usage;
+    }
+    // Rendering needs no key: a placeholder key, never sent anywhere.
+    auto writer = engine::make_request_writer(*cfg, message->spec, "validate-only");
+    if (!writer) {
+        fmt::print(stderr, "salvo: {}\n", writer.error().message);
+        return exit_usage;
+    }
+
+    fmt::print("job        {}\n", job_file.string());
+    fmt::print("recipients {} ({} fields)\n", (*src)->name(), (*src)->fields().size());
+    for (const auto& w : message->warnings) fmt::print("warning: {}\n", w.message);
+
+    constexpr std::size_t shown = 10;
+    std::vector<std::string> errors;
+    std::uint64_t rows = 0, valid = 0, invalid = 0, duplicate = 0, suppressed_rows = 0;
+    engine::chunk c;
+    std::string reason, body;
+    const bool server = cfg->merge == engine::merge_mode::server;
+    for (;;) {
+        auto more = (*src)->next_chunk(c);
+        if (!more) {
+            fmt::print(stderr, "salvo: {}\n", more.error().message);
+            return exit_usage;
+        }
+        for (std::size_t i = 0; i < c.size(); ++i) {
+            ++rows;
+            auto v = check->check(c, i, reason);
+            if (!v) {
+                fmt::print(stderr, "salvo: {}\n", v.error().message);
+                return exit_usage;
+            }
+            switch (*v) {
+                case engine::verdict::valid: {
+                    // The row must also render: a template may refuse it.
+                    const auto values = c.values(i);
+                    injection::recipient r;
+                    r.address = values[check->email_column()];
+                    if (const auto n = check->name_column(); n && values[*n].data())
+                        r.name = values[*n];
+                    r.row = values;
+                    r.id = c.info(i).row;
+                    body.clear();
+                    const auto e = server ? (*writer)->append_row(body, r, true)
+                                          : (*writer)->append_message(body, r, true);
+                    if (e) {
+                        ++invalid;
+                        if (errors.size() < shown)
+                            errors.push_back(fmt::format("row {} (line {}): {}", c.info(i).row,
+                                                         c.info(i).line, e->message));
+                    } else {
+                        ++valid;
+                    }
+                    break;
+                }
+                case engine::verdict::invalid:
+                    ++invalid;
+                    if (errors.size() < shown) errors.push_back(reason);
+                    break;
+                case engine::verdict::duplicate:
+                    ++duplicate;
+                    break;
+                case engine::verdict::suppressed:
+                    ++suppressed_rows;
+                    break;
+            }
+        }
+        if (!*more) break;
+    }
+    fmt::print("rows       {}\nvalid      {}\ninvalid    {}\nduplicate  {}\nsuppressed {}\n", rows,
+               valid, invalid, duplicate, suppressed_rows);
+    if (!errors.empty()) {
+        fmt::print("first errors:\n");
+        for (const auto& e : errors) fmt::print("  {}\n", e);
+    }
+    return invalid > 0 ? exit_some : exit_ok;
+}
+
+}  // namespace salvo::cli

@@ -1,0 +1,46 @@
+#pragma once
+/// What a job sends, prepared from its job_config without sending: the
+/// compiled message (templates against a source's columns and the job's
+/// globals, headers, unsubscribe headers, attachments) and the request
+/// writer that renders rows into Injection API request bodies. job::create()
+/// uses these, and so do tools that render without sending (`salvo preview`,
+/// `salvo validate`).
+
+#include <salvo/engine/job.hpp>
+#include <salvo/injection/message.hpp>
+#include <salvo/injection/request_writer.hpp>
+#include <salvo/merge/template.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace salvo::engine {
+
+/// The job's message compiled against a set of columns.
+struct compiled_message {
+    injection::message_spec spec;
+    /// A hash of the attachments' names and contents (part of a campaign's identity).
+    std::uint64_t attachments_hash = 0;
+    /// Literal stretches that look like mistyped placeholders, over every template.
+    std::vector<merge::compile_warning> warnings;
+};
+
+/// Compiles every template of `job.message` (and `unsubscribe`) against
+/// `columns` (a source's field keys) and `job.globals`, and reads the
+/// attachments. Errors: a template error (unknown field, bad placeholder),
+/// an unreadable attachment — the message names the template or file.
+/// Pure: reads the attachment files, nothing else.
+[[nodiscard]] boost::system::result<compiled_message, run_error> compile_message(
+    const job_config& job, const std::vector<std::string>& columns);
+
+/// The request writer for a compiled message: `server_id` from the job, the
+/// key given (or, when empty, resolved from api_key_env / api_key_file), the
+/// job's merge mode and limits. Errors name the key or file, never a key.
+[[nodiscard]] boost::system::result<std::shared_ptr<const injection::request_writer>, run_error>
+make_request_writer(const job_config& job, injection::message_spec spec, std::string api_key);
+
+}  // namespace salvo::engine

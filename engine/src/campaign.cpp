@@ -1,0 +1,231 @@
+// compile_message() and make_request_writer(): a job's message, ready to render.
+#include <salvo/engine/campaign.hpp>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace salvo::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
+    for (const char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    h ^= 0xff;
+    h *= 0x100000001b3ULL;
+    return h;
+}
+
+std::string read_all(const fs::path& p, bool& ok) {
+    std::ifstream in(p, std::ios::binary);
+    ok = static_cast<bool>(in);
+    std::ostringstream s;
+    if (ok) s << in.rdbuf();
+    return s.str();
+}
+
+std::string base64(std::string_view in) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        const auto v = (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16) |
+                       (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += alphabet[(v >> 6) & 63];
+        out += alphabet[v & 63];
+    }
+    if (const std::size_t rest = in.size() - i; rest > 0) {
+        std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
+        if (rest == 2) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += rest == 2 ? alphabet[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+std::string content_type_for(const fs::path& p) {
+    std::string ext = p.extension().string();
+    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".png") return "image/png";
+    if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
+    if (ext == ".gif") return "image/gif";
+    if (ext == ".svg") return "image/svg+xml";
+    if (ext == ".pdf") return "application/pdf";
+    if (ext == ".txt") return "text/plain";
+    if (ext == ".html" || ext == ".htm") return "text/html";
+    if (ext == ".csv") return "text/csv";
+    return "application/octet-stream";
+}
+
+class template_compiler {
+  public:
+    template_compiler(const merge::field_set& fields, const job_config& job,
+                      std::vector<merge::compile_warning>& warnings)
+        : fields_(fields), job_(job), warnings_(warnings) {}
+
+    boost::system::result<merge::compiled_template, run_error> compile(std::string_view text,
+                                                                       merge::context where,
+                                                                       std::string label) const {
+        merge::compile_options o;
+        o.where = where;
+        o.html_escape = job_.html_escape;
+        o.empty_is_invalid = job_.missing_field == missing_field_policy::invalid;
+        o.label = std::move(label);
+        auto t = merge::compile(text, fields_, o);
+        if (!t) return run_error{t.error().message};
+        warnings_.insert(warnings_.end(), t->warnings().begin(), t->warnings().end());
+        return std::move(*t);
+    }
+
+  private:
+    const merge::field_set& fields_;
+    const job_config& job_;
+    std::vector<merge::compile_warning>& warnings_;
+};
+
+}  // namespace
+
+boost::system::result<compiled_message, run_error> compile_message(
+    const job_config& job, const std::vector<std::string>& columns) {
+    const job_config& cfg = job;
+    compiled_message out;
+    injection::message_spec& spec = out.spec;
+    spec.fields.columns = columns;
+    spec.fields.globals = cfg.globals;
+    const template_compiler tc(spec.fields, cfg, out.warnings);
+    const auto header = merge::context::header;
+#define SALVO_TRY_COMPILE(target, text, where, label)          \
+    do {                                                       \
+        auto compiled_ = tc.compile((text), (where), (label)); \
+        if (!compiled_) return compiled_.error();              \
+        target = std::move(*compiled_);                        \
+    } while (false)
+    SALVO_TRY_COMPILE(spec.from.email, cfg.message.from.email, header, "message.from.email");
+    if (!cfg.message.from.name.empty()) {
+        spec.from.name.emplace();
+        SALVO_TRY_COMPILE(*spec.from.name, cfg.message.from.name, header, "message.from.name");
+    }
+    if (cfg.message.reply_to) {
+        spec.reply_to.emplace();
+        SALVO_TRY_COMPILE(spec.reply_to->email, cfg.message.reply_to->email, header,
+                          "message.reply_to.email");
+        if (!cfg.message.reply_to->name.empty()) {
+            spec.reply_to->name.emplace();
+            SALVO_TRY_COMPILE(*spec.reply_to->name, cfg.message.reply_to->name, header,
+                              "message.reply_to.name");
+        }
+    }
+    SALVO_TRY_COMPILE(spec.subject, cfg.message.subject.content, header,
+                      cfg.message.subject.origin.empty() ? "subject" : cfg.message.subject.origin);
+    const auto body =
+        [&](const template_text& t, merge::context where, const char* name,
+            std::optional<merge::compiled_template>& target) -> std::optional<run_error> {
+        if (!t.present) return std::nullopt;
+        auto c = tc.compile(t.content, where, t.origin.empty() ? name : t.origin);
+        if (!c) return c.error();
+        target = std::move(*c);
+        return std::nullopt;
+    };
+    if (auto e = body(cfg.message.text, merge::context::text, "text body", spec.text_body))
+        return *e;
+    if (auto e = body(cfg.message.html, merge::context::html, "html body", spec.html_body))
+        return *e;
+    if (auto e = body(cfg.message.amp, merge::context::html, "amp body", spec.amp_body)) return *e;
+    if (!cfg.message.mailing_id.empty()) {
+        spec.mailing_id.emplace();
+        SALVO_TRY_COMPILE(*spec.mailing_id, cfg.message.mailing_id, header, "message.mailing_id");
+    }
+    if (!cfg.message.message_id.empty()) {
+        spec.message_id.emplace();
+        SALVO_TRY_COMPILE(*spec.message_id, cfg.message.message_id, header, "message.message_id");
+    }
+    spec.charset = cfg.message.charset;
+    for (const auto& [name, value] : cfg.message.headers) {
+        injection::custom_header h;
+        h.name = name;
+        SALVO_TRY_COMPILE(h.value, value, header, "header " + name);
+        spec.custom_headers.push_back(std::move(h));
+    }
+    if (!cfg.unsubscribe.url.empty() || !cfg.unsubscribe.mailto.empty()) {
+        // RFC 2369 List-Unsubscribe, and RFC 8058 one-click when there is a URL.
+        std::string value;
+        if (!cfg.unsubscribe.mailto.empty()) value += "<mailto:" + cfg.unsubscribe.mailto + ">";
+        if (!cfg.unsubscribe.url.empty())
+            value += (value.empty() ? "<" : ", <") + cfg.unsubscribe.url + ">";
+        injection::custom_header h;
+        h.name = "List-Unsubscribe";
+        SALVO_TRY_COMPILE(h.value, value, header, "unsubscribe");
+        spec.custom_headers.push_back(std::move(h));
+        if (!cfg.unsubscribe.url.empty()) {
+            injection::custom_header post;
+            post.name = "List-Unsubscribe-Post";
+            SALVO_TRY_COMPILE(post.value, "List-Unsubscribe=One-Click", header, "unsubscribe");
+            spec.custom_headers.push_back(std::move(post));
+        }
+    }
+#undef SALVO_TRY_COMPILE
+    std::uint64_t& attachments_hash = out.attachments_hash;
+    attachments_hash = 0xcbf29ce484222325ULL;
+    for (const auto& a : cfg.message.attachments) {
+        bool ok = false;
+        const std::string content = read_all(a.file, ok);
+        if (!ok) return run_error{"message.attachments: cannot read '" + a.file.string() + "'"};
+        injection::attachment_spec att;
+        att.name = a.name;
+        att.content_id = a.content_id;
+        att.content_type = a.content_type.empty() ? content_type_for(a.file) : a.content_type;
+        att.content_base64 = base64(content);
+        attachments_hash = fnv1a(fnv1a(attachments_hash, att.name), content);
+        spec.attachments.push_back(std::move(att));
+    }
+    for (const auto& [k, val] : cfg.message.metadata) spec.metadata.push_back({k, val});
+    spec.tags = cfg.message.tags;
+    return out;
+}
+
+boost::system::result<std::shared_ptr<const injection::request_writer>, run_error>
+make_request_writer(const job_config& job, injection::message_spec spec, std::string api_key) {
+    const job_config& cfg = job;
+    // Credentials: from the host, or from the job's api_key_env / api_key_file.
+    injection::credentials creds;
+    if (cfg.server_id.empty()) return run_error{"server_id: is required"};
+    try {
+        std::size_t used = 0;
+        creds.server_id = std::stoull(cfg.server_id, &used);
+        if (used != cfg.server_id.size()) throw std::invalid_argument("server_id");
+    } catch (const std::exception&) {
+        return run_error{"server_id: expected a number, got '" + cfg.server_id + "'"};
+    }
+    if (api_key.empty()) {
+        auto key = resolve_api_key(cfg);
+        if (!key) return run_error{key.error().message};
+        creds.api_key = std::move(*key);
+    } else {
+        creds.api_key = std::move(api_key);
+    }
+    injection::limits limits;
+    limits.messages_per_request = cfg.limits.messages_per_request;
+    limits.recipients_per_message = cfg.limits.recipients_per_message;
+    limits.max_request_bytes = cfg.limits.max_request_bytes;
+    auto w = injection::request_writer::create(std::move(spec), std::move(creds),
+                                               cfg.merge == merge_mode::server
+                                                   ? injection::merge_mode::server
+                                                   : injection::merge_mode::local,
+                                               limits);
+    if (!w) return run_error{w.error().message};
+    return std::move(*w);
+}
+
+}  // namespace salvo::engine

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# CLI scenarios run by CTest: the real `salvo` binary against a real
+# `salvo emulate` on 127.0.0.1 (port chosen by the kernel), files in a temp dir.
+#   cli_scenarios.sh SALVO_BINARY SCENARIO
+set -u
+salvo=$1
+scenario=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-cli-XXXXXX")
+emu_pid=
+cleanup() {
+  if [[ -n $emu_pid ]]; then kill -INT "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# start_emulator [salvo emulate options...]: sets $url.
+start_emulator() {
+  "$salvo" emulate --listen 127.0.0.1:0 --record "$work/emails.ndjson" "$@" \
+    >"$work/emu.out" 2>"$work/emu.err" &
+  emu_pid=$!
+  for _ in $(seq 100); do
+    url=$(head -n1 "$work/emu.out" 2>/dev/null)
+    [[ $url == http* ]] && return 0
+    sleep 0.05
+  done
+  cat "$work/emu.err" >&2
+  fail "the emulator did not print its URL"
+}
+
+# make_job ROWS [BAD_EVERY]: recipients.csv with ROWS rows (every BAD_EVERY-th
+# address is bad<N>@example.com, which --reject-pattern can reject) and job.json.
+make_job() {
+  local rows=$1 bad=${2:-0}
+  {
+    echo "email,name,first_name,code"
+    for ((i = 1; i <= rows; i++)); do
+      if ((bad > 0 && i % bad == 0)); then echo "bad$i@example.com,Bad $i,Bad,c$i"
+      else echo "user$i@example.com,User $i,User$i,c$i"; fi
+    done
+  } >"$work/recipients.csv"
+  echo '<p>Hi %%first_name|friend%%, code %%code:url%%</p>' >"$work/body.html"
+  cat >"$work/job.json" <<JSON
+{ "endpoint": "http://127.0.0.1:1/api/v1/email",
+  "server_id": 4242,
+  "api_key_env": "SALVO_TEST_KEY",
+  "recipients": { "path": "recipients.csv" },
+  "message": { "from": {"email": "news@example.com", "name": "News"},
+               "subject": "Hello %%first_name|friend%%",
+               "text": "Code %%code%%", "html": {"file": "body.html"} },
+  "retry": { "base_delay_ms": 5, "max_delay_ms": 20 },
+  "timeouts": { "request_ms": 5000 } }
+JSON
+}
+
+lines_with() { grep -c -- "$1" "$2" || true; }
+export SALVO_TEST_KEY=test-key-123
+
+case $scenario in
+send_ok)
+  start_emulator
+  make_job 300
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=json --max-in-flight 4 \
+    --set limits.messages_per_request=5 --report "$work/report.json" >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "exit $rc, expected 0"; }
+  [[ $(lines_with '"status":"accepted"' "$work/results.ndjson") == 300 ]] || fail "not 300 accepted"
+  grep -q '"status":"finished"' "$work/report.json" || fail "report JSON lacks finished"
+  grep -q '^{"progress":' "$work/err" || fail "no JSON progress line on a non-terminal stderr"
+  grep -q 'accepted' "$work/out" || fail "no summary table"
+  [[ $(wc -l <"$work/emails.ndjson") == 300 ]] || fail "emulator did not record 300 emails"
+  grep -q 'test-key-123' "$work/out" "$work/err" && fail "the key was printed"
+  # Run again: already finished, nothing sent twice.
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out2" 2>&1 || fail "second run exit $?"
+  [[ $(wc -l <"$work/emails.ndjson") == 300 ]] || fail "second run sent again"
+  ;;
+send_some_rejected)
+  start_emulator --reject-pattern '^bad[0-9]+@'
+  make_job 200 10
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 1 ]] || { cat "$work/err"; fail "exit $rc, expected 1"; }
+  [[ $(lines_with '"status":"rejected"' "$work/results.ndjson") == 20 ]] || fail "not 20 rejected"
+  [[ $(lines_with '"status":"accepted"' "$work/results.ndjson") == 180 ]] || fail "not 180 accepted"
+  ;;
+unknown_key)
+  make_job 3
+  sed -i 's/"retry": {/"retry": { "max_atempts": 3,/' "$work/job.json"
+  "$salvo" send "$work/job.json" >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 2 ]] || fail "exit $rc, expected 2"
+  grep -q 'max_atempts' "$work/err" || { cat "$work/err"; fail "the unknown key is not named"; }
+  "$salvo" send "$work/job.json" --set retry.max_attempts=x >"$work/out" 2>"$work/err"
+  [[ $? == 2 ]] || fail "bad job accepted with --set"
+  make_job 3
+  "$salvo" send --set rate.emails_per_secnd=3 "$work/job.json" >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 2 ]] || fail "--set unknown key: exit $rc, expected 2"
+  grep -q 'emails_per_secnd' "$work/err" || { cat "$work/err"; fail "--set key not named"; }
+  echo '{ "endpoint": ' >"$work/broken.json"
+  "$salvo" send "$work/broken.json" >"$work/out" 2>"$work/err"
+  [[ $? == 2 ]] || fail "malformed JSON: expected exit 2"
+  sed -i 's/"body.html"/"nope.html"/' "$work/job.json"
+  "$salvo" send "$work/job.json" >"$work/out" 2>"$work/err"
+  [[ $? == 2 ]] || fail "missing template file: expected exit 2"
+  grep -q 'nope.html' "$work/err" || { cat "$work/err"; fail "missing template file not named"; }
+  ;;
+api_key_refused)
+  make_job 3
+  "$salvo" send "$work/job.json" --api-key secret123 >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 2 ]] || fail "exit $rc, expected 2"
+  grep -q 'api_key_env' "$work/err" || fail "no hint about api_key_env"
+  grep -q 'secret123' "$work/err" "$work/out" && fail "the key was echoed"
+  unset SALVO_TEST_KEY
+  "$salvo" send "$work/job.json" >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 2 ]] || fail "no key: exit $rc, expected 2"
+  grep -q 'SALVO_TEST_KEY' "$work/err" || { cat "$work/err"; fail "the variable is not named"; }
+  ;;
+auth_failure_stops)
+  export EMU_KEY=the-right-key
+  start_emulator --api-key-env EMU_KEY
+  make_job 50
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 3 ]] || { cat "$work/err"; fail "exit $rc, expected 3"; }
+  ;;
+preview)
+  make_job 5
+  "$salvo" preview "$work/job.json" --rows 2 >"$work/out" 2>"$work/err" || fail "preview exit $?"
+  grep -q '^Subject: Hello User1$' "$work/out" || { cat "$work/out"; fail "row 1 subject"; }
+  grep -q '^Subject: Hello User2$' "$work/out" || fail "row 2 subject"
+  grep -q 'User3' "$work/out" && fail "rendered more than --rows"
+  "$salvo" preview "$work/job.json" --rows 2 --request >"$work/req" 2>"$work/err" || fail "--request exit $?"
+  grep -q '"ApiKey":"\*\*\*\*"' "$work/req" || { cat "$work/req"; fail "key not redacted"; }
+  grep -q 'test-key-123' "$work/req" && fail "the key was printed"
+  grep -q '"Subject":"Hello User2"' "$work/req" || fail "request lacks row 2"
+  "$salvo" preview "$work/job.json" --rows 3 --out "$work/eml" >"$work/out" 2>&1 || fail "--out exit $?"
+  [[ $(ls "$work/eml" | wc -l) == 3 ]] || fail "not 3 .eml files"
+  grep -q '^Subject: Hello User3' "$work/eml/row-3.eml" || fail ".eml subject"
+  # A bad row is listed with its row number.
+  sed -i '3s/.*/not-an-address,X,X,c2/' "$work/recipients.csv"
+  "$salvo" preview "$work/job.json" --rows 3 >"$work/out" 2>&1
+  grep -q '^row 2 (line 3)' "$work/out" || { cat "$work/out"; fail "bad row not listed"; }
+  ;;
+validate)
+  "$salvo" validate "$(dirname "$0")/../../samples/campaign/job.json" >"$work/out" 2>&1
+  rc=$?
+  [[ $rc == 1 ]] || { cat "$work/out"; fail "sample campaign: exit $rc, expected 1"; }
+  grep -q '^valid      990$' "$work/out" || { cat "$work/out"; fail "valid count"; }
+  grep -q '^invalid    3$' "$work/out" || fail "invalid count"
+  grep -q '^duplicate  2$' "$work/out" || fail "duplicate count"
+  grep -q '^suppressed 5$' "$work/out" || fail "suppressed count"
+  grep -q 'row 100' "$work/out" || fail "first error not listed with its row"
+  make_job 20
+  sed -i 's/"subject": "Hello %%first_name|friend%%"/"subject": "Hello %%First Name%%"/' "$work/job.json"
+  "$salvo" validate "$work/job.json" >"$work/out" 2>&1
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/out"; fail "clean job: exit $rc, expected 0"; }
+  grep -q '^warning: .*%%First Name%%' "$work/out" || { cat "$work/out"; fail "no literal-placeholder warning"; }
+  sed -i 's/"subject": "Hello %%First Name%%"/"subject": "Hello %%nosuchfield%%"/' "$work/job.json"
+  "$salvo" validate "$work/job.json" >"$work/out" 2>&1
+  [[ $? == 2 ]] || fail "unknown field: expected exit 2"
+  ;;
+proof)
+  start_emulator
+  make_job 10
+  "$salvo" send "$work/job.json" --endpoint "$url" --proof 'me@example.org, boss@example.org' \
+    --proof-rows 2 >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "exit $rc, expected 0"; }
+  [[ $(wc -l <"$work/emails.ndjson") == 4 ]] || fail "not 4 proof emails"
+  [[ $(lines_with 'me@example.org' "$work/emails.ndjson") == 2 ]] || fail "me@ not sent twice"
+  grep -q 'user1@example.com' "$work/emails.ndjson" && fail "a real recipient got a proof"
+  [[ -e $work/results.ndjson || -e $work/campaign.journal ]] && fail "the proof touched the journal"
+  grep -q 'boss@example.org' "$work/out" || fail "proof output lacks the address"
+  ;;
+sigint_resume)
+  start_emulator --delay-ms 40
+  make_job 600
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --max-in-flight 2 \
+    --set limits.messages_per_request=5 >"$work/out" 2>"$work/err" &
+  pid=$!
+  sleep 1
+  kill -INT $pid
+  wait $pid
+  rc=$?
+  [[ $rc == 3 ]] || { cat "$work/err"; fail "after SIGINT: exit $rc, expected 3"; }
+  done1=$(wc -l <"$work/results.ndjson")
+  ((done1 > 0 && done1 < 600)) || fail "first run decided $done1 rows"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --max-in-flight 8 \
+    >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "resume: exit $rc, expected 0"; }
+  [[ $(wc -l <"$work/results.ndjson") == 600 ]] || fail "not 600 result lines"
+  dups=$(sed 's/^{"row":\([0-9]*\),.*/\1/' "$work/results.ndjson" | sort | uniq -d | wc -l)
+  [[ $dups == 0 ]] || fail "$dups rows have two lines"
+  [[ $(cut -d, -f1 "$work/emails.ndjson" | wc -l) -ge 600 ]] || fail "emails missing"
+  ;;
+demo)
+  "$salvo" demo >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "demo exit $rc"; }
+  grep -q '^demo: 990 accepted, 0 rejected, 0 failed, 3 invalid, 2 duplicate, 5 suppressed$' "$work/out" \
+    || { cat "$work/out"; fail "demo counts"; }
+  rec=$(sed -n 's/^the emulator recorded 990 emails in [0-9]* requests: //p' "$work/out")
+  [[ -f $rec && $(wc -l <"$rec") == 990 ]] || fail "record file $rec"
+  rm -rf "$(dirname "$rec")"
+  ;;
+emulate_faults)
+  start_emulator --fail-rate 503:0.3 --fault reset_before_body:0.1 --seed 7
+  make_job 100
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --report "$work/report.json" \
+    >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "exit $rc, expected 0 (faults are retried)"; }
+  grep -q '"retries":0,' "$work/report.json" && fail "no retries despite injected faults"
+  [[ $(lines_with '"status":"accepted"' "$work/results.ndjson") == 100 ]] || fail "not 100 accepted"
+  "$salvo" emulate --listen 127.0.0.1:0 --fault no_such_kind >/dev/null 2>"$work/err2"
+  [[ $? == 2 ]] || fail "bad --fault: expected exit 2"
+  grep -q 'http_503' "$work/err2" || fail "bad --fault does not list the kinds"
+  ;;
+other_campaign)
+  start_emulator
+  make_job 20
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>&1 || fail "first run exit $?"
+  sed -i 's/"subject": "Hello /"subject": "Hi /' "$work/job.json"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 2 ]] || { cat "$work/err"; fail "another campaign's journal: exit $rc, expected 2"; }
+  grep -q -- '--restart' "$work/err" || fail "no --restart hint"
+  [[ $(wc -l <"$work/emails.ndjson") == 20 ]] || fail "sent something before refusing"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --restart >"$work/out" 2>&1 || fail "--restart exit $?"
+  [[ -f $work/campaign.journal.1 && -f $work/results.ndjson.1 ]] || fail "old files not kept aside"
+  [[ $(wc -l <"$work/emails.ndjson") == 40 ]] || fail "--restart did not send again"
+  ;;
+*) fail "unknown scenario $scenario" ;;
+esac
+echo "ok: $scenario"

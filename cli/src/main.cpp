@@ -1,4 +1,5 @@
 // The salvo command line.
+#include "bench_command.hpp"
 #include "demo.hpp"
 
 #include <fmt/core.h>
@@ -19,10 +20,13 @@ int main(int argc, char** argv) {
     demo->add_option("--campaign", campaign, "Folder holding body.txt and body.html")
         ->check(CLI::ExistingDirectory);
     demo->add_option("--rows", rows, "How many example recipients to render (at most 4)");
+    int exit_code = 0;
+    salvo::cli::add_bench_command(app, exit_code);
 
     CLI11_PARSE(app, argc, argv);
     try {
         if (*demo) return salvo::cli::run_merge_demo(campaign, rows);
+        if (exit_code != 0) return exit_code;
     } catch (const std::exception& e) {
         fmt::print(stderr, "salvo: {}\n", e.what());
         return 2;

@@ -183,10 +183,12 @@ std::string job_json(const bench_options& o, const std::string& endpoint, const 
 }
 
 int run_bench(const bench_options& o) {
-    if (o.rows == 0 && o.seconds <= 0)
-        throw std::invalid_argument("give --rows N or --seconds S (a bench run is bounded)");
-    if (!o.recipients.empty() && o.seconds > 0)
-        throw std::invalid_argument("--seconds bounds generated recipients; not with --recipients");
+    if (o.recipients.empty() && o.rows == 0 && o.seconds <= 0)
+        throw std::invalid_argument(
+            "give --rows N, --seconds S or --recipients FILE (a bench run is bounded)");
+    if (!o.recipients.empty() && (o.seconds > 0 || o.rows > 0))
+        throw std::invalid_argument(
+            "--rows and --seconds bound generated recipients; not with --recipients");
     temp_dir dir;
     std::ofstream(dir.path / "body.txt")
         << sized_body(bench::newsletter_text(), o.text_bytes, false);

@@ -1,4 +1,5 @@
 // The salvo command line: CLI11 parsing, then one subcommand (commands.hpp).
+#include "bench_command.hpp"
 #include "commands.hpp"
 
 #include <salvo/emulator/options.hpp>
@@ -150,12 +151,20 @@ int main(int argc, char** argv) {
     d->add_option("--campaign", campaign, "Folder holding job.json (default: samples/campaign)")
         ->check(CLI::ExistingDirectory);
 
+    // bench: the harness runs from its subcommand's callback (bench_command.cpp).
+    int bench_exit = 0;
+    cli::add_bench_command(app, bench_exit);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& err) {
         const int code = app.exit(err);
         return code == 0 ? 0 : cli::exit_usage;
+    } catch (const std::exception& ex) {
+        fmt::print(stderr, "salvo: {}\n", ex.what());
+        return cli::exit_usage;
     }
+    if (app.got_subcommand("bench")) return bench_exit;
     try {
         if (*s) {
             send.progress = progress_from(send_progress);

@@ -293,6 +293,9 @@ report job::impl::make_report(job_status status, double seconds) const {
         r.retries = s.retries;
         r.bytes_out = s.bytes_out;
         r.bytes_in = s.bytes_in;
+        r.latency_p50 = s.latency_p50;
+        r.latency_p90 = s.latency_p90;
+        r.latency_p99 = s.latency_p99;
     }
     r.seconds = seconds;
     r.accepted_this_run = accepted_this_run.load();

@@ -60,6 +60,8 @@ void append_url_encoded(std::string& out, std::string_view in) {
 }
 
 bool has_line_break(std::string_view in) noexcept {
+    // An absent value is a view whose data() is nullptr; memchr must not see it.
+    if (in.empty()) return false;
     return std::memchr(in.data(), '\n', in.size()) != nullptr ||
            std::memchr(in.data(), '\r', in.size()) != nullptr;
 }

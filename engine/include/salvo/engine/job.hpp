@@ -53,6 +53,8 @@ struct report {
     double seconds = 0;
     double emails_per_second = 0;  ///< accepted this run per second
     std::uint64_t accepted_this_run = 0;
+    /// Transport request latency this run (per attempt, within 12.5 %).
+    std::chrono::microseconds latency_p50{0}, latency_p90{0}, latency_p99{0};
 
     [[nodiscard]] std::uint64_t count(fate f) const noexcept {
         return fates[static_cast<std::size_t>(f)];

@@ -49,7 +49,8 @@ class http_client {
         req.prepare_payload();
         http_reply r;
         stream_.expires_after(timeout);
-        http::async_write(stream_, req, [&](boost::system::error_code ec, std::size_t) { r.error = ec; });
+        http::async_write(stream_, req,
+                          [&](boost::system::error_code ec, std::size_t) { r.error = ec; });
         run();
         if (r.error) return r;
         return read(timeout);
@@ -70,7 +71,8 @@ class http_client {
         http_reply r;
         http::response<http::string_body> res;
         stream_.expires_after(timeout);
-        http::async_read(stream_, buffer_, res, [&](boost::system::error_code ec, std::size_t) { r.error = ec; });
+        http::async_read(stream_, buffer_, res,
+                         [&](boost::system::error_code ec, std::size_t) { r.error = ec; });
         run();
         if (r.error) return r;
         r.status = static_cast<int>(res.result_int());

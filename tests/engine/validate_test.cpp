@@ -95,9 +95,10 @@ TEST(Validator, GivesEachRowItsFate) {
     EXPECT_EQ(v->email_column(), 1u);
     EXPECT_EQ(v->name_column(), std::optional<std::size_t>(0));
     auto o = run(*src, *v);
-    std::vector<verdict> want = {verdict::valid,   verdict::duplicate,  verdict::valid,      verdict::invalid,
-                              verdict::invalid, verdict::suppressed, verdict::suppressed, verdict::invalid,
-                              verdict::invalid, verdict::valid};
+    std::vector<verdict> want = {verdict::valid,      verdict::duplicate, verdict::valid,
+                                 verdict::invalid,    verdict::invalid,   verdict::suppressed,
+                                 verdict::suppressed, verdict::invalid,   verdict::invalid,
+                                 verdict::valid};
     EXPECT_EQ(o.fates, want);
     EXPECT_NE(o.reasons[1].find("row 2, line 3: field 'EMAIL': 'ann@X.IO' was already"),
               std::string::npos)

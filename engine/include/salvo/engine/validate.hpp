@@ -113,7 +113,7 @@ class validator {
     /// The fate of row `i` of `c`; for anything but `valid`, `reason` gets
     /// a complete message naming the row, the line and the field.
     [[nodiscard]] boost::system::result<verdict, source_error> check(const chunk& c, std::size_t i,
-                                                                  std::string& reason);
+                                                                     std::string& reason);
 
     [[nodiscard]] std::size_t email_column() const noexcept { return email_; }
     [[nodiscard]] std::optional<std::size_t> name_column() const noexcept { return name_; }

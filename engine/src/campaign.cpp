@@ -1,5 +1,6 @@
 // compile_message() and make_request_writer(): a job's message, ready to render.
 #include <salvo/engine/campaign.hpp>
+#include "hash.hpp"
 
 #include <cctype>
 #include <fstream>
@@ -10,16 +11,7 @@ namespace salvo::engine {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
-    for (const char c : s) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    h ^= 0xff;
-    h *= 0x100000001b3ULL;
-    return h;
-}
+using detail::fnv1a;
 
 std::string read_all(const fs::path& p, bool& ok) {
     std::ifstream in(p, std::ios::binary);
@@ -177,7 +169,7 @@ boost::system::result<compiled_message, run_error> compile_message(
     }
 #undef SALVO_TRY_COMPILE
     std::uint64_t& attachments_hash = out.attachments_hash;
-    attachments_hash = 0xcbf29ce484222325ULL;
+    attachments_hash = detail::fnv1a_seed;
     for (const auto& a : cfg.message.attachments) {
         bool ok = false;
         const std::string content = read_all(a.file, ok);

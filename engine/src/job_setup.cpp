@@ -1,4 +1,5 @@
 // job::create(): everything a run needs, prepared before anything is sent.
+#include "hash.hpp"
 #include "job_impl.hpp"
 
 #include <salvo/engine/campaign.hpp>
@@ -12,17 +13,7 @@ namespace salvo::engine {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
-    for (const char c : s) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 0x100000001b3ULL;
-    }
-    // A separator, so that ("ab","c") and ("a","bc") differ.
-    h ^= 0xff;
-    h *= 0x100000001b3ULL;
-    return h;
-}
+using detail::fnv1a;
 
 std::string hex64(std::uint64_t v) {
     char buf[17];
@@ -137,7 +128,7 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
 
     // What makes this campaign this campaign (rate, retry and timeouts may change).
     job_fingerprint fp;
-    std::uint64_t m = 0xcbf29ce484222325ULL;
+    std::uint64_t m = detail::fnv1a_seed;
     for (std::string_view s :
          {std::string_view(cfg.message.from.email), std::string_view(cfg.message.from.name),
           std::string_view(cfg.message.subject.content), std::string_view(cfg.message.text.content),

@@ -19,6 +19,7 @@ struct send_args {
     std::optional<std::size_t> max_in_flight;
     std::vector<std::string> sets;
     bool restart = false;
+    bool retry_failed = false;
     std::string report_file;
     progress_mode progress = progress_mode::automatic;
     std::string proof;  ///< comma-separated addresses; empty: a real run

@@ -85,7 +85,11 @@ int main(int argc, char** argv) {
     s->add_option("--journal", send.journal, "Journal file (makes a run resumable)");
     s->add_option("--set", send.sets, "Set any job key: key.path=value (repeatable)")
         ->allow_extra_args(false);
-    s->add_flag("--restart", send.restart, "Move the old journal and results aside, start over");
+    auto* restart = s->add_flag("--restart", send.restart,
+                                "Move the old journal and results aside, start over");
+    s->add_flag("--retry-failed", send.retry_failed,
+                "Send again the rows whose status is failed or unknown, replacing their lines")
+        ->excludes(restart);
     s->add_option("--report", send.report_file, "Write the summary as JSON to this file");
     s->add_option("--progress", send_progress, "auto, json or none")
         ->check(CLI::IsMember({"auto", "json", "none"}));
@@ -97,7 +101,8 @@ int main(int argc, char** argv) {
         "Examples:\n"
         "  SOCKETLABS_API_KEY=... salvo send job.json --rate 200\n"
         "  salvo send job.json --proof me@example.com,boss@example.com\n"
-        "  salvo send job.json --set retry.max_attempts=3 --report summary.json");
+        "  salvo send job.json --set retry.max_attempts=3 --report summary.json\n"
+        "  salvo send job.json --retry-failed     # after a run that ended with exit code 1");
 
     // emulate
     cli::emulate_args emu;

@@ -176,6 +176,7 @@ int run_send(const send_args& a) {
     std::mutex display_mutex;
     engine::run_options ro;
     ro.restart = a.restart;
+    ro.retry_failed = a.retry_failed;
     ro.on_progress = [&](const engine::progress& p) {
         const std::lock_guard lock(display_mutex);
         display.update(p);
@@ -187,6 +188,9 @@ int run_send(const send_args& a) {
         fmt::print(stderr, "salvo: {}\n", j.error().message);
         return exit_usage;
     }
+    if (a.retry_failed)
+        fmt::print(stderr, "salvo: --retry-failed: {} failed or unknown row(s) reopened\n",
+                   (*j)->recovered().reopened);
     signals.on_signal([&](int sig) {
         fmt::print(stderr, "\nsalvo: {} received, stopping cleanly (run again to resume)\n",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");

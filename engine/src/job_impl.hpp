@@ -39,7 +39,8 @@ struct job::impl {
     std::shared_ptr<const injection::request_writer> writer;
     std::unique_ptr<ledger> book;
     ledger_state state;
-    std::vector<bool> in_doubt;  // by row: dispatched earlier, no fate
+    std::vector<bool> in_doubt;       // by row: dispatched earlier, no fate
+    std::vector<bool> resend_anyway;  // by row: in doubt, reopened by retry_failed
     std::string url;
     std::vector<std::string> headers;  // Content-Type, Authorization
     std::optional<std::size_t> name_column;

@@ -364,6 +364,9 @@ report job::impl::run() {
     tbb::concurrent_queue<std::unique_ptr<work>> spare;
     const bool resend_doubt = config.retry.ambiguous == ambiguous_policy::resend;
     const auto doubted = [&](std::uint64_t row) { return row < in_doubt.size() && in_doubt[row]; };
+    const auto forced = [&](std::uint64_t row) {
+        return row < resend_anyway.size() && resend_anyway[row];
+    };
 
     arena.execute([&] {
         tbb::parallel_pipeline(
@@ -411,7 +414,7 @@ report job::impl::run() {
                             o.email = value_or_empty(w->rows.values(i), email_column);
                             switch (*v) {
                                 case verdict::valid:
-                                    if (doubted(info.row) && !resend_doubt) {
+                                    if (doubted(info.row) && !resend_doubt && !forced(info.row)) {
                                         o.status = fate::unknown;
                                         o.error = w->reasons.emplace_back(
                                             "maybe delivered by an earlier run; retry.ambiguous "

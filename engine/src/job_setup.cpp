@@ -64,6 +64,10 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     p->options = std::move(options);
     const job_config& cfg = p->config;
 
+    if (p->options.restart && p->options.retry_failed)
+        return run_error{
+            "--restart and --retry-failed cannot be used together: --restart starts "
+            "over, --retry-failed re-sends the failed rows of the run on record"};
     if (p->options.restart) {
         std::string error;
         if (!move_aside(cfg.journal, error) || !move_aside(cfg.results, error))
@@ -168,9 +172,20 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
         return run_error{cfg.journal.string() + ": " + book.error().message()};
     }
     p->book = std::move(*book);
-    for (const auto row : p->state.in_doubt) {
-        if (row >= p->in_doubt.size()) p->in_doubt.resize(row + 1);
-        p->in_doubt[row] = true;
+    const auto set = [](std::vector<bool>& bits, std::uint64_t row) {
+        if (row >= bits.size()) bits.resize(row + 1);
+        bits[row] = true;
+    };
+    for (const auto row : p->state.in_doubt) set(p->in_doubt, row);
+    if (p->options.retry_failed) {
+        auto doubt = p->book->reopen_failed(p->state);
+        if (!doubt)
+            return run_error{cfg.results.string() +
+                             ": cannot reopen the failed rows: " + doubt.error().message()};
+        for (const auto row : *doubt) {
+            set(p->in_doubt, row);
+            set(p->resend_anyway, row);
+        }
     }
     return std::unique_ptr<job>(new job(std::move(p)));
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 
@@ -71,6 +72,82 @@ std::uint64_t parse_u64(std::string_view s) {
 void mark(std::vector<bool>& bits, std::uint64_t row) {
     if (row >= bits.size()) bits.resize(std::max<std::size_t>(row + 1, bits.size() * 2));
     bits[row] = true;
+}
+
+// Rows whose fate is failed or unknown, or whose line is ambiguous, are
+// kept in ledger::notable_ as `row << 8 | code`, code = 1 + fate, with the
+// high bit when the line is ambiguous: sparse, because most rows are plain.
+constexpr std::uint8_t ambiguous_bit = 0x80;
+
+bool is_notable(fate f, bool ambiguous) {
+    return ambiguous || f == fate::failed || f == fate::unknown;
+}
+
+std::uint64_t notable_entry(std::uint64_t row, fate f, bool ambiguous) {
+    return row << 8 | ((static_cast<unsigned>(f) + 1) | (ambiguous ? ambiguous_bit : 0));
+}
+
+fate code_fate(std::uint8_t code) {
+    return static_cast<fate>((code & ~ambiguous_bit) - 1);
+}
+
+bool is_set(const std::vector<bool>& bits, std::uint64_t row) {
+    return row < bits.size() && bits[row];
+}
+
+// Takes the entries of `rows` (ascending) out of `notable`, calling
+// f(row, code) for each one found.
+template <class F>
+void take_notable(std::vector<std::uint64_t>& notable, std::span<const std::uint64_t> rows, F&& f) {
+    std::sort(notable.begin(), notable.end());
+    auto out = notable.begin();
+    auto want = rows.begin();
+    for (auto it = notable.begin(); it != notable.end(); ++it) {
+        const std::uint64_t row = *it >> 8;
+        while (want != rows.end() && *want < row) ++want;
+        if (want != rows.end() && *want == row) {
+            f(row, static_cast<std::uint8_t>(*it & 0xFF));
+            continue;
+        }
+        *out++ = *it;
+    }
+    notable.erase(out, notable.end());
+}
+
+// Calls f(row) for each number in a space-separated list.
+template <class F>
+void for_each_row(std::string_view list, F&& f) {
+    for (std::size_t i = 0; i < list.size();) {
+        const std::size_t sp = std::min(list.find(' ', i), list.size());
+        if (sp > i) f(parse_u64(list.substr(i, sp - i)));
+        i = sp + 1;
+    }
+}
+
+// Reads a journal record by record (framed lines), calling f(payload) for
+// each valid one. Stops at the first invalid record (open() has already cut
+// a torn end). Returns false on a read error.
+template <class F>
+bool read_records(int fd, F&& f) {
+    std::string pending;
+    char chunk[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (n == 0) return true;
+        pending.append(chunk, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
+             start = nl + 1) {
+            const auto payload = unframe(std::string_view(pending.data() + start, nl - start));
+            if (!payload) return true;
+            f(*payload);
+        }
+        pending.erase(0, start);
+    }
 }
 
 class ledger_category_impl final : public sys::error_category {
@@ -201,6 +278,9 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
     std::uint64_t checkpoint = 0;               // results length at the last checkpoint
     std::vector<std::string> since_checkpoint;  // fate lines after it
     std::vector<bool> dispatched;
+    std::vector<bool> decided;           // as ledger::decided_
+    std::vector<std::uint64_t> notable;  // as ledger::notable_
+    bool rebuild = false;                // an R record without a checkpoint after it
     bool have_header = false;
     std::string buffer, pending;
     std::uint64_t offset = 0;  // file offset of pending's first byte
@@ -268,29 +348,48 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
                     }
                     break;
                 }
-                case 'U': {
-                    for (std::size_t i = 0; i < body.size();) {
-                        const std::size_t sp = std::min(body.find(' ', i), body.size());
-                        const std::uint64_t row = parse_u64(body.substr(i, sp - i));
+                case 'U':
+                    for_each_row(body, [&](std::uint64_t row) {
                         if (row < dispatched.size()) dispatched[row] = false;
-                        i = sp + 1;
-                    }
+                    });
                     break;
-                }
                 case 'F': {
                     const fate_record r = read_fate(body);
                     if (r.row == 0 || !r.status)
                         return sys::error_code(ledger_errc::corrupt_journal);
-                    if (state.is_decided(r.row)) break;  // never two lines for a row
-                    mark(state.decided, r.row);
+                    if (is_set(decided, r.row)) break;  // never two lines for a row
+                    mark(decided, r.row);
+                    if (is_notable(*r.status, r.ambiguous))
+                        notable.push_back(notable_entry(r.row, *r.status, r.ambiguous));
                     ++state.counts[static_cast<std::size_t>(*r.status)];
                     if (r.ambiguous) ++state.ambiguous;
                     since_checkpoint.emplace_back(body);
                     break;
                 }
+                case 'R': {
+                    // Reopened: the row is undecided again. One that may have
+                    // been delivered (unknown, or ambiguous) stays in doubt.
+                    std::vector<std::uint64_t> reopened;
+                    for_each_row(body, [&](std::uint64_t row) { reopened.push_back(row); });
+                    std::sort(reopened.begin(), reopened.end());
+                    take_notable(notable, reopened, [&](std::uint64_t row, std::uint8_t code) {
+                        ++l->withdrawn_[row];
+                        --state.counts[static_cast<std::size_t>(code_fate(code))];
+                        if (code & ambiguous_bit) --state.ambiguous;
+                        decided[row] = false;
+                        if (code_fate(code) == fate::unknown || (code & ambiguous_bit))
+                            mark(dispatched, row);
+                        else if (row < dispatched.size())
+                            dispatched[row] = false;
+                    });
+                    rebuild = true;
+                    state.finished = false;
+                    break;
+                }
                 case 'C':
                     checkpoint = parse_u64(body);
                     since_checkpoint.clear();
+                    rebuild = false;
                     break;
                 case 'E':
                     state.finished = true;
@@ -313,19 +412,27 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
 
     struct stat st {};
     if (::fstat(l->results_fd_, &st) != 0) return last_error();
+    l->notable_ = std::move(notable);
     if (state.fresh) {
         // A new job: an old results file without a journal is not ours to keep.
         if (::ftruncate(l->results_fd_, 0) != 0) return last_error();
         std::string rec;
         frame(rec, header);
         if (auto ec = l->write_journal_locked(rec)) return ec;
+    } else if (rebuild) {
+        // A reopen was cut short: its rename may or may not have happened.
+        since_checkpoint.clear();
+        std::lock_guard lock(l->mutex_);
+        if (auto ec = l->rebuild_results_locked()) return ec;
     } else {
         if (static_cast<std::uint64_t>(st.st_size) < checkpoint)
             return sys::error_code(ledger_errc::results_mismatch);
         if (::ftruncate(l->results_fd_, static_cast<off_t>(checkpoint)) != 0) return last_error();
     }
-    if (::lseek(l->results_fd_, 0, SEEK_END) < 0) return last_error();
-    l->results_bytes_ = state.fresh ? 0 : checkpoint;
+    if (!rebuild) {
+        if (::lseek(l->results_fd_, 0, SEEK_END) < 0) return last_error();
+        l->results_bytes_ = state.fresh ? 0 : checkpoint;
+    }
 
     // Fates decided after the last checkpoint go back into the results file.
     std::string lines;
@@ -337,10 +444,11 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
         if (!write_all(l->results_fd_, lines)) return last_error();
         l->results_bytes_ += lines.size();
     }
+    state.decided = decided;
+    l->decided_ = std::move(decided);
     for (std::size_t row = 0; row < dispatched.size(); ++row)
         if (dispatched[row] && !state.is_decided(row)) state.in_doubt.push_back(row);
 
-    l->decided_ = state.decided;
     l->counts_ = state.counts;
     l->ambiguous_ = state.ambiguous;
     {
@@ -407,11 +515,13 @@ sys::error_code ledger::decide(std::span<const row_outcome> outcomes) {
     scratch_results_.clear();
     std::string line;
     for (const auto& o : outcomes) {
-        if (o.row < decided_.size() && decided_[o.row]) {
+        if (is_set(decided_, o.row)) {
             ++duplicate_decisions_;
             continue;
         }
         mark(decided_, o.row);
+        if (is_notable(o.status, o.ambiguous))
+            notable_.push_back(notable_entry(o.row, o.status, o.ambiguous));
         ++counts_[static_cast<std::size_t>(o.status)];
         if (o.ambiguous) ++ambiguous_;
         line.clear();
@@ -428,6 +538,132 @@ sys::error_code ledger::decide(std::span<const row_outcome> outcomes) {
     results_bytes_ += scratch_results_.size();
     fates_since_checkpoint_ += outcomes.size();
     if (fates_since_checkpoint_ >= options_.checkpoint_every) return checkpoint_locked();
+    return {};
+}
+
+sys::result<std::vector<std::uint64_t>> ledger::reopen_failed(ledger_state& state) {
+    std::lock_guard lock(mutex_);
+    std::vector<std::uint64_t> reopened, doubt;
+    std::sort(notable_.begin(), notable_.end());
+    for (const std::uint64_t entry : notable_) {
+        const auto code = static_cast<std::uint8_t>(entry & 0xFF);
+        const fate f = code_fate(code);
+        if (f != fate::failed && f != fate::unknown) continue;
+        reopened.push_back(entry >> 8);
+        if (f == fate::unknown || (code & ambiguous_bit)) doubt.push_back(entry >> 8);
+    }
+    if (reopened.empty()) return doubt;
+
+    // R records of a bounded size, then the results file without the lines.
+    std::string records, payload;
+    for (std::size_t i = 0; i < reopened.size(); i += 4096) {
+        payload.clear();
+        payload.push_back('R');
+        for (std::size_t j = i; j < std::min(reopened.size(), i + 4096); ++j) {
+            payload += ' ';
+            payload += std::to_string(reopened[j]);
+        }
+        frame(records, payload);
+    }
+    if (auto ec = write_journal_locked(records)) return ec;
+    take_notable(notable_, reopened, [&](std::uint64_t row, std::uint8_t code) {
+        --counts_[static_cast<std::size_t>(code_fate(code))];
+        if (code & ambiguous_bit) --ambiguous_;
+        decided_[row] = false;
+        ++withdrawn_[row];
+        if (row < state.decided.size()) state.decided[row] = false;
+    });
+    if (auto ec = rebuild_results_locked()) return ec;
+    if (auto ec = checkpoint_locked()) return ec;
+    if (auto ec = sync_locked()) return ec;
+    state.counts = counts_;
+    state.ambiguous = ambiguous_;
+    state.finished = false;
+    state.reopened = reopened.size();
+    return doubt;
+}
+
+sys::error_code ledger::rebuild_results_locked() {
+    // The journal first: the new results file must never be on disk while
+    // the R records that explain it are not.
+    if (::fsync(journal_fd_) != 0) return last_error();
+    const int in = ::open(options_.journal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return last_error();
+    std::filesystem::path next = options_.results;
+    next += ".rebuild";
+    const int out = ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        const auto ec = last_error();
+        ::close(in);
+        return ec;
+    }
+    // A row's live line is its first F record after the last R naming it.
+    std::map<std::uint64_t, std::uint32_t> seen;
+    std::vector<bool> written;
+    std::string buffer;
+    bool ok = true;
+    std::uint64_t size = 0;
+    const bool read_ok = read_records(in, [&](std::string_view record) {
+        if (record.size() < 2 || !ok) return;
+        const std::string_view body = record.substr(2);
+        if (record[0] == 'R') {
+            for_each_row(body, [&](std::uint64_t row) {
+                ++seen[row];
+                if (row < written.size()) written[row] = false;
+            });
+            return;
+        }
+        if (record[0] != 'F') return;
+        const std::uint64_t row = read_fate(body).row;
+        if (row < written.size() && written[row]) return;
+        if (const auto w = withdrawn_.find(row); w != withdrawn_.end()) {
+            const auto s = seen.find(row);
+            if ((s == seen.end() ? 0 : s->second) != w->second) return;  // withdrawn later
+        }
+        mark(written, row);
+        buffer.append(body);
+        buffer.push_back('\n');
+        if (buffer.size() >= (1u << 20)) {
+            ok = write_all(out, buffer);
+            size += buffer.size();
+            buffer.clear();
+        }
+    });
+    ::close(in);
+    if (ok && read_ok) {
+        ok = write_all(out, buffer);
+        size += buffer.size();
+    }
+    if (!ok || !read_ok || ::fsync(out) != 0) {
+        const auto ec = last_error();
+        ::close(out);
+        return ec;
+    }
+    ::close(out);
+    // Rename into place, then make the rename itself durable.
+    if (::rename(next.c_str(), options_.results.c_str()) != 0) return last_error();
+    const auto dir = options_.results.has_parent_path() ? options_.results.parent_path()
+                                                        : std::filesystem::path(".");
+    if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+        (void)::fsync(d);
+        ::close(d);
+    }
+    const int fd = ::open(options_.results.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return last_error();
+    if (::lseek(fd, 0, SEEK_END) < 0) {
+        const auto ec = last_error();
+        ::close(fd);
+        return ec;
+    }
+    // The same descriptor number from here on: the syncer may be fsyncing it.
+    if (::dup2(fd, results_fd_) < 0) {
+        const auto ec = last_error();
+        ::close(fd);
+        return ec;
+    }
+    ::close(fd);
+    results_bytes_ = size;
+    fates_since_checkpoint_ = 0;
     return {};
 }
 

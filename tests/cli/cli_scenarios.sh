@@ -126,6 +126,27 @@ auth_failure_stops)
   rc=$?
   [[ $rc == 3 ]] || { cat "$work/err"; fail "exit $rc, expected 3"; }
   ;;
+retry_failed)
+  start_emulator --fault 503@5x3
+  make_job 200
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --max-in-flight 1 \
+    --set retry.max_attempts=1 >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 1 ]] || { cat "$work/err"; fail "exit $rc, expected 1 (30 rows failed)"; }
+  [[ $(lines_with '"status":"failed"' "$work/results.ndjson") == 30 ]] || fail "not 30 failed"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --retry-failed --restart \
+    >"$work/out" 2>"$work/err"
+  [[ $? == 2 ]] || fail "--retry-failed with --restart: expected exit 2"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --retry-failed \
+    >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "--retry-failed: exit $rc, expected 0"; }
+  grep -q '30 failed or unknown row(s) reopened' "$work/err" || { cat "$work/err"; fail "no reopen count"; }
+  [[ $(wc -l <"$work/results.ndjson") == 200 ]] || fail "not one line per row"
+  [[ $(lines_with '"status":"accepted"' "$work/results.ndjson") == 200 ]] || fail "not 200 accepted"
+  [[ $(cut -d, -f1 "$work/results.ndjson" | sort -u | wc -l) == 200 ]] || fail "a row has two lines"
+  [[ $(wc -l <"$work/emails.ndjson") == 200 ]] || fail "the emulator did not record each row once"
+  ;;
 preview)
   make_job 5
   "$salvo" preview "$work/job.json" --rows 2 >"$work/out" 2>"$work/err" || fail "preview exit $?"

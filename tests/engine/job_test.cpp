@@ -284,6 +284,77 @@ TEST_F(JobTest, AuthenticationFailureStopsAndAResumeCompletes) {
     for (const auto& l : lines) EXPECT_TRUE(rows.insert(l.row).second);
 }
 
+TEST_F(JobTest, RetryFailedResendsOnlyTheFailedRowsAndReplacesTheirLines) {
+    write_recipients(1000);
+    emulator::fault_rule unavailable;
+    unavailable.kind = emulator::fault_kind::http_503;
+    unavailable.after = 5;
+    unavailable.times = 3;
+    start_emulator({unavailable});
+    const report first = run_job(config("local", {"retry.max_attempts=1", "rate.max_in_flight=1"}));
+    ASSERT_EQ(first.status, job_status::finished) << first.stop_detail;
+    EXPECT_EQ(first.count(fate::failed), 30u);  // three requests of 10
+    check_accounting(first, 1000);
+    const auto delivered = emulator_->recorded().size();
+
+    // Nothing to retry for rows that are decided otherwise: a plain re-run
+    // sends nothing.
+    EXPECT_EQ(run_job(config("local")).status, job_status::already_finished);
+    EXPECT_EQ(emulator_->recorded().size(), delivered);
+
+    run_options o;
+    o.api_key = "test-key";
+    o.retry_failed = true;
+    auto j = job::create(config("local"), o);
+    ASSERT_TRUE(j) << j.error().message;
+    EXPECT_EQ((*j)->recovered().reopened, 30u);
+    const report again = (*j)->run();
+    EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
+    EXPECT_EQ(again.count(fate::failed), 0u);
+    EXPECT_EQ(again.accepted_this_run, 30u);
+    EXPECT_EQ(emulator_->recorded().size(), delivered + 30);
+    EXPECT_EQ(again.ambiguous, 0u);  // a 503 is certainly not delivered
+    check_accounting(again, 1000);
+    EXPECT_EQ(read_results(dir_ / "results.ndjson").size(), 1000u);
+}
+
+TEST_F(JobTest, RetryFailedResendsUnknownRowsAsAmbiguousEvenUnderHold) {
+    write_recipients(500);
+    emulator::fault_rule reset;
+    reset.kind = emulator::fault_kind::reset_after_body;
+    reset.after = 3;
+    reset.times = 1;
+    start_emulator({reset});
+    const report first = run_job(config("local", {"retry.ambiguous=hold"}));
+    ASSERT_EQ(first.count(fate::unknown), 10u);
+
+    run_options o;
+    o.api_key = "test-key";
+    o.retry_failed = true;
+    auto j = job::create(config("local", {"retry.ambiguous=hold"}), o);
+    ASSERT_TRUE(j) << j.error().message;
+    const report again = (*j)->run();
+    EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
+    EXPECT_EQ(again.count(fate::unknown), 0u);
+    EXPECT_EQ(again.ambiguous, 10u);
+    check_accounting(again, 500);
+    std::size_t delivered_twice = 0;
+    for (const auto& [to, n] : deliveries()) delivered_twice += n == 2;
+    EXPECT_EQ(delivered_twice, 10u);  // recorded before the reset, and again now
+}
+
+TEST_F(JobTest, RetryFailedAndRestartTogetherAreRefused) {
+    write_recipients(10);
+    start_emulator();
+    run_options o;
+    o.api_key = "test-key";
+    o.retry_failed = true;
+    o.restart = true;
+    auto j = job::create(config("local"), o);
+    ASSERT_FALSE(j);
+    EXPECT_NE(j.error().message.find("--retry-failed"), std::string::npos) << j.error().message;
+}
+
 TEST_F(JobTest, AnotherCampaignsJournalIsRefused) {
     write_recipients(100);
     start_emulator();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -257,6 +258,144 @@ TEST_F(LedgerTest, ReleasedRowsAreNotInDoubt) {
     auto l = open_ledger(state);
     EXPECT_TRUE(state.in_doubt.empty());
     EXPECT_FALSE(state.is_decided(2));
+}
+
+// A finished job with failed, unknown and ambiguous rows: rows 1-10 are
+// dispatched; 2 and 5 failed, 7 is unknown, 9 was accepted as ambiguous
+// and 4 failed after being sent ambiguous.
+class ReopenTest : public LedgerTest {
+  protected:
+    void SetUp() override {
+        LedgerTest::SetUp();
+        ledger_state state;
+        auto l = open_ledger(state);
+        ASSERT_TRUE(l);
+        std::vector<std::uint64_t> rows;
+        std::vector<row_outcome> out;
+        for (std::uint64_t r = 1; r <= 10; ++r) {
+            rows.push_back(r);
+            out.push_back(accepted(r));
+        }
+        ASSERT_FALSE(l->dispatch(1, 1, rows));
+        out[1].status = fate::failed;
+        out[1].error = "HTTP 503";
+        out[4].status = fate::failed;
+        out[4].error = "HTTP 503";
+        out[6].status = fate::unknown;
+        out[6].error = "maybe delivered";
+        out[8].ambiguous = true;
+        out[3].status = fate::failed;
+        out[3].ambiguous = true;
+        ASSERT_FALSE(l->decide(out));
+        ASSERT_FALSE(l->finish());
+    }
+
+    // row -> status, from the results file; fails on a second line for a row.
+    std::map<std::uint64_t, std::string> statuses() {
+        std::map<std::uint64_t, std::string> m;
+        for (const auto& line : lines_of(options_.results)) {
+            const auto row = std::stoull(line.substr(7));
+            const auto at = line.find("\"status\":\"") + 10;
+            EXPECT_TRUE(m.emplace(row, line.substr(at, line.find('"', at) - at)).second)
+                << "two lines for row " << row;
+        }
+        return m;
+    }
+};
+
+TEST_F(ReopenTest, FailedAndUnknownRowsLoseTheirLinesAndAreDecidedAgain) {
+    ledger_state state;
+    auto l = open_ledger(state);
+    ASSERT_TRUE(state.finished);
+    auto doubt = l->reopen_failed(state);
+    ASSERT_TRUE(doubt) << doubt.error().message();
+    // Unknown, and failed after an ambiguous send: maybe delivered.
+    EXPECT_EQ(*doubt, (std::vector<std::uint64_t>{4, 7}));
+    EXPECT_EQ(state.reopened, 4u);
+    EXPECT_FALSE(state.finished);
+    EXPECT_FALSE(state.is_decided(2) || state.is_decided(4) || state.is_decided(5) ||
+                 state.is_decided(7));
+    EXPECT_TRUE(state.is_decided(9));
+    EXPECT_EQ(state.counts[static_cast<int>(fate::failed)], 0u);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::accepted)], 6u);
+    EXPECT_EQ(state.ambiguous, 1u);  // row 9's line stays
+    auto s = statuses();
+    EXPECT_EQ(s.size(), 6u);
+    EXPECT_FALSE(s.count(2) || s.count(4) || s.count(5) || s.count(7));
+
+    std::vector<row_outcome> again{accepted(2), accepted(4), accepted(5), accepted(7)};
+    again[1].ambiguous = again[3].ambiguous = true;
+    ASSERT_FALSE(l->dispatch(2, 1, std::vector<std::uint64_t>{2, 4, 5, 7}));
+    ASSERT_FALSE(l->decide(again));
+    ASSERT_FALSE(l->finish());
+    l.reset();
+
+    s = statuses();
+    ASSERT_EQ(s.size(), 10u);
+    for (const auto& [row, status] : s) EXPECT_EQ(status, "accepted") << row;
+    // Replaying the journal agrees with the file: one fate a row.
+    l = open_ledger(state);
+    EXPECT_TRUE(state.finished);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::accepted)], 10u);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::failed)], 0u);
+    EXPECT_EQ(state.ambiguous, 3u);
+    EXPECT_TRUE(state.in_doubt.empty());
+    l.reset();
+    EXPECT_EQ(statuses().size(), 10u);
+}
+
+TEST_F(ReopenTest, NothingToReopenWritesNothing) {
+    ledger_state state;
+    {
+        auto l = open_ledger(state);
+        ASSERT_TRUE(l->reopen_failed(state));
+        ASSERT_FALSE(l->decide(
+            std::vector<row_outcome>{accepted(2), accepted(4), accepted(5), accepted(7)}));
+        ASSERT_FALSE(l->finish());
+    }
+    const auto journal = slurp(options_.journal);
+    auto l = open_ledger(state);
+    auto doubt = l->reopen_failed(state);
+    ASSERT_TRUE(doubt);
+    EXPECT_TRUE(doubt->empty());
+    EXPECT_EQ(state.reopened, 0u);
+    EXPECT_TRUE(state.finished);
+    l.reset();
+    // Only the checkpoint that every open writes was added.
+    const auto after = slurp(options_.journal);
+    EXPECT_EQ(after.substr(0, journal.size()), journal);
+    EXPECT_EQ(after.find(" R ", journal.size()), std::string::npos);
+}
+
+// Killed between the R records and the rename: the results file still has
+// the withdrawn lines, and the journal has no checkpoint after R. Recovery
+// rebuilds the file; rows that may have been delivered stay in doubt.
+TEST_F(ReopenTest, AReopenCutShortIsFinishedOnRecovery) {
+    const auto old_results = slurp(options_.results);
+    {
+        ledger_state state;
+        auto l = open_ledger(state);
+        ASSERT_TRUE(l->reopen_failed(state));
+    }
+    // Undo the rename and drop every record after the last R.
+    std::string journal = slurp(options_.journal);
+    const auto r = journal.rfind(" R ");
+    ASSERT_NE(r, std::string::npos);
+    journal.resize(journal.find('\n', r) + 1);
+    std::ofstream(options_.journal, std::ios::binary | std::ios::trunc) << journal;
+    std::ofstream(options_.results, std::ios::binary | std::ios::trunc) << old_results;
+    ASSERT_EQ(statuses().size(), 10u);
+
+    ledger_state state;
+    auto l = open_ledger(state);
+    ASSERT_TRUE(l);
+    EXPECT_FALSE(state.finished);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::failed)], 0u);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::unknown)], 0u);
+    EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{4, 7}));
+    const auto s = statuses();
+    EXPECT_EQ(s.size(), 6u);
+    EXPECT_FALSE(s.count(2) || s.count(4) || s.count(5) || s.count(7));
 }
 
 }  // namespace

@@ -82,6 +82,11 @@ struct progress {
 struct run_options {
     std::string api_key;
     bool restart = false;  ///< rename the old journal and results aside, start over
+    /// Send again the rows whose fate is `failed` or `unknown`, replacing
+    /// their results lines (ledger::reopen_failed). Rows that may have been
+    /// delivered already are re-sent whatever retry.ambiguous says (asking
+    /// for it is the point) and their new lines carry `ambiguous`.
+    bool retry_failed = false;
     std::string user_agent_version = "0.1.0";
     std::size_t chunk_bytes = 256 * 1024;  ///< source chunk size (bounds memory)
     std::size_t tokens_per_thread = 3;

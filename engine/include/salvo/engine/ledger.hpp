@@ -13,6 +13,14 @@
 ///   F <results line>         fate: a decided row (the exact results line)
 ///   C <bytes>                checkpoint: the results file's length now
 ///   E                        the job finished
+///   R <row>…                 reopened (--retry-failed): these rows' fates are
+///                            withdrawn and their lines leave the results file
+/// Every F record is the exact results line, so the results file can always
+/// be rebuilt from the journal: a row's line is its F record written after
+/// the last R record naming it. A reopen writes R, syncs the journal,
+/// rebuilds the results file beside it and renames it into place, then
+/// checkpoints; an R without a checkpoint after it means the rename may not
+/// have happened, and recovery rebuilds again (the rebuild is idempotent).
 /// A fate is written to the journal before its results line; a checkpoint is
 /// written only after the results lines it covers. Durability against power
 /// loss is group commit: a background thread fsyncs the results file, then
@@ -107,6 +115,7 @@ struct ledger_state {
     std::uint64_t ambiguous = 0;
     std::uint64_t journal_bytes_dropped = 0;  ///< a torn last record cut off
     std::string detail;                       ///< for other_campaign: which parts differ
+    std::uint64_t reopened = 0;               ///< rows reopened by reopen_failed()
 
     [[nodiscard]] bool is_decided(std::uint64_t row) const noexcept {
         return row < decided.size() && decided[row];
@@ -153,6 +162,16 @@ class ledger {
     /// was already decided is ignored and counted in duplicate_decisions().
     [[nodiscard]] boost::system::error_code decide(std::span<const row_outcome> outcomes);
 
+    /// For --retry-failed: withdraws the fates of every row whose status is
+    /// `failed` or `unknown` so that the run decides them again, and takes
+    /// their lines out of the results file (crash-safe: see the file
+    /// comment). Updates `state` (decided rows, counts, `finished`,
+    /// `reopened`). Returns the reopened rows that may have been delivered
+    /// already (status `unknown`, or a line marked ambiguous): the caller
+    /// re-sends those as ambiguous. With nothing to reopen, writes nothing.
+    [[nodiscard]] boost::system::result<std::vector<std::uint64_t>> reopen_failed(
+        ledger_state& state);
+
     /// Marks the job finished and syncs everything.
     [[nodiscard]] boost::system::error_code finish();
 
@@ -178,6 +197,7 @@ class ledger {
     boost::system::error_code write_journal_locked(const std::string& records);
     boost::system::error_code checkpoint_locked();
     boost::system::error_code sync_locked();
+    boost::system::error_code rebuild_results_locked();
     void sync_loop();
 
     int journal_fd_ = -1;
@@ -191,6 +211,12 @@ class ledger {
     std::uint64_t results_bytes_ = 0;
     std::size_t fates_since_checkpoint_ = 0;
     std::vector<bool> decided_;
+    /// Rows whose fate is failed or unknown or whose line is ambiguous, as
+    /// `row << 8 | 1 + fate` (| 0x80 when ambiguous): what reopen_failed()
+    /// needs, kept apart so that plain rows cost one bit.
+    std::vector<std::uint64_t> notable_;
+    /// Rows named by R records, with how many times (to find live F lines).
+    std::map<std::uint64_t, std::uint32_t> withdrawn_;
     std::array<std::uint64_t, fate_count> counts_{};
     std::uint64_t ambiguous_ = 0;
     std::uint64_t duplicate_decisions_ = 0;

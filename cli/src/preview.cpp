@@ -29,43 +29,67 @@ std::string mailbox(const std::string& email, const std::string& name) {
     return name.empty() ? email : fmt::format("\"{}\" <{}>", name, email);
 }
 
-// A simple RFC 5322 message: multipart/alternative for the bodies, inside
-// multipart/related when there are inline parts.
+// An RFC 5322 message as a mail client expects it: the bodies in
+// multipart/alternative, wrapped in multipart/related with the inline parts
+// (those with a Content-ID, which the HTML names as cid:…), wrapped in
+// multipart/mixed with the other attachments. Each wrapper only when needed.
 std::string make_eml(const injection::message_spec& spec, const std::string& from,
                      const std::string& to, const std::string& subject, const std::string& text,
                      const std::string& html,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      std::uint64_t row) {
-    const std::string alt = fmt::format("=_salvo_alt_{}", row);
-    const std::string rel = fmt::format("=_salvo_rel_{}", row);
+    const auto boundary = [&](std::string_view kind) {
+        return fmt::format("=_salvo_{}_{}", kind, row);
+    };
+    const auto attachment_part = [](const auto& a, bool inline_part) {
+        std::string p = "Content-Type: " + a.content_type + "; name=\"" + a.name +
+                        "\"\r\nContent-Transfer-Encoding: base64\r\n";
+        if (inline_part)
+            p += "Content-ID: <" + a.content_id + ">\r\nContent-Disposition: inline\r\n";
+        else
+            p += "Content-Disposition: attachment; filename=\"" + a.name + "\"\r\n";
+        p += "\r\n";
+        for (std::size_t i = 0; i < a.content_base64.size(); i += 76)
+            p += a.content_base64.substr(i, 76) + "\r\n";
+        return p;
+    };
+    // Wraps `first` and the parts `more` in a multipart of `kind`.
+    const auto wrap = [&](std::string_view kind, std::string_view extra, const std::string& first,
+                          const std::vector<std::string>& more) {
+        const std::string b = boundary(kind);
+        std::string w =
+            fmt::format("Content-Type: multipart/{}; boundary=\"{}\"{}\r\n\r\n", kind, b, extra);
+        w += "--" + b + "\r\n" + first;
+        for (const auto& p : more) w += "--" + b + "\r\n" + p;
+        w += "--" + b + "--\r\n";
+        return w;
+    };
+
+    std::vector<std::string> bodies;
+    if (spec.text_body)
+        bodies.push_back("Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n");
+    if (spec.html_body)
+        bodies.push_back("Content-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n");
+    std::string body;
+    if (bodies.size() == 1) {
+        body = bodies.front();
+    } else if (!bodies.empty()) {
+        body = wrap("alternative", "", bodies.front(), {bodies.begin() + 1, bodies.end()});
+    }
+    std::vector<std::string> inline_parts, attached;
+    for (const auto& a : spec.attachments)
+        (a.content_id.empty() ? attached : inline_parts)
+            .push_back(attachment_part(a, !a.content_id.empty()));
+    if (!inline_parts.empty())
+        body = wrap("related", bodies.size() > 1 ? "; type=\"multipart/alternative\"" : "", body,
+                    inline_parts);
+    if (!attached.empty()) body = wrap("mixed", "", body, attached);
+
     std::string m;
     m += "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n";
     for (const auto& [k, v] : headers) m += k + ": " + v + "\r\n";
     m += "MIME-Version: 1.0\r\n";
-    const bool related = !spec.attachments.empty();
-    if (related) {
-        m += "Content-Type: multipart/mixed; boundary=\"" + rel + "\"\r\n\r\n--" + rel + "\r\n";
-    }
-    m += "Content-Type: multipart/alternative; boundary=\"" + alt + "\"\r\n\r\n";
-    if (spec.text_body)
-        m += "--" + alt + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n";
-    if (spec.html_body)
-        m += "--" + alt + "\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n";
-    m += "--" + alt + "--\r\n";
-    if (related) {
-        for (const auto& a : spec.attachments) {
-            m += "--" + rel + "\r\nContent-Type: " + a.content_type + "; name=\"" + a.name +
-                 "\"\r\nContent-Transfer-Encoding: base64\r\n";
-            if (!a.content_id.empty())
-                m += "Content-ID: <" + a.content_id + ">\r\nContent-Disposition: inline\r\n";
-            else
-                m += "Content-Disposition: attachment; filename=\"" + a.name + "\"\r\n";
-            m += "\r\n";
-            for (std::size_t i = 0; i < a.content_base64.size(); i += 76)
-                m += a.content_base64.substr(i, 76) + "\r\n";
-        }
-        m += "--" + rel + "--\r\n";
-    }
+    m += body;
     return m;
 }
 

@@ -160,6 +160,15 @@ preview)
   "$salvo" preview "$work/job.json" --rows 3 --out "$work/eml" >"$work/out" 2>&1 || fail "--out exit $?"
   [[ $(ls "$work/eml" | wc -l) == 3 ]] || fail "not 3 .eml files"
   grep -q '^Subject: Hello User3' "$work/eml/row-3.eml" || fail ".eml subject"
+  # The sample's inline logo: HTML and logo inside multipart/related, the two
+  # bodies inside multipart/alternative, as mail clients expect.
+  "$salvo" preview "$(dirname "$0")/../../samples/campaign/job.json" --rows 1 --out "$work/eml2" \
+    >"$work/out" 2>&1 || fail "sample --out exit $?"
+  eml=$(ls "$work"/eml2/*.eml | head -n1)
+  tr -d '\r' <"$eml" | grep '^Content-Type: multipart\|^Content-ID\|^Content-Type: text' \
+    | cut -d: -f2- | cut -d';' -f1 | tr '\n' '|' >"$work/shape"
+  [[ $(cat "$work/shape") == ' multipart/related| multipart/alternative| text/plain| text/html| <logo>|' ]] ||
+    fail ".eml MIME structure: $(cat "$work/shape")"
   # A bad row is listed with its row number.
   sed -i '3s/.*/not-an-address,X,X,c2/' "$work/recipients.csv"
   "$salvo" preview "$work/job.json" --rows 3 >"$work/out" 2>&1

@@ -102,12 +102,7 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
         fmt::print(stderr, "salvo: {}\n", cfg.error().message);
         return exit_usage;
     }
-    engine::source_options so;
-    if (!cfg->recipients.format.empty())
-        (void)engine::parse_format(cfg->recipients.format, so.format);
-    so.encoding = cfg->recipients.encoding;
-    so.delimiter = cfg->recipients.delimiter.empty() ? '\0' : cfg->recipients.delimiter[0];
-    auto src = engine::open_source(cfg->recipients.path.string(), so);
+    auto src = engine::open_recipients(*cfg);
     if (!src) {
         fmt::print(stderr, "salvo: {}\n", src.error().message);
         return exit_usage;
@@ -118,11 +113,8 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
         return exit_usage;
     }
     for (const auto& w : message->warnings) fmt::print(stderr, "warning: {}\n", w.message);
-    engine::validate_options vo;
-    vo.email_column = cfg->recipients.email;
-    vo.name_column = cfg->recipients.name;
-    vo.dedupe = cfg->dedupe;
-    auto check = engine::validator::create((*src)->fields(), vo, nullptr, (*src)->name());
+    std::unique_ptr<engine::suppression_list> suppressed;
+    auto check = engine::make_validator(*cfg, **src, suppressed);
     if (!check) {
         fmt::print(stderr, "salvo: {}\n", check.error().message);
         return exit_usage;

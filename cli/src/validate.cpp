@@ -14,16 +14,7 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
         fmt::print(stderr, "salvo: {}\n", cfg.error().message);
         return exit_usage;
     }
-    engine::source_options so;
-    if (!cfg->recipients.format.empty() &&
-        !engine::parse_format(cfg->recipients.format, so.format)) {
-        fmt::print(stderr, "salvo: recipients.format: unknown format '{}'\n",
-                   cfg->recipients.format);
-        return exit_usage;
-    }
-    so.encoding = cfg->recipients.encoding;
-    so.delimiter = cfg->recipients.delimiter.empty() ? '\0' : cfg->recipients.delimiter[0];
-    auto src = engine::open_source(cfg->recipients.path.string(), so);
+    auto src = engine::open_recipients(*cfg);
     if (!src) {
         fmt::print(stderr, "salvo: {}\n", src.error().message);
         return exit_usage;
@@ -33,22 +24,8 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
         fmt::print(stderr, "salvo: {}\n", message.error().message);
         return exit_usage;
     }
-    std::optional<engine::suppression_list> suppressed;
-    if (!cfg->suppression.empty()) {
-        auto list =
-            engine::suppression_list::load(cfg->suppression.string(), cfg->recipients.email);
-        if (!list) {
-            fmt::print(stderr, "salvo: {}\n", list.error().message);
-            return exit_usage;
-        }
-        suppressed.emplace(std::move(*list));
-    }
-    engine::validate_options vo;
-    vo.email_column = cfg->recipients.email;
-    vo.name_column = cfg->recipients.name;
-    vo.dedupe = cfg->dedupe;
-    auto check = engine::validator::create((*src)->fields(), vo,
-                                           suppressed ? &*suppressed : nullptr, (*src)->name());
+    std::unique_ptr<engine::suppression_list> suppressed;
+    auto check = engine::make_validator(*cfg, **src, suppressed);
     if (!check) {
         fmt::print(stderr, "salvo: {}\n", check.error().message);
         return exit_usage;

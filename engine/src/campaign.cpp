@@ -89,6 +89,37 @@ class template_compiler {
 
 }  // namespace
 
+boost::system::result<validator, run_error> make_validator(
+    const job_config& job, const recipient_source& source,
+    std::unique_ptr<suppression_list>& suppressed) {
+    suppressed.reset();
+    if (!job.suppression.empty()) {
+        auto list = suppression_list::load(job.suppression.string(), job.recipients.email);
+        if (!list) return run_error{list.error().message};
+        suppressed = std::make_unique<suppression_list>(std::move(*list));
+    }
+    validate_options vo;
+    vo.email_column = job.recipients.email;
+    vo.name_column = job.recipients.name;
+    vo.dedupe = job.dedupe;
+    auto v = validator::create(source.fields(), vo, suppressed.get(), source.name());
+    if (!v) return run_error{v.error().message};
+    return std::move(*v);
+}
+
+boost::system::result<std::unique_ptr<recipient_source>, run_error> open_recipients(
+    const job_config& job, std::size_t chunk_bytes) {
+    source_options so;
+    if (!job.recipients.format.empty() && !parse_format(job.recipients.format, so.format))
+        return run_error{"recipients.format: unknown format '" + job.recipients.format + "'"};
+    so.encoding = job.recipients.encoding;
+    so.delimiter = job.recipients.delimiter.empty() ? '\0' : job.recipients.delimiter[0];
+    if (chunk_bytes > 0) so.chunk_bytes = chunk_bytes;
+    auto s = open_source(job.recipients.path.string(), so);
+    if (!s) return run_error{s.error().message};
+    return std::move(*s);
+}
+
 boost::system::result<compiled_message, run_error> compile_message(
     const job_config& job, const std::vector<std::string>& columns) {
     const job_config& cfg = job;

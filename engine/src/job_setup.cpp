@@ -84,30 +84,15 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                              "): give the recipients as a file, or use --restart"};
     }
     if (!source) {
-        source_options so;
-        if (!cfg.recipients.format.empty() && !parse_format(cfg.recipients.format, so.format))
-            return run_error{"recipients.format: unknown format '" + cfg.recipients.format + "'"};
-        so.encoding = cfg.recipients.encoding;
-        so.delimiter = cfg.recipients.delimiter.empty() ? '\0' : cfg.recipients.delimiter[0];
-        so.chunk_bytes = p->options.chunk_bytes;
-        auto s = open_source(cfg.recipients.path.string(), so);
-        if (!s) return run_error{s.error().message};
+        auto s = open_recipients(cfg, p->options.chunk_bytes);
+        if (!s) return s.error();
         source = std::move(*s);
     }
     p->source = std::move(source);
 
     // Validation.
-    if (!cfg.suppression.empty()) {
-        auto list = suppression_list::load(cfg.suppression.string(), cfg.recipients.email);
-        if (!list) return run_error{list.error().message};
-        p->suppressed = std::make_unique<suppression_list>(std::move(*list));
-    }
-    validate_options vo;
-    vo.email_column = cfg.recipients.email;
-    vo.name_column = cfg.recipients.name;
-    vo.dedupe = cfg.dedupe;
-    auto v = validator::create(p->source->fields(), vo, p->suppressed.get(), p->source->name());
-    if (!v) return run_error{v.error().message};
+    auto v = make_validator(cfg, *p->source, p->suppressed);
+    if (!v) return v.error();
     p->check.emplace(std::move(*v));
     p->email_column = p->check->email_column();
     p->name_column = p->check->name_column();

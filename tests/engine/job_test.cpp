@@ -88,6 +88,26 @@ class JobTest : public ::testing::Test {
         emulator_ = std::move(*s);
     }
 
+    // A fault that hits `times` requests after the first `after`.
+    static emulator::fault_rule fault(emulator::fault_kind kind, std::uint64_t after,
+                                      std::uint64_t times = UINT64_MAX) {
+        emulator::fault_rule f;
+        f.kind = kind;
+        f.after = after;
+        f.times = times;
+        return f;
+    }
+
+    // A job that re-sends the failed and unknown rows of the run on record.
+    std::unique_ptr<job> retry_failed_job(job_config c) {
+        run_options o;
+        o.api_key = "test-key";
+        o.retry_failed = true;
+        auto j = job::create(std::move(c), o);
+        EXPECT_TRUE(j) << (j ? "" : j.error().message);
+        return j ? std::move(*j) : nullptr;
+    }
+
     job_config config(const std::string& merge, std::vector<std::string> extra = {}) {
         std::string json = R"({"endpoint": ")" + emulator_->url() + R"(",
           "server_id": 4242, "recipients": "recipients.csv",
@@ -235,11 +255,7 @@ TEST_F(JobTest, ServerErrorsAreRetriedAndRejectedAddressesRecorded) {
 
 TEST_F(JobTest, MaybeDeliveredRowsAreResentAndMarkedAmbiguous) {
     write_recipients(500);
-    emulator::fault_rule reset;
-    reset.kind = emulator::fault_kind::reset_after_body;
-    reset.after = 3;
-    reset.times = 2;
-    start_emulator({reset});
+    start_emulator({fault(emulator::fault_kind::reset_after_body, 3, 2)});
     const report r = run_job(config("local"));
     EXPECT_EQ(r.status, job_status::finished) << r.stop_detail;
     EXPECT_EQ(r.ambiguous, 20u);  // two requests of 10
@@ -248,11 +264,7 @@ TEST_F(JobTest, MaybeDeliveredRowsAreResentAndMarkedAmbiguous) {
 
 TEST_F(JobTest, HoldPolicyMakesMaybeDeliveredRowsUnknown) {
     write_recipients(500);
-    emulator::fault_rule reset;
-    reset.kind = emulator::fault_kind::reset_after_body;
-    reset.after = 3;
-    reset.times = 1;
-    start_emulator({reset});
+    start_emulator({fault(emulator::fault_kind::reset_after_body, 3, 1)});
     const report r = run_job(config("local", {"retry.ambiguous=hold"}));
     EXPECT_EQ(r.count(fate::unknown), 10u);
     check_accounting(r, 500);
@@ -260,10 +272,7 @@ TEST_F(JobTest, HoldPolicyMakesMaybeDeliveredRowsUnknown) {
 
 TEST_F(JobTest, AuthenticationFailureStopsAndAResumeCompletes) {
     write_recipients(2000);
-    emulator::fault_rule auth;
-    auth.kind = emulator::fault_kind::invalid_authentication;
-    auth.after = 20;
-    start_emulator({auth});
+    start_emulator({fault(emulator::fault_kind::invalid_authentication, 20)});
     const report r = run_job(config("local", {"rate.max_in_flight=1"}));
     EXPECT_EQ(r.status, job_status::stopped_auth);
     EXPECT_GT(r.pending, 0u);
@@ -286,11 +295,7 @@ TEST_F(JobTest, AuthenticationFailureStopsAndAResumeCompletes) {
 
 TEST_F(JobTest, RetryFailedResendsOnlyTheFailedRowsAndReplacesTheirLines) {
     write_recipients(1000);
-    emulator::fault_rule unavailable;
-    unavailable.kind = emulator::fault_kind::http_503;
-    unavailable.after = 5;
-    unavailable.times = 3;
-    start_emulator({unavailable});
+    start_emulator({fault(emulator::fault_kind::http_503, 5, 3)});
     const report first = run_job(config("local", {"retry.max_attempts=1", "rate.max_in_flight=1"}));
     ASSERT_EQ(first.status, job_status::finished) << first.stop_detail;
     EXPECT_EQ(first.count(fate::failed), 30u);  // three requests of 10
@@ -302,13 +307,10 @@ TEST_F(JobTest, RetryFailedResendsOnlyTheFailedRowsAndReplacesTheirLines) {
     EXPECT_EQ(run_job(config("local")).status, job_status::already_finished);
     EXPECT_EQ(emulator_->recorded().size(), delivered);
 
-    run_options o;
-    o.api_key = "test-key";
-    o.retry_failed = true;
-    auto j = job::create(config("local"), o);
-    ASSERT_TRUE(j) << j.error().message;
-    EXPECT_EQ((*j)->recovered().reopened, 30u);
-    const report again = (*j)->run();
+    auto j = retry_failed_job(config("local"));
+    ASSERT_TRUE(j);
+    EXPECT_EQ(j->recovered().reopened, 30u);
+    const report again = j->run();
     EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
     EXPECT_EQ(again.count(fate::failed), 0u);
     EXPECT_EQ(again.accepted_this_run, 30u);
@@ -320,20 +322,13 @@ TEST_F(JobTest, RetryFailedResendsOnlyTheFailedRowsAndReplacesTheirLines) {
 
 TEST_F(JobTest, RetryFailedResendsUnknownRowsAsAmbiguousEvenUnderHold) {
     write_recipients(500);
-    emulator::fault_rule reset;
-    reset.kind = emulator::fault_kind::reset_after_body;
-    reset.after = 3;
-    reset.times = 1;
-    start_emulator({reset});
+    start_emulator({fault(emulator::fault_kind::reset_after_body, 3, 1)});
     const report first = run_job(config("local", {"retry.ambiguous=hold"}));
     ASSERT_EQ(first.count(fate::unknown), 10u);
 
-    run_options o;
-    o.api_key = "test-key";
-    o.retry_failed = true;
-    auto j = job::create(config("local", {"retry.ambiguous=hold"}), o);
-    ASSERT_TRUE(j) << j.error().message;
-    const report again = (*j)->run();
+    auto j = retry_failed_job(config("local", {"retry.ambiguous=hold"}));
+    ASSERT_TRUE(j);
+    const report again = j->run();
     EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
     EXPECT_EQ(again.count(fate::unknown), 0u);
     EXPECT_EQ(again.ambiguous, 10u);

@@ -7,6 +7,7 @@
 /// `salvo validate`).
 
 #include <salvo/engine/job.hpp>
+#include <salvo/engine/validate.hpp>
 #include <salvo/injection/message.hpp>
 #include <salvo/injection/request_writer.hpp>
 #include <salvo/merge/template.hpp>
@@ -19,6 +20,20 @@
 #include <vector>
 
 namespace salvo::engine {
+
+/// Opens the job's recipients file as its `recipients` keys say (path,
+/// format, encoding, delimiter). `chunk_bytes` 0 keeps the source's default.
+/// Errors name the key or the file.
+[[nodiscard]] boost::system::result<std::unique_ptr<recipient_source>, run_error> open_recipients(
+    const job_config& job, std::size_t chunk_bytes = 0);
+
+/// The validator the job's keys ask for (email and name columns, dedupe,
+/// the suppression list) over `source`'s fields. The suppression list, when
+/// the job has one, is loaded into `suppressed`, which must outlive the
+/// validator. Errors name the column or the file.
+[[nodiscard]] boost::system::result<validator, run_error> make_validator(
+    const job_config& job, const recipient_source& source,
+    std::unique_ptr<suppression_list>& suppressed);
 
 /// The job's message compiled against a set of columns.
 struct compiled_message {

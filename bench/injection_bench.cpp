@@ -2,6 +2,7 @@
 // the request writer through the batcher in both merge modes, and the
 // response reader on the success fast path and on a Warning that names ten
 // failed messages.
+#include "alloc_counter.hpp"
 #include "newsletter.hpp"
 
 #include <salvo/injection/batcher.hpp>
@@ -12,24 +13,6 @@
 
 #include <cstdlib>
 #include <new>
-
-// Allocation counting for the "allocs/row" counter. The replaced operator
-// new pairs malloc with free by design; g++ 12 cannot see that.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::size_t allocation_count = 0;  // benchmarks run on one thread
-}
-void* operator new(std::size_t n) {
-    ++allocation_count;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
@@ -91,7 +74,7 @@ void write_requests(benchmark::State& state, injection::merge_mode mode) {
         drain();
     }
     bytes = 0;
-    const std::size_t before = allocation_count;
+    const std::size_t before = bench::allocation_count;
     for (auto _ : state) {
         const auto& row = c.views[i & 1023];
         auto placed = b.add({row[0], row[1], row, i});
@@ -100,7 +83,7 @@ void write_requests(benchmark::State& state, injection::merge_mode mode) {
         ++rows;
         drain();
     }
-    allocations = allocation_count - before;
+    allocations = bench::allocation_count - before;
     state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
     state.SetItemsProcessed(static_cast<std::int64_t>(rows));
     state.counters["bytes/row"] = static_cast<double>(bytes) / static_cast<double>(rows);

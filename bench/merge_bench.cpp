@@ -1,5 +1,6 @@
 // Template expansion against memcpy of the same output, and allocations per
 // row, on a realistic newsletter (see newsletter.hpp).
+#include "alloc_counter.hpp"
 #include "newsletter.hpp"
 
 #include <salvo/merge/template.hpp>
@@ -9,24 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-
-// Allocation counting for the "allocs/row" counter. The replaced operator
-// new pairs malloc with free by design; g++ 12 cannot see that.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::size_t allocation_count = 0;  // benchmarks run on one thread
-}
-void* operator new(std::size_t n) {
-    ++allocation_count;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
@@ -63,7 +46,7 @@ void BM_Expand_Newsletter(benchmark::State& state) {
     std::string out;
     out.reserve(16 * 1024);
     std::size_t bytes = 0, rows = 0, i = 0;
-    const std::size_t allocations_before = allocation_count;
+    const std::size_t allocations_before = bench::allocation_count;
     for (auto _ : state) {
         out.clear();
         const auto& row = n.views[i++ & 1023];
@@ -79,7 +62,8 @@ void BM_Expand_Newsletter(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<std::int64_t>(rows));
     state.counters["bytes/row"] = static_cast<double>(bytes) / static_cast<double>(rows);
     state.counters["allocs/row"] =
-        static_cast<double>(allocation_count - allocations_before) / static_cast<double>(rows);
+        static_cast<double>(bench::allocation_count - allocations_before) /
+        static_cast<double>(rows);
 }
 BENCHMARK(BM_Expand_Newsletter);
 

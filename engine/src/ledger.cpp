@@ -456,6 +456,7 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
         if (auto ec = l->checkpoint_locked()) return ec;
         if (auto ec = l->sync_locked()) return ec;
     }
+    l->opened_ = true;
     l->syncer_ = std::thread([p = l.get()] { p->sync_loop(); });
     return l;
 }
@@ -467,7 +468,7 @@ ledger::~ledger() {
     }
     wake_.notify_all();
     if (syncer_.joinable()) syncer_.join();
-    if (journal_fd_ >= 0) {
+    if (opened_) {  // never on open()'s error paths: a refused journal is not ours
         std::lock_guard lock(mutex_);
         (void)checkpoint_locked();
         (void)sync_locked();

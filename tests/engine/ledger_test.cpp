@@ -223,20 +223,40 @@ TEST_F(LedgerTest, DamageBeforeTheEndIsRefused) {
     ASSERT_NE(at, std::string::npos);
     j[at + 6] = '7';  // the CRC no longer matches, and whole records follow
     std::ofstream(options_.journal, std::ios::binary | std::ios::trunc) << j;
+    const std::string results = slurp(options_.results);
     auto l = ledger::open(options_, fp_, state);
     ASSERT_FALSE(l);
     EXPECT_EQ(l.error(), ledger_errc::corrupt_journal);
+    // A refused journal is left as it was, and so are the results.
+    EXPECT_EQ(slurp(options_.journal), j);
+    EXPECT_EQ(slurp(options_.results), results);
 }
 
 TEST_F(LedgerTest, AnotherCampaignsJournalIsRefusedNamingTheDifference) {
     ledger_state state;
-    { auto l = open_ledger(state); }
+    {
+        auto l = open_ledger(state);
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(1), accepted(2)}));
+        ASSERT_FALSE(l->finish());
+    }
+    const std::string journal = slurp(options_.journal);
+    const std::string results = slurp(options_.results);
     job_fingerprint other = fp_;
     other.parts["templates"] = "ffff";
-    auto l = ledger::open(options_, other, state);
-    ASSERT_FALSE(l);
-    EXPECT_EQ(l.error(), ledger_errc::other_campaign);
-    EXPECT_EQ(state.detail, "templates");
+    {
+        auto l = ledger::open(options_, other, state);
+        ASSERT_FALSE(l);
+        EXPECT_EQ(l.error(), ledger_errc::other_campaign);
+        EXPECT_EQ(state.detail, "templates");
+    }
+    // Refusing writes nothing: the campaign on record opens as it was.
+    EXPECT_EQ(slurp(options_.journal), journal);
+    EXPECT_EQ(slurp(options_.results), results);
+    auto l = open_ledger(state);
+    EXPECT_TRUE(state.finished);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::accepted)], 2u);
+    l.reset();
+    EXPECT_EQ(lines_of(options_.results).size(), 2u);
 }
 
 }  // namespace

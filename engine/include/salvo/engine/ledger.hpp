@@ -206,6 +206,7 @@ class ledger {
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::thread syncer_;
+    bool opened_ = false;  ///< open() succeeded: the files are ours to write
     bool stopping_ = false;
     bool dirty_ = false;
     std::uint64_t results_bytes_ = 0;

@@ -82,7 +82,18 @@ std::vector<fault_case> fault_cases() {
     short_timeout_hold.insert(short_timeout_hold.end(), ambiguous_hold.begin(),
                               ambiguous_hold.end());
     return {
-        {"http_503_20pct", {"--fault", "http_503:0.2"}, {}, plain, retried},
+        {"http_503_20pct",
+         {"--fault", "http_503:0.2"},
+         {},
+         plain,
+         [retried](const send_outcome& o, const accounting& a) {
+             retried(o, a);
+             // Rows can fail when the retry budget is spent; they say why.
+             for (const auto& l : o.lines)
+                 if (l.status == "failed") {
+                     EXPECT_NE(l.error.find("HTTP 503"), std::string::npos) << l.error;
+                 }
+         }},
         {"http_429_retry_after",
          {"--fault", "throttle:0.03", "--retry-after", "1"},
          {},
@@ -92,7 +103,22 @@ std::vector<fault_case> fault_cases() {
              // A retried 429 waited its Retry-After (1 s) first.
              EXPECT_GE(o.seconds, 1.0) << "Retry-After not honoured";
          }},
-        {"over_quota", {"--fault", "over_quota:0.2"}, {}, plain, retried},
+        {"over_quota",
+         {"--fault", "over_quota:0.2"},
+         {},
+         plain,
+         [retried](const send_outcome& o, const accounting& a) {
+             retried(o, a);
+             for (const auto& l : o.lines)
+                 if (l.status == "failed") {
+                     EXPECT_FALSE(l.error.empty());
+                     // BUG (issue 9 report, "OverQuota not named"): a row failed
+                     // after OverQuota answers says only "the answer's body
+                     // reports a failure (HTTP 200); retry budget spent…": the
+                     // last error's API code is lost. Enable when fixed:
+                     // EXPECT_NE(l.error.find("OverQuota"), std::string::npos) << l.error;
+                 }
+         }},
         {"reset_before_body",
          {"--fault", "reset_before_body:0.1"},
          {},
@@ -201,6 +227,9 @@ TEST_P(AuthFailure, StopsAtTheFirst401AndAResumeCompletesEveryRowOnce) {
     const auto record1 = read_record(emu1.record_file());
     for (const auto& e : record1) EXPECT_LE(e.request, 50u) << "recorded after the 401";
     EXPECT_LT(first.lines.size(), c.rows());
+    // Only rows of requests 1–50 were decided; the rows of 401'd requests
+    // are pending (no line), not failed.
+    for (const auto& l : first.lines) EXPECT_EQ(l.status, "accepted") << "row " << l.row;
     EXPECT_GT(first.report.pending + (c.rows() - first.report.rows_read), 0u);
     check_accounting(c, first.lines, first.report, {record1}, {.finished = false});
 

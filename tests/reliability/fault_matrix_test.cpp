@@ -260,7 +260,8 @@ TEST_P(AuthFailure, StopsAtTheFirst401AndAResumeCompletesEveryRowOnce) {
               << second.seconds << " s\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, AuthFailure, ::testing::Values("local", "server"));
+INSTANTIATE_TEST_SUITE_P(Modes, AuthFailure, ::testing::Values("local", "server"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace salvo::test

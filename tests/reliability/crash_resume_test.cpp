@@ -1,11 +1,11 @@
-// Crash and resume with the real binaries: one campaign of SALVO_CRASH_ROWS
-// rows (50 000; fewer under sanitizers) against one emulator that injects
-// 503s and maybe-delivered resets, killed with SIGKILL at 10 seeded decided
-// row counts and stopped once with SIGINT, resumed each time with the same
-// command; between two runs the journal is damaged (a byte in the middle:
-// refused; a torn last record: cut and recovered). At the end every row has
-// exactly one line and the record holds each accepted row once, plus only
-// rows marked ambiguous.
+// Crash and resume with the real binaries, in each merge mode: one campaign
+// of SALVO_CRASH_ROWS rows (50 000; fewer under sanitizers) against one
+// emulator that injects 503s and maybe-delivered resets, killed with SIGKILL
+// at 10 seeded decided-row counts and stopped once with SIGINT, resumed each
+// time with the same command. Between runs the journal is damaged: a byte in
+// the middle (refused, exit 2, nothing sent) and, twice, a torn last record
+// (cut and recovered). At the end every row has exactly one line and the
+// record holds each accepted row once, plus only rows marked ambiguous.
 //
 // Not repeated here: the journal's framing at unit level
 // (tests/engine/ledger_test.cpp: TornLastRecordIsCutOff,
@@ -66,7 +66,7 @@ void write_file(const fs::path& p, const std::string& s) {
     ASSERT_TRUE(out.good()) << p;
 }
 
-class CrashResume : public ::testing::Test {
+class CrashResume : public ::testing::TestWithParam<std::string> {
   protected:
     CrashResume() : campaign_(salvo_binary(), crash_rows) {}
 
@@ -78,13 +78,20 @@ class CrashResume : public ::testing::Test {
                  emu_->url(),
                  "--progress=none",
                  "--set",
-                 "limits.messages_per_request=10",
-                 "--set",
                  "retry.base_delay_ms=5",
                  "--set",
                  "retry.max_delay_ms=50",
                  "--set",
                  "timeouts.request_ms=10000"};
+        // 10 rows per request in both modes (as in the fault matrix).
+        if (GetParam() == "local") {
+            args_.insert(args_.end(),
+                         {"--merge", "local", "--set", "limits.messages_per_request=10"});
+        } else {
+            args_.insert(args_.end(),
+                         {"--merge", "server", "--set", "limits.recipients_per_message=5", "--set",
+                          "limits.messages_per_request=2"});
+        }
     }
 
     // Starts the command and sends `sig` once the results file has `target`
@@ -120,6 +127,33 @@ class CrashResume : public ::testing::Test {
         return {*st, seen};
     }
 
+    // A torn last record (the write a crash interrupts): cut the last fate
+    // record in the middle, with what followed it (checkpoints, releases), as
+    // if the run had died writing it; its row's results line is then past the
+    // journal's last checkpoint. A dispatch record is never dropped: losing
+    // one after its request was sent is not a torn write but lost data. If
+    // one follows the last fate, tear an appended copy of that fate instead.
+    void tear_journal() {
+        const std::string good = read_file(campaign_.journal());
+        const auto recs = journal_records(good);
+        const auto last_fate = std::find_if(
+            recs.rbegin(), recs.rend(), [](const journal_record& rec) { return rec.kind == 'F'; });
+        ASSERT_NE(last_fate, recs.rend());
+        const bool dispatch_after = std::any_of(
+            recs.rbegin(), last_fate, [](const journal_record& rec) { return rec.kind == 'D'; });
+        std::string torn = good;
+        if (!dispatch_after) {
+            torn.resize(last_fate->offset + last_fate->size / 2);
+        } else {
+            torn += good.substr(last_fate->offset, last_fate->size / 2);
+        }
+        std::cout << "[ rows ] torn journal: " << (dispatch_after ? "appended" : "cut")
+                  << " half a fate record, " << good.size() << " -> " << torn.size() << " bytes: "
+                  << good.substr(last_fate->offset, std::min<std::size_t>(last_fate->size, 60))
+                  << "\n";
+        write_file(campaign_.journal(), torn);
+    }
+
     send_report report_of(const std::string& tag) const {
         return read_report(campaign_.dir() / (tag + ".report.json"));
     }
@@ -129,12 +163,13 @@ class CrashResume : public ::testing::Test {
     std::vector<std::string> args_;
 };
 
-TEST_F(CrashResume, SeededKillsASigintAndATornJournalLoseAndDuplicateNothing) {
+TEST_P(CrashResume, SeededKillsASigintAndTornJournalsLoseAndDuplicateNothing) {
     const fs::path& results = campaign_.results();
     const fs::path& journal = campaign_.journal();
     std::mt19937_64 rng(20261126);
     constexpr int rounds = 11;  // 10 SIGKILLs and, as round 6, one SIGINT
     constexpr int sigint_round = 6;
+    constexpr int tear_after_kill_round = 2;  // and after the SIGINT
     for (int k = 0; k < rounds; ++k) {
         const std::uint64_t band = crash_rows / (rounds + 2);
         const std::uint64_t target = band * static_cast<std::uint64_t>(k + 1) + rng() % (band / 2);
@@ -145,6 +180,7 @@ TEST_F(CrashResume, SeededKillsASigintAndATornJournalLoseAndDuplicateNothing) {
                   << target << ")\n";
         if (sig == SIGKILL) {
             EXPECT_TRUE(status.killed_by(SIGKILL)) << tag << ": " << describe(status);
+            if (k == tear_after_kill_round) tear_journal();
             continue;
         }
         // SIGINT: a clean stop, exit 3, and the files agree.
@@ -176,30 +212,17 @@ TEST_F(CrashResume, SeededKillsASigintAndATornJournalLoseAndDuplicateNothing) {
         EXPECT_NE(refused.err.find("journal"), std::string::npos) << refused.err;
         EXPECT_EQ(read_file(results), results_before) << "a refused journal changed the results";
         EXPECT_EQ(read_file(emu_->record_file()).size(), records_before) << "sent anyway";
+        // BUG (issue 9 report, "a refused journal is written to"): the refused
+        // run's ledger destructor appends a checkpoint "C 0" at the journal's
+        // read offset, overwriting 13 bytes of a record in the middle of a
+        // journal over 64 KiB. Enable when ledger::open no longer writes on
+        // its error paths:
+        // EXPECT_EQ(read_file(journal), damaged) << "a refused journal was written to";
+        if (read_file(journal) != damaged)
+            std::cout << "[ bug  ] the refused run wrote to the journal it refused\n";
+        write_file(journal, good);  // the damage undone, as an operator would
 
-        // A torn last record (the write a crash interrupts): cut the last
-        // fate record in the middle, with what followed it (checkpoints), as
-        // if the run had died writing it; its row's results line is then
-        // past the journal's last checkpoint. A dispatch record is never
-        // dropped: losing one after its request was sent is not a torn write
-        // but lost data. If one follows the last fate, tear an appended copy
-        // of that fate instead.
-        const auto last_fate = std::find_if(
-            recs.rbegin(), recs.rend(), [](const journal_record& rec) { return rec.kind == 'F'; });
-        ASSERT_NE(last_fate, recs.rend());
-        const bool dispatch_after = std::any_of(
-            recs.rbegin(), last_fate, [](const journal_record& rec) { return rec.kind == 'D'; });
-        std::string torn = good;
-        if (!dispatch_after) {
-            torn.resize(last_fate->offset + last_fate->size / 2);
-        } else {
-            torn += good.substr(last_fate->offset, last_fate->size / 2);
-        }
-        std::cout << "[ rows ] torn journal: " << (dispatch_after ? "appended" : "cut")
-                  << " half a fate record " << good.size() << " -> " << torn.size() << " bytes: "
-                  << good.substr(last_fate->offset, std::min<std::size_t>(last_fate->size, 60))
-                  << "\n";
-        write_file(journal, torn);
+        tear_journal();
     }
 
     // The last run completes the campaign.
@@ -217,11 +240,14 @@ TEST_F(CrashResume, SeededKillsASigintAndATornJournalLoseAndDuplicateNothing) {
     const auto lines = read_results(results);
     const auto a = check_accounting(campaign_, lines, r, {record}, {});
     EXPECT_GT(r.ambiguous, 0u) << "no row was ever in doubt: the kills and resets tested nothing";
-    std::cout << "[ rows ] final: accepted " << r.count("accepted") << ", failed "
-              << r.count("failed") << ", ambiguous " << r.ambiguous << ", " << record.size()
-              << " emails in " << counts.requests << " requests\n";
+    std::cout << "[ rows ] " << GetParam() << " final: accepted " << r.count("accepted")
+              << ", failed " << r.count("failed") << ", ambiguous " << r.ambiguous << ", "
+              << record.size() << " emails in " << counts.requests << " requests\n";
     (void)a;
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, CrashResume, ::testing::Values("local", "server"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace salvo::test

@@ -3,7 +3,8 @@
 /// posix_spawn, stdin from /dev/null, stdout and stderr to files, extra
 /// environment variables on top of the test's own; signalled and waited for
 /// with a timeout. The destructor kills (SIGKILL) and reaps a child still
-/// running, so a failing test never leaves one behind.
+/// running, so a failing test never leaves one behind. Not thread-safe: one
+/// owner; moving it moves the duty to reap.
 
 #include <sys/types.h>
 

@@ -3,7 +3,8 @@
 /// kernel), for tests that drive the real binaries: started with the given
 /// options plus `--listen 127.0.0.1:0 --record FILE`; its URL is the first
 /// line it prints. stop() sends SIGINT and reads the request and email
-/// counts it prints when it stops.
+/// counts it prints when it stops. Not thread-safe. The destructor stops a
+/// running emulator (SIGINT, then SIGKILL after 10 s).
 
 #include "support/child_process.hpp"
 

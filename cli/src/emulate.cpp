@@ -35,10 +35,10 @@ bool parse_number(std::string_view s, T& out) {
     return r.ec == std::errc{} && r.ptr == s.data() + s.size();
 }
 
-// KIND[:RATE][@AFTER][xTIMES]
+// KIND[:RATE][@AFTER][xTIMES][~MS]; ~MS is this rule's own delay (delay, no_response).
 std::optional<emulator::fault_rule> parse_fault(std::string_view spec, std::string& error) {
     emulator::fault_rule rule;
-    const auto cut = spec.find_first_of(":@x");
+    const auto cut = spec.find_first_of(":@x~");
     const auto kind = kind_named(spec.substr(0, cut));
     if (!kind) {
         std::string known;
@@ -54,7 +54,7 @@ std::optional<emulator::fault_rule> parse_fault(std::string_view spec, std::stri
     while (!rest.empty()) {
         const char tag = rest[0];
         rest.remove_prefix(1);
-        const auto next = rest.find_first_of(":@x");
+        const auto next = rest.find_first_of(":@x~");
         const std::string_view value = rest.substr(0, next);
         rest = next == std::string_view::npos ? "" : rest.substr(next);
         bool ok = false;
@@ -62,12 +62,16 @@ std::optional<emulator::fault_rule> parse_fault(std::string_view spec, std::stri
             ok = parse_number(value, rule.rate) && rule.rate >= 0 && rule.rate <= 1;
         } else if (tag == '@') {
             ok = parse_number(value, rule.after);
+        } else if (tag == '~') {
+            unsigned ms = 0;
+            ok = parse_number(value, ms) && ms > 0;
+            rule.delay = std::chrono::milliseconds(ms);
         } else {
             ok = parse_number(value, rule.times);
         }
         if (!ok) {
-            error =
-                fmt::format("--fault {}: expected KIND[:RATE][@AFTER][xTIMES], RATE in 0..1", spec);
+            error = fmt::format(
+                "--fault {}: expected KIND[:RATE][@AFTER][xTIMES][~MS], RATE in 0..1", spec);
             return std::nullopt;
         }
     }
@@ -121,7 +125,7 @@ int run_emulate(const emulate_args& a) {
     }
     for (auto& f : o.faults) {
         f.retry_after_seconds = a.retry_after;
-        f.delay = std::chrono::milliseconds(a.delay_ms);
+        if (f.delay.count() == 0) f.delay = std::chrono::milliseconds(a.delay_ms);
     }
     if (a.delay_ms > 0) {
         emulator::fault_rule d;

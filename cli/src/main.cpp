@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
     e->add_option("--threads", emu.threads, "I/O threads (default 2)");
     e->add_flag("--discard", emu.discard, "Answer Success without parsing (benchmarks)");
     e->add_option("--fault", emu.faults,
-                  "KIND[:RATE][@AFTER][xTIMES], e.g. http_503:0.2, reset_after_body@10x1")
+                  "KIND[:RATE][@AFTER][xTIMES][~MS], e.g. http_503:0.2, reset_after_body@10x1, "
+                  "delay:0.05~1500 (~MS: this rule's delay; default --delay-ms)")
         ->allow_extra_args(false);
     e->add_option("--fail-rate", emu.fail_rates, "STATUS:RATE, e.g. 503:0.2 or 429:0.1")
         ->allow_extra_args(false);

@@ -235,8 +235,18 @@ void job::impl::complete(transport::request&& req, transport::outcome&& out,
         return done();
     }
     // Retries exhausted, or a permanent failure without an answer to read.
-    decide_all(*f, fate::failed, {}, out.message.empty() ? "request failed" : out.message,
-               f->transport_attempts);
+    // The last answer's API code (OverQuota in a 200, a 5xx's ErrorCode) is
+    // what a person needs to know: it goes in `code` and leads the error.
+    std::string error = out.message.empty() ? "request failed" : out.message;
+    std::string_view code;
+    if (out.http_status != 0 && !out.body.empty()) {
+        const auto& v = rd.read(static_cast<int>(out.http_status), out.body, f->meta);
+        if (v.code != injection::api_code::unknown) {
+            code = injection::to_string(v.code);
+            error.insert(0, std::string(code) + ": ");
+        }
+    }
+    decide_all(*f, fate::failed, code, error, f->transport_attempts);
     note_request_result(true);
     done();
 }

@@ -111,12 +111,9 @@ std::vector<fault_case> fault_cases() {
              retried(o, a);
              for (const auto& l : o.lines)
                  if (l.status == "failed") {
-                     EXPECT_FALSE(l.error.empty());
-                     // BUG (issue 9 report, "OverQuota not named"): a row failed
-                     // after OverQuota answers says only "the answer's body
-                     // reports a failure (HTTP 200); retry budget spent…": the
-                     // last error's API code is lost. Enable when fixed:
-                     // EXPECT_NE(l.error.find("OverQuota"), std::string::npos) << l.error;
+                     // The last answer's code is named, in `code` and the error.
+                     EXPECT_EQ(l.code, "OverQuota") << l.error;
+                     EXPECT_NE(l.error.find("OverQuota"), std::string::npos) << l.error;
                  }
          }},
         {"reset_before_body",

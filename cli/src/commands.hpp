@@ -44,6 +44,8 @@ struct emulate_args {
     std::string reject_pattern;
     std::uint64_t delay_ms = 0;
     std::uint64_t seed = 1;
+    std::string tls_cert;  ///< PEM certificate chain; with tls_key: serve HTTPS
+    std::string tls_key;   ///< PEM private key
 };
 
 int run_emulate(const emulate_args& a);

@@ -97,6 +97,7 @@ int run_emulate(const emulate_args& a) {
     o.server_id = a.server_id;
     o.discard = a.discard;
     o.seed = a.seed;
+    if (!a.tls_cert.empty()) o.tls = emulator::tls_files{a.tls_cert, a.tls_key};
     if (!a.api_key_env.empty()) {
         const char* key = std::getenv(a.api_key_env.c_str());
         if (!key || !*key) {

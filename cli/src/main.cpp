@@ -126,7 +126,17 @@ int main(int argc, char** argv) {
                   "Addresses matching this regex get InvalidAddress");
     e->add_option("--delay-ms", emu.delay_ms, "Delay every answer by this many milliseconds");
     e->add_option("--seed", emu.seed, "Fault seed (default 1)");
-    e->footer("The first line on stdout is the URL it listens on.");
+    auto* tls_cert = e->add_option("--tls-cert", emu.tls_cert,
+                                   "Serve HTTPS with this PEM certificate (chain)")
+                         ->check(CLI::ExistingFile);
+    auto* tls_key = e->add_option("--tls-key", emu.tls_key, "The PEM private key of --tls-cert")
+                        ->check(CLI::ExistingFile);
+    tls_cert->needs(tls_key);
+    tls_key->needs(tls_cert);
+    e->footer(
+        "The first line on stdout is the URL it listens on (https://... with --tls-cert).\n"
+        "A client must trust the certificate: for a self-signed one, salvo send\n"
+        "--set tls.ca_file=CERT.pem (job key tls.ca_file).");
 
     // preview
     std::filesystem::path preview_job;

@@ -81,6 +81,7 @@ class csv_source final : public recipient_source {
     bool header_ = true;  // parsing the header record
     bool header_done_ = false;
     bool header_bad_ = false;
+    std::size_t header_width_ = 0;  // fields in the header record
     std::vector<std::string> header_names_;
     std::size_t ncols_ = 0;
     std::size_t limit_ = 0;
@@ -129,6 +130,7 @@ inline void csv_source::finish(chunk& out, std::uint64_t line, std::size_t nf) {
         }
         header_done_ = true;
         header_bad_ = nf > tmp_size_;
+        header_width_ = nf;
         return;
     }
     out.add_row(next_row_++, line, tmp_data_, nf);
@@ -372,13 +374,25 @@ boost::system::result<void, source_error> csv_source::fill(chunk& out) {
 
 void csv_source::check_utf8(chunk& out) {
     // One pass over the chunk; only a chunk with bad bytes is looked at row
-    // by row and value by value.
-    if (!check_utf8_ || out.empty() || simdjson::validate_utf8(out.buffer(), parsed_end_)) return;
+    // by row and value by value. A NUL byte is valid UTF-8 but no text
+    // (RFC 5322 forbids it in a message): the row is invalid.
+    if (out.empty()) return;
+    const bool bad_utf8 = check_utf8_ && !simdjson::validate_utf8(out.buffer(), parsed_end_);
+    const bool nul = std::memchr(out.buffer(), '\0', parsed_end_) != nullptr;
+    if (!bad_utf8 && !nul) return;
     for (std::size_t i = 0; i < out.size(); ++i) {
         if (!out.info(i).valid()) continue;  // a malformed record keeps its first reason
         auto values = out.values(i);
         for (std::size_t k = 0; k < values.size(); ++k) {
-            if (values[k].empty() || simdjson::validate_utf8(values[k])) continue;
+            if (values[k].empty()) continue;
+            if (nul && values[k].find('\0') != std::string_view::npos) {
+                out.fail_row(i, errc::nul_byte,
+                             row_message(name_, out.info(i).row, out.info(i).line,
+                                         "{} holds a NUL byte (is the file UTF-16 or binary?)",
+                                         field_label(k)));
+                break;
+            }
+            if (!bad_utf8 || simdjson::validate_utf8(values[k])) continue;
             out.fail_row(i, errc::invalid_utf8,
                          row_message(name_, out.info(i).row, out.info(i).line,
                                      "{} is not valid UTF-8 (is the file windows-1252 or "
@@ -398,9 +412,21 @@ boost::system::result<void, source_error> csv_source::init() {
     if (!r) return r.error();
     header_ = false;
     if (!header_done_) return {};  // an empty file: no fields, no rows
+    if (header_width_ > max_header_fields) {
+        return source_error{
+            make_error_code(errc::not_the_format),
+            fmt::format("{}: the header row has {} fields; at most {} are supported", name_,
+                        header_width_, max_header_fields)};
+    }
     std::string joined;
     for (auto& h : header_names_) joined += h;
-    if (header_bad_ || joined.find('\0') != std::string::npos) {
+    if (joined.find('\0') != std::string::npos) {
+        return source_error{make_error_code(errc::not_the_format),
+                            fmt::format("{}: line 1 is not a CSV header row: it holds NUL bytes "
+                                        "(is the file UTF-16? save it as UTF-8)",
+                                        name_)};
+    }
+    if (header_bad_) {
         return source_error{make_error_code(errc::not_the_format),
                             fmt::format("{}: line 1 is not a CSV header row", name_)};
     }

@@ -51,6 +51,8 @@ class category final : public boost::system::error_category {
                 return "invalid email address";
             case errc::missing_address:
                 return "no email address";
+            case errc::nul_byte:
+                return "NUL byte in a value";
         }
         return "unknown salvo.engine error";
     }

@@ -421,6 +421,11 @@ class job_parser {
 
     std::optional<job_error> set_leaf(const std::string& path, const leaf& v) {
         const key_def* k = find_key(path);
+        if (!k && has_children(path)) {  // e.g. "limits": 5
+            const std::string got = v.json ? type_name(*v.json) : "'" + std::string(v.text) + "'";
+            return error(path,
+                         "expected an object (keys: " + known_keys_under(path) + "), got " + got);
+        }
         if (!k) return unknown(path);
         if (!k->set(job_, v, ctx_)) {
             std::string got;
@@ -583,6 +588,26 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
     return std::nullopt;
 }
 
+// A `//` or `/*` outside strings: the hint for a JSON parse error (a URL's
+// "http://" inside a string is no comment).
+bool has_comment(std::string_view json) {
+    bool in_string = false;
+    for (std::size_t i = 0; i + 1 < json.size(); ++i) {
+        const char c = json[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '/' && (json[i + 1] == '/' || json[i + 1] == '*')) {
+            return true;
+        }
+    }
+    return false;
+}
+
 boost::system::result<job_config, job_error> parse_job_named(std::string_view json,
                                                              const fs::path& base_dir,
                                                              std::span<const std::string> overrides,
@@ -591,9 +616,7 @@ boost::system::result<job_config, job_error> parse_job_named(std::string_view js
     const simdjson::padded_string padded(json);
     dom::element root;
     if (const auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
-        std::string hint;
-        if (json.find("//") != std::string_view::npos || json.find("/*") != std::string_view::npos)
-            hint = " (comments are not allowed in JSON)";
+        const std::string hint = has_comment(json) ? " (comments are not allowed in JSON)" : "";
         return job_error{"", source + ": not valid JSON: " + simdjson::error_message(err) + hint};
     }
     dom::object obj;

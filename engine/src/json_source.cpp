@@ -321,6 +321,8 @@ void json_source::emit(chunk& out, const element& e) {
                                "encoding option)")
                  : fmt::format("bad JSON: {}", simdjson::error_message(err)));
     };
+    // A NUL byte, raw or escaped as \u0000, is no text (as in csv_source).
+    const bool raw_nul = std::memchr(buf + e.begin, '\0', e.end - e.begin) != nullptr;
     od::document doc;
     od::object obj;
     if (auto err = parser_.iterate(buf + e.begin, e.end - e.begin, avail).get(doc)) {
@@ -354,13 +356,17 @@ void json_source::emit(chunk& out, const element& e) {
                 std::string_view tok = trim_right(val.raw_json_token());
                 if (tok.size() < 2 || tok.back() != '"') return report(simdjson::STRING_ERROR);
                 tok = tok.substr(1, tok.size() - 2);
-                if (tok.find('\\') == std::string_view::npos) {
+                const bool escaped = tok.find('\\') != std::string_view::npos;
+                if (!escaped) {
                     text = tok;  // a view into the chunk buffer
                 } else {
                     std::string_view s;
                     if (auto err = val.get_string().get(s)) return report(err);
                     text = out.store(s);
                 }
+                if ((raw_nul || escaped) && text.find('\0') != std::string_view::npos)
+                    return fail(out, e, errc::nul_byte,
+                                fmt::format("field '{}' holds a NUL byte", keys_[col]));
                 break;
             }
             case od::json_type::number:

@@ -25,6 +25,8 @@ class merge_category_impl final : public boost::system::error_category {
                 return "value holds a line break (CR or LF) in a header";
             case errc::missing_value:
                 return "value is empty and the placeholder has no fallback";
+            case errc::bad_text:
+                return "template is not UTF-8 text";
         }
         return "unknown salvo.merge error";
     }

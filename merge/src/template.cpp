@@ -102,6 +102,42 @@ compile_error make_error(errc code, std::string_view text, std::size_t offset,
     return {code, p.line, p.column, where(label, p) + what};
 }
 
+// The offset of the first byte that makes `text` no UTF-8 text (an invalid
+// or overlong sequence, a surrogate, a code point past U+10FFFF, or NUL),
+// or npos.
+std::size_t first_bad_text_byte(std::string_view text) noexcept {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned char c = s[i];
+        if (c >= 0x01 && c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return i;  // NUL, a continuation byte, C0, C1 or F5..FF
+        }
+        if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (std::size_t k = 2; k < len; ++k)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
+        i += len;
+    }
+    return std::string_view::npos;
+}
+
 // Literal copies move whole 32-byte blocks, reading and writing up to
 // copy_slack bytes past the end; the pool and the output carry that slack.
 // Fixed-size moves compile to a few vector instructions, where a libc
@@ -131,6 +167,13 @@ boost::system::result<compiled_template, compile_error> compile(std::string_view
                                                                 const field_set& fields,
                                                                 const compile_options& options) {
     const std::string& label = options.label;
+    if (const auto bad = first_bad_text_byte(text); bad != std::string_view::npos) {
+        return make_error(errc::bad_text, text, bad, label,
+                          text[bad] == '\0'
+                              ? "a NUL byte: a template is text"
+                              : "not valid UTF-8 (save the template as UTF-8; salvo does not "
+                                "convert template files)");
+    }
     parse_state st;
     st.text = text;
 

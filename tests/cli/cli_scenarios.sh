@@ -5,28 +5,7 @@
 set -u
 salvo=$1
 scenario=$2
-work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-cli-XXXXXX")
-emu_pid=
-cleanup() {
-  if [[ -n $emu_pid ]]; then kill -INT "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# start_emulator [salvo emulate options...]: sets $url.
-start_emulator() {
-  "$salvo" emulate --listen 127.0.0.1:0 --record "$work/emails.ndjson" "$@" \
-    >"$work/emu.out" 2>"$work/emu.err" &
-  emu_pid=$!
-  for _ in $(seq 100); do
-    url=$(head -n1 "$work/emu.out" 2>/dev/null)
-    [[ $url == http* ]] && return 0
-    sleep 0.05
-  done
-  cat "$work/emu.err" >&2
-  fail "the emulator did not print its URL"
-}
+source "$(dirname "$0")/lib.sh"
 
 # make_job ROWS [BAD_EVERY]: recipients.csv with ROWS rows (every BAD_EVERY-th
 # address is bad<N>@example.com, which --reject-pattern can reject) and job.json.
@@ -53,7 +32,6 @@ make_job() {
 JSON
 }
 
-lines_with() { grep -c -- "$1" "$2" || true; }
 export SALVO_TEST_KEY=test-key-123
 
 case $scenario in
@@ -112,6 +90,17 @@ api_key_refused)
   [[ $rc == 2 ]] || fail "exit $rc, expected 2"
   grep -q 'api_key_env' "$work/err" || fail "no hint about api_key_env"
   grep -q 'secret123' "$work/err" "$work/out" && fail "the key was echoed"
+  # Every spelling, on every subcommand, before or after the job.
+  for args in "send --api-key=secret123 $work/job.json" "preview $work/job.json --api-key secret123" \
+              "validate --api-key=secret123 $work/job.json" "emulate --api-key secret123"; do
+    # shellcheck disable=SC2086
+    timeout 30 "$salvo" $args >"$work/out" 2>"$work/err"
+    rc=$?
+    [[ $rc == 2 ]] || fail "$args: exit $rc, expected 2"
+    grep -q 'api_key_env' "$work/err" || fail "$args: no hint about api_key_env"
+    grep -q 'secret123' "$work/err" "$work/out" && fail "$args: the key was echoed"
+  done
+  [[ -e $work/results.ndjson ]] && fail "a refused run wrote results"
   unset SALVO_TEST_KEY
   "$salvo" send "$work/job.json" >"$work/out" 2>"$work/err"
   rc=$?

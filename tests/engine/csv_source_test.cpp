@@ -215,6 +215,27 @@ TEST(CsvSource, InvalidUtf8MakesThatRowInvalid) {
         << d.rows[10].message;
 }
 
+// Found by the bad-input corpus (tests/data/bad/): a NUL byte in a name was
+// merged into the request (and into the subject) as \u0000.
+TEST(CsvSource, NulByteMakesThatRowInvalidAndNamesTheField) {
+    temp_dir dir;
+    std::string csv = "email,name\na@x.io,Ann\nb@x.io,B";
+    csv += '\0';
+    csv += "b\nc@x.io,\"C";
+    csv += '\0';
+    csv += "\"\"c\"\nd@x.io,Dee\n";
+    auto d = read_all(dir.write("nul.csv", csv));
+    ASSERT_EQ(d.rows.size(), 4u);
+    EXPECT_TRUE(d.rows[0].valid());
+    EXPECT_EQ(d.rows[1].error, errc::nul_byte);
+    EXPECT_NE(d.rows[1].message.find("row 2, line 3: field 'name' holds a NUL byte"),
+              std::string::npos)
+        << d.rows[1].message;
+    EXPECT_EQ(d.rows[2].error, errc::nul_byte);  // in a quoted value with "" too
+    EXPECT_TRUE(d.rows[3].valid());
+    EXPECT_EQ(d.rows[3].at(1), "Dee");
+}
+
 TEST(CsvSource, MostlyInvalidUtf8IsOneJobErrorSuggestingTheEncoding) {
     temp_dir dir;
     std::string csv = "email,name\n";
@@ -374,6 +395,21 @@ TEST(CsvSource, RecordLongerThanTheLimitIsSkippedToTheNextLine) {
     EXPECT_EQ(d.rows[1].at(0), "b@x.io");
     EXPECT_EQ(d.rows[1].line, 3u);
     EXPECT_LE(d.max_chunk_memory, 256u * 1024);
+}
+
+// Found by the bad-input corpus (tests/data/bad/): a 100 000-column header
+// was reported as "line 1 is not a CSV header row".
+TEST(CsvSource, HeaderWiderThanTheLimitSaysHowWide) {
+    temp_dir dir;
+    std::string text = "email";
+    for (int i = 1; i < 20000; ++i) text += ",c" + std::to_string(i);
+    text += "\na@x.io\n";
+    auto p = dir.write("wide.csv", text);
+    auto src = open_source(p);
+    ASSERT_FALSE(src);
+    EXPECT_NE(src.error().message.find("the header row has 20000 fields; at most 16384"),
+              std::string::npos)
+        << src.error().message;
 }
 
 TEST(CsvSource, ReadsAPipeFileDescriptor) {

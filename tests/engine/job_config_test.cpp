@@ -181,6 +181,37 @@ TEST_F(JobConfigTest, InvalidJsonSaysSo) {
     EXPECT_NE(job.error().message.find("comments are not allowed"), std::string::npos);
 }
 
+// Found by the bad-input corpus (tests/data/bad/): every job file with a URL
+// holds "//", so every JSON error claimed there were comments.
+TEST_F(JobConfigTest, UrlInAStringIsNoCommentHint) {
+    auto job = load(R"({"endpoint": "http://127.0.0.1:1/api/v1/email", "recipients": 01})");
+    ASSERT_FALSE(job);
+    EXPECT_NE(job.error().message.find("not valid JSON"), std::string::npos);
+    EXPECT_EQ(job.error().message.find("comments"), std::string::npos) << job.error().message;
+    auto commented = load("{\"endpoint\": \"http://x\" /* note */}");
+    ASSERT_FALSE(commented);
+    EXPECT_NE(commented.error().message.find("comments are not allowed"), std::string::npos);
+}
+
+// Found by the bad-input corpus: `"limits": 5` said "unknown key".
+TEST_F(JobConfigTest, ScalarWhereAnObjectBelongsNamesTheKeyAndTheType) {
+    auto job = load(R"({"recipients": "r.csv", "limits": 5,
+                       "message": {"from": "a@x.io", "subject": "s", "text": "t"}})");
+    ASSERT_FALSE(job);
+    EXPECT_EQ(job.error().key, "limits");
+    EXPECT_NE(job.error().message.find("expected an object"), std::string::npos)
+        << job.error().message;
+    EXPECT_NE(job.error().message.find("got a number"), std::string::npos);
+    EXPECT_NE(job.error().message.find("messages_per_request"), std::string::npos);
+    auto set = load(R"({"recipients": "r.csv",
+                       "message": {"from": "a@x.io", "subject": "s", "text": "t"}})",
+                    {"retry=3"});
+    ASSERT_FALSE(set);
+    EXPECT_EQ(set.error().key, "retry");
+    EXPECT_NE(set.error().message.find("expected an object"), std::string::npos)
+        << set.error().message;
+}
+
 TEST_F(JobConfigTest, ApiKeyFromFileOrEnvironment) {
     auto job = load(full_job);
     ASSERT_TRUE(job);

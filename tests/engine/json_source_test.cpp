@@ -65,6 +65,25 @@ TEST(JsonSource, NestedValueAndBadElementCostOneRowEach) {
     EXPECT_EQ(d.rows[5].line, 6u);
 }
 
+// Found by the bad-input corpus (tests/data/bad/): "\u0000" in a name was
+// merged into the request; now it is invalid like a NUL in a CSV value.
+TEST(JsonSource, NulByteRawOrEscapedMakesThatRowInvalid) {
+    temp_dir dir;
+    std::string lines = "{\"email\":\"a@x.io\",\"name\":\"A\\u0000a\"}\n";
+    lines += "{\"email\":\"b@x.io\",\"name\":\"B";
+    lines += '\0';
+    lines += "b\"}\n{\"email\":\"c@x.io\",\"name\":\"C\\u0041\"}\n";
+    auto d = read_all(dir.write("r.ndjson", lines));
+    ASSERT_EQ(d.rows.size(), 3u);
+    EXPECT_EQ(d.rows[0].error, errc::nul_byte);
+    EXPECT_NE(d.rows[0].message.find("row 1, line 1: field 'name' holds a NUL byte"),
+              std::string::npos)
+        << d.rows[0].message;
+    EXPECT_FALSE(d.rows[1].valid());  // raw: a NUL byte, or not JSON at all
+    EXPECT_TRUE(d.rows[2].valid());
+    EXPECT_EQ(d.rows[2].at(1), "CA");
+}
+
 TEST(JsonSource, StrayClosingBraceIsOneBadRow) {
     temp_dir dir;
     auto d = read_all(dir.write("s.json", R"([{"email":"a@x.io"}},{"email":"b@x.io"}])"));

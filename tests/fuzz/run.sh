@@ -28,10 +28,11 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$build" \
   -DSALVO_BUILD_SAMPLES=OFF \
   "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
   >/dev/null
-cmake --build "$build" -j2 --target fuzz_csv fuzz_json
+targets=(fuzz_csv fuzz_json fuzz_template fuzz_response fuzz_job)
+cmake --build "$build" -j2 --target "${targets[@]}"
 
 status=0
-for target in fuzz_csv fuzz_json; do
+for target in "${targets[@]}"; do
   work=$build/corpus/$target
   mkdir -p "$work" "$build/artifacts"
   echo "== $target: ${seconds}s =="

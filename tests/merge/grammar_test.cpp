@@ -89,6 +89,24 @@ TEST(TemplateGrammar, FallbackMayNotHoldPercent) {
     EXPECT_EQ(compile_failure("%%first_name|50% off%%").code, errc::bad_fallback);
 }
 
+// Found by the bad-input corpus (tests/data/bad/templates/): a latin-1 or
+// binary template file compiled, and its bytes went into the request body.
+TEST(TemplateGrammar, TemplateThatIsNotUtf8TextIsAnErrorWithPosition) {
+    const auto latin1 = compile_failure("Hi %%first_name%%\nJos\xE9");
+    EXPECT_EQ(latin1.code, errc::bad_text);
+    EXPECT_EQ(latin1.line, 2u);
+    EXPECT_EQ(latin1.column, 4u);
+    EXPECT_NE(latin1.message.find("subject:2:4: not valid UTF-8"), std::string::npos)
+        << latin1.message;
+    const auto nul = compile_failure(std::string_view("Hi \0 there", 11));
+    EXPECT_EQ(nul.code, errc::bad_text);
+    EXPECT_NE(nul.message.find("NUL"), std::string::npos) << nul.message;
+    for (const char* bad : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82", "\x80"})
+        EXPECT_EQ(compile_failure(bad).code, errc::bad_text) << bad;
+    for (const char* good : {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xEF\xBF\xBF"})
+        EXPECT_TRUE(compile(good, fields, in(context::text, "subject"))) << good;
+}
+
 TEST(TemplateGrammar, UnknownFieldListsKnownFields) {
     const auto e = compile_failure("Hi %%frist_name%%");
     EXPECT_EQ(e.code, errc::unknown_field);

@@ -38,6 +38,7 @@ enum class errc {
     rejected_by_host,  ///< a callback source's host marked the row invalid.
     bad_address,       ///< the email column does not hold a usable address.
     missing_address,   ///< the email column is empty or absent.
+    nul_byte,          ///< a CSV value holding a NUL byte (a binary or UTF-16 file?).
 };
 
 /// The category of salvo::engine errors; its name is "salvo.engine".

@@ -19,6 +19,8 @@ enum class errc {
     // Expansion errors: one row is invalid, the job goes on.
     header_injection,  ///< a value with CR or LF would land in a header.
     missing_value,     ///< the job asked that empty fields make the row invalid.
+    // A compile error (numbered last to keep the codes above stable).
+    bad_text,  ///< the template is not UTF-8 text: invalid bytes or a NUL byte.
 };
 
 /// The category of salvo::merge errors; its name is "salvo.merge".

@@ -1,0 +1,37 @@
+# Shell helpers for the tests that run the real salvo binary against a real
+# `salvo emulate` on 127.0.0.1 (port chosen by the kernel), in a temp dir that
+# is removed on exit. Source it after setting $salvo:
+#   salvo=$1; source "$(dirname "$0")/lib.sh"
+work=$(mktemp -d "${TMPDIR:-/tmp}/salvo-cli-XXXXXX")
+emu_pid=
+cleanup() {
+  if [[ -n $emu_pid ]]; then kill -INT "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# start_emulator [salvo emulate options...]: sets $url; records to
+# $work/emails.ndjson.
+start_emulator() {
+  "$salvo" emulate --listen 127.0.0.1:0 --record "$work/emails.ndjson" "$@" \
+    >"$work/emu.out" 2>"$work/emu.err" &
+  emu_pid=$!
+  for _ in $(seq 100); do
+    url=$(head -n1 "$work/emu.out" 2>/dev/null)
+    [[ $url == http* ]] && return 0
+    sleep 0.05
+  done
+  cat "$work/emu.err" >&2
+  fail "the emulator did not print its URL"
+}
+
+# stop_emulator: SIGINT, wait (the record file is complete afterwards).
+stop_emulator() {
+  [[ -n $emu_pid ]] || return 0
+  kill -INT "$emu_pid" 2>/dev/null
+  wait "$emu_pid" 2>/dev/null
+  emu_pid=
+}
+
+lines_with() { grep -c -- "$1" "$2" || true; }

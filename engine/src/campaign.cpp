@@ -117,6 +117,11 @@ boost::system::result<std::unique_ptr<recipient_source>, run_error> open_recipie
     if (chunk_bytes > 0) so.chunk_bytes = chunk_bytes;
     auto s = open_source(job.recipients.path.string(), so);
     if (!s) return run_error{s.error().message};
+    // A source may be empty; a campaign from an empty file is a mistake
+    // (the wrong file, a failed export), and its templates could not say so.
+    if ((*s)->fields().empty())
+        return run_error{(*s)->name() +
+                         ": the file is empty: no header row or record names any field"};
     return std::move(*s);
 }
 

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -561,6 +562,16 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
     if (auto e = read_template_file(job.message.html, "message.html", source)) return e;
     if (auto e = read_template_file(job.message.amp, "message.amp", source)) return e;
     if (auto e = need(!job.recipients.path.empty(), "recipients", "is required (a file path)"))
+        return e;
+    const auto scheme_is = [&](std::string_view scheme) {
+        if (job.endpoint.size() < scheme.size()) return false;
+        for (std::size_t i = 0; i < scheme.size(); ++i)
+            if (std::tolower(static_cast<unsigned char>(job.endpoint[i])) != scheme[i])
+                return false;
+        return true;
+    };
+    if (auto e = need(scheme_is("http://") || scheme_is("https://"), "endpoint",
+                      "must be an http:// or https:// URL"))
         return e;
     if (auto e = need(!job.message.from.email.empty(), "message.from", "is required")) return e;
     if (auto e = need(job.message.subject.present, "message.subject", "is required")) return e;

@@ -33,9 +33,24 @@ namespace {
     return std::nullopt;
 }
 
-/// At most 80 bytes of a value, for messages.
-[[nodiscard]] std::string_view shown(std::string_view v) noexcept {
-    return v.size() > 80 ? v.substr(0, 80) : v;
+// A value as an error message shows it: at most 80 bytes, control bytes as
+// \xNN, so that a hostile cell cannot drive the terminal that prints it.
+[[nodiscard]] std::string shown(std::string_view v) {
+    if (v.size() > 80) v = v.substr(0, 80);
+    std::string out;
+    out.reserve(v.size());
+    for (const char c : v) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 0xF];
+        } else {
+            out += c;
+        }
+    }
+    return out;
 }
 
 }  // namespace

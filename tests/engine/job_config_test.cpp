@@ -166,6 +166,18 @@ TEST_F(JobConfigTest, RequiredKeys) {
     EXPECT_EQ(job2.error().key, "recipients");
 }
 
+TEST_F(JobConfigTest, EndpointMustBeAnHttpUrl) {
+    for (const char* bad : {"x", "inject.socketlabs.com/api/v1/email", "ftp://h/p"}) {
+        auto job = load(full_job, {std::string("endpoint=") + bad});
+        ASSERT_FALSE(job) << bad;
+        EXPECT_EQ(job.error().key, "endpoint");
+        EXPECT_NE(job.error().message.find("must be an http:// or https:// URL"), std::string::npos)
+            << job.error().message;
+    }
+    EXPECT_TRUE(load(full_job, {"endpoint=HTTPS://127.0.0.1:1/api/v1/email"}));
+    EXPECT_TRUE(load(full_job, {"endpoint=http://127.0.0.1:1/api/v1/email"}));
+}
+
 TEST_F(JobConfigTest, ApiKeyIsNeverAcceptedInTheFile) {
     auto job = load(R"({"api_key": "secret-value-123", "recipients": "r.csv",
                        "message": {"from": "a@x.io", "subject": "s", "text": "t"}})");

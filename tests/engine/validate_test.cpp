@@ -112,6 +112,20 @@ TEST(Validator, GivesEachRowItsFate) {
     EXPECT_EQ(v->dedupe_set()->size(), 3u);
 }
 
+TEST(Validator, ShowsControlBytesOfABadAddressEscaped) {
+    temp_dir dir;
+    // An escape sequence (clear screen) and a tab inside a quoted address.
+    auto src = open_csv(dir, "r.csv", "email\n\"ann\x1b[2J\t@x.io\"\n");
+    ASSERT_TRUE(src);
+    auto v = validator::create(src->fields(), {}, nullptr, src->name());
+    ASSERT_TRUE(v) << v.error().message;
+    auto o = run(*src, *v);
+    ASSERT_EQ(o.fates, std::vector<verdict>{verdict::invalid});
+    EXPECT_EQ(o.reasons[0].find('\x1b'), std::string::npos) << o.reasons[0];
+    EXPECT_EQ(o.reasons[0].find('\t'), std::string::npos) << o.reasons[0];
+    EXPECT_NE(o.reasons[0].find(R"('ann\x1b[2J\x09@x.io')"), std::string::npos) << o.reasons[0];
+}
+
 TEST(Validator, FindsDeliveryAddressOrANamedColumnOrFails) {
     std::vector<field> delivery = {{"DeliveryAddress", "DeliveryAddress"}, {"x", "x"}};
     auto a = validator::create(delivery, {});

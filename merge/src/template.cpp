@@ -175,6 +175,7 @@ boost::system::result<compiled_template, compile_error> compile(std::string_view
                                 "convert template files)");
     }
     parse_state st;
+    std::vector<compile_warning> unclosed;  // `%%name` without its closing `%%`
     st.text = text;
 
     // Parse: literal text and placeholders.
@@ -243,7 +244,22 @@ boost::system::result<compiled_template, compile_error> compile(std::string_view
                     "placeholder '" + ph.name + "' is not closed with %% on its line");
             }
         } else {
-            // `%%Name` followed by anything else is literal text.
+            // `%%Name` followed by anything else is literal text. With no
+            // `%%` later on its line, it is most likely a placeholder whose
+            // closing `%%` was forgotten: say so (it still prints as written).
+            const std::size_t eol = std::min(text.find('\n', k), n);
+            if (text.substr(k, eol - k).find("%%") == std::string_view::npos) {
+                const position p = position_of(text, start);
+                compile_warning w;
+                w.line = p.line;
+                w.column = p.column;
+                w.text = std::string(text.substr(start, k - start));
+                w.message = where(label, p) + "'" + w.text +
+                            "' is printed as written, not merged: a placeholder ends with %% "
+                            "(did you mean " +
+                            w.text + "%%?)";
+                unclosed.push_back(std::move(w));
+            }
             st.add_literal(i, "%");
             i += 1;
             continue;
@@ -263,6 +279,7 @@ boost::system::result<compiled_template, compile_error> compile(std::string_view
     // Resolve names and build the expansion program.
     compiled_template t;
     t.options_ = options;
+    t.warnings_ = std::move(unclosed);
     const bool html = options.where == context::html && options.html_escape;
     const bool header = options.where == context::header;
     std::size_t literal_index = 0;

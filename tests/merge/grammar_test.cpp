@@ -147,6 +147,26 @@ TEST(TemplateGrammar, WarnsAboutLiteralsThatLookLikePlaceholders) {
     EXPECT_NE(w.message.find("%%First_Name%%"), std::string::npos) << w.message;
 }
 
+TEST(TemplateGrammar, WarnsAboutAPlaceholderWithoutItsClosingPercents) {
+    auto t = compile("Hi %%first_name,\nyour code: %%code%%\n10%%off", fields,
+                     in(context::text, "text"));
+    ASSERT_TRUE(t);
+    ASSERT_EQ(t->warnings().size(), 2u);
+    EXPECT_EQ(t->warnings()[0].text, "%%first_name");
+    EXPECT_EQ(t->warnings()[0].line, 1u);
+    EXPECT_EQ(t->warnings()[0].column, 4u);
+    EXPECT_NE(t->warnings()[0].message.find("did you mean %%first_name%%?"), std::string::npos)
+        << t->warnings()[0].message;
+    EXPECT_EQ(t->warnings()[1].text, "%%off");
+    EXPECT_EQ(t->warnings()[1].line, 3u);
+    // Still printed as written.
+    EXPECT_EQ(render("Hi %%first_name, ok", fields, {"", "Ann", ""}), "Hi %%first_name, ok");
+    // `%%name %%` later on the line is left to the look-alike warning.
+    auto u = compile("%%first_name %%", fields, in(context::text, "text"));
+    ASSERT_TRUE(u);
+    EXPECT_LE(u->warnings().size(), 1u);
+}
+
 TEST(TemplateGrammar, ValueExceptionCarriesMessage) {
     auto t = compile("%%bad:upper%%", fields, in(context::text));
     EXPECT_THROW((void)t.value(), std::runtime_error);

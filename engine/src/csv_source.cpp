@@ -430,6 +430,16 @@ boost::system::result<void, source_error> csv_source::init() {
         return source_error{make_error_code(errc::not_the_format),
                             fmt::format("{}: line 1 is not a CSV header row", name_)};
     }
+    // A bare CR in an unquoted header: the file ends its lines with CR alone
+    // (classic Mac, some spreadsheet exports), so every row would read as
+    // more header fields and the file as empty.
+    for (const auto& h : header_names_) {
+        if (h.find('\r') == std::string::npos) continue;
+        return source_error{make_error_code(errc::not_the_format),
+                            fmt::format("{}: line 1 ends with a bare CR (classic Mac line "
+                                        "endings); save the file with LF or CRLF line endings",
+                                        name_)};
+    }
     if (check_utf8_ && !simdjson::validate_utf8(joined)) {
         return source_error{make_error_code(errc::wrong_encoding),
                             fmt::format("{}: the header row is not valid UTF-8; if the file is "

@@ -412,6 +412,19 @@ TEST(CsvSource, HeaderWiderThanTheLimitSaysHowWide) {
         << src.error().message;
 }
 
+TEST(CsvSource, CrOnlyLineEndingsAreRefusedNotReadAsOneHeader) {
+    // Without the check the whole file was one header row of 7 fields and
+    // no rows: a silent drop of every recipient.
+    temp_dir dir;
+    auto src = open_source(dir.write("mac.csv", "email,name\ra@x.io,A\rb@x.io,B\r"));
+    ASSERT_FALSE(src);
+    EXPECT_EQ(src.error().code, errc::not_the_format);
+    EXPECT_NE(src.error().message.find("mac.csv: line 1 ends with a bare CR"), std::string::npos)
+        << src.error().message;
+    // CRLF and a CR inside a quoted value are fine.
+    EXPECT_TRUE(open_source(dir.write("crlf.csv", "email,name\r\na@x.io,\"A\rB\"\r\n")));
+}
+
 TEST(CsvSource, ReadsAPipeFileDescriptor) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);

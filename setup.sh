@@ -22,6 +22,9 @@ packages=(
   libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev
   wrk
+  # For the tests: tests/cli/bad_input.sh makes its largest inputs with
+  # python3, tests/cli/security.sh its self-signed certificate with openssl.
+  python3 openssl
 )
 
 install_deps() {

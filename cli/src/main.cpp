@@ -126,9 +126,9 @@ int main(int argc, char** argv) {
                   "Addresses matching this regex get InvalidAddress");
     e->add_option("--delay-ms", emu.delay_ms, "Delay every answer by this many milliseconds");
     e->add_option("--seed", emu.seed, "Fault seed (default 1)");
-    auto* tls_cert = e->add_option("--tls-cert", emu.tls_cert,
-                                   "Serve HTTPS with this PEM certificate (chain)")
-                         ->check(CLI::ExistingFile);
+    auto* tls_cert =
+        e->add_option("--tls-cert", emu.tls_cert, "Serve HTTPS with this PEM certificate (chain)")
+            ->check(CLI::ExistingFile);
     auto* tls_key = e->add_option("--tls-key", emu.tls_key, "The PEM private key of --tls-cert")
                         ->check(CLI::ExistingFile);
     tls_cert->needs(tls_key);

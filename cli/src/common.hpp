@@ -2,6 +2,7 @@
 // Pieces every `salvo` subcommand shares: exit codes, signal handling,
 // progress display and the summary output.
 
+#include <salvo/engine/campaign.hpp>
 #include <salvo/engine/job.hpp>
 
 #include <atomic>
@@ -78,6 +79,23 @@ class progress_display {
 
 /// Writes `text` to `file`; false (with a message on stderr) on failure.
 bool write_text_file(const std::filesystem::path& file, const std::string& text);
+
+/// What `salvo preview` and `salvo validate` render with: the job, its
+/// recipients opened, its message compiled, its validator and a request
+/// writer built with the given key.
+struct rendering {
+    engine::job_config cfg;
+    std::unique_ptr<engine::recipient_source> src;
+    engine::compiled_message message;
+    std::unique_ptr<engine::suppression_list> suppressed;  // outlives check
+    std::optional<engine::validator> check;
+    std::shared_ptr<const injection::request_writer> writer;
+};
+
+/// Prepares a rendering; on any error prints "salvo: <message>" and
+/// returns nothing (exit_usage territory). `key` is what the writer puts in
+/// the requests it renders (nothing is sent).
+[[nodiscard]] std::optional<rendering> prepare_rendering(engine::job_config cfg, std::string key);
 
 /// A fresh private directory under the system temp dir.
 [[nodiscard]] std::filesystem::path make_temp_dir(const std::string& prefix);

@@ -102,32 +102,13 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
         fmt::print(stderr, "salvo: {}\n", cfg.error().message);
         return exit_usage;
     }
-    auto src = engine::open_recipients(*cfg);
-    if (!src) {
-        fmt::print(stderr, "salvo: {}\n", src.error().message);
-        return exit_usage;
-    }
-    auto message = engine::compile_message(*cfg, (*src)->keys());
-    if (!message) {
-        fmt::print(stderr, "salvo: {}\n", message.error().message);
-        return exit_usage;
-    }
-    for (const auto& w : message->warnings) fmt::print(stderr, "warning: {}\n", w.message);
-    std::unique_ptr<engine::suppression_list> suppressed;
-    auto check = engine::make_validator(*cfg, **src, suppressed);
-    if (!check) {
-        fmt::print(stderr, "salvo: {}\n", check.error().message);
-        return exit_usage;
-    }
     // The real key when there is one, so that the body is exactly what would
     // be sent; it is replaced by **** before anything is printed.
     std::string key = "****";
     if (auto k = engine::resolve_api_key(*cfg); k && !k->empty()) key = *k;
-    auto writer = engine::make_request_writer(*cfg, message->spec, key);
-    if (!writer) {
-        fmt::print(stderr, "salvo: {}\n", writer.error().message);
-        return exit_usage;
-    }
+    auto job = prepare_rendering(std::move(*cfg), key);
+    if (!job) return exit_usage;
+    for (const auto& w : job->message.warnings) fmt::print(stderr, "warning: {}\n", w.message);
     if (!out_dir.empty()) {
         std::error_code ec;
         fs::create_directories(out_dir, ec);
@@ -136,23 +117,23 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
             return exit_usage;
         }
     }
-    const auto& spec = message->spec;
-    const bool server = cfg->merge == engine::merge_mode::server;
+    const auto& spec = job->message.spec;
+    const bool server = job->cfg.merge == engine::merge_mode::server;
     std::string body;
-    (*writer)->begin_request(body);
+    job->writer->begin_request(body);
     bool first_message = true, opened = false;
     std::size_t seen = 0, problems = 0;
     engine::chunk c;
     std::string reason;
     while (seen < rows) {
-        auto more = (*src)->next_chunk(c);
+        auto more = job->src->next_chunk(c);
         if (!more) {
             fmt::print(stderr, "salvo: {}\n", more.error().message);
             return exit_usage;
         }
         for (std::size_t i = 0; i < c.size() && seen < rows; ++i, ++seen) {
             const auto& info = c.info(i);
-            auto v = check->check(c, i, reason);
+            auto v = job->check->check(c, i, reason);
             if (!v || *v != engine::verdict::valid) {
                 ++problems;
                 fmt::print("row {} (line {}): {}: {}\n\n", info.row, info.line,
@@ -161,8 +142,9 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
             }
             const auto values = c.values(i);
             injection::recipient r;
-            r.address = values[check->email_column()];
-            if (const auto n = check->name_column(); n && values[*n].data()) r.name = values[*n];
+            r.address = values[job->check->email_column()];
+            if (const auto n = job->check->name_column(); n && values[*n].data())
+                r.name = values[*n];
             r.row = values;
             r.id = info.row;
             std::string error;
@@ -175,12 +157,12 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
             for (const auto& h : spec.custom_headers)
                 headers.emplace_back(h.name, render(h.value, values, error));
             if (server) {
-                if (!opened) (*writer)->open_merge_message(body, true);
+                if (!opened) job->writer->open_merge_message(body, true);
                 opened = true;
             }
             const std::size_t mark = body.size();
-            const auto e = server ? (*writer)->append_row(body, r, first_message)
-                                  : (*writer)->append_message(body, r, first_message);
+            const auto e = server ? job->writer->append_row(body, r, first_message)
+                                  : job->writer->append_message(body, r, first_message);
             if (e || !error.empty()) {
                 body.resize(mark);
                 ++problems;
@@ -208,13 +190,13 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
         if (!*more) break;
     }
     if (request) {
-        if (server && opened) (*writer)->close_merge_message(body);
-        (*writer)->end_request(body);
+        if (server && opened) job->writer->close_merge_message(body);
+        job->writer->end_request(body);
         // The key never leaves this process unredacted.
         for (std::size_t at; key != "****" && (at = body.find(key)) != std::string::npos;)
             body.replace(at, key.size(), "****");
-        fmt::print("POST {}\n", cfg->endpoint);
-        if (!(*writer)->authorization().empty()) fmt::print("Authorization: Bearer ****\n");
+        fmt::print("POST {}\n", job->cfg.endpoint);
+        if (!job->writer->authorization().empty()) fmt::print("Authorization: Bearer ****\n");
         fmt::print("{}\n", body);
     }
     if (problems > 0)

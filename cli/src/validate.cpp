@@ -9,53 +9,34 @@
 namespace salvo::cli {
 
 int run_validate(const std::filesystem::path& job_file, const std::vector<std::string>& sets) {
+    // Rendering needs no key: a placeholder key, never sent anywhere.
     auto cfg = engine::load_job_file(job_file, sets);
     if (!cfg) {
         fmt::print(stderr, "salvo: {}\n", cfg.error().message);
         return exit_usage;
     }
-    auto src = engine::open_recipients(*cfg);
-    if (!src) {
-        fmt::print(stderr, "salvo: {}\n", src.error().message);
-        return exit_usage;
-    }
-    auto message = engine::compile_message(*cfg, (*src)->keys());
-    if (!message) {
-        fmt::print(stderr, "salvo: {}\n", message.error().message);
-        return exit_usage;
-    }
-    std::unique_ptr<engine::suppression_list> suppressed;
-    auto check = engine::make_validator(*cfg, **src, suppressed);
-    if (!check) {
-        fmt::print(stderr, "salvo: {}\n", check.error().message);
-        return exit_usage;
-    }
-    // Rendering needs no key: a placeholder key, never sent anywhere.
-    auto writer = engine::make_request_writer(*cfg, message->spec, "validate-only");
-    if (!writer) {
-        fmt::print(stderr, "salvo: {}\n", writer.error().message);
-        return exit_usage;
-    }
+    auto job = prepare_rendering(std::move(*cfg), "validate-only");
+    if (!job) return exit_usage;
 
     fmt::print("job        {}\n", job_file.string());
-    fmt::print("recipients {} ({} fields)\n", (*src)->name(), (*src)->fields().size());
-    for (const auto& w : message->warnings) fmt::print("warning: {}\n", w.message);
+    fmt::print("recipients {} ({} fields)\n", job->src->name(), job->src->fields().size());
+    for (const auto& w : job->message.warnings) fmt::print("warning: {}\n", w.message);
 
     constexpr std::size_t shown = 10;
     std::vector<std::string> errors;
     std::uint64_t rows = 0, valid = 0, invalid = 0, duplicate = 0, suppressed_rows = 0;
     engine::chunk c;
     std::string reason, body;
-    const bool server = cfg->merge == engine::merge_mode::server;
+    const bool server = job->cfg.merge == engine::merge_mode::server;
     for (;;) {
-        auto more = (*src)->next_chunk(c);
+        auto more = job->src->next_chunk(c);
         if (!more) {
             fmt::print(stderr, "salvo: {}\n", more.error().message);
             return exit_usage;
         }
         for (std::size_t i = 0; i < c.size(); ++i) {
             ++rows;
-            auto v = check->check(c, i, reason);
+            auto v = job->check->check(c, i, reason);
             if (!v) {
                 fmt::print(stderr, "salvo: {}\n", v.error().message);
                 return exit_usage;
@@ -65,14 +46,14 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
                     // The row must also render: a template may refuse it.
                     const auto values = c.values(i);
                     injection::recipient r;
-                    r.address = values[check->email_column()];
-                    if (const auto n = check->name_column(); n && values[*n].data())
+                    r.address = values[job->check->email_column()];
+                    if (const auto n = job->check->name_column(); n && values[*n].data())
                         r.name = values[*n];
                     r.row = values;
                     r.id = c.info(i).row;
                     body.clear();
-                    const auto e = server ? (*writer)->append_row(body, r, true)
-                                          : (*writer)->append_message(body, r, true);
+                    const auto e = server ? job->writer->append_row(body, r, true)
+                                          : job->writer->append_message(body, r, true);
                     if (e) {
                         ++invalid;
                         if (errors.size() < shown)

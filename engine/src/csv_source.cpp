@@ -314,12 +314,7 @@ boost::system::result<void, source_error> csv_source::fill(chunk& out) {
     carry_.clear();
     std::size_t start = 0;
     for (;;) {
-        while (size < out.buffer_capacity() && !eof_) {
-            auto r = in_->read(buf + size, out.buffer_capacity() - size);
-            if (!r) return r.error();
-            if (*r == 0) eof_ = true;
-            size += *r;
-        }
+        if (auto r = in_->fill(buf, size, out.buffer_capacity(), eof_); !r) return r.error();
         std::size_t end = parse(out, buf, start, size, eof_);
         if (end > start || eof_) {
             const bool want_more = header_ ? !header_done_ : out.empty();

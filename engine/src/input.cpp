@@ -90,6 +90,17 @@ std::unique_ptr<byte_input> byte_input::from_fd(int fd, bool owned, text_encodin
     return std::unique_ptr<byte_input>(new byte_input(fd, owned, enc, std::move(display_name)));
 }
 
+boost::system::result<void, source_error> byte_input::fill(char* buf, std::size_t& size,
+                                                           std::size_t capacity, bool& eof) {
+    while (size < capacity && !eof) {
+        auto r = read(buf + size, capacity - size);
+        if (!r) return r.error();
+        if (*r == 0) eof = true;
+        size += *r;
+    }
+    return {};
+}
+
 boost::system::result<std::size_t, source_error> byte_input::read_raw(char* dst, std::size_t n) {
     std::size_t got = 0;
     while (got < n && !raw_eof_) {

@@ -39,6 +39,12 @@ class byte_input {
     /// Returns 0 only at the end.
     [[nodiscard]] boost::system::result<std::size_t, source_error> read(char* dst, std::size_t n);
 
+    /// Reads into buf[size, capacity) until it is full or the input ends
+    /// (then sets `eof`); `size` grows by what was read. Does nothing once
+    /// `eof` is set.
+    [[nodiscard]] boost::system::result<void, source_error> fill(char* buf, std::size_t& size,
+                                                                 std::size_t capacity, bool& eof);
+
   private:
     byte_input(int fd, bool owned, text_encoding enc, std::string display_name);
     boost::system::result<std::size_t, source_error> read_decoded(char* dst, std::size_t n);

@@ -411,12 +411,7 @@ boost::system::result<void, source_error> json_source::fill(chunk& out) {
     carry_.clear();
     std::size_t start = 0;
     for (;;) {
-        while (size < out.buffer_capacity() && !eof_) {
-            auto r = in_->read(buf + size, out.buffer_capacity() - size);
-            if (!r) return r.error();
-            if (*r == 0) eof_ = true;
-            size += *r;
-        }
+        if (auto r = in_->fill(buf, size, out.buffer_capacity(), eof_); !r) return r.error();
         const std::size_t before = elements_.size();
         std::size_t end = ndjson_ ? scan_lines(buf, start, size) : scan_array(buf, start, size);
         if (end > start || eof_ || elements_.size() > before) {

@@ -71,17 +71,7 @@ PY
 write_job() {
   local dir=$1 recipients=$2 text='"Code %%code%%"'
   [[ $# -ge 3 ]] && text="{\"file\": \"$3\"}"
-  cat >"$dir/job.json" <<JSON
-{ "endpoint": "http://127.0.0.1:1/api/v1/email",
-  "server_id": 4242,
-  "api_key_env": "SALVO_TEST_KEY",
-  "recipients": { "path": "$recipients" },
-  "message": { "from": {"email": "news@example.com", "name": "News"},
-               "subject": "Hello %%first_name|friend%%",
-               "text": $text, "html": "<p>%%name%%</p>" },
-  "retry": { "base_delay_ms": 5, "max_delay_ms": 20 },
-  "timeouts": { "request_ms": 10000 } }
-JSON
+  job_json "$dir/job.json" "$recipients" "$text" '"<p>%%name%%</p>"'
 }
 
 good_recipients() {

@@ -19,17 +19,7 @@ make_job() {
     done
   } >"$work/recipients.csv"
   echo '<p>Hi %%first_name|friend%%, code %%code:url%%</p>' >"$work/body.html"
-  cat >"$work/job.json" <<JSON
-{ "endpoint": "http://127.0.0.1:1/api/v1/email",
-  "server_id": 4242,
-  "api_key_env": "SALVO_TEST_KEY",
-  "recipients": { "path": "recipients.csv" },
-  "message": { "from": {"email": "news@example.com", "name": "News"},
-               "subject": "Hello %%first_name|friend%%",
-               "text": "Code %%code%%", "html": {"file": "body.html"} },
-  "retry": { "base_delay_ms": 5, "max_delay_ms": 20 },
-  "timeouts": { "request_ms": 5000 } }
-JSON
+  job_json "$work/job.json" recipients.csv '"Code %%code%%"' '{"file": "body.html"}'
 }
 
 export SALVO_TEST_KEY=test-key-123

@@ -35,3 +35,21 @@ stop_emulator() {
 }
 
 lines_with() { grep -c -- "$1" "$2" || true; }
+
+# job_json FILE RECIPIENTS TEXT HTML [MESSAGE_EXTRA]: the test campaign's job
+# file. Its endpoint is unreachable (runs pass --endpoint), its key comes from
+# $SALVO_TEST_KEY. TEXT and HTML are JSON values (a string or {"file": …});
+# MESSAGE_EXTRA adds members to "message" (', "headers": {…}').
+job_json() {
+  cat >"$1" <<JSON
+{ "endpoint": "http://127.0.0.1:1/api/v1/email",
+  "server_id": 4242,
+  "api_key_env": "SALVO_TEST_KEY",
+  "recipients": { "path": "$2" },
+  "message": { "from": {"email": "news@example.com", "name": "News"},
+               "subject": "Hello %%first_name|friend%%",
+               "text": $3, "html": $4${5:-} },
+  "retry": { "base_delay_ms": 5, "max_delay_ms": 20 },
+  "timeouts": { "request_ms": 10000 } }
+JSON
+}

@@ -33,18 +33,8 @@ write_job() {
     echo "email,name,first_name,code"
     for ((i = 1; i <= rows; i++)); do echo "user$i@example.com,User $i,U$i,c$i"; done
   } >"$work/recipients.csv"
-  cat >"$work/job.json" <<JSON
-{ "endpoint": "http://127.0.0.1:1/api/v1/email",
-  "server_id": 4242,
-  "api_key_env": "SALVO_TEST_KEY",
-  "recipients": { "path": "recipients.csv" },
-  "message": { "from": {"email": "news@example.com", "name": "News"},
-               "subject": "Hello %%first_name|friend%%",
-               "text": "Code %%code%% for %%name%%", "html": "<p>Hi %%name%%, %%code:url%%</p>",
-               "headers": { "X-Code": "%%code%%" } },
-  "retry": { "base_delay_ms": 5, "max_delay_ms": 20 },
-  "timeouts": { "request_ms": 10000 } }
-JSON
+  job_json "$work/job.json" recipients.csv '"Code %%code%% for %%name%%"' \
+    '"<p>Hi %%name%%, %%code:url%%</p>"' ', "headers": { "X-Code": "%%code%%" }'
 }
 
 case $scenario in

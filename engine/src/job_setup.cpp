@@ -68,6 +68,15 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
         return run_error{
             "--restart and --retry-failed cannot be used together: --restart starts "
             "over, --retry-failed re-sends the failed rows of the run on record"};
+    if (p->options.retry_failed) {
+        // Without a journal there is nothing to retry, and running on would
+        // send the whole campaign: most likely the wrong --journal path.
+        std::error_code ec;
+        if (!fs::exists(cfg.journal, ec) || fs::file_size(cfg.journal, ec) == 0)
+            return run_error{"--retry-failed: there is no journal at " + cfg.journal.string() +
+                             ", so no failed rows to retry; run without --retry-failed to send "
+                             "the campaign"};
+    }
     if (p->options.restart) {
         std::string error;
         if (!move_aside(cfg.journal, error) || !move_aside(cfg.results, error))

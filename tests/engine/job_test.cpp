@@ -338,6 +338,19 @@ TEST_F(JobTest, RetryFailedResendsUnknownRowsAsAmbiguousEvenUnderHold) {
     EXPECT_EQ(delivered_twice, 10u);  // recorded before the reset, and again now
 }
 
+TEST_F(JobTest, RetryFailedWithoutAJournalSendsNothing) {
+    write_recipients(10);
+    start_emulator();
+    run_options o;
+    o.api_key = "test-key";
+    o.retry_failed = true;
+    auto j = job::create(config("local"), o);
+    ASSERT_FALSE(j);
+    EXPECT_NE(j.error().message.find("no journal at"), std::string::npos) << j.error().message;
+    EXPECT_FALSE(fs::exists(dir_ / "campaign.journal"));
+    EXPECT_TRUE(emulator_->recorded().empty());
+}
+
 TEST_F(JobTest, RetryFailedAndRestartTogetherAreRefused) {
     write_recipients(10);
     start_emulator();

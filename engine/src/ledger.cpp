@@ -114,6 +114,15 @@ void take_notable(std::vector<std::uint64_t>& notable, std::span<const std::uint
     notable.erase(out, notable.end());
 }
 
+// Appends ` <row>` for each row: the row lists of D, U and R records.
+void append_rows(std::string& payload, std::span<const std::uint64_t> rows) {
+    char digits[24];
+    for (const auto r : rows) {
+        payload += ' ';
+        payload.append(digits, std::to_chars(digits, digits + sizeof digits, r).ptr);
+    }
+}
+
 // Calls f(row) for each number in a space-separated list.
 template <class F>
 void for_each_row(std::string_view list, F&& f) {
@@ -488,10 +497,7 @@ sys::error_code ledger::dispatch(std::uint64_t request, std::uint32_t attempt,
                                  std::span<const std::uint64_t> rows) {
     std::lock_guard lock(mutex_);
     std::string payload = "D " + std::to_string(request) + " " + std::to_string(attempt);
-    for (const auto r : rows) {
-        payload += ' ';
-        payload += std::to_string(r);
-    }
+    append_rows(payload, rows);
     scratch_.clear();
     frame(scratch_, payload);
     return write_journal_locked(scratch_);
@@ -501,10 +507,7 @@ sys::error_code ledger::release(std::span<const std::uint64_t> rows) {
     if (rows.empty()) return {};
     std::lock_guard lock(mutex_);
     std::string payload = "U";
-    for (const auto r : rows) {
-        payload += ' ';
-        payload += std::to_string(r);
-    }
+    append_rows(payload, rows);
     scratch_.clear();
     frame(scratch_, payload);
     return write_journal_locked(scratch_);
@@ -560,10 +563,8 @@ sys::result<std::vector<std::uint64_t>> ledger::reopen_failed(ledger_state& stat
     for (std::size_t i = 0; i < reopened.size(); i += 4096) {
         payload.clear();
         payload.push_back('R');
-        for (std::size_t j = i; j < std::min(reopened.size(), i + 4096); ++j) {
-            payload += ' ';
-            payload += std::to_string(reopened[j]);
-        }
+        append_rows(payload, std::span(reopened).subspan(
+                                 i, std::min<std::size_t>(4096, reopened.size() - i)));
         frame(records, payload);
     }
     if (auto ec = write_journal_locked(records)) return ec;

@@ -25,6 +25,9 @@ packages=(
   # For the tests: tests/cli/bad_input.sh makes its largest inputs with
   # python3, tests/cli/security.sh its self-signed certificate with openssl.
   python3 openssl
+  # libcurl reads the system CA bundle to verify HTTPS servers; a minimal
+  # Debian lacks it, and --no-install-recommends would not bring it.
+  ca-certificates
 )
 
 install_deps() {

@@ -1,5 +1,7 @@
 #include "curl_asio.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ curl_asio_bridge::~curl_asio_bridge() {
         (void)st->descriptor.release();
     }
     sockets_.clear();
+    *alive_ = false;
     timer_.cancel();
 }
 
@@ -61,19 +64,54 @@ int curl_asio_bridge::on_socket(CURL*, curl_socket_t s, int what, void* userp, v
 }
 
 int curl_asio_bridge::on_timer(CURLM*, long timeout_ms, void* userp) {
-    auto* self = static_cast<curl_asio_bridge*>(userp);
-    if (timeout_ms < 0) {
-        self->timer_.cancel();
-        return 0;
-    }
-    // 0 means "as soon as possible": still through the timer, never a direct
-    // socket_action from inside this callback.
-    self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-    self->timer_.async_wait([self](boost::system::error_code ec) {
-        if (ec) return;  // cancelled or re-armed
-        self->action(CURL_SOCKET_TIMEOUT, 0);
-    });
+    static_cast<curl_asio_bridge*>(userp)->set_deadline(timeout_ms);
     return 0;
+}
+
+void curl_asio_bridge::set_deadline(long timeout_ms) {
+    if (timeout_ms < 0) {
+        // No deadline. An armed wait stays: when it fires it finds nothing due,
+        // which is cheaper than cancelling and re-arming the timerfd.
+        deadline_.reset();
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    deadline_ = now + std::chrono::milliseconds(timeout_ms);
+    if (timeout_ms == 0) {
+        // "As soon as possible": a posted handler, never a direct
+        // socket_action from inside this callback, and no timer at all.
+        if (!run_posted_) {
+            run_posted_ = true;
+            boost::asio::post(io_, [this, alive = alive_] {
+                if (!*alive) return;
+                run_posted_ = false;
+                on_deadline();
+            });
+        }
+        return;
+    }
+    if (armed_at_ && *armed_at_ <= *deadline_) return;  // fires first, re-arms then
+    arm_timer(*deadline_);
+}
+
+void curl_asio_bridge::arm_timer(std::chrono::steady_clock::time_point at) {
+    armed_at_ = at;
+    timer_.expires_at(at);  // cancels a pending wait: its handler sees operation_aborted
+    timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;  // re-armed, or the bridge is going away
+        armed_at_.reset();
+        on_deadline();
+    });
+}
+
+void curl_asio_bridge::on_deadline() {
+    if (!deadline_) return;
+    if (std::chrono::steady_clock::now() < *deadline_) {
+        if (!armed_at_ || *armed_at_ > *deadline_) arm_timer(*deadline_);
+        return;
+    }
+    deadline_.reset();
+    action(CURL_SOCKET_TIMEOUT, 0);
 }
 
 curl_socket_t curl_asio_bridge::on_open_socket(void* clientp, curlsocktype,

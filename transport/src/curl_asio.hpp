@@ -3,8 +3,14 @@
 // io_context. Follows curl's hiperfifo.c / multi-uv.c and Asio's
 // nonblocking/third_party_lib.cpp, avoiding the mistakes of the deleted
 // asiohiper.cpp:
-//  - the timer callback cancels the Asio timer on -1 and re-arms it on any
-//    other value (0 too); the timer's handler calls socket_action(TIMEOUT);
+//  - the timer callback records curl's deadline (-1: none; 0: now) and never
+//    calls curl; socket_action(TIMEOUT) runs from a posted handler (0) or the
+//    Asio timer's handler once the deadline is due. The timer is re-armed
+//    only when curl's deadline moves *earlier* than the armed expiry: a later
+//    deadline is found when the timer fires early and re-arms. curl moves its
+//    deadline on nearly every call, and each re-arm of an Asio timer is a
+//    timerfd_settime, which in a VM costs a trap to the hypervisor: a quarter
+//    of the network thread's time went there (see ARCHITECTURE.md);
 //  - every fd curl announces is wrapped in a posix::stream_descriptor, with at
 //    most one async_wait per direction in flight; each completion clears its
 //    flag, calls socket_action with CURL_CSELECT_IN/OUT (ERR on error), and
@@ -24,8 +30,10 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -100,12 +108,21 @@ class curl_asio_bridge {
     void on_ready(const state_ptr& st, bool read_direction, boost::system::error_code ec);
     void action(curl_socket_t s, int events);
     void drain();
+    void set_deadline(long timeout_ms);
+    void arm_timer(std::chrono::steady_clock::time_point at);
+    void on_deadline();
 
     boost::asio::io_context& io_;
     done_handler on_done_;
     counters& stats_;
     CURLM* multi_ = nullptr;
     boost::asio::steady_timer timer_;
+    // curl's deadline, if it has one; the armed timer's expiry, if armed.
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
+    std::optional<std::chrono::steady_clock::time_point> armed_at_;
+    bool run_posted_ = false;  // a handler for a 0 timeout is queued
+    // Read by posted handlers, which may outlive the bridge.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::unordered_map<curl_socket_t, state_ptr> sockets_;
     std::vector<std::pair<CURL*, CURLcode>> finished_;  // reused drain buffer
 };

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -36,6 +37,19 @@ void global_init_once() {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// The CA bundle this libcurl reads when none is configured (built in at
+// compile time, e.g. /etc/ssl/certs/ca-certificates.crt on Debian).
+std::string default_ca_bundle() {
+    std::string path = "the system's CA bundle";
+    if (CURL* e = curl_easy_init()) {
+        char* cainfo = nullptr;
+        if (curl_easy_getinfo(e, CURLINFO_CAINFO, &cainfo) == CURLE_OK && cainfo != nullptr)
+            path = cainfo;
+        curl_easy_cleanup(e);
+    }
+    return path;
+}
+
 }  // namespace
 
 struct client::impl {
@@ -51,7 +65,9 @@ struct client::impl {
           deadline_timer(io) {
         global_init_once();
         max_in_flight = std::max<std::size_t>(1, options.max_in_flight);
+        max_admitted = max_in_flight + options.max_queued;
         user_agent = "salvo/" + options.version;
+        shared_headers = detail::build_header_list(options.headers);
         bridge = std::make_unique<detail::curl_asio_bridge>(
             io, [this](CURL* easy, CURLcode result) { on_done(easy, result); }, stats);
         CURLM* m = bridge->multi();
@@ -71,31 +87,63 @@ struct client::impl {
     // --- any thread ---------------------------------------------------------
 
     boost::system::error_code admit(request&& req, completion&& done, bool wait) {
+        bool post_drain = false;
         {
             std::unique_lock lock(mutex);
-            if (wait) {
-                slot_free.wait(lock, [&] { return !accepting || in_flight < max_in_flight; });
+            const std::size_t size = req.body.size();
+            const auto room = [&] {
+                return in_flight == 0 ||
+                       (in_flight < max_admitted &&
+                        (options.max_queued_bytes == 0 ||
+                         admitted_bytes + size <= options.max_queued_bytes));
+            };
+            if (wait && accepting && !room()) {
+                ++waiters;
+                slot_free.wait(lock, [&] { return !accepting || room(); });
+                --waiters;
             }
             if (!accepting) return errc::shut_down;
-            if (in_flight >= max_in_flight) return errc::window_full;
+            if (!room()) return errc::window_full;
             ++in_flight;
+            admitted_bytes += size;
+            incoming.emplace_back(std::move(req), std::move(done));
+            // One hand-over per turn of the network thread, not one per
+            // request: while a drain is queued, later requests join it.
+            post_drain = !drain_posted;
+            drain_posted = true;
         }
-        // The transfer (and its timer) is made on the network thread.
-        boost::asio::post(io, [this, req = std::move(req), done = std::move(done)]() mutable {
-            accept(std::move(req), std::move(done));
-        });
+        if (post_drain) boost::asio::post(io, [this] { take_incoming(); });
         return {};
     }
 
-    void release_slot() {
+    void release_slot(std::size_t body_size) {
+        bool wake = false;
         {
             std::lock_guard lock(mutex);
             --in_flight;
+            admitted_bytes -= body_size;
+            wake = waiters > 0;
         }
-        slot_free.notify_all();
+        if (wake) slot_free.notify_one();
+    }
+
+    void advance_gate(std::uint64_t position) noexcept {
+        std::uint64_t seen = gate.load(std::memory_order_relaxed);
+        while (seen < position &&
+               !gate.compare_exchange_weak(seen, position, std::memory_order_release)) {
+        }
+        // Wake the network thread only when a request waits on the gate.
+        if (gate_blocked.exchange(false, std::memory_order_acq_rel)) {
+            try {
+                boost::asio::post(io, [this] { pump(); });
+            } catch (...) {
+                // Out of memory: the next completion or hand-over pumps.
+            }
+        }
     }
 
     void stop_admitting() noexcept {
+        halted.store(true, std::memory_order_release);
         {
             std::lock_guard lock(mutex);
             accepting = false;
@@ -117,8 +165,21 @@ struct client::impl {
 
     // --- network thread -----------------------------------------------------
 
+    // Takes every request handed over since the last drain.
+    void take_incoming() {
+        {
+            std::lock_guard lock(mutex);
+            taken.swap(incoming);
+            drain_posted = false;
+        }
+        for (auto& [req, done] : taken) accept(std::move(req), std::move(done));
+        taken.clear();
+        pump();
+    }
+
     void accept(request&& req, completion&& done) {
         std::unique_ptr<transfer> owned;
+        const std::size_t size = req.body.size();
         try {
             owned = std::make_unique<transfer>(io, std::move(req), std::move(done));
         } catch (...) {
@@ -127,7 +188,7 @@ struct client::impl {
             out.error = errc::curl_setup;
             out.message = "out of memory admitting the request";
             if (done) done(std::move(req), std::move(out));
-            release_slot();
+            release_slot(size);
             return;
         }
         transfer* t = owned.get();
@@ -138,14 +199,22 @@ struct client::impl {
             return;
         }
         queue.push_back(t);
-        pump();
     }
 
-    // Starts queued attempts while the rate limiter admits them; otherwise
-    // arms the one admission timer for when it will.
+    // Starts queued attempts while transfer slots are free, the gate is open
+    // for them and the rate limiter admits them; otherwise arms the one
+    // admission timer for when the limiter will.
     void pump() {
-        while (!queue.empty() && !stopping) {
+        while (!queue.empty() && !stopping && active < max_in_flight &&
+               !halted.load(std::memory_order_acquire)) {
             transfer* t = queue.front();
+            if (t->req.gate > gate.load(std::memory_order_acquire)) {
+                // Ask advance_gate() for a wake-up, then look again: the gate
+                // may have moved between the two loads.
+                gate_blocked.store(true, std::memory_order_release);
+                if (t->req.gate > gate.load(std::memory_order_acquire)) return;
+                gate_blocked.store(false, std::memory_order_relaxed);
+            }
             const auto wait = limiter.try_acquire(t->req.cost);
             if (wait > clock::duration::zero()) {
                 if (!admission_armed) {
@@ -184,7 +253,7 @@ struct client::impl {
         }
         stats.requests.fetch_add(1, std::memory_order_relaxed);
         t->reset_attempt();
-        if (t->req.url.empty() || !detail::build_headers(*t)) {
+        if (t->req.url.empty() || !detail::build_headers(*t, shared_headers.get())) {
             finish(t, disposition::permanent, errc::invalid_request,
                    "the request has no URL or a header holds CR or LF");
             return;
@@ -233,14 +302,23 @@ struct client::impl {
     adaptive_rate adaptive;
     counters stats;
     std::string user_agent;
-    std::size_t max_in_flight = 1;
+    std::size_t max_in_flight = 1;  // transfers at once
+    std::size_t max_admitted = 1;   // max_in_flight + max_queued
+    detail::header_list_ptr shared_headers;
 
     // Shared with submitting threads.
     std::mutex mutex;
     std::condition_variable slot_free;
-    std::size_t in_flight = 0;
+    std::size_t in_flight = 0;  // admitted, not completed
+    std::size_t admitted_bytes = 0;  // their bodies' sizes
+    std::size_t waiters = 0;    // submit() calls waiting for a slot
     bool accepting = true;
+    bool drain_posted = false;  // a take_incoming() is queued
+    std::vector<std::pair<request, completion>> incoming;
     std::once_flag stop_once;
+    std::atomic<std::uint64_t> gate{0};
+    std::atomic<bool> gate_blocked{false};  // pump() stopped at the gate
+    std::atomic<bool> halted{false};        // stop_admitting(): start nothing more
 
     // Network thread only.
     boost::asio::io_context io;
@@ -253,6 +331,7 @@ struct client::impl {
     bool torn_down = false;
     std::unordered_map<transfer*, std::unique_ptr<transfer>> live;
     std::deque<transfer*> queue;
+    std::vector<std::pair<request, completion>> taken;  // take_incoming()'s batch
     std::vector<CURL*> idle_easy;
     std::size_t active = 0;  // attempts inside the multi
     std::thread thread;
@@ -308,12 +387,21 @@ void client::impl::on_done(CURL* easy, CURLcode code) {
         }
     }
     retry_or_finish(t, v, error);
+    pump();  // a transfer slot is free
     maybe_teardown();
 }
 
 void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_code error) {
     std::string message;
-    if (v.result == disposition::permanent &&
+    if (t->answer.curl_code == CURLE_SSL_CACERT_BADFILE) {
+        // A machine without a CA bundle (no ca-certificates package) fails
+        // every HTTPS request the same way: say which file and how to fix it.
+        message = "cannot read the CA certificates to verify the server with (" +
+                  (options.tls.ca_file.empty() ? default_ca_bundle() : options.tls.ca_file) +
+                  "): install the ca-certificates package (apt-get install ca-certificates), "
+                  "or name a PEM bundle with the CA file option. curl said: ";
+        message += t->error_text.data();
+    } else if (v.result == disposition::permanent &&
         classify_curl_code(t->answer.curl_code) == curl_class::cert_failure) {
         message =
             "TLS certificate verification failed; this will not fix itself: trust the "
@@ -385,6 +473,7 @@ void client::impl::finish(transfer* t, disposition result, boost::system::error_
     out.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now() - t->admitted);
     out.retry_wait = t->waited;
 
+    const std::size_t size = t->req.body.size();
     stats.completed.fetch_add(1, std::memory_order_relaxed);
     if (result == disposition::success) {
         stats.succeeded.fetch_add(1, std::memory_order_relaxed);
@@ -402,7 +491,7 @@ void client::impl::finish(transfer* t, disposition result, boost::system::error_
         }
     }
     owned.reset();
-    release_slot();
+    release_slot(size);
 }
 
 void client::impl::finish_cancelled(transfer* t) {
@@ -491,6 +580,10 @@ boost::system::error_code client::try_submit(request& req, completion done) {
 
 void client::stop_admitting() noexcept {
     impl_->stop_admitting();
+}
+
+void client::advance_gate(std::uint64_t position) noexcept {
+    impl_->advance_gate(position);
 }
 
 std::size_t client::in_flight() const noexcept {

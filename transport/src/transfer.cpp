@@ -80,18 +80,33 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 
 }  // namespace
 
-bool build_headers(transfer& t) {
-    if (t.header_list != nullptr) return true;
-    for (const auto& h : t.req.headers) {
-        if (h.find_first_of("\r\n") != std::string::npos) return false;
-        curl_slist* next = curl_slist_append(t.header_list, h.c_str());
-        if (next == nullptr) return false;
-        t.header_list = next;
+header_list_ptr build_header_list(const std::vector<std::string>& lines) {
+    header_list_ptr list;
+    for (const auto& h : lines) {
+        if (h.find_first_of("\r\n") != std::string::npos) return nullptr;
+        curl_slist* next = curl_slist_append(list.get(), h.c_str());
+        if (next == nullptr) return nullptr;
+        (void)list.release();
+        list.reset(next);
     }
     // curl 7.88 otherwise waits for 100-continue on bodies over 1 MiB.
-    curl_slist* next = curl_slist_append(t.header_list, "Expect:");
-    if (next == nullptr) return false;
-    t.header_list = next;
+    curl_slist* next = curl_slist_append(list.get(), "Expect:");
+    if (next == nullptr) return nullptr;
+    (void)list.release();
+    list.reset(next);
+    return list;
+}
+
+bool build_headers(transfer& t, curl_slist* shared) {
+    if (t.header_list != nullptr) return true;
+    if (t.req.headers.empty() && shared != nullptr) {
+        t.header_list = shared;
+        return true;
+    }
+    header_list_ptr own = build_header_list(t.req.headers);
+    if (!own) return false;
+    t.header_list = own.release();
+    t.owns_header_list = true;
     return true;
 }
 

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace salvo::transport::detail {
@@ -19,7 +20,9 @@ namespace salvo::transport::detail {
 struct transfer final : open_guard {
     transfer(boost::asio::io_context& io, request r, completion c)
         : req(std::move(r)), done(std::move(c)), retry_timer(io) {}
-    ~transfer() { curl_slist_free_all(header_list); }
+    ~transfer() {
+        if (owns_header_list) curl_slist_free_all(header_list);
+    }
 
     /// A new connection within one attempt is fine until curl has read any of
     /// the body; after that it could only be curl's silent retry.
@@ -56,6 +59,7 @@ struct transfer final : open_guard {
     outcome answer;                     // accumulates the response of the current attempt
     CURL* easy = nullptr;               // set while an attempt is in the multi
     curl_slist* header_list = nullptr;  // request headers + "Expect:", built once
+    bool owns_header_list = false;      // else the client's shared list
     std::size_t offset = 0;             // next body byte to hand to curl (no rewind)
     bool read_called = false;
     mutable bool refused_reconnect = false;  // may_open_socket said no this attempt
@@ -69,9 +73,19 @@ struct transfer final : open_guard {
     std::array<char, CURL_ERROR_SIZE> error_text{};
 };
 
-/// Appends the request's header lines and an empty `Expect:` to the
-/// transfer's list, once. False when a line holds CR or LF or memory runs out.
-[[nodiscard]] bool build_headers(transfer& t);
+struct header_list_deleter {
+    void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+};
+using header_list_ptr = std::unique_ptr<curl_slist, header_list_deleter>;
+
+/// curl's list of `lines` plus an empty `Expect:`. Null when a line holds CR
+/// or LF or memory runs out.
+[[nodiscard]] header_list_ptr build_header_list(const std::vector<std::string>& lines);
+
+/// Gives the transfer its header list, once: its own lines when it has any,
+/// else `shared` (the client's, borrowed). False when a line holds CR or LF
+/// or memory runs out.
+[[nodiscard]] bool build_headers(transfer& t, curl_slist* shared);
 
 /// Sets every option of one attempt on a fresh (or reset) easy handle: the
 /// body through the read callback with a seek callback that refuses rewinds,

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace salvo::transport {
 
@@ -33,7 +34,20 @@ struct tls_options {
 
 struct client_options {
     std::string version = "0.0.0";   ///< sent as `User-Agent: salvo/<version>`.
-    std::size_t max_in_flight = 64;  ///< the window: requests admitted and not completed.
+    std::size_t max_in_flight = 64;  ///< requests on the wire at once (curl transfers).
+    /// Requests admitted beyond max_in_flight, waiting in the client's queue
+    /// (for a transfer slot, a rate token or the gate). submit() blocks while
+    /// max_in_flight + max_queued requests are admitted and not completed:
+    /// that is the caller's backpressure. A queue lets the caller prepare the
+    /// next requests while these are sent, instead of waiting for each slot.
+    std::size_t max_queued = 0;
+    /// Bytes of request bodies admitted and not completed beyond which
+    /// submit() waits too (0: no bound). A request is always admitted when
+    /// nothing else is, whatever its size.
+    std::size_t max_queued_bytes = 0;
+    /// Header lines sent with every request whose own `headers` are empty,
+    /// built into curl's list once instead of once per request.
+    std::vector<std::string> headers;
     long max_host_connections = 0;   ///< per host; 0 = no cap.
     long max_total_connections = 0;  ///< in all; 0 = no cap.
     bool http2 = true;               ///< HTTP/2 over TLS when ALPN offers it, multiplexed.
@@ -93,6 +107,11 @@ class client {
     /// Requests admitted and not yet completed.
     [[nodiscard]] std::size_t in_flight() const noexcept;
 
+    /// Opens the admission gate up to `position`: requests whose `gate` is at
+    /// most `position` may start. Positions only grow (a smaller one is
+    /// ignored). Any thread; cheap when nothing waits on the gate.
+    void advance_gate(std::uint64_t position) noexcept;
+
     /// Stops admitting, lets requests in flight finish for up to `deadline`,
     /// then cancels what remains (each reported `cancelled`, body-sent flag
     /// set when the body may have gone). Requests still waiting for a rate
@@ -102,10 +121,13 @@ class client {
 
     /// Stops admitting new requests at once: submit() and try_submit() then
     /// fail with errc::shut_down, and a submit() waiting for a slot wakes and
-    /// fails. Requests already admitted go on. Callable from any thread,
-    /// the network thread (a completion) included, so that a caller who
-    /// learns from an answer that nothing more may be sent (a 401) can stop
-    /// the next request before its slot opens. shutdown() is still needed.
+    /// fails. Nothing more is started either: transfers already on the wire
+    /// go on, while requests admitted but not started (queued, waiting for a
+    /// rate token, the gate or a retry's backoff) stay until shutdown(), which
+    /// cancels them as never sent. Callable from any thread, the network
+    /// thread (a completion) included, so that a caller who learns from an
+    /// answer that nothing more may be sent (a 401) can stop the next request
+    /// before it starts. shutdown() is still needed.
     void stop_admitting() noexcept;
 
     [[nodiscard]] counters_snapshot stats() const noexcept;

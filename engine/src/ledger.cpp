@@ -51,7 +51,7 @@ std::optional<std::string_view> unframe(std::string_view line) {
     return payload;
 }
 
-bool write_all(int fd, std::string_view data) {
+bool write_fd_all(int fd, std::string_view data) {
     while (!data.empty()) {
         const ssize_t n = ::write(fd, data.data(), data.size());
         if (n < 0) {
@@ -202,7 +202,35 @@ fate_record read_fate(std::string_view line) {
     return r;
 }
 
+ledger_io& system_io() {
+    static ledger_io instance;
+    return instance;
+}
+
 }  // namespace
+
+bool ledger_io::write(int fd, std::string_view data) {
+    return write_fd_all(fd, data);
+}
+
+int ledger_io::sync(int fd) {
+    return ::fsync(fd);
+}
+
+bool ledger::write_all(int fd, std::string_view data) {
+    return io_->write(fd, data);
+}
+
+bool ledger::sync_fd(int fd) {
+    return io_->sync(fd) == 0;
+}
+
+void dispatch_batch::add(std::uint64_t request, std::uint32_t attempt,
+                         std::span<const std::uint64_t> rows) {
+    std::string payload = "D " + std::to_string(request) + " " + std::to_string(attempt);
+    append_rows(payload, rows);
+    frame(records_, payload);
+}
 
 const sys::error_category& ledger_category() noexcept {
     static const ledger_category_impl instance;
@@ -274,6 +302,7 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
                                                   ledger_state& state) {
     std::unique_ptr<ledger> l(new ledger());
     l->options_ = options;
+    l->io_ = options.io != nullptr ? options.io : &system_io();
     state = ledger_state{};
     const std::string header = "H " + fingerprint.to_json();
 
@@ -417,7 +446,9 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
     if (state.journal_bytes_dropped > 0 &&
         ::ftruncate(l->journal_fd_, static_cast<off_t>(good_end)) != 0)
         return last_error();
-    if (::lseek(l->journal_fd_, 0, SEEK_END) < 0) return last_error();
+    const off_t journal_end = ::lseek(l->journal_fd_, 0, SEEK_END);
+    if (journal_end < 0) return last_error();
+    l->journal_bytes_ = static_cast<std::uint64_t>(journal_end);
 
     struct stat st {};
     if (::fstat(l->results_fd_, &st) != 0) return last_error();
@@ -450,7 +481,7 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
         lines += '\n';
     }
     if (!lines.empty()) {
-        if (!write_all(l->results_fd_, lines)) return last_error();
+        if (!l->write_all(l->results_fd_, lines)) return last_error();
         l->results_bytes_ += lines.size();
     }
     state.decided = decided;
@@ -489,18 +520,34 @@ ledger::~ledger() {
 sys::error_code ledger::write_journal_locked(const std::string& records) {
     if (sync_error_) return sync_error_;  // a failed background fsync stops the ledger
     if (!write_all(journal_fd_, records)) return last_error();
+    journal_bytes_ += records.size();
     dirty_ = true;
     return {};
 }
 
+sys::result<std::uint64_t> ledger::dispatch(const dispatch_batch& batch) {
+    std::unique_lock lock(mutex_);
+    if (!batch.records_.empty()) {
+        if (auto ec = write_journal_locked(batch.records_)) return ec;
+        urgent_ = true;
+    }
+    const std::uint64_t ticket = journal_bytes_;
+    lock.unlock();
+    wake_.notify_all();
+    return ticket;
+}
+
+void ledger::on_durable(durable_listener listener) {
+    std::lock_guard lock(mutex_);
+    listener_ = std::move(listener);
+}
+
 sys::error_code ledger::dispatch(std::uint64_t request, std::uint32_t attempt,
                                  std::span<const std::uint64_t> rows) {
-    std::lock_guard lock(mutex_);
-    std::string payload = "D " + std::to_string(request) + " " + std::to_string(attempt);
-    append_rows(payload, rows);
-    scratch_.clear();
-    frame(scratch_, payload);
-    return write_journal_locked(scratch_);
+    dispatch_batch one;
+    one.add(request, attempt, rows);
+    auto ticket = dispatch(one);
+    return ticket ? sys::error_code{} : ticket.error();
 }
 
 sys::error_code ledger::release(std::span<const std::uint64_t> rows) {
@@ -588,7 +635,7 @@ sys::result<std::vector<std::uint64_t>> ledger::reopen_failed(ledger_state& stat
 sys::error_code ledger::rebuild_results_locked() {
     // The journal first: the new results file must never be on disk while
     // the R records that explain it are not.
-    if (::fsync(journal_fd_) != 0) return last_error();
+    if (!sync_fd(journal_fd_)) return last_error();
     const int in = ::open(options_.journal.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) return last_error();
     std::filesystem::path next = options_.results;
@@ -636,7 +683,7 @@ sys::error_code ledger::rebuild_results_locked() {
         ok = write_all(out, buffer);
         size += buffer.size();
     }
-    if (!ok || !read_ok || ::fsync(out) != 0) {
+    if (!ok || !read_ok || !sync_fd(out)) {
         const auto ec = last_error();
         ::close(out);
         return ec;
@@ -693,24 +740,45 @@ sys::error_code ledger::sync() {
 sys::error_code ledger::sync_locked() {
     // Results before journal: a synced checkpoint never claims more results
     // bytes than are on disk.
-    if (::fsync(results_fd_) != 0) return last_error();
-    if (::fsync(journal_fd_) != 0) return last_error();
+    if (!sync_fd(results_fd_)) return last_error();
+    if (!sync_fd(journal_fd_)) return last_error();
     dirty_ = false;
+    durable_ = journal_bytes_;
     return {};
 }
 
 void ledger::sync_loop() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-        wake_.wait_for(lock, options_.sync_interval);
-        if (stopping_ || !dirty_) continue;
+        // A dispatch record waiting for the disk is synced at once (the
+        // requests behind it are held back until then); fates alone wait
+        // for the interval, so many decisions share one fsync.
+        if (!urgent_) wake_.wait_for(lock, options_.sync_interval);
+        if (stopping_) break;
+        if (!dirty_) {
+            urgent_ = false;
+            continue;
+        }
         if (fates_since_checkpoint_ > 0) (void)checkpoint_locked();
         dirty_ = false;
-        // fsync outside the lock: decisions go on while the disk catches up.
+        urgent_ = false;
+        const std::uint64_t covered = journal_bytes_;
+        // fsync outside the lock: decisions and dispatches go on while the
+        // disk catches up, and share the next fsync.
         lock.unlock();
-        const bool ok = ::fsync(results_fd_) == 0 && ::fsync(journal_fd_) == 0;
+        const bool ok = sync_fd(results_fd_) && sync_fd(journal_fd_);
+        const sys::error_code ec = ok ? sys::error_code{} : last_error();
         lock.lock();
-        if (!ok && !sync_error_) sync_error_ = last_error();
+        if (!ok && !sync_error_) sync_error_ = ec;
+        if (ok && covered > durable_) durable_ = covered;
+        if (listener_) {
+            const auto listener = listener_;
+            const std::uint64_t durable = durable_;
+            const sys::error_code error = sync_error_;
+            lock.unlock();
+            listener(durable, error);
+            lock.lock();
+        }
     }
 }
 

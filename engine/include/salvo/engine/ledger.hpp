@@ -24,8 +24,12 @@
 /// A fate is written to the journal before its results line; a checkpoint is
 /// written only after the results lines it covers. Durability against power
 /// loss is group commit: a background thread fsyncs the results file, then
-/// the journal, every `sync_interval` when anything was written, so a
-/// decision costs latency, never one fsync each.
+/// the journal, as soon as a dispatch record waits for it and otherwise every
+/// `sync_interval` when anything was written, so a decision costs latency,
+/// never one fsync each. Dispatch records return a *ticket*, the journal
+/// offset just past them; the listener set with on_durable() hears each
+/// offset the syncer has made durable, so the caller can hold a request back
+/// until its dispatch record is on disk (the transport's admission gate).
 
 #include <boost/system/result.hpp>
 
@@ -34,6 +38,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -122,12 +127,40 @@ struct ledger_state {
     }
 };
 
+/// The ledger's writes and fsyncs, as a seam: a test replaces it to model a
+/// power cut (what was not fsynced is lost), as leveldb's fault-injection
+/// environment does. The default does the system calls.
+class ledger_io {
+  public:
+    virtual ~ledger_io() = default;
+    /// Writes all of `data` at the descriptor's offset; false with errno set.
+    [[nodiscard]] virtual bool write(int fd, std::string_view data);
+    /// fsync(2): 0, or -1 with errno set.
+    [[nodiscard]] virtual int sync(int fd);
+};
+
+/// D records of several requests, written by one ledger::dispatch() call
+/// (one write(2)). Not thread-safe; reusable after clear().
+class dispatch_batch {
+  public:
+    void add(std::uint64_t request, std::uint32_t attempt, std::span<const std::uint64_t> rows);
+    [[nodiscard]] bool empty() const noexcept { return records_.empty(); }
+    void clear() noexcept { records_.clear(); }
+
+  private:
+    friend class ledger;
+    std::string records_;
+};
+
 struct ledger_options {
     std::filesystem::path journal;
     std::filesystem::path results;
     std::chrono::milliseconds sync_interval{5};
     /// Write a checkpoint after this many fates (and at every sync).
     std::size_t checkpoint_every = 4096;
+    /// The file operations; null: the system's. Borrowed: must outlive the
+    /// ledger.
+    ledger_io* io = nullptr;
 };
 
 /// The ledger of one job. Open it (which recovers), then record dispatches
@@ -152,6 +185,26 @@ class ledger {
     /// request `request`. Must return before the request is handed over.
     [[nodiscard]] boost::system::error_code dispatch(std::uint64_t request, std::uint32_t attempt,
                                                      std::span<const std::uint64_t> rows);
+
+    /// Writes the batch's dispatch records with one write. Returns the
+    /// ticket: the journal offset just past them. The records are on disk
+    /// once durable_position() (or the on_durable listener) reaches it; the
+    /// syncer starts an fsync for them at once.
+    [[nodiscard]] boost::system::result<std::uint64_t> dispatch(const dispatch_batch& batch);
+
+    /// Journal bytes known to be on disk (every record before that offset).
+    [[nodiscard]] std::uint64_t durable_position() const {
+        std::lock_guard lock(mutex_);
+        return durable_;
+    }
+
+    /// Called by the syncer thread after every fsync with the durable
+    /// journal offset, or with the error when an fsync failed (the ledger
+    /// then refuses every later write, and nothing more becomes durable).
+    /// Set it before the first dispatch; it runs outside the ledger's lock
+    /// and must not block.
+    using durable_listener = std::function<void(std::uint64_t, boost::system::error_code)>;
+    void on_durable(durable_listener listener);
 
     /// Records that dispatched `rows` certainly did not reach the server
     /// (a 401 answer, a refused connection at shutdown): a later run sends
@@ -199,6 +252,8 @@ class ledger {
     boost::system::error_code sync_locked();
     boost::system::error_code rebuild_results_locked();
     void sync_loop();
+    [[nodiscard]] bool write_all(int fd, std::string_view data);
+    [[nodiscard]] bool sync_fd(int fd);
 
     int journal_fd_ = -1;
     int results_fd_ = -1;
@@ -209,6 +264,11 @@ class ledger {
     bool opened_ = false;  ///< open() succeeded: the files are ours to write
     bool stopping_ = false;
     bool dirty_ = false;
+    bool urgent_ = false;              ///< a dispatch record waits for an fsync
+    std::uint64_t journal_bytes_ = 0;  ///< journal length written
+    std::uint64_t durable_ = 0;        ///< journal length known on disk
+    durable_listener listener_;
+    ledger_io* io_ = nullptr;
     std::uint64_t results_bytes_ = 0;
     std::size_t fates_since_checkpoint_ = 0;
     std::vector<bool> decided_;

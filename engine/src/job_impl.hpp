@@ -8,7 +8,12 @@
 #include <salvo/injection/response_reader.hpp>
 #include <salvo/transport/client.hpp>
 
+#include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_pipeline.h>
+
 #include <condition_variable>
+#include <functional>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -30,6 +35,44 @@ struct flight {
     bool ambiguous = false;           // re-sent after maybe delivered
 };
 
+// A request the transport is done with, on its way to the recorder thread.
+struct finished_request {
+    transport::request req;
+    transport::outcome out;
+    std::unique_ptr<flight> f;
+};
+
+// One token of the pipeline: a chunk of rows and what became of them.
+struct work {
+    chunk rows;
+    std::vector<std::size_t> send;                           // rows to render
+    std::deque<std::string> reasons;                         // stable storage for early outcomes
+    std::vector<std::pair<std::size_t, row_outcome>> early;  // (row index, outcome)
+    std::vector<injection::outgoing_request> requests;
+    // Per chunk row: the rendered MessageId (plain text), when the job has one.
+    std::string message_ids;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> message_id_spans;
+
+    void clear();
+};
+
+// Calls on_progress every progress_interval from a thread of its own, until
+// stopped (or destroyed).
+class progress_reporter {
+  public:
+    progress_reporter(std::chrono::milliseconds interval, std::function<void()> tick);
+    ~progress_reporter() { stop(); }
+    progress_reporter(const progress_reporter&) = delete;
+    progress_reporter& operator=(const progress_reporter&) = delete;
+    void stop();
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
 struct job::impl {
     job_config config;
     run_options options;
@@ -48,9 +91,23 @@ struct job::impl {
     std::optional<merge::compiled_template> message_id;  // for results lines
     injection::limits limits;
 
-    injection::response_reader reader;  // the network thread's
+    injection::response_reader reader;      // the recorder thread's
+    injection::response_reader net_reader;  // the network thread's (OverQuota)
     std::mutex idle_mutex;
-    std::condition_variable idle;  // a request completed
+    std::condition_variable idle;  // the recorder recorded a batch
+
+    // Completions, handed by the network thread to the recorder thread,
+    // which reads the answers and writes the fates in batches.
+    std::mutex finished_mutex;
+    std::condition_variable finished_ready;
+    std::vector<finished_request> finished;
+    bool recorder_closing = false;
+    std::atomic<std::uint64_t> unrecorded{0};  // handed over, not yet recorded
+    std::uint64_t max_unrecorded = 0;          // the hand-over waits above it
+    std::thread recorder;
+    // The recorder's batch: outcomes with stable storage for their reasons.
+    std::vector<row_outcome> batch_outcomes;
+    std::deque<std::string> batch_reasons;
 
     // Run state.
     std::atomic<int> stop{0};  // a job_status value when stopping, else 0
@@ -79,13 +136,30 @@ struct job::impl {
     [[nodiscard]] bool stopping() const noexcept { return stop.load() != 0; }
 
     report run();
-    void complete(transport::request&& req, transport::outcome&& out, std::unique_ptr<flight> f,
-                  injection::response_reader& reader);
+    // The pipeline's stages (job_run.cpp), one serial or parallel filter each.
+    std::unique_ptr<work> read_stage(tbb::flow_control& fc);
+    std::unique_ptr<work> validate_stage(std::unique_ptr<work> w);
+    std::unique_ptr<work> render_stage(std::unique_ptr<work> w, injection::batcher& b);
+    void hand_over_stage(std::unique_ptr<work> w);
+    void wait_until_idle();
+    void wait_for_recorder();
+
+    // Completions (job_complete.cpp).
+    transport::completion completion_for(std::unique_ptr<flight> f);
+    void recorder_loop();
+    void complete(finished_request& done);
     void decide_all(const flight& f, fate what, std::string_view code, std::string_view error,
                     unsigned attempts);
+    std::string_view keep(std::string text);
     void note_request_result(bool failed);
     void drain_resends(bool wait_for_slot);
     void record(std::vector<row_outcome>& outcomes);
+    bool is_over_quota(const transport::outcome& answer);
+
+    // Per-run pipeline state.
+    tbb::enumerable_thread_specific<std::optional<injection::batcher>>* batchers = nullptr;
+    tbb::concurrent_queue<std::unique_ptr<work>>* spare = nullptr;
+    dispatch_batch dispatches;  // the hand-over stage's
     report make_report(job_status status, double seconds) const;
 };
 

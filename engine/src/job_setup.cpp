@@ -157,6 +157,7 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     ledger_options lo;
     lo.journal = cfg.journal;
     lo.results = cfg.results;
+    lo.io = p->options.ledger_files;
     auto book = ledger::open(lo, fp, p->state);
     if (!book) {
         if (book.error() == ledger_errc::other_campaign)

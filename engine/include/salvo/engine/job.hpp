@@ -93,10 +93,14 @@ struct run_options {
     std::chrono::milliseconds progress_interval{250};
     std::chrono::milliseconds shutdown_deadline{30000};
     /// Called for every row as its fate is decided, on the thread that
-    /// decided it (a pipeline thread or the network thread): keep it short.
+    /// decided it (a pipeline thread or the job's recorder thread): keep it
+    /// short.
     std::function<void(const row_outcome&)> on_row;
     /// Called every progress_interval from the job's progress thread.
     std::function<void(const progress&)> on_progress;
+    /// For tests: the ledger's writes and fsyncs go through this (borrowed;
+    /// must outlive the job), to model a power cut. Null: the system's.
+    ledger_io* ledger_files = nullptr;
 };
 
 /// A job-level error: the job did not start (exit code 2 territory).

@@ -11,9 +11,11 @@
  *
  * Prints requests/s, body bytes/s and CPU µs per request (getrusage user +
  * sys of this process over the run, divided by the requests), and with
- * --json one JSON line with the same. Every response must be HTTP 200; the
- * others are counted. Exit status: 0 when every request got a 200, 1 when
- * some did not, 2 for a usage or setup error.
+ * --json one JSON line with the same. Every response must be HTTP 200 and
+ * every body must go out whole (the sink may answer before it has read the
+ * body; curl keeps sending after a 2xx): the others are counted. Exit
+ * status: 0 when every request got a 200, 1 when some did not, 2 for a
+ * usage or setup error.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -27,8 +29,8 @@
 #include <time.h>
 
 struct options {
-    const char *url;
-    const char *body_file;
+    const char* url;
+    const char* body_file;
     long connections;
     double seconds;
     long long requests; /* 0: bounded by seconds */
@@ -36,7 +38,7 @@ struct options {
 };
 
 struct totals {
-    long long started, done, ok, non_200, errors;
+    long long started, done, ok, non_200, errors, short_uploads;
     long long body_bytes_out, bytes_in;
     long last_status;
     CURLcode last_error;
@@ -48,18 +50,18 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double cpu_seconds(const struct timeval *tv) {
+static double cpu_seconds(const struct timeval* tv) {
     return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 }
 
 /* The response body is counted and dropped. */
-static size_t on_write(char *data, size_t size, size_t n, void *user) {
+static size_t on_write(char* data, size_t size, size_t n, void* user) {
     (void)data;
-    *(long long *)user += (long long)(size * n);
+    *(long long*)user += (long long)(size * n);
     return size * n;
 }
 
-static int usage(const char *why) {
+static int usage(const char* why) {
     if (why) fprintf(stderr, "salvo_limit_client: %s\n", why);
     fprintf(stderr,
             "usage: salvo_limit_client --url URL --body FILE [--connections N (32)]\n"
@@ -67,7 +69,7 @@ static int usage(const char *why) {
     return 2;
 }
 
-static int parse_options(int argc, char **argv, struct options *o) {
+static int parse_options(int argc, char** argv, struct options* o) {
     o->url = NULL;
     o->body_file = NULL;
     o->connections = 32;
@@ -75,9 +77,9 @@ static int parse_options(int argc, char **argv, struct options *o) {
     o->requests = 0;
     o->json = 0;
     for (int i = 1; i < argc; ++i) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
+        const char* a = argv[i];
+        const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+        char* end = NULL;
         if (strcmp(a, "--json") == 0) {
             o->json = 1;
             continue;
@@ -112,20 +114,20 @@ static int parse_options(int argc, char **argv, struct options *o) {
 
 /* The whole file in one malloc'd buffer; curl sends it from there
  * (CURLOPT_POSTFIELDS does not copy, so it lives until the end). */
-static char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
+static char* read_file(const char* path, size_t* size) {
+    FILE* f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "salvo_limit_client: cannot open %s: %s\n", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
+    char* buf = malloc(cap);
     while (buf) {
         const size_t n = fread(buf + len, 1, cap - len, f);
         len += n;
         if (n == 0) break;
         if (len == cap) {
-            char *bigger = realloc(buf, cap * 2);
+            char* bigger = realloc(buf, cap * 2);
             if (!bigger) {
                 free(buf);
                 buf = NULL;
@@ -146,9 +148,9 @@ static char *read_file(const char *path, size_t *size) {
     return buf;
 }
 
-static CURL *make_handle(const struct options *o, const char *body, size_t body_size,
-                         struct curl_slist *headers, struct totals *t) {
-    CURL *e = curl_easy_init();
+static CURL* make_handle(const struct options* o, const char* body, size_t body_size,
+                         struct curl_slist* headers, struct totals* t) {
+    CURL* e = curl_easy_init();
     if (!e) return NULL;
     curl_easy_setopt(e, CURLOPT_URL, o->url);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
@@ -164,8 +166,8 @@ static CURL *make_handle(const struct options *o, const char *body, size_t body_
 }
 
 /* One finished transfer: count it, then start it again while the run lasts. */
-static void finish(CURLM *multi, CURLMsg *m, struct totals *t, int more) {
-    CURL *e = m->easy_handle;
+static void finish(CURLM* multi, CURLMsg* m, struct totals* t, long long body_size, int more) {
+    CURL* e = m->easy_handle;
     long status = 0;
     curl_off_t up = 0;
     ++t->done;
@@ -176,6 +178,7 @@ static void finish(CURLM *multi, CURLMsg *m, struct totals *t, int more) {
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
         t->body_bytes_out += (long long)up;
+        if ((long long)up != body_size) ++t->short_uploads;
         if (status == 200) {
             ++t->ok;
         } else {
@@ -192,22 +195,22 @@ static void finish(CURLM *multi, CURLMsg *m, struct totals *t, int more) {
     }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     struct options o;
     const int bad = parse_options(argc, argv, &o);
     if (bad) return bad;
     size_t body_size = 0;
-    char *body = read_file(o.body_file, &body_size);
+    char* body = read_file(o.body_file, &body_size);
     if (!body) return 2;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "salvo_limit_client: curl_global_init failed\n");
         return 2;
     }
-    CURLM *multi = curl_multi_init();
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    CURLM* multi = curl_multi_init();
+    struct curl_slist* headers = curl_slist_append(NULL, "Content-Type: application/json");
     headers = headers ? curl_slist_append(headers, "Expect:") : NULL;
-    CURL **handles = calloc((size_t)o.connections, sizeof *handles);
+    CURL** handles = calloc((size_t)o.connections, sizeof *handles);
     struct totals t;
     memset(&t, 0, sizeof t);
     if (!multi || !headers || !handles) {
@@ -234,13 +237,13 @@ int main(int argc, char **argv) {
     double t1 = t0;
     while (running > 0) {
         CURLMcode mc = curl_multi_perform(multi, &running);
-        CURLMsg *m;
+        CURLMsg* m;
         int left;
         while ((m = curl_multi_info_read(multi, &left)) != NULL) {
             if (m->msg != CURLMSG_DONE) continue;
             t1 = now_seconds();
             const int more = o.requests > 0 ? t.started < o.requests : t1 < deadline;
-            finish(multi, m, &t, more);
+            finish(multi, m, &t, (long long)body_size, more);
             /* A re-added handle must be counted as running for the loop. */
             if (more) running = 1;
         }
@@ -259,22 +262,26 @@ int main(int argc, char **argv) {
     const double rps = (double)t.ok / secs;
     const double bps = (double)t.body_bytes_out / secs;
     if (o.json) {
-        printf("{\"client\":\"bare-libcurl\",\"connections\":%ld,\"body_bytes\":%zu,"
-               "\"requests\":%lld,\"ok\":%lld,\"non_200\":%lld,\"errors\":%lld,"
-               "\"seconds\":%.3f,\"requests_per_second\":%.1f,\"body_bytes_per_second\":%.0f,"
-               "\"bytes_in\":%lld,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
-               "\"cpu_us_per_request\":%.2f,\"curl\":\"%s\"}\n",
-               o.connections, body_size, t.done, t.ok, t.non_200, t.errors, secs, rps, bps,
-               t.bytes_in, user, sys, per_request_us, curl_version_info(CURLVERSION_NOW)->version);
+        printf(
+            "{\"client\":\"bare-libcurl\",\"connections\":%ld,\"body_bytes\":%zu,"
+            "\"requests\":%lld,\"ok\":%lld,\"non_200\":%lld,\"errors\":%lld,"
+            "\"short_uploads\":%lld,"
+            "\"seconds\":%.3f,\"requests_per_second\":%.1f,\"body_bytes_per_second\":%.0f,"
+            "\"bytes_in\":%lld,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
+            "\"cpu_us_per_request\":%.2f,\"curl\":\"%s\"}\n",
+            o.connections, body_size, t.done, t.ok, t.non_200, t.errors, t.short_uploads, secs, rps,
+            bps, t.bytes_in, user, sys, per_request_us,
+            curl_version_info(CURLVERSION_NOW)->version);
     } else {
         printf("bare libcurl client, %ld connections, %zu-byte body, %s\n", o.connections,
                body_size, o.url);
-        printf("  %lld requests in %.2f s: %.0f requests/s, %.1f MB/s of request bodies\n",
-               t.done, secs, rps, bps / 1e6);
-        printf("  CPU %.2f s user + %.2f s sys: %.1f us per request\n", user, sys,
-               per_request_us);
-        printf("  HTTP 200: %lld, other status: %lld, transport errors: %lld\n", t.ok,
-               t.non_200, t.errors);
+        printf("  %lld requests in %.2f s: %.0f requests/s, %.1f MB/s of request bodies\n", t.done,
+               secs, rps, bps / 1e6);
+        printf("  CPU %.2f s user + %.2f s sys: %.1f us per request\n", user, sys, per_request_us);
+        printf(
+            "  HTTP 200: %lld, other status: %lld, transport errors: %lld, bodies not sent "
+            "whole: %lld\n",
+            t.ok, t.non_200, t.errors, t.short_uploads);
     }
     if (t.non_200 > 0)
         fprintf(stderr, "salvo_limit_client: %lld response(s) not HTTP 200 (last: %ld)\n",
@@ -293,5 +300,9 @@ int main(int argc, char **argv) {
     curl_global_cleanup();
     free(handles);
     free(body);
-    return t.non_200 > 0 || t.errors > 0 || t.done == 0 ? 1 : 0;
+    if (t.short_uploads > 0)
+        fprintf(stderr,
+                "salvo_limit_client: %lld request(s) ended before the whole body was sent\n",
+                t.short_uploads);
+    return t.non_200 > 0 || t.errors > 0 || t.short_uploads > 0 || t.done == 0 ? 1 : 0;
 }

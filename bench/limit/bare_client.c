@@ -267,10 +267,10 @@ int main(int argc, char** argv) {
             "\"requests\":%lld,\"ok\":%lld,\"non_200\":%lld,\"errors\":%lld,"
             "\"short_uploads\":%lld,"
             "\"seconds\":%.3f,\"requests_per_second\":%.1f,\"body_bytes_per_second\":%.0f,"
-            "\"bytes_in\":%lld,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
+            "\"body_bytes_out\":%lld,\"bytes_in\":%lld,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
             "\"cpu_us_per_request\":%.2f,\"curl\":\"%s\"}\n",
             o.connections, body_size, t.done, t.ok, t.non_200, t.errors, t.short_uploads, secs, rps,
-            bps, t.bytes_in, user, sys, per_request_us,
+            bps, t.body_bytes_out, t.bytes_in, user, sys, per_request_us,
             curl_version_info(CURLVERSION_NOW)->version);
     } else {
         printf("bare libcurl client, %ld connections, %zu-byte body, %s\n", o.connections,

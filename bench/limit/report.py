@@ -168,6 +168,11 @@ def main():
         r["net_cpu_us_per_request"] = r["net_cpu"] * 1e6 / req if req and "net_cpu" in r else None
         r["process_cpu_us_per_request"] = r["process_cpu"] * 1e6 / req if req else None
         r["sink"] = sink_stats(os.path.join(d, "sink.log"))
+        ticks = read(os.path.join(d, "sink_ticks")).split()
+        if len(ticks) == 2:
+            cpu = (int(ticks[1]) - int(ticks[0])) / os.sysconf("SC_CLK_TCK")
+            r["sink"]["cpu_seconds"] = cpu
+            r["sink"]["cpu_cores_busy"] = cpu / secs
 
         if r["exit_status"] != 0:
             problems.append(f"{name}: exit status {r['exit_status']}")
@@ -246,9 +251,10 @@ def main():
           "messages of 50 rows, the reference's one of 500); its net CPU × bare is per byte.")
     for r in results:
         s = r["sink"]
+        busy = (f", {s['cpu_cores_busy']:.2f} cores busy" if "cpu_cores_busy" in s else "")
         print(f"  the sink, {r['name']}: {s['requests']} requests, {s['body_bytes'] / 1e6:.0f} MB "
               f"of bodies read and discarded (mean {s['mean_content_length']} B), up to "
-              f"{s['max_requests_per_connection']} requests on one kept-alive connection")
+              f"{s['max_requests_per_connection']} requests on one kept-alive connection{busy}")
     for p in problems:
         print(f"PROBLEM: {p}")
 

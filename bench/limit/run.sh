@@ -278,6 +278,18 @@ sample_net_cpu() { # PID FILE
 
 log_offset() { stat -c %s "$sink/access.log" 2>/dev/null || echo 0; }
 
+# CPU clock ticks (user + sys) the nginx workers have used so far.
+sink_ticks() {
+    local w line total=0
+    local -a f
+    for w in $(pgrep -P "$nginx_pid"); do
+        read -r line 2>/dev/null <"/proc/$w/stat" || continue
+        read -ra f <<<"${line##*) }"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
 # run NAME KIND LABEL MERGE ROWS_PER_REQUEST COMMAND...: runs COMMAND with its
 # output in $tmp/runs/NAME, records its CPU, exit status and the sink's log
 # lines. ROWS_PER_REQUEST: the emails (rows) in each request wrk and the bare
@@ -286,7 +298,7 @@ log_offset() { stat -c %s "$sink/access.log" 2>/dev/null || echo 0; }
 run() {
     local name=$1 kind=$2 label=$3 merge=$4 per_request=$5
     shift 5
-    local out=$tmp/runs/$name offset rc=0 body_bytes=0
+    local out=$tmp/runs/$name offset sink0 rc=0 body_bytes=0
     mkdir -p "$out"
     if [ "$per_request" != 0 ]; then
         if [ "$merge" = local ]; then body_bytes=$(wc -c <"$body"); else body_bytes=$(wc -c <"$body_server"); fi
@@ -295,6 +307,7 @@ run() {
         "$name" "$kind" "$label" "$merge" "$per_request" "$body_bytes" >"$out/meta.json"
     note "$name: $label"
     offset=$(log_offset)
+    sink0=$(sink_ticks)
     times >"$out/times0"
     "$@" >"$out/stdout" 2>"$out/stderr" &
     child_pid=$!
@@ -305,6 +318,7 @@ run() {
     wait "$child_pid" || rc=$?
     child_pid=""
     times >"$out/times1"
+    echo "$sink0 $(sink_ticks)" >"$out/sink_ticks"
     if [ -n "$sampler_pid" ]; then
         wait "$sampler_pid" || true
         sampler_pid=""

@@ -11,11 +11,11 @@
  *
  * Prints requests/s, body bytes/s and CPU µs per request (getrusage user +
  * sys of this process over the run, divided by the requests), and with
- * --json one JSON line with the same. Every response must be HTTP 200 and
- * every body must go out whole (the sink may answer before it has read the
- * body; curl keeps sending after a 2xx): the others are counted. Exit
- * status: 0 when every request got a 200, 1 when some did not, 2 for a
- * usage or setup error.
+ * --json one JSON line with the same after that. Every response must be
+ * HTTP 200 and every body must go out whole (the sink may answer before it
+ * has read the body; curl keeps sending after a 2xx): the others are
+ * counted. Exit status: 0 when every request got a 200 and sent its whole
+ * body, 1 when some did not, 2 for a usage or setup error.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -261,7 +261,16 @@ int main(int argc, char** argv) {
     const double per_request_us = t.done > 0 ? (user + sys) * 1e6 / (double)t.done : 0;
     const double rps = (double)t.ok / secs;
     const double bps = (double)t.body_bytes_out / secs;
-    if (o.json) {
+    printf("bare libcurl client, %ld connections, %zu-byte body, %s\n", o.connections, body_size,
+           o.url);
+    printf("  %lld requests in %.2f s: %.0f requests/s, %.1f MB/s of request bodies\n", t.done,
+           secs, rps, bps / 1e6);
+    printf("  CPU %.2f s user + %.2f s sys: %.1f us per request\n", user, sys, per_request_us);
+    printf(
+        "  HTTP 200: %lld, other status: %lld, transport errors: %lld, bodies not sent "
+        "whole: %lld\n",
+        t.ok, t.non_200, t.errors, t.short_uploads);
+    if (o.json)
         printf(
             "{\"client\":\"bare-libcurl\",\"connections\":%ld,\"body_bytes\":%zu,"
             "\"requests\":%lld,\"ok\":%lld,\"non_200\":%lld,\"errors\":%lld,"
@@ -272,17 +281,6 @@ int main(int argc, char** argv) {
             o.connections, body_size, t.done, t.ok, t.non_200, t.errors, t.short_uploads, secs, rps,
             bps, t.body_bytes_out, t.bytes_in, user, sys, per_request_us,
             curl_version_info(CURLVERSION_NOW)->version);
-    } else {
-        printf("bare libcurl client, %ld connections, %zu-byte body, %s\n", o.connections,
-               body_size, o.url);
-        printf("  %lld requests in %.2f s: %.0f requests/s, %.1f MB/s of request bodies\n", t.done,
-               secs, rps, bps / 1e6);
-        printf("  CPU %.2f s user + %.2f s sys: %.1f us per request\n", user, sys, per_request_us);
-        printf(
-            "  HTTP 200: %lld, other status: %lld, transport errors: %lld, bodies not sent "
-            "whole: %lld\n",
-            t.ok, t.non_200, t.errors, t.short_uploads);
-    }
     if (t.non_200 > 0)
         fprintf(stderr, "salvo_limit_client: %lld response(s) not HTTP 200 (last: %ld)\n",
                 t.non_200, t.last_status);

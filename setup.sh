@@ -6,6 +6,9 @@
 #   ./setup.sh test      build, then run every test (CTest)
 #   ./setup.sh build     build only
 #   ./setup.sh deps      install the Debian packages only
+#   ./setup.sh bench-deps  install what the benchmarks need besides (only when
+#                        asked: the tests never need it): nginx-light for
+#                        bench/limit/run.sh's sink, wrk, linux-perf, strace
 #
 # Environment: SALVO_BUILD_DIR (default build/release), SALVO_JOBS (default 2).
 set -euo pipefail
@@ -30,9 +33,15 @@ packages=(
   ca-certificates
 )
 
-install_deps() {
+# For bench/limit/run.sh and profiling only. Debian's nginx package also
+# enables its default site on port 80; run.sh starts its own nginx on a free
+# loopback port and does not use it.
+bench_packages=(nginx-light wrk linux-perf strace)
+
+# Installs those of the given packages that are missing.
+install_packages() {
   local missing=()
-  for p in "${packages[@]}"; do
+  for p in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$p")
     fi
@@ -48,6 +57,8 @@ install_deps() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+install_deps() { install_packages "${packages[@]}"; }
+
 build() {
   cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSALVO_WERROR=ON >/dev/null
   cmake --build "$build_dir" -j "$jobs"
@@ -56,8 +67,9 @@ build() {
 cmd=${1:-demo}
 case "$cmd" in
   deps)  install_deps ;;
+  bench-deps) install_packages "${bench_packages[@]}" ;;
   build) install_deps; build ;;
   demo)  install_deps; build; shift || true; "$build_dir/cli/salvo" demo "$@" ;;
   test)  install_deps; build; ctest --test-dir "$build_dir" -j "$jobs" --output-on-failure ;;
-  *) echo "usage: ./setup.sh [demo|test|build|deps]" >&2; exit 2 ;;
+  *) echo "usage: ./setup.sh [demo|test|build|deps|bench-deps]" >&2; exit 2 ;;
 esac

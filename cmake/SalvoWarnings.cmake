@@ -5,7 +5,7 @@
 add_library(salvo_warnings INTERFACE)
 add_library(salvo::warnings ALIAS salvo_warnings)
 target_compile_options(salvo_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wold-style-cast)
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion $<$<COMPILE_LANGUAGE:CXX>:-Wold-style-cast>)
 if(SALVO_WERROR)
   target_compile_options(salvo_warnings INTERFACE -Werror)
   # g++ 12 at -O2 raises known false positives in inlined std code

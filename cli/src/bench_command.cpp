@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -49,6 +50,7 @@ struct bench_options {
     std::string endpoint;
     std::string server_id = "12345";
     std::string recipients;
+    std::string write_campaign;  // a directory: write the campaign there, don't run
 };
 
 // A body template of about `target` bytes: the newsletter's, or a greeting
@@ -133,40 +135,61 @@ struct temp_dir {
     temp_dir& operator=(const temp_dir&) = delete;
 };
 
-// Rows in the shape of bench::newsletter_rows, written straight into the
-// chunk (no vector of strings per row).
-engine::next_chunk_fn row_generator(const bench_options& o, clock_type::time_point t0,
-                                    double& generate_seconds) {
-    return [&o, t0, &generate_seconds, next = std::uint64_t{0}](engine::chunk_writer& w) mutable {
+// Generated row number `n`, in the shape of bench::newsletter_rows. The
+// email, customer id and points are formatted into this object's buffers
+// (reused row after row); the other values are string literals.
+struct generated_row {
+    char email[64], id[24], points[16];
+    std::array<std::string_view, 8> values;
+
+    const std::array<std::string_view, 8>& fill(std::uint64_t n) {
         static const char* firsts[] = {"Ann", "Bob", "Zoë", "Liam", "O'Neil", "", "Mia", "Noah"};
         static const char* lasts[] = {"Smith", "García", "Nguyen", "Müller", "Brown & Co", "Lee"};
         static const char* cities[] = {"Berlin", "São Paulo", "", "Tokyo", "Austin", "Lyon"};
         static const char* plans[] = {"gold", "silver", "<trial>", "basic"};
+        const auto u = static_cast<unsigned long long>(n);
+        const int el =
+            std::snprintf(email, sizeof email, "user%llu@mail%llu.example.com", u, u % 97);
+        const int il = std::snprintf(id, sizeof id, "C%llu", 100000 + u);
+        const int pl = std::snprintf(points, sizeof points, "%llu", (u * 37) % 5000);
+        values = {std::string_view(email, static_cast<std::size_t>(el)),
+                  firsts[n % 8],
+                  lasts[n % 6],
+                  "Example \"Corp\"",
+                  cities[n % 6],
+                  plans[n % 4],
+                  std::string_view(id, static_cast<std::size_t>(il)),
+                  std::string_view(points, static_cast<std::size_t>(pl))};
+        return values;
+    }
+};
+
+// Rows written straight into the chunk (no vector of strings per row).
+engine::next_chunk_fn row_generator(const bench_options& o, clock_type::time_point t0,
+                                    double& generate_seconds) {
+    return [&o, t0, &generate_seconds, next = std::uint64_t{0},
+            row = generated_row{}](engine::chunk_writer& w) mutable {
         const auto start = clock_type::now();
         if (o.seconds > 0 && std::chrono::duration<double>(start - t0).count() >= o.seconds)
             return false;
         std::size_t n = 2048;
         if (o.rows > 0) n = static_cast<std::size_t>(std::min<std::uint64_t>(n, o.rows - next));
-        char email[64], id[24], points[16];
-        for (std::size_t k = 0; k < n; ++k, ++next) {
-            const int el = std::snprintf(email, sizeof email, "user%llu@mail%llu.example.com",
-                                         static_cast<unsigned long long>(next),
-                                         static_cast<unsigned long long>(next % 97));
-            const int il = std::snprintf(id, sizeof id, "C%llu",
-                                         static_cast<unsigned long long>(100000 + next));
-            const int pl = std::snprintf(points, sizeof points, "%llu",
-                                         static_cast<unsigned long long>((next * 37) % 5000));
-            w.add_row({std::string_view(email, static_cast<std::size_t>(el)), firsts[next % 8],
-                       lasts[next % 6], "Example \"Corp\"", cities[next % 6], plans[next % 4],
-                       std::string_view(id, static_cast<std::size_t>(il)),
-                       std::string_view(points, static_cast<std::size_t>(pl))});
-        }
+        for (std::size_t k = 0; k < n; ++k, ++next) w.add_row(row.fill(next));
         generate_seconds += std::chrono::duration<double>(clock_type::now() - start).count();
         return o.rows == 0 || next < o.rows;
     };
 }
 
-std::string job_json(const bench_options& o, const std::string& endpoint, const fs::path& dir) {
+// The bench campaign as a job file. `ledger_dir` empty: no "results" and
+// "journal" keys, so that they take their defaults beside the job file.
+std::string job_json(const bench_options& o, const std::string& endpoint,
+                     const std::string& recipients, const fs::path& ledger_dir) {
+    std::string ledger;
+    if (!ledger_dir.empty())
+        ledger = fmt::format(R"(,
+  "results": "{}", "journal": "{}")",
+                             (ledger_dir / "results.ndjson").generic_string(),
+                             (ledger_dir / "campaign.journal").generic_string());
     return fmt::format(
         R"({{"endpoint": "{}", "server_id": "{}", "recipients": "{}",
   "message": {{"from": {{"email": "news@example.com", "name": "Example News"}},
@@ -174,12 +197,74 @@ std::string job_json(const bench_options& o, const std::string& endpoint, const 
                "mailing_id": "bench", "tags": ["newsletter"]}},
   "merge": "{}", "dedupe": {},
   "limits": {{"messages_per_request": {}, "recipients_per_message": {}}},
-  "rate": {{"max_in_flight": {}}}, "threads": {},
-  "results": "{}", "journal": "{}"}})",
-        endpoint, o.server_id, o.recipients.empty() ? "generated" : o.recipients,
-        bench::newsletter_subject(), o.merge, o.dedupe ? "true" : "false", o.messages_per_request,
-        o.recipients_per_message, o.max_in_flight, o.threads,
-        (dir / "results.ndjson").generic_string(), (dir / "campaign.journal").generic_string());
+  "rate": {{"max_in_flight": {}}}, "threads": {}{}}})",
+        endpoint, o.server_id, recipients, bench::newsletter_subject(), o.merge,
+        o.dedupe ? "true" : "false", o.messages_per_request, o.recipients_per_message,
+        o.max_in_flight, o.threads, ledger);
+}
+
+void write_bodies(const bench_options& o, const fs::path& dir) {
+    std::ofstream text(dir / "body.txt"), html(dir / "body.html");
+    text << sized_body(bench::newsletter_text(), o.text_bytes, false);
+    html << sized_body(bench::newsletter_html(), o.html_bytes, true);
+    text.close();
+    html.close();
+    if (!text || !html) throw std::runtime_error("cannot write the bodies into " + dir.string());
+}
+
+// A CSV field, quoted when it holds a quote, a comma or a line break.
+void append_csv_field(std::string& out, std::string_view v) {
+    if (v.find_first_of("\",\r\n") == std::string_view::npos) {
+        out += v;
+        return;
+    }
+    out += '"';
+    for (const char c : v) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    out += '"';
+}
+
+// --write-campaign DIR: the same campaign as files, for `salvo send` and
+// `salvo preview` (bench/limit/run.sh): job.json, body.txt, body.html and
+// recipients.csv holding the --rows generated rows. Results and journal are
+// left at their defaults (beside job.json), as a user gets them.
+int write_campaign(const bench_options& o, const fs::path& dir) {
+    if (o.rows == 0 || o.seconds > 0 || !o.recipients.empty())
+        throw std::invalid_argument("--write-campaign needs --rows N (the rows of recipients.csv)");
+    fs::create_directories(dir);
+    write_bodies(o, dir);
+    const std::string endpoint =
+        o.endpoint.empty() ? "http://127.0.0.1:8465/api/v1/email" : o.endpoint;
+    std::ofstream job(dir / "job.json");
+    job << job_json(o, endpoint, "recipients.csv", {}) << '\n';
+    job.close();
+    if (!job) throw std::runtime_error("cannot write " + (dir / "job.json").string());
+    std::ofstream csv(dir / "recipients.csv", std::ios::binary);
+    std::string buf;
+    for (std::size_t i = 0; i < bench::newsletter_columns().size(); ++i)
+        buf += (i ? "," : "") + bench::newsletter_columns()[i];
+    buf += '\n';
+    generated_row row;
+    for (std::uint64_t n = 0; n < o.rows; ++n) {
+        bool first = true;
+        for (const auto v : row.fill(n)) {
+            if (!first) buf += ',';
+            first = false;
+            append_csv_field(buf, v);
+        }
+        buf += '\n';
+        if (buf.size() >= (1u << 20)) {
+            csv.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+            buf.clear();
+        }
+    }
+    csv.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+    csv.close();
+    if (!csv) throw std::runtime_error("cannot write " + (dir / "recipients.csv").string());
+    fmt::print("{}\n", (dir / "job.json").string());
+    return 0;
 }
 
 int run_bench(const bench_options& o) {
@@ -190,10 +275,7 @@ int run_bench(const bench_options& o) {
         throw std::invalid_argument(
             "--rows and --seconds bound generated recipients; not with --recipients");
     temp_dir dir;
-    std::ofstream(dir.path / "body.txt")
-        << sized_body(bench::newsletter_text(), o.text_bytes, false);
-    std::ofstream(dir.path / "body.html")
-        << sized_body(bench::newsletter_html(), o.html_bytes, true);
+    write_bodies(o, dir.path);
 
     cpu_tracker cpu;
     const auto before_emulator = read_thread_cpu();
@@ -212,7 +294,9 @@ int run_bench(const bench_options& o) {
     for (const auto& [tid, t] : read_thread_cpu())
         if (!before_emulator.contains(tid)) emulator_tids.insert(tid);
 
-    auto parsed = engine::parse_job(job_json(o, endpoint, dir.path), dir.path);
+    auto parsed = engine::parse_job(
+        job_json(o, endpoint, o.recipients.empty() ? "generated" : o.recipients, dir.path),
+        dir.path);
     if (!parsed) throw std::runtime_error(parsed.error().message);
     engine::job_config config = std::move(*parsed);
     if (!o.endpoint.empty()) {
@@ -341,11 +425,15 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     b->add_option("--server-id", o->server_id)->capture_default_str();
     b->add_option("--recipients", o->recipients, "Read recipients from this file instead")
         ->check(CLI::ExistingFile);
+    b->add_option("--write-campaign", o->write_campaign,
+                  "Write this run's campaign into DIR instead (job.json, the bodies, "
+                  "recipients.csv of --rows rows) for salvo send / preview");
     b->add_flag("--json", o->json, "Print one JSON object");
     b->add_option("--plot", o->plot, "Write throughput over time as an SVG chart");
     b->callback([o, &exit_code] {
         try {
-            exit_code = run_bench(*o);
+            exit_code =
+                o->write_campaign.empty() ? run_bench(*o) : write_campaign(*o, o->write_campaign);
         } catch (const std::exception& e) {
             fmt::print(stderr, "salvo bench: {}\n", e.what());
             exit_code = 2;

@@ -12,6 +12,12 @@
 #include <pthread.h>
 
 namespace salvo::engine {
+namespace {
+
+constexpr std::size_t recorder_batch = 8;
+constexpr std::chrono::milliseconds recorder_tick{2};
+
+}  // namespace
 
 transport::completion job::impl::completion_for(std::unique_ptr<flight> f) {
     // std::function needs a copyable callable: the flight travels as a raw
@@ -28,11 +34,14 @@ transport::completion job::impl::completion_for(std::unique_ptr<flight> f) {
                 request_stop(job_status::stopped_auth, v.detail);
         }
         finished_request done{std::move(r), std::move(o), std::unique_ptr<flight>(raw)};
+        // Waking the recorder is a futex call (an IPI in a VM): do it once
+        // per handful of completions; it also wakes by itself every
+        // recorder_tick, so a lone completion waits at most that long.
         bool wake = false;
         {
             std::lock_guard lock(finished_mutex);
-            wake = finished.empty();
             finished.push_back(std::move(done));
+            wake = finished.size() == recorder_batch;
         }
         if (wake) finished_ready.notify_one();
     };
@@ -44,8 +53,13 @@ void job::impl::recorder_loop() {
     for (;;) {
         {
             std::unique_lock lock(finished_mutex);
-            finished_ready.wait(lock, [&] { return !finished.empty() || recorder_closing; });
-            if (finished.empty()) return;  // closing, and nothing left
+            finished_ready.wait_for(lock, recorder_tick, [&] {
+                return finished.size() >= recorder_batch || recorder_closing;
+            });
+            if (finished.empty()) {
+                if (recorder_closing) return;  // and nothing left
+                continue;
+            }
             batch.swap(finished);
         }
         // One ledger call (two writes) for all the requests of the batch, up

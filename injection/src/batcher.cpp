@@ -1,5 +1,6 @@
 #include <salvo/injection/batcher.hpp>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -43,12 +44,16 @@ std::size_t batcher::closing_bytes() const noexcept {
 void batcher::seal() {
     if (open_message_) writer_->close_merge_message(current_.body);
     writer_->end_request(current_.body);
+    body_hint_ = std::max(body_hint_, current_.body.size());
+    slots_hint_ = std::max(slots_hint_, current_.slots.size());
     ready_.push_back(std::move(current_));
     if (!spare_.empty()) {
         current_ = std::move(spare_.back());
         spare_.pop_back();
     } else {
         current_ = outgoing_request{};
+        current_.body.reserve(body_hint_);
+        current_.slots.reserve(slots_hint_);
     }
     start();
 }
@@ -58,8 +63,11 @@ void batcher::flush() {
 }
 
 outgoing_request batcher::take() {
-    outgoing_request r = std::move(ready_.front());
-    ready_.erase(ready_.begin());
+    outgoing_request r = std::move(ready_[taken_++]);
+    if (taken_ == ready_.size()) {  // all taken: start over, keeping the capacity
+        ready_.clear();
+        taken_ = 0;
+    }
     return r;
 }
 

@@ -66,6 +66,7 @@ struct client::impl {
         global_init_once();
         max_in_flight = std::max<std::size_t>(1, options.max_in_flight);
         max_admitted = max_in_flight + options.max_queued;
+        wake_room = std::max<std::size_t>(1, max_admitted / 4);
         user_agent = "salvo/" + options.version;
         shared_headers = detail::build_header_list(options.headers);
         bridge = std::make_unique<detail::curl_asio_bridge>(
@@ -122,9 +123,16 @@ struct client::impl {
             std::lock_guard lock(mutex);
             --in_flight;
             admitted_bytes -= body_size;
-            wake = waiters > 0;
+            // A waiting submitter is woken once a quarter of the window is
+            // free (or it is empty), not for every slot: each wake is a futex
+            // call on both threads, and the submitter then fills the room it
+            // finds without waiting again.
+            wake = waiters > 0 &&
+                   (max_admitted - in_flight >= wake_room || in_flight == 0 ||
+                    (options.max_queued_bytes != 0 &&
+                     options.max_queued_bytes - admitted_bytes >= options.max_queued_bytes / 4));
         }
-        if (wake) slot_free.notify_one();
+        if (wake) slot_free.notify_all();
     }
 
     void advance_gate(std::uint64_t position) noexcept {
@@ -304,6 +312,7 @@ struct client::impl {
     std::string user_agent;
     std::size_t max_in_flight = 1;  // transfers at once
     std::size_t max_admitted = 1;   // max_in_flight + max_queued
+    std::size_t wake_room = 1;      // free slots that wake a waiting submitter
     detail::header_list_ptr shared_headers;
 
     // Shared with submitting threads.

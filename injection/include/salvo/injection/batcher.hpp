@@ -48,7 +48,7 @@ class batcher {
     void flush();
 
     /// Completed requests, oldest first.
-    [[nodiscard]] bool ready() const noexcept { return !ready_.empty(); }
+    [[nodiscard]] bool ready() const noexcept { return taken_ < ready_.size(); }
     [[nodiscard]] outgoing_request take();
 
     /// Gives a request's buffers back for reuse.
@@ -73,7 +73,13 @@ class batcher {
     std::uint32_t rows_ = 0;     // rows in the open merge message
     std::uint64_t next_sequence_ = 0;
     std::vector<outgoing_request> ready_;  // completed, oldest first
+    std::size_t taken_ = 0;                // ready_[0, taken_) were taken
     std::vector<outgoing_request> spare_;  // recycled buffers
+    // The largest body and slot count sealed so far: a fresh request
+    // reserves them, instead of growing through a chain of reallocations
+    // (each a copy of the body) when requests leave and never come back.
+    std::size_t body_hint_ = 0;
+    std::size_t slots_hint_ = 0;
 };
 
 }  // namespace salvo::injection

@@ -136,8 +136,10 @@ class CrashResume : public ::testing::TestWithParam<std::string> {
     void tear_journal() {
         const std::string good = read_file(campaign_.journal());
         const auto recs = journal_records(good);
-        const auto last_fate = std::find_if(
-            recs.rbegin(), recs.rend(), [](const journal_record& rec) { return rec.kind == 'F'; });
+        const auto last_fate =
+            std::find_if(recs.rbegin(), recs.rend(), [](const journal_record& rec) {
+                return rec.kind == 'F' || rec.kind == 'A';  // A: accepted rows, F: other fates
+            });
         ASSERT_NE(last_fate, recs.rend());
         const bool dispatch_after = std::any_of(
             recs.rbegin(), last_fate, [](const journal_record& rec) { return rec.kind == 'D'; });

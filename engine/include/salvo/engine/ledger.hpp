@@ -7,26 +7,36 @@
 /// record is one line `<crc32 as 8 hex> <payload>\n`, so a torn last record
 /// is detected and cut off. Records:
 ///   H <json>                 header: format version and campaign fingerprint
-///   D <req> <attempt> <row>… dispatch: these rows are about to be sent
-///   U <row>…                 released: these dispatched rows were certainly
+///   D <req> <attempt> <rows> dispatch: these rows are about to be sent
+///   U <rows>                 released: these dispatched rows were certainly
 ///                            not delivered (refused before or without sending)
-///   F <results line>         fate: a decided row (the exact results line)
-///   C <bytes>                checkpoint: the results file's length now
+///   A <attempts> <rows> [~ <rows>]  accepted: these rows' fates (after `~`,
+///                            those marked ambiguous); their lines are in the
+///                            results file only
+///   F <results line>         any other fate: the exact results line
+///   C <results> <journal>    checkpoint: every record before journal offset
+///                            <journal> has its line within the first
+///                            <results> bytes of the results file, on disk
 ///   E                        the job finished
-///   R <row>…                 reopened (--retry-failed): these rows' fates are
+///   R <rows>                 reopened (--retry-failed): these rows' fates are
 ///                            withdrawn and their lines leave the results file
-/// Every F record is the exact results line, so the results file can always
-/// be rebuilt from the journal: a row's line is its F record written after
-/// the last R record naming it. A reopen writes R, syncs the journal,
-/// rebuilds the results file beside it and renames it into place, then
-/// checkpoints; an R without a checkpoint after it means the rename may not
-/// have happened, and recovery rebuilds again (the rebuild is idempotent).
-/// A fate is written to the journal before its results line; a checkpoint is
-/// written only after the results lines it covers. Durability against power
-/// loss is group commit: a background thread fsyncs the results file, then
-/// the journal, as soon as a dispatch record waits for it and otherwise every
-/// `sync_interval` when anything was written, so a decision costs latency,
-/// never one fsync each. Dispatch records return a *ticket*, the journal
+/// A row list is numbers and runs `first-last`. A decision writes its
+/// results lines first, then its records; a checkpoint is written only after
+/// the results file's fsync, with the lengths measured before it. Recovery
+/// trusts the records a checkpoint covers and checks the later ones against
+/// the results lines after its length (see ledger_open.cpp): an accepted row
+/// whose line did not reach the disk is undecided again and in doubt, an F
+/// record's line is re-appended, a line without a record decides its row.
+/// So a row's fate costs the journal a few bytes, not a second copy of its
+/// line. A reopen writes R, syncs the journal, rebuilds the results file
+/// without the reopened rows' lines beside it and renames it into place,
+/// then checkpoints; an R without a checkpoint after it means the rename may
+/// not have happened, and recovery rebuilds again (the rebuild is
+/// idempotent). Durability against power
+/// loss is group commit: a background thread fsyncs the journal as soon as a
+/// dispatch record waits for it, and every `sync_interval` syncs the results
+/// file and writes a checkpoint, so a decision costs latency, never one
+/// fsync each. Dispatch records return a *ticket*, the journal
 /// offset just past them; the listener set with on_durable() hears each
 /// offset the syncer has made durable, so the caller can hold a request back
 /// until its dispatch record is on disk (the transport's admission gate).
@@ -156,8 +166,6 @@ struct ledger_options {
     std::filesystem::path journal;
     std::filesystem::path results;
     std::chrono::milliseconds sync_interval{5};
-    /// Write a checkpoint after this many fates (and at every sync).
-    std::size_t checkpoint_every = 4096;
     /// The file operations; null: the system's. Borrowed: must outlive the
     /// ledger.
     ledger_io* io = nullptr;
@@ -248,9 +256,9 @@ class ledger {
   private:
     ledger() = default;
     boost::system::error_code write_journal_locked(const std::string& records);
-    boost::system::error_code checkpoint_locked();
+    boost::system::error_code checkpoint_locked(std::uint64_t results, std::uint64_t journal);
     boost::system::error_code sync_locked();
-    boost::system::error_code rebuild_results_locked();
+    boost::system::error_code rebuild_results_locked(std::span<const std::uint64_t> drop);
     void sync_loop();
     [[nodiscard]] bool write_all(int fd, std::string_view data);
     [[nodiscard]] bool sync_fd(int fd);
@@ -276,8 +284,7 @@ class ledger {
     /// `row << 8 | 1 + fate` (| 0x80 when ambiguous): what reopen_failed()
     /// needs, kept apart so that plain rows cost one bit.
     std::vector<std::uint64_t> notable_;
-    /// Rows named by R records, with how many times (to find live F lines).
-    std::map<std::uint64_t, std::uint32_t> withdrawn_;
+    std::uint64_t results_generation_ = 0;  ///< rebuilds of the results file
     std::array<std::uint64_t, fate_count> counts_{};
     std::uint64_t ambiguous_ = 0;
     std::uint64_t duplicate_decisions_ = 0;

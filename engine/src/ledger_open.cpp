@@ -1,0 +1,372 @@
+// ledger::open(): a new job's files, or the recovery of an interrupted one.
+//
+// The journal is read record by record. A checkpoint `C <results> <journal>`
+// vouches that every record before journal offset <journal> has its results
+// line within the first <results> bytes of the results file, on disk. The
+// records after that offset (the tail) are checked against the results
+// lines after <results>: a fate whose line is there stands; an F record
+// whose line is missing gets it back (the record holds the whole line); an
+// accepted row of an A record whose line is missing is undecided again and,
+// having been dispatched, in doubt. A line with no record (the process died
+// between the two writes) decides its row.
+#include "ledger_format.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+namespace salvo::engine {
+
+using namespace detail;
+
+namespace {
+
+namespace sys = boost::system;
+
+struct tail_record {
+    std::uint64_t offset = 0;
+    char type = 0;     // 'A' or 'F'
+    std::string body;  // the payload after "X "
+};
+
+// What the journal says, record by record.
+struct journal_scan {
+    std::uint64_t checkpoint_results = 0;  // the last checkpoint's results bytes
+    std::uint64_t checkpoint_journal = 0;  // and its journal offset
+    bool rebuild = false;                  // an R record without a checkpoint after it
+    bool finished = false;
+    std::vector<bool> dispatched, decided;
+    std::vector<std::uint64_t> notable;  // as ledger::notable_
+    std::array<std::uint64_t, fate_count> counts{};
+    std::uint64_t ambiguous = 0;
+    std::deque<tail_record> tail;             // A and F records past the checkpoint
+    std::vector<std::uint64_t> reopen_rows;   // rows of R records since the last C
+
+    void decide(std::uint64_t row, fate f, bool amb) {
+        mark(decided, row);
+        if (is_notable(f, amb)) notable.push_back(notable_entry(row, f, amb));
+        ++counts[static_cast<std::size_t>(f)];
+        if (amb) ++ambiguous;
+    }
+    void undecide(std::uint64_t row, fate f, bool amb) {
+        decided[row] = false;
+        --counts[static_cast<std::size_t>(f)];
+        if (amb) {
+            --ambiguous;
+            const std::uint64_t entry = notable_entry(row, f, amb);
+            notable.erase(std::remove(notable.begin(), notable.end(), entry), notable.end());
+        }
+    }
+
+    // A <attempts> <rows> [~ <ambiguous rows>]: calls f(row, ambiguous).
+    template <class F>
+    static void for_each_accepted(std::string_view body, F&& f) {
+        const std::size_t sp = body.find(' ');
+        if (sp == std::string_view::npos) return;
+        const std::string_view rows = body.substr(sp + 1);
+        std::vector<std::uint64_t> amb;
+        const std::size_t tilde = rows.find('~');
+        if (tilde != std::string_view::npos)
+            for_each_row(rows.substr(tilde + 1), [&](std::uint64_t r) { amb.push_back(r); });
+        std::sort(amb.begin(), amb.end());
+        for_each_row(rows.substr(0, tilde == std::string_view::npos ? rows.size() : tilde),
+                     [&](std::uint64_t r) {
+                         f(r, std::binary_search(amb.begin(), amb.end(), r));
+                     });
+    }
+
+    // Applies one record (not the header). False when the record is damaged.
+    bool apply(char type, std::string_view body, std::uint64_t offset) {
+        switch (type) {
+            case 'D': {
+                // D <request> <attempt> <rows>
+                const std::size_t a = body.find(' ');
+                const std::size_t b = a == std::string_view::npos ? a : body.find(' ', a + 1);
+                if (b != std::string_view::npos)
+                    for_each_row(body.substr(b + 1), [&](std::uint64_t r) { mark(dispatched, r); });
+                return true;
+            }
+            case 'U':
+                for_each_row(body, [&](std::uint64_t r) {
+                    if (r < dispatched.size()) dispatched[r] = false;
+                });
+                return true;
+            case 'F': {
+                const fate_record r = read_fate(body);
+                if (r.row == 0 || !r.status) return false;
+                if (is_set(decided, r.row)) return true;  // never two lines for a row
+                decide(r.row, *r.status, r.ambiguous);
+                tail.push_back({offset, 'F', std::string(body)});
+                return true;
+            }
+            case 'A':
+                for_each_accepted(body, [&](std::uint64_t row, bool amb) {
+                    if (!is_set(decided, row)) decide(row, fate::accepted, amb);
+                });
+                tail.push_back({offset, 'A', std::string(body)});
+                return true;
+            case 'R': {
+                // Reopened: the row is undecided again. One that may have
+                // been delivered (unknown, or ambiguous) stays in doubt.
+                std::vector<std::uint64_t> reopened;
+                for_each_row(body, [&](std::uint64_t row) { reopened.push_back(row); });
+                std::sort(reopened.begin(), reopened.end());
+                take_notable(notable, reopened, [&](std::uint64_t row, std::uint8_t code) {
+                    --counts[static_cast<std::size_t>(code_fate(code))];
+                    if (code & ambiguous_bit) --ambiguous;
+                    decided[row] = false;
+                    if (code_fate(code) == fate::unknown || (code & ambiguous_bit))
+                        mark(dispatched, row);
+                    else if (row < dispatched.size())
+                        dispatched[row] = false;
+                });
+                reopen_rows.insert(reopen_rows.end(), reopened.begin(), reopened.end());
+                rebuild = true;
+                finished = false;
+                return true;
+            }
+            case 'C': {
+                // C <results bytes> [<journal offset>]; journals before the
+                // offset existed wrote each F record before its line, so the
+                // record itself is the boundary.
+                const std::size_t sp = body.find(' ');
+                checkpoint_results = parse_u64(body.substr(0, sp));
+                checkpoint_journal =
+                    sp == std::string_view::npos ? offset : parse_u64(body.substr(sp + 1));
+                while (!tail.empty() && tail.front().offset < checkpoint_journal)
+                    tail.pop_front();
+                reopen_rows.clear();
+                rebuild = false;
+                return true;
+            }
+            case 'E':
+                finished = true;
+                return true;
+            default:
+                return false;
+        }
+    }
+};
+
+// Reads the results file from `from`: the fate of every whole line, and
+// where the last whole, readable line ends.
+struct results_tail {
+    struct line {
+        fate_record fate;
+        std::string text;  // without its newline
+    };
+    std::unordered_map<std::uint64_t, line> lines;
+    std::uint64_t good_end = 0;
+};
+
+bool read_results_tail(int fd, std::uint64_t from, results_tail& out) {
+    out.good_end = from;
+    if (::lseek(fd, static_cast<off_t>(from), SEEK_SET) < 0) return false;
+    std::string pending;
+    char chunk[1 << 16];
+    bool stop = false;
+    while (!stop) {
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (n == 0) break;
+        pending.append(chunk, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
+             start = nl + 1) {
+            const std::string_view text(pending.data() + start, nl - start);
+            const fate_record r = read_fate(text);
+            if (r.row == 0 || !r.status) {  // torn or garbage: the file ends here
+                stop = true;
+                break;
+            }
+            out.lines.emplace(r.row, results_tail::line{r, std::string(text)});
+            out.good_end += nl + 1 - start;
+        }
+        pending.erase(0, start);
+    }
+    return true;
+}
+
+// The fingerprint a header holds (our own JSON: names and values without
+// escapes beyond what to_json writes).
+job_fingerprint parse_header(std::string_view body) {
+    job_fingerprint old;
+    std::string_view rest = body;
+    while (true) {
+        const auto k1 = rest.find('"');
+        if (k1 == std::string_view::npos) break;
+        const auto k2 = rest.find('"', k1 + 1);
+        const auto v1 = rest.find('"', k2 + 1);
+        const auto v2 = rest.find('"', v1 + 1);
+        if (k2 == std::string_view::npos || v1 == std::string_view::npos ||
+            v2 == std::string_view::npos)
+            break;
+        old.parts[std::string(rest.substr(k1 + 1, k2 - k1 - 1))] =
+            std::string(rest.substr(v1 + 1, v2 - v1 - 1));
+        rest.remove_prefix(v2 + 1);
+    }
+    return old;
+}
+
+}  // namespace
+
+sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
+                                                  const job_fingerprint& fingerprint,
+                                                  ledger_state& state) {
+    std::unique_ptr<ledger> l(new ledger());
+    l->options_ = options;
+    l->io_ = options.io != nullptr ? options.io : &system_ledger_io();
+    state = ledger_state{};
+    const std::string header = "H " + fingerprint.to_json();
+
+    // Recipient data is personal data: neither file is for other users.
+    l->journal_fd_ = ::open(options.journal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (l->journal_fd_ < 0) return last_error();
+    l->results_fd_ = ::open(options.results.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (l->results_fd_ < 0) return last_error();
+
+    // Read the journal record by record; a bad record is only acceptable as
+    // the torn end of the file.
+    journal_scan scan;
+    std::uint64_t good_end = 0;  // end of the last whole, valid record
+    bool have_header = false, damaged = false;
+    std::string pending;
+    std::uint64_t offset = 0;  // file offset of pending's first byte
+    char chunk[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(l->journal_fd_, chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return last_error();
+        }
+        if (n == 0) break;
+        pending.append(chunk, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
+             start = nl + 1) {
+            const auto payload = unframe(std::string_view(pending.data() + start, nl - start));
+            if (!payload || damaged) {
+                if (payload && damaged) return sys::error_code(ledger_errc::corrupt_journal);
+                damaged = true;
+                continue;
+            }
+            const std::uint64_t at = offset + start;
+            good_end = offset + nl + 1;
+            const char type = payload->empty() ? '?' : (*payload)[0];
+            const std::string_view body =
+                payload->size() > 2 ? payload->substr(2) : std::string_view{};
+            if (!have_header) {
+                if (type != 'H') return sys::error_code(ledger_errc::corrupt_journal);
+                have_header = true;
+                if (*payload != header) {
+                    std::string detail;
+                    for (const auto& d : fingerprint.differences(parse_header(body)))
+                        detail += (detail.empty() ? "" : ", ") + d;
+                    state.detail = detail.empty() ? std::string("fingerprint format") : detail;
+                    return sys::error_code(ledger_errc::other_campaign);
+                }
+                continue;
+            }
+            if (!scan.apply(type, body, at)) return sys::error_code(ledger_errc::corrupt_journal);
+        }
+        offset += start;
+        pending.erase(0, start);
+    }
+    const std::uint64_t journal_size = offset + pending.size();
+    state.journal_bytes_dropped = journal_size - good_end;
+    state.fresh = !have_header;
+    state.finished = scan.finished;
+
+    if (state.journal_bytes_dropped > 0 &&
+        ::ftruncate(l->journal_fd_, static_cast<off_t>(good_end)) != 0)
+        return last_error();
+    const off_t journal_end = ::lseek(l->journal_fd_, 0, SEEK_END);
+    if (journal_end < 0) return last_error();
+    l->journal_bytes_ = static_cast<std::uint64_t>(journal_end);
+
+    struct stat st {};
+    if (::fstat(l->results_fd_, &st) != 0) return last_error();
+    std::string lines;  // lines to append to the results file
+    if (state.fresh) {
+        // A new job: an old results file without a journal is not ours to keep.
+        if (::ftruncate(l->results_fd_, 0) != 0) return last_error();
+        std::string rec;
+        frame(rec, header);
+        if (auto ec = l->write_journal_locked(rec)) return ec;
+        l->results_bytes_ = 0;
+    } else {
+        if (static_cast<std::uint64_t>(st.st_size) < scan.checkpoint_results)
+            return sys::error_code(ledger_errc::results_mismatch);
+        results_tail present;
+        if (!read_results_tail(l->results_fd_, scan.checkpoint_results, present))
+            return last_error();
+        if (::ftruncate(l->results_fd_, static_cast<off_t>(present.good_end)) != 0)
+            return last_error();
+        l->results_bytes_ = present.good_end;
+        // The records past the checkpoint, against the lines past it.
+        for (const auto& rec : scan.tail) {
+            if (rec.type == 'F') {
+                const std::uint64_t row = read_fate(rec.body).row;
+                if (!present.lines.count(row) && is_set(scan.decided, row)) {
+                    lines += rec.body;
+                    lines += '\n';
+                    present.lines.emplace(row, results_tail::line{read_fate(rec.body), {}});
+                }
+                continue;
+            }
+            journal_scan::for_each_accepted(rec.body, [&](std::uint64_t row, bool amb) {
+                if (present.lines.count(row) || !is_set(scan.decided, row)) return;
+                scan.undecide(row, fate::accepted, amb);  // no line: sent, not decided
+                mark(scan.dispatched, row);
+            });
+        }
+        std::sort(scan.reopen_rows.begin(), scan.reopen_rows.end());
+        std::string records;
+        for (const auto& [row, line] : present.lines) {
+            if (is_set(scan.decided, row) ||
+                std::binary_search(scan.reopen_rows.begin(), scan.reopen_rows.end(), row))
+                continue;
+            // The line, without its record: it decides the row, and gets
+            // its record now, before a checkpoint covers the line.
+            scan.decide(row, *line.fate.status, line.fate.ambiguous);
+            frame(records, "F " + line.text);
+        }
+        if (!records.empty())
+            if (auto ec = l->write_journal_locked(records)) return ec;
+    }
+    if (::lseek(l->results_fd_, 0, SEEK_END) < 0) return last_error();
+    if (!lines.empty()) {
+        if (!l->write_all(l->results_fd_, lines)) return last_error();
+        l->results_bytes_ += lines.size();
+    }
+    l->notable_ = std::move(scan.notable);
+    if (scan.rebuild) {
+        // A reopen was cut short: its rename may or may not have happened.
+        std::lock_guard lock(l->mutex_);
+        if (auto ec = l->rebuild_results_locked(scan.reopen_rows)) return ec;
+    }
+
+    state.decided = scan.decided;
+    l->decided_ = std::move(scan.decided);
+    for (std::size_t row = 0; row < scan.dispatched.size(); ++row)
+        if (scan.dispatched[row] && !state.is_decided(row)) state.in_doubt.push_back(row);
+    state.counts = scan.counts;
+    state.ambiguous = scan.ambiguous;
+    l->counts_ = state.counts;
+    l->ambiguous_ = state.ambiguous;
+    {
+        std::lock_guard lock(l->mutex_);
+        if (auto ec = l->sync_locked()) return ec;
+    }
+    l->opened_ = true;
+    l->syncer_ = std::thread([p = l.get()] { p->sync_loop(); });
+    return l;
+}
+
+}  // namespace salvo::engine

@@ -1,0 +1,101 @@
+#pragma once
+// A ledger_io that models a power cut, as leveldb's fault-injection
+// environment (db/fault_injection_test.cc) does: it remembers, per file,
+// how many bytes the last successful fsync covered. cut() makes every later
+// write and fsync fail (the machine is gone; nothing more reaches the
+// disk), and power_off() then truncates every file it has seen to what was
+// synced, dropping what lived only in the page cache. cut_at_sync(n) cuts
+// at the n-th fsync call instead (that call fails), for seeded moments.
+//
+// Thread-safe: the ledger writes from several threads and syncs from its
+// own. Files are told apart by path (from /proc/self/fd), so a rebuilt
+// results file renamed into place is the same file.
+
+#include <salvo/engine/ledger.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace salvo::test {
+
+class power_cut_io final : public engine::ledger_io {
+  public:
+    bool write(int fd, std::string_view data) override {
+        {
+            std::lock_guard lock(mutex_);
+            if (cut_) {
+                errno = EIO;
+                return false;
+            }
+            see(fd);
+        }
+        return engine::ledger_io::write(fd, data);
+    }
+
+    int sync(int fd) override {
+        std::lock_guard lock(mutex_);
+        if (!cut_ && cut_at_ != 0 && ++syncs_ >= cut_at_) cut_ = true;
+        if (cut_) {
+            errno = EIO;
+            return -1;
+        }
+        see(fd);
+        if (engine::ledger_io::sync(fd) != 0) return -1;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0) synced_[path_of(fd)] = static_cast<std::uintmax_t>(st.st_size);
+        return 0;
+    }
+
+    /// The power goes now.
+    void cut() {
+        std::lock_guard lock(mutex_);
+        cut_ = true;
+    }
+    /// The power goes at the n-th fsync from now on (n >= 1).
+    void cut_at_sync(unsigned n) {
+        std::lock_guard lock(mutex_);
+        cut_at_ = n;
+        syncs_ = 0;
+    }
+    [[nodiscard]] bool is_cut() const {
+        std::lock_guard lock(mutex_);
+        return cut_;
+    }
+
+    /// After the writers are gone: every file back to what was fsynced.
+    void power_off() {
+        std::lock_guard lock(mutex_);
+        for (const auto& [path, size] : synced_) {
+            std::error_code ec;
+            if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > size)
+                std::filesystem::resize_file(path, size, ec);
+        }
+    }
+
+  private:
+    static std::string path_of(int fd) {
+        std::error_code ec;
+        return std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string();
+    }
+    // A file seen for the first time was on disk as it is (an earlier run's
+    // power_off() left it so, or it is new and empty).
+    void see(int fd) {
+        const std::string path = path_of(fd);
+        if (synced_.count(path)) return;
+        struct stat st {};
+        synced_[path] = ::fstat(fd, &st) == 0 ? static_cast<std::uintmax_t>(st.st_size) : 0;
+    }
+
+    mutable std::mutex mutex_;
+    std::map<std::string, std::uintmax_t> synced_;
+    bool cut_ = false;
+    unsigned cut_at_ = 0, syncs_ = 0;
+};
+
+}  // namespace salvo::test

@@ -240,14 +240,22 @@ struct client::impl {
         }
     }
 
+    // An easy handle with every constant option set: from the pool (set
+    // when it was made), or new. Per-attempt options are set by the caller;
+    // no curl_easy_reset between requests (it made every attempt pay for
+    // some thirty options and a URL parse again).
     CURL* take_easy() {
         if (!idle_easy.empty()) {
             CURL* e = idle_easy.back();
             idle_easy.pop_back();
-            curl_easy_reset(e);
             return e;
         }
-        return curl_easy_init();
+        CURL* e = curl_easy_init();
+        if (e != nullptr) {
+            bridge->prepare_handle(e);
+            detail::configure_handle(e, options, user_agent);
+        }
+        return e;
     }
 
     void start_attempt(transfer* t) {
@@ -272,7 +280,7 @@ struct client::impl {
             return;
         }
         bridge->prepare(e, t);
-        detail::configure_easy(e, *t, options, user_agent);
+        detail::configure_attempt(e, *t, options);
         t->easy = e;
         t->attempt_start = std::chrono::steady_clock::now();
         if (bridge->add(e) != CURLM_OK) {
@@ -287,6 +295,9 @@ struct client::impl {
     void detach_easy(transfer* t) {
         if (t->easy == nullptr) return;
         (void)bridge->remove(t->easy);
+        // The handle keeps its options for the next request; nothing of
+        // this transfer's may be written to once it is gone.
+        curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, nullptr);
         idle_easy.push_back(t->easy);
         t->easy = nullptr;
         --active;

@@ -34,14 +34,17 @@ curl_asio_bridge::~curl_asio_bridge() {
     timer_.cancel();
 }
 
-void curl_asio_bridge::prepare(CURL* easy, open_guard* guard) noexcept {
-    guard->bridge = this;
+void curl_asio_bridge::prepare_handle(CURL* easy) noexcept {
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &curl_asio_bridge::on_open_socket);
-    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, guard);
     // A connection outlives the transfer that opened it (keep-alive cache):
     // its close callback gets the bridge, never the transfer.
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &curl_asio_bridge::on_close_socket);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
+}
+
+void curl_asio_bridge::prepare(CURL* easy, open_guard* guard) noexcept {
+    guard->bridge = this;
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, guard);
 }
 
 CURLMcode curl_asio_bridge::add(CURL* easy) noexcept {

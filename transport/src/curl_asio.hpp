@@ -70,9 +70,11 @@ class curl_asio_bridge {
 
     [[nodiscard]] CURLM* multi() const noexcept { return multi_; }
 
-    /// Sets the open/close-socket callbacks on an easy handle (after every
-    /// curl_easy_reset) so that the bridge sees every fd's end. `guard` must
-    /// stay alive while the handle is in the multi.
+    /// Sets the open/close-socket callbacks on a new easy handle, so that
+    /// the bridge sees every fd's end.
+    void prepare_handle(CURL* easy) noexcept;
+    /// Points the open-socket callback at `guard` for the next attempt.
+    /// `guard` must stay alive while the handle is in the multi.
     void prepare(CURL* easy, open_guard* guard) noexcept;
 
     [[nodiscard]] CURLMcode add(CURL* easy) noexcept;

@@ -110,30 +110,17 @@ bool build_headers(transfer& t, curl_slist* shared) {
     return true;
 }
 
-void configure_easy(CURL* e, transfer& t, const client_options& options,
-                    const std::string& user_agent) {
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
-    curl_easy_setopt(e, CURLOPT_URL, t.req.url.c_str());
+void configure_handle(CURL* e, const client_options& options, const std::string& user_agent) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
     curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_read);
-    curl_easy_setopt(e, CURLOPT_READDATA, &t);
     curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &on_seek);
-    curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
     curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_text.data());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
-    // Waiting for a connection to learn whether it multiplexes only pays
-    // where HTTP/2 can be offered at all (ALPN over TLS).
-    if (options.http2 && t.req.url.starts_with("https:")) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options.connect_timeout.count()));
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
@@ -146,6 +133,22 @@ void configure_easy(CURL* e, transfer& t, const client_options& options,
         curl_easy_setopt(e, CURLOPT_CAINFO, options.tls.ca_file.c_str());
     if (options.proxy) curl_easy_setopt(e, CURLOPT_PROXY, options.proxy->c_str());
     if (options.no_proxy) curl_easy_setopt(e, CURLOPT_NOPROXY, options.no_proxy->c_str());
+}
+
+void configure_attempt(CURL* e, transfer& t, const client_options& options) {
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_URL, t.req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
+    curl_easy_setopt(e, CURLOPT_READDATA, &t);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_text.data());
+    // Waiting for a connection to learn whether it multiplexes only pays
+    // where HTTP/2 can be offered at all (ALPN over TLS).
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+                     options.http2 && t.req.url.starts_with("https:") ? 1L : 0L);
 }
 
 }  // namespace salvo::transport::detail

@@ -87,10 +87,13 @@ using header_list_ptr = std::unique_ptr<curl_slist, header_list_deleter>;
 /// or memory runs out.
 [[nodiscard]] bool build_headers(transfer& t, curl_slist* shared);
 
-/// Sets every option of one attempt on a fresh (or reset) easy handle: the
-/// body through the read callback with a seek callback that refuses rewinds,
-/// the response callbacks, timeouts, TLS, proxy, HTTP version.
-void configure_easy(CURL* e, transfer& t, const client_options& options,
-                    const std::string& user_agent);
+/// Sets the options that are the same for every request on a new easy
+/// handle: callbacks, timeouts, TLS, proxy, HTTP version, User-Agent.
+void configure_handle(CURL* e, const client_options& options, const std::string& user_agent);
+
+/// Sets what belongs to one attempt on a handle that configure_handle()
+/// prepared: the URL, the body through the read callback with a seek
+/// callback that refuses rewinds, and the transfer as every callback's data.
+void configure_attempt(CURL* e, transfer& t, const client_options& options);
 
 }  // namespace salvo::transport::detail

@@ -50,6 +50,43 @@ struct emulate_args {
 
 int run_emulate(const emulate_args& a);
 
+/// `salvo listen`: command-line values win over the config file's.
+struct listen_args {
+    std::string config_file;  ///< optional JSON file with the same keys
+    std::optional<std::string> listen, db, secret_key_env, secret_key_file, validation_key_env,
+        validation_key_file, server_id, tls_cert, tls_key;
+    std::optional<std::size_t> threads;
+    std::optional<unsigned> soft_bounce_count, soft_bounce_days;
+};
+
+int run_listen(listen_args a);
+
+/// ADDR:PORT (or [v6]:PORT) into its parts; false when malformed.
+[[nodiscard]] bool split_host_port(const std::string& spec, std::string& host,
+                                   std::uint16_t& port);
+
+struct suppressions_args {
+    std::string action;  ///< export, add or remove
+    std::string db;
+    std::vector<std::string> addresses;
+    std::string file;    ///< add/remove: one address per line
+    std::string reason = "manual";
+    std::string out;     ///< export: this file instead of stdout
+    bool with_reason = false;
+};
+
+int run_suppressions(const suppressions_args& a);
+
+struct status_args {
+    std::filesystem::path job_file;
+    std::vector<std::string> sets;
+    std::string db;  ///< empty: the job's suppression db, else events.sqlite
+    bool json = false;
+    std::string rows_file;
+};
+
+int run_status(const status_args& a);
+
 int run_validate(const std::filesystem::path& job_file, const std::vector<std::string>& sets);
 
 int run_demo(const std::filesystem::path& campaign_dir);

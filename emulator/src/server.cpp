@@ -1,4 +1,5 @@
 #include <salvo/emulator/server.hpp>
+#include <salvo/httpd/session.hpp>
 
 #include "faults.hpp"
 #include "processor.hpp"
@@ -32,7 +33,9 @@ using tcp = asio::ip::tcp;
 using injection::api_code;
 
 namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using httpd::use_tuple;
+using httpd::deadline;
+using httpd::linger_close;
 constexpr std::size_t code_count = static_cast<std::size_t>(api_code::unknown) + 1;
 constexpr std::size_t status_count = 600;
 
@@ -204,22 +207,6 @@ asio::awaitable<void> send(server::impl& s, Stream& stream, const reply& r, unsi
     std::tie(ec, n) = co_await http::async_write(stream, res, use_tuple);
 }
 
-// After an answer that ends the connection while the client may still be
-// sending (413, 408): stop sending, read what is left for a moment, close.
-template <class Stream>
-asio::awaitable<void> linger_close(Stream& stream) {
-    auto& lowest = beast::get_lowest_layer(stream);
-    boost::system::error_code ec;
-    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-    std::array<char, 16384> sink{};
-    lowest.expires_after(std::chrono::seconds(2));
-    for (;;) {
-        auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
-        if (rec) break;
-    }
-    lowest.socket().close(ec);
-}
-
 // Answers 413 or 408 and ends the connection. The reply is built here, as
 // a local: g++ 12 destroys temporaries in co_await arguments twice when a
 // conditional operator is involved.
@@ -230,44 +217,6 @@ asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, http::stat
     co_await send(s, stream, r, 11, false, ec);
     co_await linger_close(stream);
 }
-
-// A read deadline that cancels the socket's operations instead of closing
-// the socket (as Beast's own stream timeout does), so that a 408 can still
-// be written. The handler runs on the session's strand.
-class deadline {
-  public:
-    explicit deadline(const asio::any_io_executor& ex)
-        : timer_(ex), state_(std::make_shared<state>()) {}
-    void arm(tcp::socket& socket, std::chrono::milliseconds after) {
-        state_->fired = false;
-        state_->socket = &socket;
-        const auto armed = ++state_->generation;
-        timer_.expires_after(after);
-        // The handler shares the state, not the session: a handler queued
-        // just before disarm() may run after the session is gone, and then
-        // sees a newer generation and does nothing.
-        timer_.async_wait([st = state_, armed](boost::system::error_code ec) {
-            if (ec || armed != st->generation) return;
-            st->fired = true;
-            boost::system::error_code ignored;
-            st->socket->cancel(ignored);
-        });
-    }
-    void disarm() {
-        ++state_->generation;
-        timer_.cancel();
-    }
-    [[nodiscard]] bool fired() const noexcept { return state_->fired; }
-
-  private:
-    struct state {
-        std::uint64_t generation = 0;
-        bool fired = false;
-        tcp::socket* socket = nullptr;
-    };
-    asio::steady_timer timer_;
-    std::shared_ptr<state> state_;
-};
 
 // A body that is counted by the parser and dropped: discard mode never
 // copies or keeps the request body.

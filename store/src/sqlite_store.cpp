@@ -246,6 +246,7 @@ class sqlite_store final : public event_store {
             return {};
         }
         ++r.stored;
+        ++r.stored_by_type[static_cast<std::size_t>(e.type)];
         if (e.address.empty()) return {};
         const std::int64_t id = sqlite3_last_insert_rowid(db_);
         const char* reason = nullptr;

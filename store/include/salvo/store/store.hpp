@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -51,6 +52,8 @@ struct write_result {
     std::size_t stored = 0;      ///< new events
     std::size_t duplicates = 0;  ///< redeliveries of events already stored
     std::size_t suppressed = 0;  ///< addresses newly suppressed
+    /// New events by platform::event_type.
+    std::array<std::size_t, platform::event_type_count> stored_by_type{};
 };
 
 /// One suppressed address.

@@ -46,6 +46,14 @@ struct emulate_args {
     std::uint64_t seed = 1;
     std::string tls_cert;  ///< PEM certificate chain; with tls_key: serve HTTPS
     std::string tls_key;   ///< PEM private key
+    // Event Webhooks (emulator::event_options); events_url empty: none.
+    std::string events_url, events_secret_env, events_validation_key_env;
+    std::string events_format = "json";
+    double events_per_second = 0;
+    std::optional<double> hard_bounce_rate, soft_bounce_rate, deferral_rate, complaint_rate,
+        open_rate, click_rate, unsubscribe_rate;
+    std::uint64_t events_seed = 1;
+    bool events_shuffle = false;
 };
 
 int run_emulate(const emulate_args& a);

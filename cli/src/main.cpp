@@ -148,6 +148,25 @@ int main(int argc, char** argv) {
                         ->check(CLI::ExistingFile);
     tls_cert->needs(tls_key);
     tls_key->needs(tls_cert);
+    e->add_option("--events-url", emu.events_url,
+                  "Post delivery events for accepted emails here, e.g. "
+                  "http://127.0.0.1:8466/notifications");
+    e->add_option("--events-secret-env", emu.events_secret_env,
+                  "Environment variable holding the receiver's SecretKey");
+    e->add_option("--events-validation-key-env", emu.events_validation_key_env,
+                  "Environment variable holding the Validation Key the handshake must return");
+    e->add_option("--events-format", emu.events_format, "json (default) or form (legacy)")
+        ->check(CLI::IsMember({"json", "form"}));
+    e->add_option("--events-per-second", emu.events_per_second, "Posts per second (0: unlimited)");
+    e->add_option("--hard-bounce-rate", emu.hard_bounce_rate, "Share of emails hard-bouncing (0.02)");
+    e->add_option("--soft-bounce-rate", emu.soft_bounce_rate, "... soft-bouncing (0.02)");
+    e->add_option("--deferral-rate", emu.deferral_rate, "... deferred (0.03); the rest is delivered");
+    e->add_option("--complaint-rate", emu.complaint_rate, "Of delivered: complaints (0.01)");
+    e->add_option("--open-rate", emu.open_rate, "Of delivered: opens (0.3)");
+    e->add_option("--click-rate", emu.click_rate, "Of delivered: clicks (0.1)");
+    e->add_option("--unsubscribe-rate", emu.unsubscribe_rate, "Of delivered: unsubscribes (0.01)");
+    e->add_option("--events-seed", emu.events_seed, "Seed of the event draws (default 1)");
+    e->add_flag("--events-shuffle", emu.events_shuffle, "Post events out of order");
     e->footer(
         "The first line on stdout is the URL it listens on (https://... with --tls-cert).\n"
         "A client must trust the certificate: for a self-signed one, salvo send\n"

@@ -1,6 +1,8 @@
 #include <salvo/emulator/server.hpp>
 #include <salvo/httpd/session.hpp>
+#include <salvo/merge/escape.hpp>
 
+#include "events.hpp"
 #include "faults.hpp"
 #include "processor.hpp"
 
@@ -48,6 +50,7 @@ void bump(counter& c, std::uint64_t n = 1) noexcept {
 struct server::impl {
     options opts;
     std::unique_ptr<detail::fault_plan> faults;
+    std::unique_ptr<detail::event_poster> events;
     std::optional<asio::io_context> ioc;
     std::optional<ssl::context> tls;
     std::optional<tcp::acceptor> acceptor;
@@ -183,6 +186,7 @@ reply handle_email(server::impl& s, injection::request_reader& reader, std::stri
     }
     if (o.status == 200) {
         s.record(o.emails);
+        if (s.events) s.events->add(o.emails);
         bump(s.emails, o.emails.size());
     }
     r.status = static_cast<http::status>(o.status);
@@ -416,6 +420,7 @@ boost::system::result<std::unique_ptr<server>> server::start(options opts) {
         p->record_file = std::fopen(o.record_file.c_str(), "wb");
         if (!p->record_file) return make_error_code(errc::record_file_failed);
     }
+    if (o.events) p->events = std::make_unique<detail::event_poster>(*o.events);
     p->ioc.emplace(static_cast<int>(o.threads));
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(o.host, ec);
@@ -445,6 +450,7 @@ void server::stop() {
     const std::lock_guard lock(impl_->stop_mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    if (impl_->events) impl_->events->stop();
     impl_->ioc->stop();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
@@ -496,6 +502,13 @@ stats server::impl::snapshot() const {
     for (std::size_t i = 0; i < fault_kind_count; ++i)
         if (const auto v = fault_hits[i].load())
             st.faults[to_string(static_cast<fault_kind>(i))] = v;
+    if (events) {
+        st.events_generated = events->generated();
+        st.events_posted = events->posted();
+        st.events_acknowledged = events->acknowledged();
+        st.event_states = events->states();
+        st.events_error = events->error();
+    }
     return st;
 }
 
@@ -528,6 +541,15 @@ std::string server::impl::stats_json() const {
     object("message_codes", st.message_codes);
     object("by_status", st.by_status);
     object("faults", st.faults);
+    if (events) {
+        out += ",\"events_generated\":" + std::to_string(st.events_generated) +
+               ",\"events_posted\":" + std::to_string(st.events_posted) +
+               ",\"events_acknowledged\":" + std::to_string(st.events_acknowledged);
+        object("event_states", st.event_states);
+        out += ",\"events_error\":\"";
+        merge::append_json_escaped(out, st.events_error);
+        out += '"';
+    }
     out += '}';
     return out;
 }

@@ -23,8 +23,9 @@ packages=(
   libcli11-dev libfmt-dev libsqlite3-dev
   wrk
   # For the tests: tests/cli/bad_input.sh makes its largest inputs with
-  # python3, tests/cli/security.sh its self-signed certificate with openssl.
-  python3 openssl
+  # python3, tests/cli/security.sh its self-signed certificate with openssl,
+  # tests/cli/listen_scenarios.sh reads the emulator's /stats with curl.
+  python3 openssl curl
 )
 
 install_deps() {

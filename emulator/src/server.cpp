@@ -411,10 +411,8 @@ boost::system::result<std::unique_ptr<server>> server::start(options opts) {
     const auto& o = p->opts;
     if (o.tls) {
         p->tls.emplace(ssl::context::tls_server);
-        boost::system::error_code ec;
-        p->tls->use_certificate_chain_file(o.tls->cert_chain_file, ec);
-        if (!ec) p->tls->use_private_key_file(o.tls->private_key_file, ssl::context::pem, ec);
-        if (ec) return make_error_code(errc::bad_tls_files);
+        if (httpd::load_tls(*p->tls, o.tls->cert_chain_file, o.tls->private_key_file))
+            return make_error_code(errc::bad_tls_files);
     }
     if (!o.record_file.empty()) {
         p->record_file = std::fopen(o.record_file.c_str(), "wb");
@@ -422,17 +420,10 @@ boost::system::result<std::unique_ptr<server>> server::start(options opts) {
     }
     if (o.events) p->events = std::make_unique<detail::event_poster>(*o.events);
     p->ioc.emplace(static_cast<int>(o.threads));
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(o.host, ec);
-    if (ec) return ec;
-    tcp::acceptor acc(*p->ioc);
-    const tcp::endpoint ep(address, o.port);
-    if (acc.open(ep.protocol(), ec)) return ec;
-    if (acc.set_option(tcp::acceptor::reuse_address(true), ec)) return ec;
-    if (acc.bind(ep, ec)) return ec;
-    if (acc.listen(asio::socket_base::max_listen_connections, ec)) return ec;
-    p->port = acc.local_endpoint().port();
-    p->acceptor.emplace(std::move(acc));
+    auto acc = httpd::listen_on(*p->ioc, o.host, o.port);
+    if (!acc) return acc.error();
+    p->port = acc->local_endpoint().port();
+    p->acceptor.emplace(std::move(*acc));
     asio::co_spawn(asio::make_strand(*p->ioc), accept_loop(*p), asio::detached);
     for (std::size_t i = 0; i < o.threads; ++i)
         p->threads.emplace_back([ctx = &*p->ioc] { ctx->run(); });
@@ -467,9 +458,7 @@ std::uint16_t server::port() const noexcept {
 }
 
 std::string server::base_url() const {
-    std::string host = impl_->opts.host;
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return (impl_->tls ? "https://" : "http://") + host + ":" + std::to_string(impl_->port);
+    return httpd::base_url(impl_->tls.has_value(), impl_->opts.host, impl_->port);
 }
 
 std::string server::url() const {

@@ -24,13 +24,7 @@ start_listen() {
   "$salvo" listen --listen 127.0.0.1:0 --db "$work/events.sqlite" "$@" \
     >"$work/listen.out" 2>"$work/listen.err" &
   listen_pid=$!
-  for _ in $(seq 200); do
-    lurl=$(head -n1 "$work/listen.out" 2>/dev/null)
-    [[ $lurl == http* ]] && return 0
-    sleep 0.02
-  done
-  cat "$work/listen.err" >&2
-  fail "salvo listen did not print its URL"
+  lurl=$(wait_url "$work/listen.out" "$work/listen.err" "salvo listen") || exit 1
 }
 
 # stats_field NAME: a number from the emulator's /stats.

@@ -7,15 +7,19 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/system/result.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace salvo::httpd {
 
@@ -74,6 +78,39 @@ boost::asio::awaitable<void> linger_close(Stream& stream) {
         if (rec) break;
     }
     lowest.socket().close(ec);
+}
+
+/// An acceptor listening on host:port (port 0: the kernel picks one),
+/// with SO_REUSEADDR; the error of whichever step failed.
+inline boost::system::result<boost::asio::ip::tcp::acceptor> listen_on(
+    boost::asio::io_context& ioc, const std::string& host, std::uint16_t port) {
+    using tcp = boost::asio::ip::tcp;
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(host, ec);
+    if (ec) return ec;
+    tcp::acceptor acc(ioc);
+    const tcp::endpoint ep(address, port);
+    if (acc.open(ep.protocol(), ec)) return ec;
+    if (acc.set_option(tcp::acceptor::reuse_address(true), ec)) return ec;
+    if (acc.bind(ep, ec)) return ec;
+    if (acc.listen(boost::asio::socket_base::max_listen_connections, ec)) return ec;
+    return acc;
+}
+
+/// Loads a PEM certificate chain and private key into a server context.
+inline boost::system::error_code load_tls(boost::asio::ssl::context& ctx,
+                                          const std::string& cert_chain_file,
+                                          const std::string& private_key_file) {
+    boost::system::error_code ec;
+    ctx.use_certificate_chain_file(cert_chain_file, ec);
+    if (!ec) ctx.use_private_key_file(private_key_file, boost::asio::ssl::context::pem, ec);
+    return ec;
+}
+
+/// "http://HOST:PORT" or "https://…", an IPv6 host in brackets.
+inline std::string base_url(bool tls, std::string host, std::uint16_t port) {
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
 
 }  // namespace salvo::httpd

@@ -266,6 +266,12 @@ struct event_parser::impl {
                 if (reason) *reason = "a form field has no name (expected name=value&…)";
                 return errc::bad_form;
             }
+            // Kept as JSON text (raw), which must be UTF-8.
+            if (!simdjson::validate_utf8(name.data(), name.size()) ||
+                !simdjson::validate_utf8(value.data(), value.size())) {
+                if (reason) *reason = "form field is not UTF-8 once percent-decoded";
+                return errc::bad_form;
+            }
             raw = '"';
             merge::append_json_escaped(raw, value);
             raw += '"';

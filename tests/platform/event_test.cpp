@@ -98,6 +98,7 @@ TEST(EventParser, RefusesGarbageWithAReason) {
         {"Type=Queued&Address=%G1", body_format::form, errc::bad_percent_encoding},
         {"Type=Queued&Address=%4", body_format::form, errc::bad_percent_encoding},
         {"=x&Type=Queued", body_format::form, errc::bad_form},
+        {"Type=Queued&Address=%C5%C5", body_format::form, errc::bad_form},
     };
     for (const auto& c : cases) {
         boost::system::error_code ec;

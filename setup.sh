@@ -23,11 +23,12 @@ packages=(
   build-essential cmake pkg-config git
   libboost1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libfmt-dev
+  libcli11-dev libfmt-dev libsqlite3-dev
   wrk
   # For the tests: tests/cli/bad_input.sh makes its largest inputs with
-  # python3, tests/cli/security.sh its self-signed certificate with openssl.
-  python3 openssl
+  # python3, tests/cli/security.sh its self-signed certificate with openssl,
+  # tests/cli/listen_scenarios.sh reads the emulator's /stats with curl.
+  python3 openssl curl
   # libcurl reads the system CA bundle to verify HTTPS servers; a minimal
   # Debian lacks it, and --no-install-recommends would not bring it.
   ca-certificates

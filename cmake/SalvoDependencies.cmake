@@ -36,6 +36,10 @@ salvo_require(fmt_FOUND "fmt >= 9" libfmt-dev)
 find_package(CLI11 2.1 CONFIG QUIET)
 salvo_require(CLI11_FOUND "CLI11 >= 2.1" libcli11-dev)
 
+# The event store's embedded database (store/, salvo listen).
+find_package(SQLite3 3.40 QUIET)
+salvo_require(SQLite3_FOUND "SQLite >= 3.40" libsqlite3-dev)
+
 find_package(Threads REQUIRED)
 
 if(SALVO_BUILD_TESTS)

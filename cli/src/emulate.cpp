@@ -140,6 +140,53 @@ int run_emulate(const emulate_args& a) {
         r.pattern = a.reject_pattern;
         o.faults.insert(o.faults.begin(), r);
     }
+    if (!a.events_url.empty()) {
+        emulator::event_options ev;
+        ev.url = a.events_url;
+        const char* secret = a.events_secret_env.empty() ? nullptr : std::getenv(a.events_secret_env.c_str());
+        if (!secret || !*secret) {
+            fmt::print(stderr,
+                       "salvo: --events-url needs the receiver's SecretKey in an environment "
+                       "variable named by --events-secret-env{}\n",
+                       a.events_secret_env.empty() ? "" : " (" + a.events_secret_env + " is not set)");
+            return exit_usage;
+        }
+        ev.secret_key = secret;
+        if (!a.events_validation_key_env.empty()) {
+            const char* v = std::getenv(a.events_validation_key_env.c_str());
+            if (!v || !*v) {
+                fmt::print(stderr, "salvo: --events-validation-key-env {}: the variable is not set\n",
+                           a.events_validation_key_env);
+                return exit_usage;
+            }
+            ev.validation_key = v;
+        }
+        if (!o.server_id.empty()) ev.server_id = o.server_id;
+        ev.form = a.events_format == "form";
+        ev.per_second = a.events_per_second;
+        ev.seed = a.events_seed;
+        ev.shuffle = a.events_shuffle;
+        const std::pair<const std::optional<double>*, double*> rates[] = {
+            {&a.hard_bounce_rate, &ev.hard_bounce_rate}, {&a.soft_bounce_rate, &ev.soft_bounce_rate},
+            {&a.deferral_rate, &ev.deferral_rate},       {&a.complaint_rate, &ev.complaint_rate},
+            {&a.open_rate, &ev.open_rate},               {&a.click_rate, &ev.click_rate},
+            {&a.unsubscribe_rate, &ev.unsubscribe_rate}};
+        for (const auto& [given, target] : rates) {
+            if (!*given) continue;
+            if (**given < 0 || **given > 1) {
+                fmt::print(stderr, "salvo: event rates are between 0 and 1\n");
+                return exit_usage;
+            }
+            *target = **given;
+        }
+        if (ev.hard_bounce_rate + ev.soft_bounce_rate + ev.deferral_rate > 1) {
+            fmt::print(stderr,
+                       "salvo: --hard-bounce-rate + --soft-bounce-rate + --deferral-rate exceed 1 "
+                       "(the rest is delivered)\n");
+            return exit_usage;
+        }
+        o.events = std::move(ev);
+    }
     // Block the stop signals before the server's threads exist.
     sigset_t set;
     sigemptyset(&set);

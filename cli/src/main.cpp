@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include <salvo/emulator/options.hpp>
+#include <salvo/receiver/server.hpp>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -13,10 +14,22 @@
 
 namespace {
 
-// The API key never travels on a command line (shell history, `ps`).
-bool refuse_api_key_option(int argc, char** argv) {
+// Secrets never travel on a command line (shell history, `ps`).
+bool refuse_secret_option(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--") == 0) return false;
+        for (const char* name : {"--secret-key", "--validation-key"}) {
+            const std::size_t n = std::strlen(name);
+            if (std::strncmp(argv[i], name, n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '=')) {
+                fmt::print(stderr,
+                           "salvo: there is no {0} option: a secret on the command line ends up "
+                           "in shell history and in `ps`.\n"
+                           "Put it in an environment variable named by {0}-env, or in a file "
+                           "named by {0}-file.\n",
+                           name);
+                return true;
+            }
+        }
         if (std::strcmp(argv[i], "--api-key") == 0 ||
             std::strncmp(argv[i], "--api-key=", 10) == 0) {
             fmt::print(stderr,
@@ -55,7 +68,7 @@ salvo::cli::progress_mode progress_from(const std::string& s) {
 
 int main(int argc, char** argv) {
     namespace cli = salvo::cli;
-    if (refuse_api_key_option(argc, argv)) return cli::exit_usage;
+    if (refuse_secret_option(argc, argv)) return cli::exit_usage;
 
     CLI::App app{"salvo: bulk mail-merge and injection for the SocketLabs Injection API"};
     app.set_version_flag("--version", "salvo " SALVO_VERSION);
@@ -67,6 +80,8 @@ int main(int argc, char** argv) {
         "  salvo preview job.json --rows 2   render two rows without sending\n"
         "  salvo send job.json               run the campaign (resumes when run again)\n"
         "  salvo emulate                     a local Injection API on 127.0.0.1:8465\n"
+        "  salvo listen                      receive Event Webhooks on 127.0.0.1:8466\n"
+        "  salvo status job.json --json      the campaign's delivery funnel\n"
         "Exit codes: 0 all accepted, 1 some rejected/failed/unknown, 2 usage or job error\n"
         "(nothing sent), 3 stopped early (resumable with the same command).");
 
@@ -133,6 +148,25 @@ int main(int argc, char** argv) {
                         ->check(CLI::ExistingFile);
     tls_cert->needs(tls_key);
     tls_key->needs(tls_cert);
+    e->add_option("--events-url", emu.events_url,
+                  "Post delivery events for accepted emails here, e.g. "
+                  "http://127.0.0.1:8466/notifications");
+    e->add_option("--events-secret-env", emu.events_secret_env,
+                  "Environment variable holding the receiver's SecretKey");
+    e->add_option("--events-validation-key-env", emu.events_validation_key_env,
+                  "Environment variable holding the Validation Key the handshake must return");
+    e->add_option("--events-format", emu.events_format, "json (default) or form (legacy)")
+        ->check(CLI::IsMember({"json", "form"}));
+    e->add_option("--events-per-second", emu.events_per_second, "Posts per second (0: unlimited)");
+    e->add_option("--hard-bounce-rate", emu.hard_bounce_rate, "Share of emails hard-bouncing (0.02)");
+    e->add_option("--soft-bounce-rate", emu.soft_bounce_rate, "... soft-bouncing (0.02)");
+    e->add_option("--deferral-rate", emu.deferral_rate, "... deferred (0.03); the rest is delivered");
+    e->add_option("--complaint-rate", emu.complaint_rate, "Of delivered: complaints (0.01)");
+    e->add_option("--open-rate", emu.open_rate, "Of delivered: opens (0.3)");
+    e->add_option("--click-rate", emu.click_rate, "Of delivered: clicks (0.1)");
+    e->add_option("--unsubscribe-rate", emu.unsubscribe_rate, "Of delivered: unsubscribes (0.01)");
+    e->add_option("--events-seed", emu.events_seed, "Seed of the event draws (default 1)");
+    e->add_flag("--events-shuffle", emu.events_shuffle, "Post events out of order");
     e->footer(
         "The first line on stdout is the URL it listens on (https://... with --tls-cert).\n"
         "A client must trust the certificate: for a self-signed one, salvo send\n"
@@ -167,6 +201,59 @@ int main(int argc, char** argv) {
     d->add_option("--campaign", campaign, "Folder holding job.json (default: samples/campaign)")
         ->check(CLI::ExistingDirectory);
 
+    // listen
+    cli::listen_args lis;
+    auto* l = app.add_subcommand("listen", "Receive SocketLabs Event Webhooks into an event database");
+    l->add_option("config", lis.config_file, "A JSON file with the same keys (optional)")
+        ->check(CLI::ExistingFile);
+    l->add_option("--listen", lis.listen, "ADDR:PORT (default 127.0.0.1:8466; port 0 = any)");
+    l->add_option("--db", lis.db, "The SQLite event database (default events.sqlite)");
+    l->add_option("--secret-key-env", lis.secret_key_env,
+                  "Environment variable holding the endpoint's SecretKey "
+                  "(default SALVO_LISTEN_SECRET_KEY)");
+    l->add_option("--secret-key-file", lis.secret_key_file, "Or a file holding it");
+    l->add_option("--validation-key-env", lis.validation_key_env,
+                  "Environment variable holding the Validation Key "
+                  "(default SALVO_LISTEN_VALIDATION_KEY)");
+    l->add_option("--validation-key-file", lis.validation_key_file, "Or a file holding it");
+    l->add_option("--server-id", lis.server_id, "Accept only events of this ServerId");
+    l->add_option("--tls-cert", lis.tls_cert, "Serve HTTPS with this PEM certificate (chain)")
+        ->check(CLI::ExistingFile);
+    l->add_option("--tls-key", lis.tls_key, "The PEM private key of --tls-cert")
+        ->check(CLI::ExistingFile);
+    l->add_option("--threads", lis.threads, "I/O threads (default 2)");
+    l->add_option("--soft-bounce-count", lis.soft_bounce_count,
+                  "Suppress after this many soft bounces (default 3; 0 = never)");
+    l->add_option("--soft-bounce-days", lis.soft_bounce_days,
+                  "... within this many days (default 30)");
+    l->footer(
+        "The first line on stdout is the base URL; SocketLabs posts to BASE/notifications.\n"
+        "Example: SALVO_LISTEN_SECRET_KEY=... SALVO_LISTEN_VALIDATION_KEY=... salvo listen "
+        "--listen 0.0.0.0:8466 --db events.sqlite");
+
+    // status
+    cli::status_args st;
+    auto* stc = app.add_subcommand("status", "A campaign's delivery funnel from the received events");
+    stc->add_option("job", st.job_file, "The job file")->required()->check(CLI::ExistingFile);
+    stc->add_option("--db", st.db, "The event database (default: the job's suppression db, "
+                                   "else events.sqlite)");
+    stc->add_flag("--json", st.json, "Print one JSON object");
+    stc->add_option("--rows", st.rows_file, "Write each results line with its delivery state");
+    stc->add_option("--set", st.sets, "Set any job key: key.path=value")->allow_extra_args(false);
+
+    // suppressions
+    cli::suppressions_args sup;
+    auto* sp = app.add_subcommand("suppressions", "Export, add or remove suppressed addresses");
+    sp->add_option("action", sup.action, "export, add or remove")
+        ->required()
+        ->check(CLI::IsMember({"export", "add", "remove"}));
+    sp->add_option("addresses", sup.addresses, "Addresses to add or remove");
+    sp->add_option("--db", sup.db, "The event database")->required();
+    sp->add_option("--file", sup.file, "add/remove: a file of addresses, one per line");
+    sp->add_option("--reason", sup.reason, "add: the reason recorded (default manual)");
+    sp->add_option("--out", sup.out, "export: write to this file instead of stdout");
+    sp->add_flag("--with-reason", sup.with_reason, "export: address,reason lines");
+
     // bench: the harness runs from its subcommand's callback (bench_command.cpp).
     int bench_exit = 0;
     cli::add_bench_command(app, bench_exit);
@@ -187,6 +274,9 @@ int main(int argc, char** argv) {
             return cli::run_send(send);
         }
         if (*e) return cli::run_emulate(emu);
+        if (*l) return cli::run_listen(lis);
+        if (*stc) return cli::run_status(st);
+        if (*sp) return cli::run_suppressions(sup);
         if (*p)
             return cli::run_preview(preview_job, preview_sets, preview_rows, preview_out,
                                     preview_request);

@@ -1,5 +1,8 @@
 #include <salvo/emulator/server.hpp>
+#include <salvo/httpd/session.hpp>
+#include <salvo/merge/escape.hpp>
 
+#include "events.hpp"
 #include "faults.hpp"
 #include "processor.hpp"
 
@@ -32,7 +35,9 @@ using tcp = asio::ip::tcp;
 using injection::api_code;
 
 namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using httpd::use_tuple;
+using httpd::deadline;
+using httpd::linger_close;
 constexpr std::size_t code_count = static_cast<std::size_t>(api_code::unknown) + 1;
 constexpr std::size_t status_count = 600;
 
@@ -45,6 +50,7 @@ void bump(counter& c, std::uint64_t n = 1) noexcept {
 struct server::impl {
     options opts;
     std::unique_ptr<detail::fault_plan> faults;
+    std::unique_ptr<detail::event_poster> events;
     std::optional<asio::io_context> ioc;
     std::optional<ssl::context> tls;
     std::optional<tcp::acceptor> acceptor;
@@ -180,6 +186,7 @@ reply handle_email(server::impl& s, injection::request_reader& reader, std::stri
     }
     if (o.status == 200) {
         s.record(o.emails);
+        if (s.events) s.events->add(o.emails);
         bump(s.emails, o.emails.size());
     }
     r.status = static_cast<http::status>(o.status);
@@ -204,22 +211,6 @@ asio::awaitable<void> send(server::impl& s, Stream& stream, const reply& r, unsi
     std::tie(ec, n) = co_await http::async_write(stream, res, use_tuple);
 }
 
-// After an answer that ends the connection while the client may still be
-// sending (413, 408): stop sending, read what is left for a moment, close.
-template <class Stream>
-asio::awaitable<void> linger_close(Stream& stream) {
-    auto& lowest = beast::get_lowest_layer(stream);
-    boost::system::error_code ec;
-    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
-    std::array<char, 16384> sink{};
-    lowest.expires_after(std::chrono::seconds(2));
-    for (;;) {
-        auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
-        if (rec) break;
-    }
-    lowest.socket().close(ec);
-}
-
 // Answers 413 or 408 and ends the connection. The reply is built here, as
 // a local: g++ 12 destroys temporaries in co_await arguments twice when a
 // conditional operator is involved.
@@ -230,44 +221,6 @@ asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, http::stat
     co_await send(s, stream, r, 11, false, ec);
     co_await linger_close(stream);
 }
-
-// A read deadline that cancels the socket's operations instead of closing
-// the socket (as Beast's own stream timeout does), so that a 408 can still
-// be written. The handler runs on the session's strand.
-class deadline {
-  public:
-    explicit deadline(const asio::any_io_executor& ex)
-        : timer_(ex), state_(std::make_shared<state>()) {}
-    void arm(tcp::socket& socket, std::chrono::milliseconds after) {
-        state_->fired = false;
-        state_->socket = &socket;
-        const auto armed = ++state_->generation;
-        timer_.expires_after(after);
-        // The handler shares the state, not the session: a handler queued
-        // just before disarm() may run after the session is gone, and then
-        // sees a newer generation and does nothing.
-        timer_.async_wait([st = state_, armed](boost::system::error_code ec) {
-            if (ec || armed != st->generation) return;
-            st->fired = true;
-            boost::system::error_code ignored;
-            st->socket->cancel(ignored);
-        });
-    }
-    void disarm() {
-        ++state_->generation;
-        timer_.cancel();
-    }
-    [[nodiscard]] bool fired() const noexcept { return state_->fired; }
-
-  private:
-    struct state {
-        std::uint64_t generation = 0;
-        bool fired = false;
-        tcp::socket* socket = nullptr;
-    };
-    asio::steady_timer timer_;
-    std::shared_ptr<state> state_;
-};
 
 // A body that is counted by the parser and dropped: discard mode never
 // copies or keeps the request body.
@@ -458,27 +411,19 @@ boost::system::result<std::unique_ptr<server>> server::start(options opts) {
     const auto& o = p->opts;
     if (o.tls) {
         p->tls.emplace(ssl::context::tls_server);
-        boost::system::error_code ec;
-        p->tls->use_certificate_chain_file(o.tls->cert_chain_file, ec);
-        if (!ec) p->tls->use_private_key_file(o.tls->private_key_file, ssl::context::pem, ec);
-        if (ec) return make_error_code(errc::bad_tls_files);
+        if (httpd::load_tls(*p->tls, o.tls->cert_chain_file, o.tls->private_key_file))
+            return make_error_code(errc::bad_tls_files);
     }
     if (!o.record_file.empty()) {
         p->record_file = std::fopen(o.record_file.c_str(), "wb");
         if (!p->record_file) return make_error_code(errc::record_file_failed);
     }
+    if (o.events) p->events = std::make_unique<detail::event_poster>(*o.events);
     p->ioc.emplace(static_cast<int>(o.threads));
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(o.host, ec);
-    if (ec) return ec;
-    tcp::acceptor acc(*p->ioc);
-    const tcp::endpoint ep(address, o.port);
-    if (acc.open(ep.protocol(), ec)) return ec;
-    if (acc.set_option(tcp::acceptor::reuse_address(true), ec)) return ec;
-    if (acc.bind(ep, ec)) return ec;
-    if (acc.listen(asio::socket_base::max_listen_connections, ec)) return ec;
-    p->port = acc.local_endpoint().port();
-    p->acceptor.emplace(std::move(acc));
+    auto acc = httpd::listen_on(*p->ioc, o.host, o.port);
+    if (!acc) return acc.error();
+    p->port = acc->local_endpoint().port();
+    p->acceptor.emplace(std::move(*acc));
     asio::co_spawn(asio::make_strand(*p->ioc), accept_loop(*p), asio::detached);
     for (std::size_t i = 0; i < o.threads; ++i)
         p->threads.emplace_back([ctx = &*p->ioc] { ctx->run(); });
@@ -496,6 +441,7 @@ void server::stop() {
     const std::lock_guard lock(impl_->stop_mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
+    if (impl_->events) impl_->events->stop();
     impl_->ioc->stop();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
@@ -512,9 +458,7 @@ std::uint16_t server::port() const noexcept {
 }
 
 std::string server::base_url() const {
-    std::string host = impl_->opts.host;
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return (impl_->tls ? "https://" : "http://") + host + ":" + std::to_string(impl_->port);
+    return httpd::base_url(impl_->tls.has_value(), impl_->opts.host, impl_->port);
 }
 
 std::string server::url() const {
@@ -547,6 +491,13 @@ stats server::impl::snapshot() const {
     for (std::size_t i = 0; i < fault_kind_count; ++i)
         if (const auto v = fault_hits[i].load())
             st.faults[to_string(static_cast<fault_kind>(i))] = v;
+    if (events) {
+        st.events_generated = events->generated();
+        st.events_posted = events->posted();
+        st.events_acknowledged = events->acknowledged();
+        st.event_states = events->states();
+        st.events_error = events->error();
+    }
     return st;
 }
 
@@ -579,6 +530,15 @@ std::string server::impl::stats_json() const {
     object("message_codes", st.message_codes);
     object("by_status", st.by_status);
     object("faults", st.faults);
+    if (events) {
+        out += ",\"events_generated\":" + std::to_string(st.events_generated) +
+               ",\"events_posted\":" + std::to_string(st.events_posted) +
+               ",\"events_acknowledged\":" + std::to_string(st.events_acknowledged);
+        object("event_states", st.event_states);
+        out += ",\"events_error\":\"";
+        merge::append_json_escaped(out, st.events_error);
+        out += '"';
+    }
     out += '}';
     return out;
 }

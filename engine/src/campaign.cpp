@@ -2,7 +2,10 @@
 #include <salvo/engine/campaign.hpp>
 #include "hash.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -87,16 +90,50 @@ class template_compiler {
     std::vector<merge::compile_warning>& warnings_;
 };
 
+// The column holding the address, as the validator finds it.
+std::optional<std::string> email_column_of(const std::vector<std::string>& columns,
+                                           const std::string& wanted) {
+    const auto same = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() &&
+               std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) ==
+                          std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    for (const std::string_view name : {std::string_view(wanted), std::string_view("DeliveryAddress")})
+        for (const auto& c : columns)
+            if (same(c, name)) return c;
+    return std::nullopt;
+}
+
 }  // namespace
+
+std::string campaign_mailing_id(const job_config& job) {
+    if (!job.message.mailing_id.empty()) return job.message.mailing_id;
+    std::error_code ec;
+    const auto abs = [&ec](const fs::path& p) {
+        return p.empty() ? std::string() : fs::absolute(p, ec).lexically_normal().string();
+    };
+    std::uint64_t h = detail::fnv1a_seed;
+    h = fnv1a(h, abs(job.job_file));
+    h = fnv1a(h, abs(job.results));
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return std::string("salvo-") + buf;
+}
 
 boost::system::result<validator, run_error> make_validator(
     const job_config& job, const recipient_source& source,
     std::unique_ptr<suppression_list>& suppressed) {
     suppressed.reset();
     if (!job.suppression.empty()) {
-        auto list = suppression_list::load(job.suppression.string(), job.recipients.email);
-        if (!list) return run_error{list.error().message};
-        suppressed = std::make_unique<suppression_list>(std::move(*list));
+        suppressed = std::make_unique<suppression_list>();
+        for (const auto& src : job.suppression) {
+            auto e = src.type == suppression_source::kind::db
+                         ? suppressed->load_db(src.path.string())
+                         : suppressed->load_file(src.path.string(), job.recipients.email);
+            if (e) return run_error{e->message};
+        }
     }
     validate_options vo;
     vo.email_column = job.recipients.email;
@@ -171,13 +208,17 @@ boost::system::result<compiled_message, run_error> compile_message(
     if (auto e = body(cfg.message.html, merge::context::html, "html body", spec.html_body))
         return *e;
     if (auto e = body(cfg.message.amp, merge::context::html, "amp body", spec.amp_body)) return *e;
-    if (!cfg.message.mailing_id.empty()) {
-        spec.mailing_id.emplace();
-        SALVO_TRY_COMPILE(*spec.mailing_id, cfg.message.mailing_id, header, "message.mailing_id");
-    }
+    // The join to delivery events (campaign_mailing_id).
+    const std::string mailing_id = campaign_mailing_id(cfg);
+    spec.mailing_id.emplace();
+    SALVO_TRY_COMPILE(*spec.mailing_id, mailing_id, header, "message.mailing_id");
     if (!cfg.message.message_id.empty()) {
         spec.message_id.emplace();
         SALVO_TRY_COMPILE(*spec.message_id, cfg.message.message_id, header, "message.message_id");
+    } else if (const auto email = email_column_of(columns, cfg.recipients.email)) {
+        spec.message_id.emplace();
+        SALVO_TRY_COMPILE(*spec.message_id, mailing_id + "-%%" + *email + "%%", header,
+                          "message.message_id (derived)");
     }
     spec.charset = cfg.message.charset;
     for (const auto& [name, value] : cfg.message.headers) {

@@ -270,7 +270,27 @@ const std::vector<key_def>& key_table() {
          choice(&job_config::missing_field, {{"empty", missing_field_policy::empty},
                                              {"invalid", missing_field_policy::invalid}})},
         {"dedupe", "true or false", SALVO_BOOL(dedupe)},
-        {"suppression", "a file path", SALVO_PATH(suppression)},
+        {"suppression", "a file path, {\"db\": path}, or a list of them",
+         [](job_config& j, const leaf& v, const parse_context& c) {
+             auto s = get_string(v);
+             if (!s) return false;
+             j.suppression = {{suppression_source::kind::file, resolve(c, *s)}};
+             return true;
+         }},
+        {"suppression.file", "a file path",
+         [](job_config& j, const leaf& v, const parse_context& c) {
+             auto s = get_string(v);
+             if (!s) return false;
+             j.suppression.push_back({suppression_source::kind::file, resolve(c, *s)});
+             return true;
+         }},
+        {"suppression.db", "the path of a salvo listen event database",
+         [](job_config& j, const leaf& v, const parse_context& c) {
+             auto s = get_string(v);
+             if (!s) return false;
+             j.suppression.push_back({suppression_source::kind::db, resolve(c, *s)});
+             return true;
+         }},
         {"limits.messages_per_request", "a whole number", SALVO_UINT(limits.messages_per_request)},
         {"limits.recipients_per_message", "a whole number",
          SALVO_UINT(limits.recipients_per_message)},
@@ -482,6 +502,7 @@ class job_parser {
             return std::nullopt;
         }
         if (path == "message.attachments") return attachments(e, path);
+        if (path == "suppression") return suppression(e, path);
         if (e.is_object()) {
             if (!has_children(path)) {
                 if (find_key(path)) return set_leaf(path, leaf{&e, {}});
@@ -491,6 +512,40 @@ class job_parser {
         }
         if (e.is_null()) return std::nullopt;  // null leaves the default
         return set_leaf(path, leaf{&e, {}});
+    }
+
+    // "suppression": a path, {"db": path} / {"file": path}, or a list of them.
+    std::optional<job_error> suppression(const dom::element& e, const std::string& path) {
+        job_.suppression.clear();
+        const auto one = [&](const dom::element& item,
+                             const std::string& at) -> std::optional<job_error> {
+            std::string_view s;
+            if (item.get_string().get(s) == simdjson::SUCCESS) {
+                job_.suppression.push_back({suppression_source::kind::file, resolve(ctx_, s)});
+                return std::nullopt;
+            }
+            dom::object obj;
+            if (item.get_object().get(obj) != simdjson::SUCCESS || obj.size() != 1)
+                return error(at, "expected a file path, {\"db\": path} or {\"file\": path}, got " +
+                                     type_name(item));
+            for (const auto field : obj) {
+                if (field.value.get_string().get(s) != simdjson::SUCCESS)
+                    return error(join(at, field.key), "expected a path string");
+                if (field.key == "db")
+                    job_.suppression.push_back({suppression_source::kind::db, resolve(ctx_, s)});
+                else if (field.key == "file")
+                    job_.suppression.push_back({suppression_source::kind::file, resolve(ctx_, s)});
+                else
+                    return error(join(at, field.key), "unknown key (known keys: db, file)");
+            }
+            return std::nullopt;
+        };
+        dom::array arr;
+        if (e.get_array().get(arr) != simdjson::SUCCESS) return one(e, path);
+        std::size_t index = 0;
+        for (const auto item : arr)
+            if (auto err = one(item, path + "[" + std::to_string(index++) + "]")) return err;
+        return std::nullopt;
     }
 
     std::optional<job_error> attachments(const dom::element& e, const std::string& path) {

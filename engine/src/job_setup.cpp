@@ -151,7 +151,17 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                                  : file_identity(cfg.recipients.path);
     fp.parts["columns"] =
         cfg.recipients.email + "," + cfg.recipients.name + "," + (cfg.dedupe ? "dedupe" : "all");
-    fp.parts["suppression"] = cfg.suppression.empty() ? "none" : file_identity(cfg.suppression);
+    // A file's identity includes its content (as before); a database is
+    // named only, so events arriving during a campaign do not make its
+    // resume look like another campaign.
+    std::string sources;
+    for (const auto& src : cfg.suppression) {
+        if (!sources.empty()) sources += ';';
+        sources += src.type == suppression_source::kind::db
+                       ? "db:" + fs::absolute(src.path).lexically_normal().string()
+                       : file_identity(src.path);
+    }
+    fp.parts["suppression"] = sources.empty() ? "none" : sources;
     fp.parts["server_id"] = cfg.server_id;
 
     ledger_options lo;

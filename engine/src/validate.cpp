@@ -3,6 +3,7 @@
 #include "readers.hpp"
 
 #include <salvo/engine/validate.hpp>
+#include <salvo/store/store.hpp>
 
 #include <fmt/format.h>
 
@@ -129,16 +130,54 @@ void canonical_address(std::string_view address, std::string& out) {
 
 // ---- suppression list ----
 
-void suppression_list::add(std::string_view address) {
+void suppression_list::add(std::string_view address, std::string_view reason) {
     if (check_address(address) != nullptr) return;
     canonical_address(address, scratch_);
-    set_.insert(scratch_);
+    set_.try_emplace(scratch_, reason);
 }
 
 bool suppression_list::contains(std::string_view address) const {
-    if (set_.empty()) return false;
+    return reason(address) != nullptr;
+}
+
+const std::string* suppression_list::reason(std::string_view address) const {
+    if (set_.empty()) return nullptr;
     canonical_address(address, scratch_);
-    return set_.count(scratch_) != 0;
+    const auto it = set_.find(scratch_);
+    return it == set_.end() ? nullptr : &it->second;
+}
+
+std::optional<source_error> suppression_list::load_db(const std::string& path) {
+    store::sqlite_options o;
+    o.path = path;
+    o.read_only = true;
+    auto db = store::open_sqlite(o);
+    if (!db)
+        return source_error{db.error(),
+                            fmt::format("suppression database {}: {} (it is made by `salvo listen "
+                                        "--db {}`; check the path)",
+                                        path, db.error().message(), path)};
+    const std::string name = std::filesystem::path(path).filename().string();
+    std::string why;
+    const auto ec = (*db)->for_each_suppression([&](const store::suppression& s) {
+        why = s.reason + " (" + name + ")";
+        add(s.address, why);
+    });
+    if (ec)
+        return source_error{ec, fmt::format("suppression database {}: {}", path, ec.message())};
+    return std::nullopt;
+}
+
+std::optional<source_error> suppression_list::load_file(const std::string& path,
+                                                        const std::string& email_column) {
+    auto l = load(path, email_column);
+    if (!l) return l.error();
+    if (set_.empty()) {
+        set_ = std::move(l->set_);
+    } else {
+        for (auto& [address, why] : l->set_) set_.try_emplace(address, std::move(why));
+    }
+    return std::nullopt;
 }
 
 boost::system::result<suppression_list, source_error> suppression_list::load(
@@ -229,10 +268,11 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
                                      shown(address), why);
         return verdict::invalid;
     }
-    if (suppressed_ != nullptr && suppressed_->contains(address)) {
+    if (const std::string* why = suppressed_ ? suppressed_->reason(address) : nullptr) {
         reason = detail::row_message(source_name_, info.row, info.line,
-                                     "field '{}': '{}' is on the suppression list", email_label_,
-                                     shown(address));
+                                     "field '{}': '{}' is on the suppression list{}{}",
+                                     email_label_, shown(address), why->empty() ? "" : ": ",
+                                     *why);
         return verdict::suppressed;
     }
     if (seen_) {

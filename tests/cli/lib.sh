@@ -17,13 +17,20 @@ start_emulator() {
   "$salvo" emulate --listen 127.0.0.1:0 --record "$work/emails.ndjson" "$@" \
     >"$work/emu.out" 2>"$work/emu.err" &
   emu_pid=$!
-  for _ in $(seq 100); do
-    url=$(head -n1 "$work/emu.out" 2>/dev/null)
-    [[ $url == http* ]] && return 0
-    sleep 0.05
+  url=$(wait_url "$work/emu.out" "$work/emu.err" "the emulator") || exit 1
+}
+
+# wait_url OUT ERR WHAT: prints the first line of OUT once it is a URL
+# (polled for at most 5 s); fails, showing ERR, otherwise.
+wait_url() {
+  local line
+  for _ in $(seq 250); do
+    line=$(head -n1 "$1" 2>/dev/null)
+    [[ $line == http* ]] && { echo "$line"; return 0; }
+    sleep 0.02
   done
-  cat "$work/emu.err" >&2
-  fail "the emulator did not print its URL"
+  cat "$2" >&2
+  fail "$3 did not print its URL"
 }
 
 # stop_emulator: SIGINT, wait (the record file is complete afterwards).

@@ -1,7 +1,7 @@
 // Every ErrorCode of INJECTION_API.md §5 produced by a real request, with
 // the whole response body checked exactly.
 
-#include "http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 

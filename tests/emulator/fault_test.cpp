@@ -1,7 +1,7 @@
 // Fault injection over real sockets: each fault mode, "after N" and
 // "times", and the reproducibility of rates from the seed.
 
-#include "http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 

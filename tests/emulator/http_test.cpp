@@ -1,7 +1,7 @@
 // HTTP behaviour of the emulator over real loopback sockets: keep-alive,
 // Expect: 100-continue, 413, 408, routing, /stats, many threads, start/stop.
 
-#include "http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 

@@ -1,7 +1,7 @@
 // Server-side merge (INJECTION_API.md §3) as a user sees it: what the
 // emulator records for PerMessage and Global fields.
 
-#include "http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 

@@ -1,7 +1,7 @@
 // The record: every accepted email as one NDJSON line, in a file and in
 // memory, with the request number.
 
-#include "http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 

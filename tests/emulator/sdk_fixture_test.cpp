@@ -2,7 +2,7 @@
 // a real loopback socket: every one is accepted, and what is recorded is
 // what the SDK meant to deliver.
 
-#include "http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 

@@ -2,7 +2,7 @@
 // trusts that certificate gets the same answers as over plain HTTP. The
 // certificate is generated at test time (OpenSSL), valid for one day.
 
-#include "http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 

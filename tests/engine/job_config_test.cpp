@@ -92,7 +92,9 @@ TEST_F(JobConfigTest, ReadsEveryDocumentedKey) {
     ASSERT_EQ(job->globals.size(), 1u);
     EXPECT_EQ(job->globals[0].value, "ACME");
     EXPECT_EQ(job->merge, merge_mode::local);
-    EXPECT_EQ(job->suppression, dir_ / "suppressed.txt");
+    ASSERT_EQ(job->suppression.size(), 1u);
+    EXPECT_EQ(job->suppression[0].type, suppression_source::kind::file);
+    EXPECT_EQ(job->suppression[0].path, dir_ / "suppressed.txt");
     EXPECT_EQ(job->limits.max_request_bytes, 10485760u);
     EXPECT_EQ(job->rate.max_in_flight, 16u);
     EXPECT_EQ(job->retry.max_attempts, 6u);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +156,26 @@ exit_status child_process::kill_and_wait() {
     } while (r < 0 && errno == EINTR);
     status_ = r == pid_ ? from_wait_status(w) : exit_status{};
     return *status_;
+}
+
+std::string wait_for_first_line(child_process& child, const std::filesystem::path& out,
+                                const std::filesystem::path& err, const std::string& what,
+                                std::chrono::milliseconds timeout) {
+    const auto slurp = [](const std::filesystem::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        std::ostringstream s;
+        s << in.rdbuf();
+        return s.str();
+    };
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        const std::string text = slurp(out);
+        if (const auto nl = text.find('\n'); nl != std::string::npos) return text.substr(0, nl);
+        if (const auto st = child.try_wait())
+            throw std::runtime_error(what + " exited: " + describe(*st) + ": " + slurp(err));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    throw std::runtime_error(what + " printed no URL: " + slurp(err));
 }
 
 }  // namespace salvo::test

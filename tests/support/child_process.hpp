@@ -71,4 +71,12 @@ class child_process {
     std::optional<exit_status> status_;
 };
 
+/// Waits up to `timeout` for the first line `child` writes to `out` (a
+/// server's URL) and returns it. Throws std::runtime_error, quoting `err`,
+/// when the child exits first or prints nothing in time. Polls every 5 ms.
+[[nodiscard]] std::string wait_for_first_line(child_process& child, const std::filesystem::path& out,
+                                              const std::filesystem::path& err,
+                                              const std::string& what,
+                                              std::chrono::milliseconds timeout);
+
 }  // namespace salvo::test

@@ -33,22 +33,10 @@ emulator_process emulator_process::start(const std::filesystem::path& salvo,
     o.stdout_file = out;
     o.stderr_file = e.err_;
     e.child_ = child_process::spawn(o);
-    const auto deadline = std::chrono::steady_clock::now() + startup;
-    while (std::chrono::steady_clock::now() < deadline) {
-        const std::string text = read_file(out);
-        const auto nl = text.find('\n');
-        if (nl != std::string::npos) {
-            e.url_ = text.substr(0, nl);
-            if (e.url_.rfind("http://127.0.0.1:", 0) != 0)
-                throw std::runtime_error("salvo emulate printed " + e.url_);
-            return e;
-        }
-        if (e.child_.try_wait())
-            throw std::runtime_error("salvo emulate exited: " + describe(*e.child_.try_wait()) +
-                                     ": " + read_file(e.err_));
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    throw std::runtime_error("salvo emulate printed no URL: " + read_file(e.err_));
+    e.url_ = wait_for_first_line(e.child_, out, e.err_, "salvo emulate", startup);
+    if (e.url_.rfind("http://127.0.0.1:", 0) != 0)
+        throw std::runtime_error("salvo emulate printed " + e.url_);
+    return e;
 }
 
 emulator_process::~emulator_process() {

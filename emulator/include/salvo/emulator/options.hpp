@@ -76,6 +76,26 @@ struct tls_files {
     std::string private_key_file;  ///< PEM
 };
 
+/// The emulator as the platform's Event Webhooks: after a Validation
+/// handshake, every accepted email gets a Queued event, then one outcome
+/// drawn by the rates (hard bounce, soft bounce, deferral, else delivered),
+/// then, when delivered, tracking and complaint events by their rates. Each
+/// post is retried with backoff until it is answered 200. Draws are seeded
+/// by (seed, address), so a run is reproducible.
+struct event_options {
+    std::string url;         ///< http://HOST:PORT/PATH (plain HTTP)
+    std::string secret_key;  ///< sent as SecretKey
+    /// Expected in the handshake's answer; empty: any 200 with a body.
+    std::string validation_key;
+    std::string server_id = "1";
+    bool form = false;        ///< legacy form encoding instead of JSON
+    double per_second = 0;    ///< posts per second; 0: as fast as answered
+    double hard_bounce_rate = 0.02, soft_bounce_rate = 0.02, deferral_rate = 0.03;
+    double complaint_rate = 0.01, open_rate = 0.3, click_rate = 0.1, unsubscribe_rate = 0.01;
+    std::uint64_t seed = 1;
+    bool shuffle = false;  ///< post a batch's events in a seeded random order
+};
+
 /// Everything the emulator can be told. Defaults: 127.0.0.1 port 0, two I/O
 /// threads, any ServerId and any non-empty key accepted, the API's limits,
 /// lenient merge, nothing recorded, no faults.
@@ -110,6 +130,9 @@ struct options {
 
     std::vector<fault_rule> faults;
     std::uint64_t seed = 1;
+
+    /// Post delivery events for accepted emails (see event_options).
+    std::optional<event_options> events;
 
     /// A connection idle this long between requests is closed silently.
     std::chrono::milliseconds idle_timeout{60000};

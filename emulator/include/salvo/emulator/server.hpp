@@ -29,6 +29,13 @@ struct stats {
     std::map<std::string, std::uint64_t> message_codes;  ///< MessageResults ErrorCodes
     std::map<int, std::uint64_t> by_status;              ///< HTTP status of each answer
     std::map<std::string, std::uint64_t> faults;         ///< fault_kind name → hits
+    /// With options::events: events made for accepted emails, posted (each once, retries not
+    /// counted), acknowledged (answered 200), and the delivery state each
+    /// email's events add up to ("delivered", "bounced", …), as salvo
+    /// status counts them.
+    std::uint64_t events_generated = 0, events_posted = 0, events_acknowledged = 0;
+    std::map<std::string, std::uint64_t> event_states;
+    std::string events_error;  ///< why posting stopped, if it did
 };
 
 /// The running emulator. start() binds and spawns `options::threads` I/O

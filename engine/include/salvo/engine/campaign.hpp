@@ -35,6 +35,12 @@ namespace salvo::engine {
     const job_config& job, const recipient_source& source,
     std::unique_ptr<suppression_list>& suppressed);
 
+/// The MailingId the campaign's emails carry, so that delivery events join
+/// back to it: `message.mailing_id` when the job sets one, else
+/// "salvo-" and 16 hex digits of a hash of the job file's and the results
+/// file's absolute paths (stable across resumes, distinct per campaign).
+[[nodiscard]] std::string campaign_mailing_id(const job_config& job);
+
 /// The job's message compiled against a set of columns.
 struct compiled_message {
     injection::message_spec spec;
@@ -45,6 +51,11 @@ struct compiled_message {
 };
 
 /// Compiles every template of `job.message` (and `unsubscribe`) against
+/// `columns` and `job.globals`. Every email gets a MailingId
+/// (campaign_mailing_id) and, when the job sets no `message.message_id`, a
+/// per-row MessageId "<mailing id>-<address>" (the email column; addresses
+/// are unique per campaign under dedupe), so each event finds its row.
+/// Then, as before: it compiles
 /// `columns` (a source's field keys) and `job.globals`, and reads the
 /// attachments. Errors: a template error (unknown field, bad placeholder),
 /// an unreadable attachment — the message names the template or file.

@@ -104,6 +104,15 @@ struct auto_pause_spec {
     std::size_t window_requests = 200;
 };
 
+/// One source of addresses a job must not send to: a file (one address per
+/// line, or a CSV with an email column) or an event database that
+/// `salvo listen` fills (its suppression table).
+struct suppression_source {
+    enum class kind : std::uint8_t { file, db };
+    kind type = kind::file;
+    std::filesystem::path path;
+};
+
 /// A whole job. Paths are already resolved against the job file's folder.
 /// The API key itself is never stored here: only where to find it.
 struct job_config {
@@ -120,7 +129,8 @@ struct job_config {
     bool html_escape = true;
     missing_field_policy missing_field = missing_field_policy::empty;
     bool dedupe = true;
-    std::filesystem::path suppression;
+    /// Job key `suppression`: a path, {"db": path}, {"file": path}, or a list of them.
+    std::vector<suppression_source> suppression;
     limits_spec limits;
     rate_spec rate;
     retry_spec retry;

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 namespace salvo::engine {
@@ -70,7 +70,9 @@ class address_set {
     std::unique_ptr<impl> impl_;
 };
 
-/// The addresses a job must not send to, in canonical form.
+/// The addresses a job must not send to, in canonical form, each with the
+/// reason it is there (empty for plain lists). Not thread-safe to modify;
+/// const use from one validation stage.
 class suppression_list {
   public:
     /// Loads a file (plain or .gz) holding one address per line, or a CSV
@@ -78,12 +80,21 @@ class suppression_list {
     /// Lines that are not usable addresses are ignored.
     [[nodiscard]] static boost::system::result<suppression_list, source_error> load(
         const std::string& path, const std::string& email_column = "email");
-    void add(std::string_view address);
+    /// Adds a file's addresses (as load()); the error names the file.
+    [[nodiscard]] std::optional<source_error> load_file(const std::string& path,
+                                                        const std::string& email_column = "email");
+    /// Adds the suppression table of a `salvo listen` event database, as it
+    /// is now, each address with its reason ("hard_bounce (events.sqlite)").
+    /// The error names the database and what to do.
+    [[nodiscard]] std::optional<source_error> load_db(const std::string& path);
+    void add(std::string_view address, std::string_view reason = {});
     [[nodiscard]] bool contains(std::string_view address) const;
+    /// Why `address` is suppressed: nullptr when it is not, "" for no reason given.
+    [[nodiscard]] const std::string* reason(std::string_view address) const;
     [[nodiscard]] std::size_t size() const noexcept { return set_.size(); }
 
   private:
-    std::unordered_set<std::string> set_;
+    std::unordered_map<std::string, std::string> set_;
     mutable std::string scratch_;
 };
 

@@ -1,6 +1,8 @@
 #pragma once
-// A small synchronous HTTP/1.1 client for the emulator tests (Beast over a
+// A small synchronous HTTP/1.1 client for the server tests (emulator, receiver) (Beast over a
 // real loopback socket), plus a temp directory. Test-only.
+
+#include "support/temp_dir.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -96,27 +98,6 @@ class http_client {
     boost::asio::io_context ioc_;
     boost::beast::tcp_stream stream_;
     boost::beast::flat_buffer buffer_;
-};
-
-// A fresh directory under the system temp dir, removed at scope exit.
-class temp_dir {
-  public:
-    temp_dir() {
-        std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() /
-                ("salvo-emulator-test-" + std::to_string(rd()));
-        std::filesystem::create_directories(path_);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const std::filesystem::path& path() const { return path_; }
-
-  private:
-    std::filesystem::path path_;
 };
 
 inline std::string read_file(const std::filesystem::path& p) {

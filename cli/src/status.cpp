@@ -1,0 +1,196 @@
+// `salvo status`: a campaign's funnel, from its results file joined to the
+// delivery events `salvo listen` stored.
+#include "commands.hpp"
+
+#include <salvo/engine/campaign.hpp>
+#include <salvo/engine/job_config.hpp>
+#include <salvo/platform/timestamp.hpp>
+#include <salvo/store/store.hpp>
+
+#include <fmt/core.h>
+#include <simdjson.h>
+
+#include <array>
+#include <fstream>
+#include <map>
+#include <unordered_map>
+
+namespace salvo::cli {
+namespace {
+
+using platform::delivery_state;
+
+// What the events say about one recipient.
+struct outcome {
+    delivery_state state = delivery_state::no_event;
+    std::uint32_t opens = 0, clicks = 0;
+
+    void add(const store::event_row& e) {
+        if (e.state > state) state = e.state;
+        if (e.type == platform::event_type::tracking) {
+            if (e.tracking_type == platform::tracking_open) ++opens;
+            if (e.tracking_type == platform::tracking_click) ++clicks;
+        }
+    }
+};
+
+struct domain_counts {
+    std::uint64_t accepted = 0, delivered = 0, bounced = 0, complained = 0;
+};
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+            out += c;
+        }
+    }
+    return out + '"';
+}
+
+}  // namespace
+
+int run_status(const status_args& a) {
+    auto cfg = engine::load_job_file(a.job_file, a.sets);
+    if (!cfg) {
+        fmt::print(stderr, "salvo status: {}\n", cfg.error().message);
+        return exit_usage;
+    }
+    std::string db_path = a.db;
+    if (db_path.empty())
+        for (const auto& s : cfg->suppression)
+            if (s.type == engine::suppression_source::kind::db) db_path = s.path.string();
+    if (db_path.empty()) db_path = "events.sqlite";
+    store::sqlite_options so;
+    so.path = db_path;
+    so.read_only = true;
+    auto db = store::open_sqlite(so);
+    if (!db) {
+        fmt::print(stderr, "salvo status: the event database {}: {} (give it with --db)\n",
+                   db_path, db.error().message());
+        return exit_usage;
+    }
+    const std::string mailing_id = engine::campaign_mailing_id(*cfg);
+
+    // The events, by MessageId and by address (a job whose MessageId is the
+    // same for many rows joins on the address).
+    std::unordered_map<std::string, outcome> by_message, by_address;
+    std::optional<std::int64_t> last_event;
+    const auto ec = (*db)->for_each_event(mailing_id, [&](const store::event_row& e) {
+        if (!e.message_id.empty()) by_message[std::string(e.message_id)].add(e);
+        by_address[store::address_key(e.address)].add(e);
+        if (e.time_ms && (!last_event || *e.time_ms > *last_event)) last_event = e.time_ms;
+    });
+    if (ec) {
+        fmt::print(stderr, "salvo status: {}: {}\n", db_path, ec.message());
+        return exit_usage;
+    }
+
+    std::ifstream results(cfg->results);
+    if (!results) {
+        fmt::print(stderr,
+                   "salvo status: no results file at {}: has the campaign been sent (salvo send)?\n",
+                   cfg->results.string());
+        return exit_usage;
+    }
+    std::ofstream rows_out;
+    if (!a.rows_file.empty()) {
+        rows_out.open(a.rows_file, std::ios::binary | std::ios::trunc);
+        if (!rows_out) {
+            fmt::print(stderr, "salvo status: cannot write {}\n", a.rows_file);
+            return exit_usage;
+        }
+    }
+    std::uint64_t rows = 0, accepted = 0, opened = 0, clicked = 0;
+    std::array<std::uint64_t, platform::delivery_state_count> states{};
+    std::map<std::string, domain_counts> domains;
+    simdjson::dom::parser parser;
+    std::string line;
+    std::uint64_t line_no = 0;
+    while (std::getline(results, line)) {
+        ++line_no;
+        if (line.empty()) continue;
+        simdjson::dom::object obj;
+        if (parser.parse(line).get_object().get(obj)) {
+            fmt::print(stderr, "salvo status: {}: line {} is not a results line; skipped\n",
+                       cfg->results.string(), line_no);
+            continue;
+        }
+        ++rows;
+        std::string_view status, email, message_id;
+        // A missing member leaves the view empty.
+        if (obj["status"].get_string().get(status)) status = {};
+        if (obj["email"].get_string().get(email)) email = {};
+        if (obj["message_id"].get_string().get(message_id)) message_id = {};
+        outcome o;
+        const bool is_accepted = status == "accepted";
+        if (is_accepted) {
+            ++accepted;
+            const outcome* found = nullptr;
+            if (!message_id.empty())
+                if (auto it = by_message.find(std::string(message_id)); it != by_message.end())
+                    found = &it->second;
+            if (!found)
+                if (auto it = by_address.find(store::address_key(email)); it != by_address.end())
+                    found = &it->second;
+            if (found) o = *found;
+            ++states[static_cast<std::size_t>(o.state)];
+            if (o.opens) ++opened;
+            if (o.clicks) ++clicked;
+            const auto at = email.rfind('@');
+            std::string domain(at == std::string_view::npos ? "" : email.substr(at + 1));
+            for (auto& ch : domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            auto& d = domains[domain];
+            ++d.accepted;
+            if (o.state == delivery_state::delivered) ++d.delivered;
+            if (o.state == delivery_state::bounced) ++d.bounced;
+            if (o.state == delivery_state::complained) ++d.complained;
+        }
+        if (rows_out.is_open()) {
+            const auto close = line.rfind('}');
+            rows_out << line.substr(0, close) << ",\"delivery\":\""
+                     << (is_accepted ? platform::to_string(o.state) : "not_sent")
+                     << "\",\"opens\":" << o.opens << ",\"clicks\":" << o.clicks << "}\n";
+        }
+    }
+    const auto count = [&](delivery_state s) { return states[static_cast<std::size_t>(s)]; };
+    const std::string last = last_event ? platform::format_iso8601(*last_event) : "";
+    if (a.json) {
+        std::string out = "{\"mailing_id\":" + json_string(mailing_id);
+        out += fmt::format(",\"rows\":{},\"accepted\":{}", rows, accepted);
+        for (const auto s : {delivery_state::queued, delivery_state::delivered,
+                             delivery_state::deferred, delivery_state::soft_bounced,
+                             delivery_state::bounced, delivery_state::complained,
+                             delivery_state::unsubscribed, delivery_state::no_event})
+            out += fmt::format(",\"{}\":{}", platform::to_string(s), count(s));
+        out += fmt::format(",\"opened\":{},\"clicked\":{},\"by_domain\":[", opened, clicked);
+        bool first = true;
+        for (const auto& [domain, d] : domains) {
+            out += first ? "" : ",";
+            first = false;
+            out += fmt::format(
+                "{{\"domain\":{},\"accepted\":{},\"delivered\":{},\"bounced\":{},\"complained\":{}}}",
+                json_string(domain), d.accepted, d.delivered, d.bounced, d.complained);
+        }
+        out += "],\"last_event_at\":" + (last.empty() ? std::string("null") : json_string(last));
+        fmt::print("{}}}\n", out);
+        return exit_ok;
+    }
+    fmt::print("campaign     {} (MailingId {})\n", a.job_file.string(), mailing_id);
+    fmt::print("rows         {}\naccepted     {}\n", rows, accepted);
+    for (const auto s : {delivery_state::delivered, delivery_state::queued,
+                         delivery_state::deferred, delivery_state::soft_bounced,
+                         delivery_state::bounced, delivery_state::complained,
+                         delivery_state::unsubscribed, delivery_state::no_event})
+        fmt::print("  {:<12} {}\n", platform::to_string(s), count(s));
+    fmt::print("opened       {}\nclicked      {}\nlast event   {}\n", opened, clicked,
+               last.empty() ? "none yet" : last);
+    return exit_ok;
+}
+
+}  // namespace salvo::cli

@@ -1,0 +1,277 @@
+#include "events.hpp"
+
+#include <salvo/merge/escape.hpp>
+#include <salvo/platform/event.hpp>
+#include <salvo/platform/timestamp.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <optional>
+#include <random>
+
+namespace salvo::emulator::detail {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using platform::delivery_state;
+
+struct field {
+    std::string name, value;
+    bool number = false;
+};
+
+std::string rfc1123(std::int64_t ms) {
+    const std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return buf;
+}
+
+std::string encode(const std::vector<field>& fields, bool form) {
+    std::string out;
+    if (form) {
+        for (const auto& f : fields) {
+            if (!out.empty()) out += '&';
+            merge::append_url_encoded(out, f.name);
+            out += '=';
+            merge::append_url_encoded(out, f.value);
+        }
+        return out;
+    }
+    out = "{";
+    for (const auto& f : fields) {
+        if (out.size() > 1) out += ',';
+        out += '"' + f.name + "\":";
+        if (f.number) {
+            out += f.value;
+        } else {
+            out += '"';
+            merge::append_json_escaped(out, f.value);
+            out += '"';
+        }
+    }
+    return out + "}";
+}
+
+struct url_parts {
+    std::string host, port, target;
+};
+
+std::optional<url_parts> parse_url(const std::string& url) {
+    const std::string scheme = "http://";
+    if (url.rfind(scheme, 0) != 0) return std::nullopt;
+    const auto rest = url.substr(scheme.size());
+    const auto slash = rest.find('/');
+    const auto authority = rest.substr(0, slash);
+    url_parts u;
+    u.target = slash == std::string::npos ? "/" : rest.substr(slash);
+    const auto colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    u.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+    return u;
+}
+
+}  // namespace
+
+event_poster::event_poster(event_options o) : o_(std::move(o)) {
+    thread_ = std::thread([this] { run(); });
+}
+
+event_poster::~event_poster() {
+    stop();
+}
+
+void event_poster::stop() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::map<std::string, std::uint64_t> event_poster::states() const {
+    const std::lock_guard lock(mutex_);
+    return states_;
+}
+
+std::string event_poster::error() const {
+    const std::lock_guard lock(mutex_);
+    return error_;
+}
+
+void event_poster::add(const std::vector<recorded_email>& emails) {
+    if (emails.empty()) return;
+    std::vector<pending> posts;
+    std::map<std::string, std::uint64_t> counted;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    for (const auto& e : emails) {
+        // Draws seeded by (seed, address): the same email gets the same fate.
+        std::seed_seq seq{o_.seed, std::hash<std::string>{}(e.to)};
+        std::mt19937_64 rng(seq);
+        std::uniform_real_distribution<double> u(0, 1);
+        auto base = [&](const char* type, std::int64_t at) {
+            std::vector<field> f{{"Type", type},
+                                 {"DateTime", o_.form ? rfc1123(at) : platform::format_iso8601(at)},
+                                 {"ServerId", o_.server_id},
+                                 {"SecretKey", o_.secret_key},
+                                 {"Address", e.to},
+                                 {"MailingId", e.mailing_id},
+                                 {"MessageId", e.message_id}};
+            return f;
+        };
+        delivery_state state = delivery_state::queued;
+        auto push = [&](std::vector<field> f) { posts.push_back({encode(f, o_.form), 1}); };
+        auto q = base("Queued", now);
+        q.push_back({"FromAddress", e.from});
+        q.push_back({"Subject", e.subject});
+        push(std::move(q));
+        const double r = u(rng);
+        if (r < o_.hard_bounce_rate || r < o_.hard_bounce_rate + o_.soft_bounce_rate) {
+            const bool hard = r < o_.hard_bounce_rate;
+            auto f = base("Failed", now + 1000);
+            f.push_back({"FailureType", hard ? "1" : "0", true});
+            f.push_back({"FailureCode", hard ? "2001" : "3001", true});
+            f.push_back({"Reason", hard ? "550 5.1.1 no such user" : "452 4.2.2 mailbox full"});
+            push(std::move(f));
+            state = hard ? delivery_state::bounced : delivery_state::soft_bounced;
+        } else if (r < o_.hard_bounce_rate + o_.soft_bounce_rate + o_.deferral_rate) {
+            auto f = base("Deferred", now + 1000);
+            f.push_back({"DeferralCode", "421", true});
+            f.push_back({"Reason", "421 4.7.0 try again later"});
+            push(std::move(f));
+            state = delivery_state::deferred;
+        } else {
+            auto f = base("Delivered", now + 1000);
+            f.push_back({"Response", "250 2.0.0 OK"});
+            f.push_back({"RemoteMta", "mx.emulator.invalid"});
+            push(std::move(f));
+            state = delivery_state::delivered;
+            const auto tracking = [&](int type, std::int64_t at) {
+                auto t = base("Tracking", at);
+                t.push_back({"TrackingType", std::to_string(type), true});
+                t.push_back({"Url", type == 0 ? "https://example.com/offer" : ""});
+                t.push_back({"ClientIp", "192.0.2.7"});
+                push(std::move(t));
+            };
+            if (u(rng) < o_.open_rate) tracking(1, now + 2000);
+            if (u(rng) < o_.click_rate) tracking(0, now + 3000);
+            if (u(rng) < o_.unsubscribe_rate) {
+                tracking(2, now + 4000);
+                state = delivery_state::unsubscribed;
+            }
+            if (u(rng) < o_.complaint_rate) {
+                push(base("Complaint", now + 5000));
+                state = delivery_state::complained;
+            }
+        }
+        ++counted[std::string(platform::to_string(state))];
+    }
+    if (o_.shuffle) {
+        std::mt19937_64 rng(o_.seed ^ posts.size());
+        std::shuffle(posts.begin(), posts.end(), rng);
+    }
+    {
+        const std::lock_guard lock(mutex_);
+        for (auto& [k, v] : counted) states_[k] += v;
+        generated_ += posts.size();
+        for (auto& p : posts) queue_.push_back(std::move(p));
+    }
+    wake_.notify_all();
+}
+
+bool event_poster::post_until_ok(const std::string& body, bool handshake) {
+    const auto u = parse_url(o_.url);
+    if (!u) {
+        const std::lock_guard lock(mutex_);
+        error_ = "--events-url " + o_.url + ": expected http://HOST:PORT/PATH";
+        return false;
+    }
+    auto& stream = stream_;
+    std::chrono::milliseconds backoff(10);
+    for (;;) {
+        {
+            const std::lock_guard lock(mutex_);
+            if (stopping_) return false;
+        }
+        beast::error_code ec;
+        if (!stream) {
+            stream.emplace(ioc_);
+            stream->expires_after(std::chrono::seconds(5));
+            tcp::resolver resolver(ioc_);
+            const auto found = resolver.resolve(u->host, u->port, ec);
+            if (!ec) stream->connect(found, ec);
+        }
+        http::response<http::string_body> res;
+        if (!ec) {
+            http::request<http::string_body> req{http::verb::post, u->target, 11};
+            req.set(http::field::host, u->host);
+            req.set(http::field::content_type,
+                    o_.form ? "application/x-www-form-urlencoded" : "application/json");
+            req.body() = body;
+            req.prepare_payload();
+            stream->expires_after(std::chrono::seconds(10));
+            http::write(*stream, req, ec);
+            beast::flat_buffer buffer;
+            if (!ec) http::read(*stream, buffer, res, ec);
+        }
+        if (!ec && res.result() == http::status::ok) {
+            if (handshake && (res.body().empty() ||
+                              (!o_.validation_key.empty() &&
+                               res.body().find(o_.validation_key) == std::string::npos))) {
+                const std::lock_guard lock(mutex_);
+                error_ = "the events endpoint answered the Validation handshake without the "
+                         "validation key; no events are posted (check --events-url and the "
+                         "receiver's validation key)";
+                return false;
+            }
+            if (!res.keep_alive()) stream.reset();
+            return true;
+        }
+        stream.reset();
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, backoff, [this] { return stopping_; });
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+    }
+}
+
+void event_poster::run() {
+    const std::vector<field> validation{
+        {"ServerId", o_.server_id}, {"SecretKey", o_.secret_key}, {"Type", "Validation"}};
+    if (!post_until_ok(encode(validation, o_.form), true)) return;
+    const auto gap = o_.per_second > 0
+                         ? std::chrono::duration<double>(1.0 / o_.per_second)
+                         : std::chrono::duration<double>(0);
+    for (;;) {
+        pending p;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (stopping_) return;
+            p = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        posted_ += p.events;
+        if (!post_until_ok(p.body, false)) return;
+        acked_ += p.events;
+        if (gap.count() > 0) {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, gap, [this] { return stopping_; });
+        }
+    }
+}
+
+}  // namespace salvo::emulator::detail

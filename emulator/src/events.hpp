@@ -1,0 +1,66 @@
+#pragma once
+// The emulator's Event Webhook poster (options::events): one thread that
+// turns accepted emails into events and posts them, retrying until 200.
+
+#include <salvo/emulator/options.hpp>
+#include <salvo/emulator/record.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace salvo::emulator::detail {
+
+class event_poster {
+  public:
+    explicit event_poster(event_options o);
+    ~event_poster();
+    event_poster(const event_poster&) = delete;
+    event_poster& operator=(const event_poster&) = delete;
+
+    /// Queues the events of these accepted emails (any thread).
+    void add(const std::vector<recorded_email>& emails);
+    /// Stops posting (what is not yet acknowledged is abandoned) and joins.
+    void stop();
+
+    std::uint64_t generated() const noexcept { return generated_.load(); }
+    std::uint64_t posted() const noexcept { return posted_.load(); }
+    std::uint64_t acknowledged() const noexcept { return acked_.load(); }
+    std::map<std::string, std::uint64_t> states() const;
+    std::string error() const;
+
+  private:
+    struct pending {
+        std::string body;
+        std::size_t events = 0;
+    };
+    void run();
+    bool post_until_ok(const std::string& body, bool handshake);
+
+    event_options o_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<pending> queue_;
+    bool stopping_ = false;
+    std::string error_;
+    std::map<std::string, std::uint64_t> states_;
+    std::uint64_t emails_ = 0;
+    std::atomic<std::uint64_t> generated_{0}, posted_{0}, acked_{0};
+    // The poster thread's connection, kept alive between posts.
+    boost::asio::io_context ioc_;
+    std::optional<boost::beast::tcp_stream> stream_;
+    std::thread thread_;
+};
+
+}  // namespace salvo::emulator::detail

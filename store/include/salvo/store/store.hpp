@@ -1,0 +1,138 @@
+#pragma once
+/// Where received events and the suppression list live. `event_store` is
+/// the interface the receiver, `salvo status` and the engine use; SQLite is
+/// its embedded backend (open_sqlite), and a server database can be added
+/// behind the same interface for multi-host deployments.
+
+#include <salvo/platform/event.hpp>
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace salvo::store {
+
+/// Errors of the store beside the backend's own codes (SQLite result codes
+/// come in sqlite_category(), with SQLite's message).
+enum class errc {
+    schema_too_new = 1,  ///< the database was made by a newer salvo
+    not_a_database,      ///< the file exists and is not a salvo event store
+    bad_address,         ///< add_suppression() of something that is not an address
+};
+
+[[nodiscard]] const boost::system::error_category& store_category() noexcept;
+/// SQLite result codes; message() is sqlite3_errstr().
+[[nodiscard]] const boost::system::error_category& sqlite_category() noexcept;
+
+[[nodiscard]] inline boost::system::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), store_category()};
+}
+
+/// When an address goes on the suppression list by itself: a hard bounce
+/// (FailureType 1), a platform suppression (2), a complaint or a tracking
+/// unsubscribe at once; temporary failures after `soft_bounce_count` of
+/// them within `soft_bounce_window` (by their DateTime).
+struct suppression_rules {
+    unsigned soft_bounce_count = 3;
+    std::chrono::milliseconds soft_bounce_window = std::chrono::hours(24 * 30);
+};
+
+/// What one write() did.
+struct write_result {
+    std::size_t stored = 0;      ///< new events
+    std::size_t duplicates = 0;  ///< redeliveries of events already stored
+    std::size_t suppressed = 0;  ///< addresses newly suppressed
+    /// New events by platform::event_type.
+    std::array<std::size_t, platform::event_type_count> stored_by_type{};
+};
+
+/// One suppressed address.
+struct suppression {
+    std::string address;  ///< local part as sent, domain lower case
+    std::string reason;   ///< hard_bounce, platform_suppressed, complaint, unsubscribe, soft_bounces, manual
+    std::optional<std::int64_t> source_event;  ///< the event's id, none for `manual`
+    std::int64_t added_ms = 0;
+};
+
+/// One stored event as `salvo status` reads it. The views point into the
+/// store's row buffer and live until the callback returns.
+struct event_row {
+    std::string_view address;
+    std::string_view message_id;
+    platform::event_type type = platform::event_type::unknown;
+    platform::delivery_state state = platform::delivery_state::no_event;
+    std::optional<std::int64_t> tracking_type;
+    std::optional<std::int64_t> time_ms;
+};
+
+/// The address form used for keys: the local part as sent, `@`, the domain
+/// in ASCII lower case (as the engine compares addresses).
+[[nodiscard]] std::string address_key(std::string_view address);
+
+/// The storage interface. One object is used by one thread at a time (the
+/// receiver's writer thread owns its own); several objects, in several
+/// processes, may open the same database: readers never block the writer.
+/// Every function returns an error instead of throwing; on error a write
+/// has stored nothing.
+class event_store {
+  public:
+    virtual ~event_store() = default;
+
+    /// Stores `events` in one transaction, skipping redeliveries, and
+    /// suppresses the addresses they call for (suppression_rules). When
+    /// this returns a value the events are durable.
+    [[nodiscard]] virtual boost::system::result<write_result> write(
+        std::span<const platform::event> events, std::int64_t now_ms) = 0;
+
+    /// Calls `f` for every stored event of `mailing_id`, in no given order.
+    [[nodiscard]] virtual boost::system::error_code for_each_event(
+        std::string_view mailing_id, const std::function<void(const event_row&)>& f) = 0;
+
+    /// Calls `f` for every suppressed address, ordered by address.
+    [[nodiscard]] virtual boost::system::error_code for_each_suppression(
+        const std::function<void(const suppression&)>& f) = 0;
+
+    /// Suppresses `address` with `reason` (true), or leaves an existing
+    /// entry as it is (false).
+    [[nodiscard]] virtual boost::system::result<bool> add_suppression(std::string_view address,
+                                                                      std::string_view reason,
+                                                                      std::int64_t now_ms) = 0;
+    /// Removes `address` from the list; false when it was not on it.
+    [[nodiscard]] virtual boost::system::result<bool> remove_suppression(
+        std::string_view address) = 0;
+
+    /// Events stored, all mailings.
+    [[nodiscard]] virtual boost::system::result<std::uint64_t> event_count() = 0;
+};
+
+/// How to open a SQLite event store.
+struct sqlite_options {
+    std::filesystem::path path;
+    suppression_rules rules{};
+    /// Open an existing database for reading only (salvo status, salvo send):
+    /// no file is created and no migration runs.
+    bool read_only = false;
+    /// How long a statement waits for another connection's lock.
+    std::chrono::milliseconds busy_timeout{10000};
+};
+
+/// Opens (creating when needed, unless read_only) a SQLite database in WAL
+/// mode with synchronous=FULL, and brings its schema up to date. Errors:
+/// SQLite's (sqlite_category), schema_too_new, not_a_database.
+[[nodiscard]] boost::system::result<std::unique_ptr<event_store>> open_sqlite(
+    const sqlite_options& options);
+
+}  // namespace salvo::store
+
+template <>
+struct boost::system::is_error_code_enum<salvo::store::errc> : std::true_type {};

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The feedback loop with the real binaries over loopback: `salvo emulate`
+# posts delivery events to `salvo listen`, `salvo status` counts them, and
+# the next campaign skips the suppressed addresses.
+#   listen_scenarios.sh SALVO_BINARY SCENARIO
+set -u
+salvo=$1
+scenario=$2
+source "$(dirname "$0")/lib.sh"
+listen_pid=
+stop_listen() {
+  [[ -n $listen_pid ]] || return 0
+  kill -INT "$listen_pid" 2>/dev/null
+  wait "$listen_pid" 2>/dev/null
+  listen_pid=
+}
+trap 'stop_listen; cleanup' EXIT
+
+export SALVO_TEST_KEY=test-key-123
+export SALVO_LISTEN_SECRET_KEY=listen-secret SALVO_LISTEN_VALIDATION_KEY=listen-validation
+
+# start_listen [options...]: sets $lurl.
+start_listen() {
+  "$salvo" listen --listen 127.0.0.1:0 --db "$work/events.sqlite" "$@" \
+    >"$work/listen.out" 2>"$work/listen.err" &
+  listen_pid=$!
+  lurl=$(wait_url "$work/listen.out" "$work/listen.err" "salvo listen") || exit 1
+}
+
+# stats_field NAME: a number from the emulator's /stats.
+stats() { curl -s "${url%/api/v1/email}/stats"; }
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+
+# wait_events: until every event the emulator made is acknowledged (bounded).
+wait_events() {
+  for _ in $(seq 600); do
+    s=$(stats)
+    gen=$(echo "$s" | json_get "['events_generated']")
+    ack=$(echo "$s" | json_get "['events_acknowledged']")
+    [[ $gen -gt 0 && $gen == "$ack" ]] && return 0
+    sleep 0.05
+  done
+  echo "$s" >&2
+  fail "the emulator's events were not all acknowledged ($ack of $gen)"
+}
+
+make_campaign() {  # make_campaign ROWS
+  {
+    echo "email,first_name"
+    for ((i = 1; i <= $1; i++)); do echo "user$i@example.com,User$i"; done
+  } >"$work/recipients.csv"
+  job_json "$work/job.json" recipients.csv '"Hi %%first_name%%"' '"<p>Hi</p>"'
+}
+
+case $scenario in
+feedback_loop|feedback_loop_form)
+  format=json
+  [[ $scenario == feedback_loop_form ]] && format=form
+  start_listen
+  export EVENTS_SECRET=$SALVO_LISTEN_SECRET_KEY EVENTS_VALIDATION=$SALVO_LISTEN_VALIDATION_KEY
+  start_emulator --events-url "$lurl/notifications" --events-secret-env EVENTS_SECRET \
+    --events-validation-key-env EVENTS_VALIDATION --events-format $format --events-shuffle \
+    --hard-bounce-rate 0.1 --soft-bounce-rate 0.1 --deferral-rate 0.1 --complaint-rate 0.05 \
+    --unsubscribe-rate 0.05 --open-rate 0.5 --click-rate 0.2 --events-seed 3
+  make_campaign 400
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/send.out" 2>&1 ||
+    { cat "$work/send.out"; fail "send failed"; }
+  wait_events
+  "$salvo" status "$work/job.json" --db "$work/events.sqlite" --json --rows "$work/rows.ndjson" \
+    >"$work/status.json" 2>"$work/status.err" || { cat "$work/status.err"; fail "status failed"; }
+  stats >"$work/stats.json"
+  python3 - "$work/status.json" "$work/stats.json" <<'PY' || fail "status does not match the emulator"
+import json, sys
+status = json.load(open(sys.argv[1])); emu = json.load(open(sys.argv[2]))
+states = ["queued", "delivered", "deferred", "soft_bounced", "bounced", "complained", "unsubscribed", "no_event"]
+assert status["rows"] == 400 and status["accepted"] == 400, status
+assert sum(status[s] for s in states) == status["accepted"], status
+for s in states:
+    want = emu["event_states"].get(s, 0)
+    assert status[s] == want, f"{s}: status {status[s]}, emulator {want}\n{status}\n{emu}"
+for s in ["bounced", "complained", "unsubscribed", "deferred", "soft_bounced"]:
+    assert status[s] > 0, f"the rates should give some {s}: {status}"
+assert status["opened"] > 0 and status["clicked"] > 0 and status["last_event_at"], status
+assert sum(d["accepted"] for d in status["by_domain"]) == 400, status
+PY
+  [[ $(wc -l <"$work/rows.ndjson") == 400 ]] || fail "--rows did not write 400 lines"
+  # The next campaign to the same list skips exactly the hard-bounced,
+  # complained and unsubscribed addresses (one soft bounce is not enough).
+  python3 - "$work/rows.ndjson" >"$work/expected_suppressed" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["delivery"] in ("bounced", "complained", "unsubscribed"): print(r["email"])
+PY
+  job_json "$work/job2.json" recipients.csv '"Second %%first_name%%"' '"<p>Again</p>"'
+  python3 - "$work/job2.json" "$work/events.sqlite" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["suppression"] = {"db": sys.argv[2]}
+j["results"] = "results2.ndjson"; j["journal"] = "campaign2.journal"
+json.dump(j, open(sys.argv[1], "w"))
+PY
+  "$salvo" send "$work/job2.json" --endpoint "$url" --progress=none >"$work/send2.out" 2>&1 ||
+    { cat "$work/send2.out"; fail "second send failed"; }
+  python3 - "$work/results2.ndjson" >"$work/got_suppressed" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["status"] == "suppressed":
+        assert "suppression list" in r["error"], r
+        print(r["email"])
+PY
+  sort -o "$work/expected_suppressed" "$work/expected_suppressed"
+  sort -o "$work/got_suppressed" "$work/got_suppressed"
+  [[ -s $work/expected_suppressed ]] || fail "nothing to suppress"
+  diff "$work/expected_suppressed" "$work/got_suppressed" || fail "the second campaign skipped other addresses"
+  grep -q 'hard_bounce\|complaint\|unsubscribe' "$work/results2.ndjson" || fail "no reason in error"
+  # Every email carried the join: MailingId and a per-row MessageId.
+  grep -q '"message_id":"salvo-[0-9a-f]*-user1@example.com"' "$work/results.ndjson" ||
+    fail "results lines lack the derived message_id"
+  stop_emulator
+  stop_listen
+  grep -q 'listen-secret' "$work/listen.err" "$work/emu.err" "$work/listen.out" && fail "a secret was printed"
+  ;;
+bad_validation_key)
+  start_listen
+  export EVENTS_SECRET=$SALVO_LISTEN_SECRET_KEY WRONG=not-the-key
+  start_emulator --events-url "$lurl/notifications" --events-secret-env EVENTS_SECRET \
+    --events-validation-key-env WRONG
+  make_campaign 5
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/send.out" 2>&1 || fail "send failed"
+  for _ in $(seq 100); do
+    err=$(stats | json_get "['events_error']")
+    [[ -n $err ]] && break
+    sleep 0.02
+  done
+  [[ $err == *"validation key"* ]] || fail "no reason given: '$err'"
+  [[ $(stats | json_get "['events_acknowledged']") == 0 ]] || fail "events were posted after a failed handshake"
+  ;;
+secret_refused)
+  "$salvo" listen --secret-key abc >/dev/null 2>"$work/err" && fail "accepted --secret-key"
+  grep -q 'no --secret-key option' "$work/err" || fail "no reason"
+  grep -q abc "$work/err" && fail "the secret was echoed"
+  SALVO_LISTEN_SECRET_KEY= "$salvo" listen --listen 127.0.0.1:0 --db "$work/x.sqlite" >/dev/null 2>"$work/err2" &&
+    fail "started without a secret"
+  grep -q 'SALVO_LISTEN_SECRET_KEY' "$work/err2" || fail "the message does not name the variable"
+  ;;
+suppressions_cli)
+  db=$work/s.sqlite
+  "$salvo" suppressions add --db "$db" Ann@Example.COM bob@example.com --reason manual 2>/dev/null || fail "add"
+  [[ $("$salvo" suppressions export --db "$db" 2>/dev/null | wc -l) == 2 ]] || fail "export"
+  "$salvo" suppressions export --db "$db" 2>/dev/null | grep -qx 'Ann@example.com' || fail "not canonical"
+  # The local part is compared as written, the domain in any case.
+  "$salvo" suppressions remove --db "$db" ann@example.com 2>/dev/null
+  "$salvo" suppressions export --db "$db" 2>/dev/null | grep -q 'Ann@' || fail "removed another local part"
+  "$salvo" suppressions remove --db "$db" Ann@EXAMPLE.com 2>/dev/null
+  [[ $("$salvo" suppressions export --db "$db" 2>/dev/null) == bob@example.com ]] || fail "remove"
+  "$salvo" suppressions export --db "$work/none.sqlite" 2>"$work/err" && fail "exported a missing db"
+  grep -q 'none.sqlite' "$work/err" || fail "the error does not name the file"
+  ;;
+*) fail "unknown scenario $scenario" ;;
+esac
+echo "ok: $scenario"

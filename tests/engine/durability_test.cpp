@@ -5,6 +5,7 @@
 // decided or in doubt, and the resumed job sends in-doubt rows again only
 // with the ambiguous mark.
 #include "support/power_cut_io.hpp"
+#include "support/temp_dir.hpp"
 
 #include <salvo/emulator/server.hpp>
 #include <salvo/engine/job.hpp>
@@ -25,9 +26,6 @@ namespace fs = std::filesystem;
 class Durability : public ::testing::TestWithParam<unsigned> {
   protected:
     void SetUp() override {
-        std::random_device rd;
-        dir_ = fs::temp_directory_path() / ("salvo-durability-" + std::to_string(rd()));
-        fs::create_directories(dir_);
         std::ofstream out(dir_ / "recipients.csv");
         out << "email,first_name\n";
         for (std::size_t i = 1; i <= rows_; ++i) out << "user" << i << "@example.com,N" << i << "\n";
@@ -38,10 +36,7 @@ class Durability : public ::testing::TestWithParam<unsigned> {
         ASSERT_TRUE(s) << s.error().message();
         emulator_ = std::move(*s);
     }
-    void TearDown() override {
-        emulator_.reset();
-        fs::remove_all(dir_);
-    }
+    void TearDown() override { emulator_.reset(); }
 
     job_config config() {
         const std::string json = R"({"endpoint": ")" + emulator_->url() + R"(",
@@ -49,7 +44,7 @@ class Durability : public ::testing::TestWithParam<unsigned> {
           "message": {"from": "news@example.com", "subject": "Hi %%first_name%%",
                       "text": "Hello %%first_name%%"},
           "merge": "local", "rate": {"max_in_flight": 4}})";
-        auto c = parse_job(json, dir_);
+        auto c = parse_job(json, dir_.path());
         EXPECT_TRUE(c) << (c ? "" : c.error().message);
         return c ? *c : job_config{};
     }
@@ -70,7 +65,7 @@ class Durability : public ::testing::TestWithParam<unsigned> {
     }
 
     const std::size_t rows_ = 3000;
-    fs::path dir_;
+    test::temp_dir dir_{"salvo-durability"};
     std::unique_ptr<emulator::server> emulator_;
 };
 

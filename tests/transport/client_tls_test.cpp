@@ -14,18 +14,6 @@ using namespace salvo::transport::testing;
 using salvo::test::http_test_server;
 using salvo::test::http_test_server_options;
 
-// Where this libcurl looks for CAs when none is configured.
-std::string default_ca_bundle_path() {
-    std::string path;
-    if (CURL* e = curl_easy_init()) {
-        char* cainfo = nullptr;
-        if (curl_easy_getinfo(e, CURLINFO_CAINFO, &cainfo) == CURLE_OK && cainfo != nullptr)
-            path = cainfo;
-        curl_easy_cleanup(e);
-    }
-    return path;
-}
-
 class ClientTls : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -60,7 +48,7 @@ TEST_F(ClientTls, SelfSignedServerFailsByDefaultPermanentlyAndSaysWhy) {
     // With the system's CA bundle the self-signed certificate fails to verify;
     // a minimal machine without ca-certificates has no bundle at all, and
     // then the message must say so and how to fix it.
-    if (std::filesystem::exists(default_ca_bundle_path())) {
+    if (std::filesystem::exists(default_ca_bundle())) {
         EXPECT_EQ(r.out.curl_code, CURLE_PEER_FAILED_VERIFICATION);
         EXPECT_NE(r.out.message.find("certificate verification failed"), std::string::npos)
             << r.out.message;

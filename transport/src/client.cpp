@@ -37,8 +37,8 @@ void global_init_once() {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-// The CA bundle this libcurl reads when none is configured (built in at
-// compile time, e.g. /etc/ssl/certs/ca-certificates.crt on Debian).
+}  // namespace
+
 std::string default_ca_bundle() {
     std::string path = "the system's CA bundle";
     if (CURL* e = curl_easy_init()) {
@@ -49,8 +49,6 @@ std::string default_ca_bundle() {
     }
     return path;
 }
-
-}  // namespace
 
 struct client::impl {
     impl(client_options o, const clock& clk)

@@ -25,6 +25,11 @@
 
 namespace salvo::transport {
 
+/// The CA bundle this libcurl reads when tls_options::ca_file is empty
+/// (built in, e.g. /etc/ssl/certs/ca-certificates.crt on Debian), or a
+/// description when curl does not say.
+[[nodiscard]] std::string default_ca_bundle();
+
 struct tls_options {
     bool verify = true;   ///< verify the peer certificate and host name.
     std::string ca_file;  ///< PEM bundle to trust instead of the system's; empty = system.

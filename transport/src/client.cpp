@@ -91,10 +91,9 @@ struct client::impl {
             std::unique_lock lock(mutex);
             const std::size_t size = req.body.size();
             const auto room = [&] {
-                return in_flight == 0 ||
-                       (in_flight < max_admitted &&
-                        (options.max_queued_bytes == 0 ||
-                         admitted_bytes + size <= options.max_queued_bytes));
+                return in_flight == 0 || (in_flight < max_admitted &&
+                                          (options.max_queued_bytes == 0 ||
+                                           admitted_bytes + size <= options.max_queued_bytes));
             };
             if (wait && accepting && !room()) {
                 ++waiters;
@@ -198,6 +197,7 @@ struct client::impl {
             return;
         }
         transfer* t = owned.get();
+        t->serial = ++serials;
         live.emplace(t, std::move(owned));
         t->admitted = clock_.now();
         if (stopping) {
@@ -327,9 +327,9 @@ struct client::impl {
     // Shared with submitting threads.
     std::mutex mutex;
     std::condition_variable slot_free;
-    std::size_t in_flight = 0;  // admitted, not completed
+    std::size_t in_flight = 0;       // admitted, not completed
     std::size_t admitted_bytes = 0;  // their bodies' sizes
-    std::size_t waiters = 0;    // submit() calls waiting for a slot
+    std::size_t waiters = 0;         // submit() calls waiting for a slot
     bool accepting = true;
     bool drain_posted = false;  // a take_incoming() is queued
     std::vector<std::pair<request, completion>> incoming;
@@ -348,6 +348,7 @@ struct client::impl {
     bool stopping = false;
     bool torn_down = false;
     std::unordered_map<transfer*, std::unique_ptr<transfer>> live;
+    std::uint64_t serials = 0;  // transfer::serial of the last one admitted
     std::deque<transfer*> queue;
     std::vector<std::pair<request, completion>> taken;  // take_incoming()'s batch
     std::vector<CURL*> idle_easy;
@@ -420,7 +421,7 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
                   "or name a PEM bundle with the CA file option. curl said: ";
         message += t->error_text.data();
     } else if (v.result == disposition::permanent &&
-        classify_curl_code(t->answer.curl_code) == curl_class::cert_failure) {
+               classify_curl_code(t->answer.curl_code) == curl_class::cert_failure) {
         message =
             "TLS certificate verification failed; this will not fix itself: trust the "
             "server's CA with the CA file option (or, for a test server only, the "
@@ -464,8 +465,13 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
     }
     t->waiting_retry = true;
     t->retry_timer.expires_after(d.delay);
-    t->retry_timer.async_wait([this, t](boost::system::error_code ec) {
-        if (ec) return;  // cancelled: `t` may be gone
+    t->retry_timer.async_wait([this, t, serial = t->serial](boost::system::error_code ec) {
+        // A timer that had fired before a shutdown finished `t` still runs
+        // with success: `t` may be gone (or its address reused), so look it
+        // up before touching it.
+        if (ec) return;
+        const auto it = live.find(t);
+        if (it == live.end() || t->serial != serial) return;
         t->waiting_retry = false;
         if (stopping) return;
         queue.push_front(t);

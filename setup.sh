@@ -37,7 +37,7 @@ packages=(
 # For bench/limit/run.sh and profiling only. Debian's nginx package also
 # enables its default site on port 80; run.sh starts its own nginx on a free
 # loopback port and does not use it.
-bench_packages=(nginx-light wrk linux-perf strace)
+bench_packages=(nginx-light wrk linux-perf strace sqlite3)
 
 # Installs those of the given packages that are missing.
 install_packages() {

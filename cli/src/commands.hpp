@@ -70,16 +70,15 @@ struct listen_args {
 int run_listen(listen_args a);
 
 /// ADDR:PORT (or [v6]:PORT) into its parts; false when malformed.
-[[nodiscard]] bool split_host_port(const std::string& spec, std::string& host,
-                                   std::uint16_t& port);
+[[nodiscard]] bool split_host_port(const std::string& spec, std::string& host, std::uint16_t& port);
 
 struct suppressions_args {
     std::string action;  ///< export, add or remove
     std::string db;
     std::vector<std::string> addresses;
-    std::string file;    ///< add/remove: one address per line
+    std::string file;  ///< add/remove: one address per line
     std::string reason = "manual";
-    std::string out;     ///< export: this file instead of stdout
+    std::string out;  ///< export: this file instead of stdout
     bool with_reason = false;
 };
 

@@ -143,19 +143,22 @@ int run_emulate(const emulate_args& a) {
     if (!a.events_url.empty()) {
         emulator::event_options ev;
         ev.url = a.events_url;
-        const char* secret = a.events_secret_env.empty() ? nullptr : std::getenv(a.events_secret_env.c_str());
+        const char* secret =
+            a.events_secret_env.empty() ? nullptr : std::getenv(a.events_secret_env.c_str());
         if (!secret || !*secret) {
-            fmt::print(stderr,
-                       "salvo: --events-url needs the receiver's SecretKey in an environment "
-                       "variable named by --events-secret-env{}\n",
-                       a.events_secret_env.empty() ? "" : " (" + a.events_secret_env + " is not set)");
+            fmt::print(
+                stderr,
+                "salvo: --events-url needs the receiver's SecretKey in an environment "
+                "variable named by --events-secret-env{}\n",
+                a.events_secret_env.empty() ? "" : " (" + a.events_secret_env + " is not set)");
             return exit_usage;
         }
         ev.secret_key = secret;
         if (!a.events_validation_key_env.empty()) {
             const char* v = std::getenv(a.events_validation_key_env.c_str());
             if (!v || !*v) {
-                fmt::print(stderr, "salvo: --events-validation-key-env {}: the variable is not set\n",
+                fmt::print(stderr,
+                           "salvo: --events-validation-key-env {}: the variable is not set\n",
                            a.events_validation_key_env);
                 return exit_usage;
             }
@@ -167,9 +170,12 @@ int run_emulate(const emulate_args& a) {
         ev.seed = a.events_seed;
         ev.shuffle = a.events_shuffle;
         const std::pair<const std::optional<double>*, double*> rates[] = {
-            {&a.hard_bounce_rate, &ev.hard_bounce_rate}, {&a.soft_bounce_rate, &ev.soft_bounce_rate},
-            {&a.deferral_rate, &ev.deferral_rate},       {&a.complaint_rate, &ev.complaint_rate},
-            {&a.open_rate, &ev.open_rate},               {&a.click_rate, &ev.click_rate},
+            {&a.hard_bounce_rate, &ev.hard_bounce_rate},
+            {&a.soft_bounce_rate, &ev.soft_bounce_rate},
+            {&a.deferral_rate, &ev.deferral_rate},
+            {&a.complaint_rate, &ev.complaint_rate},
+            {&a.open_rate, &ev.open_rate},
+            {&a.click_rate, &ev.click_rate},
             {&a.unsubscribe_rate, &ev.unsubscribe_rate}};
         for (const auto& [given, target] : rates) {
             if (!*given) continue;

@@ -82,14 +82,22 @@ bool read_config(listen_args& a) {
             return true;
         };
         bool ok = true;
-        if (key == "listen") ok = set(a.listen);
-        else if (key == "db") ok = set(a.db);
-        else if (key == "secret_key_env") ok = set(a.secret_key_env);
-        else if (key == "secret_key_file") ok = set(a.secret_key_file);
-        else if (key == "validation_key_env") ok = set(a.validation_key_env);
-        else if (key == "validation_key_file") ok = set(a.validation_key_file);
-        else if (key == "tls_cert") ok = set(a.tls_cert);
-        else if (key == "tls_key") ok = set(a.tls_key);
+        if (key == "listen")
+            ok = set(a.listen);
+        else if (key == "db")
+            ok = set(a.db);
+        else if (key == "secret_key_env")
+            ok = set(a.secret_key_env);
+        else if (key == "secret_key_file")
+            ok = set(a.secret_key_file);
+        else if (key == "validation_key_env")
+            ok = set(a.validation_key_env);
+        else if (key == "validation_key_file")
+            ok = set(a.validation_key_file);
+        else if (key == "tls_cert")
+            ok = set(a.tls_cert);
+        else if (key == "tls_key")
+            ok = set(a.tls_key);
         else if (key == "server_id") {
             if (is_number) {
                 if (!a.server_id) a.server_id = std::to_string(n);
@@ -191,8 +199,7 @@ int run_listen(listen_args a) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     auto s = receiver::server::start(o, std::move(*db));
     if (!s) {
-        fmt::print(stderr, "salvo listen: cannot start on {}: {}{}\n", listen,
-                   s.error().message(),
+        fmt::print(stderr, "salvo listen: cannot start on {}: {}{}\n", listen, s.error().message(),
                    o.tls ? " (check --tls-cert and --tls-key: PEM files)" : "");
         return exit_usage;
     }

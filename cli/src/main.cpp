@@ -158,9 +158,11 @@ int main(int argc, char** argv) {
     e->add_option("--events-format", emu.events_format, "json (default) or form (legacy)")
         ->check(CLI::IsMember({"json", "form"}));
     e->add_option("--events-per-second", emu.events_per_second, "Posts per second (0: unlimited)");
-    e->add_option("--hard-bounce-rate", emu.hard_bounce_rate, "Share of emails hard-bouncing (0.02)");
+    e->add_option("--hard-bounce-rate", emu.hard_bounce_rate,
+                  "Share of emails hard-bouncing (0.02)");
     e->add_option("--soft-bounce-rate", emu.soft_bounce_rate, "... soft-bouncing (0.02)");
-    e->add_option("--deferral-rate", emu.deferral_rate, "... deferred (0.03); the rest is delivered");
+    e->add_option("--deferral-rate", emu.deferral_rate,
+                  "... deferred (0.03); the rest is delivered");
     e->add_option("--complaint-rate", emu.complaint_rate, "Of delivered: complaints (0.01)");
     e->add_option("--open-rate", emu.open_rate, "Of delivered: opens (0.3)");
     e->add_option("--click-rate", emu.click_rate, "Of delivered: clicks (0.1)");
@@ -203,7 +205,8 @@ int main(int argc, char** argv) {
 
     // listen
     cli::listen_args lis;
-    auto* l = app.add_subcommand("listen", "Receive SocketLabs Event Webhooks into an event database");
+    auto* l =
+        app.add_subcommand("listen", "Receive SocketLabs Event Webhooks into an event database");
     l->add_option("config", lis.config_file, "A JSON file with the same keys (optional)")
         ->check(CLI::ExistingFile);
     l->add_option("--listen", lis.listen, "ADDR:PORT (default 127.0.0.1:8466; port 0 = any)");
@@ -233,10 +236,12 @@ int main(int argc, char** argv) {
 
     // status
     cli::status_args st;
-    auto* stc = app.add_subcommand("status", "A campaign's delivery funnel from the received events");
+    auto* stc =
+        app.add_subcommand("status", "A campaign's delivery funnel from the received events");
     stc->add_option("job", st.job_file, "The job file")->required()->check(CLI::ExistingFile);
-    stc->add_option("--db", st.db, "The event database (default: the job's suppression db, "
-                                   "else events.sqlite)");
+    stc->add_option("--db", st.db,
+                    "The event database (default: the job's suppression db, "
+                    "else events.sqlite)");
     stc->add_flag("--json", st.json, "Print one JSON object");
     stc->add_option("--rows", st.rows_file, "Write each results line with its delivery state");
     stc->add_option("--set", st.sets, "Set any job key: key.path=value")->allow_extra_args(false);

@@ -71,8 +71,8 @@ int run_status(const status_args& a) {
     so.read_only = true;
     auto db = store::open_sqlite(so);
     if (!db) {
-        fmt::print(stderr, "salvo status: the event database {}: {} (give it with --db)\n",
-                   db_path, db.error().message());
+        fmt::print(stderr, "salvo status: the event database {}: {} (give it with --db)\n", db_path,
+                   db.error().message());
         return exit_usage;
     }
     const std::string mailing_id = engine::campaign_mailing_id(*cfg);
@@ -93,9 +93,10 @@ int run_status(const status_args& a) {
 
     std::ifstream results(cfg->results);
     if (!results) {
-        fmt::print(stderr,
-                   "salvo status: no results file at {}: has the campaign been sent (salvo send)?\n",
-                   cfg->results.string());
+        fmt::print(
+            stderr,
+            "salvo status: no results file at {}: has the campaign been sent (salvo send)?\n",
+            cfg->results.string());
         return exit_usage;
     }
     std::ofstream rows_out;
@@ -144,7 +145,8 @@ int run_status(const status_args& a) {
             if (o.clicks) ++clicked;
             const auto at = email.rfind('@');
             std::string domain(at == std::string_view::npos ? "" : email.substr(at + 1));
-            for (auto& ch : domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            for (auto& ch : domain)
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
             auto& d = domains[domain];
             ++d.accepted;
             if (o.state == delivery_state::delivered) ++d.delivered;
@@ -163,10 +165,10 @@ int run_status(const status_args& a) {
     if (a.json) {
         std::string out = "{\"mailing_id\":" + json_string(mailing_id);
         out += fmt::format(",\"rows\":{},\"accepted\":{}", rows, accepted);
-        for (const auto s : {delivery_state::queued, delivery_state::delivered,
-                             delivery_state::deferred, delivery_state::soft_bounced,
-                             delivery_state::bounced, delivery_state::complained,
-                             delivery_state::unsubscribed, delivery_state::no_event})
+        for (const auto s :
+             {delivery_state::queued, delivery_state::delivered, delivery_state::deferred,
+              delivery_state::soft_bounced, delivery_state::bounced, delivery_state::complained,
+              delivery_state::unsubscribed, delivery_state::no_event})
             out += fmt::format(",\"{}\":{}", platform::to_string(s), count(s));
         out += fmt::format(",\"opened\":{},\"clicked\":{},\"by_domain\":[", opened, clicked);
         bool first = true;
@@ -174,7 +176,8 @@ int run_status(const status_args& a) {
             out += first ? "" : ",";
             first = false;
             out += fmt::format(
-                "{{\"domain\":{},\"accepted\":{},\"delivered\":{},\"bounced\":{},\"complained\":{}}}",
+                "{{\"domain\":{},\"accepted\":{},\"delivered\":{},\"bounced\":{},\"complained\":{}}"
+                "}",
                 json_string(domain), d.accepted, d.delivered, d.bounced, d.complained);
         }
         out += "],\"last_event_at\":" + (last.empty() ? std::string("null") : json_string(last));
@@ -183,10 +186,10 @@ int run_status(const status_args& a) {
     }
     fmt::print("campaign     {} (MailingId {})\n", a.job_file.string(), mailing_id);
     fmt::print("rows         {}\naccepted     {}\n", rows, accepted);
-    for (const auto s : {delivery_state::delivered, delivery_state::queued,
-                         delivery_state::deferred, delivery_state::soft_bounced,
-                         delivery_state::bounced, delivery_state::complained,
-                         delivery_state::unsubscribed, delivery_state::no_event})
+    for (const auto s :
+         {delivery_state::delivered, delivery_state::queued, delivery_state::deferred,
+          delivery_state::soft_bounced, delivery_state::bounced, delivery_state::complained,
+          delivery_state::unsubscribed, delivery_state::no_event})
         fmt::print("  {:<12} {}\n", platform::to_string(s), count(s));
     fmt::print("opened       {}\nclicked      {}\nlast event   {}\n", opened, clicked,
                last.empty() ? "none yet" : last);

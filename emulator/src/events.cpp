@@ -229,13 +229,14 @@ bool event_poster::post_until_ok(const std::string& body, bool handshake) {
             if (!ec) http::read(*stream, buffer, res, ec);
         }
         if (!ec && res.result() == http::status::ok) {
-            if (handshake && (res.body().empty() ||
-                              (!o_.validation_key.empty() &&
-                               res.body().find(o_.validation_key) == std::string::npos))) {
+            if (handshake &&
+                (res.body().empty() || (!o_.validation_key.empty() &&
+                                        res.body().find(o_.validation_key) == std::string::npos))) {
                 const std::lock_guard lock(mutex_);
-                error_ = "the events endpoint answered the Validation handshake without the "
-                         "validation key; no events are posted (check --events-url and the "
-                         "receiver's validation key)";
+                error_ =
+                    "the events endpoint answered the Validation handshake without the "
+                    "validation key; no events are posted (check --events-url and the "
+                    "receiver's validation key)";
                 return false;
             }
             if (!res.keep_alive()) stream.reset();
@@ -252,9 +253,8 @@ void event_poster::run() {
     const std::vector<field> validation{
         {"ServerId", o_.server_id}, {"SecretKey", o_.secret_key}, {"Type", "Validation"}};
     if (!post_until_ok(encode(validation, o_.form), true)) return;
-    const auto gap = o_.per_second > 0
-                         ? std::chrono::duration<double>(1.0 / o_.per_second)
-                         : std::chrono::duration<double>(0);
+    const auto gap = o_.per_second > 0 ? std::chrono::duration<double>(1.0 / o_.per_second)
+                                       : std::chrono::duration<double>(0);
     for (;;) {
         pending p;
         {

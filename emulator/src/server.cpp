@@ -35,9 +35,9 @@ using tcp = asio::ip::tcp;
 using injection::api_code;
 
 namespace {
-using httpd::use_tuple;
 using httpd::deadline;
 using httpd::linger_close;
+using httpd::use_tuple;
 constexpr std::size_t code_count = static_cast<std::size_t>(api_code::unknown) + 1;
 constexpr std::size_t status_count = 600;
 

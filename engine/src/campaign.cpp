@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -100,7 +100,8 @@ std::optional<std::string> email_column_of(const std::vector<std::string>& colum
                           std::tolower(static_cast<unsigned char>(y));
                });
     };
-    for (const std::string_view name : {std::string_view(wanted), std::string_view("DeliveryAddress")})
+    for (const std::string_view name :
+         {std::string_view(wanted), std::string_view("DeliveryAddress")})
         for (const auto& c : columns)
             if (same(c, name)) return c;
     return std::nullopt;

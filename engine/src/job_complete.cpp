@@ -141,8 +141,7 @@ void job::impl::note_request_result(bool failed) {
 bool job::impl::is_over_quota(const transport::outcome& answer) {
     // Runs on the network thread, for every answer the transport classifies:
     // the canonical success body is compared first, anything else is read.
-    if (answer.http_status != 200 || answer.body == injection::canonical_success_body)
-        return false;
+    if (answer.http_status != 200 || answer.body == injection::canonical_success_body) return false;
     static const injection::outgoing_request no_slots;
     return net_reader.read(200, answer.body, no_slots).code == injection::api_code::over_quota;
 }
@@ -196,8 +195,8 @@ void job::impl::complete(finished_request& done) {
                 return;
             }
             case fate::rejected:
-                decide_all(*f, engine::fate::rejected, injection::to_string(v.code),
-                           keep(v.detail), f->transport_attempts);
+                decide_all(*f, engine::fate::rejected, injection::to_string(v.code), keep(v.detail),
+                           f->transport_attempts);
                 note_request_result(false);
                 return;
             case fate::stop_job:
@@ -219,10 +218,10 @@ void job::impl::complete(finished_request& done) {
     }
     if (maybe_delivered) {
         if (config.retry.ambiguous == ambiguous_policy::hold) {
-            decide_all(*f, fate::unknown, {},
-                       keep("maybe delivered: " + out.message +
-                            " (retry.ambiguous is hold: not re-sent)"),
-                       f->transport_attempts);
+            decide_all(
+                *f, fate::unknown, {},
+                keep("maybe delivered: " + out.message + " (retry.ambiguous is hold: not re-sent)"),
+                f->transport_attempts);
             note_request_result(true);
             return;
         }

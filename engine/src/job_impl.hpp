@@ -13,8 +13,8 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 
 #include <condition_variable>
-#include <functional>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>

@@ -99,8 +99,7 @@ void work::clear() {
     message_id_spans.clear();
 }
 
-progress_reporter::progress_reporter(std::chrono::milliseconds interval,
-                                     std::function<void()> tick)
+progress_reporter::progress_reporter(std::chrono::milliseconds interval, std::function<void()> tick)
     : thread_([this, interval, tick = std::move(tick)] {
           std::unique_lock lock(mutex_);
           while (!done_) {
@@ -124,8 +123,7 @@ void progress_reporter::stop() {
 namespace {
 
 // The transport's settings from the job file.
-transport::client_options client_options_for(const job_config& config,
-                                             const run_options& options) {
+transport::client_options client_options_for(const job_config& config, const run_options& options) {
     transport::client_options co;
     co.version = options.user_agent_version;
     co.max_in_flight = config.rate.max_in_flight;
@@ -246,8 +244,8 @@ std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection
             if (!message_id->expand(values, expanded)) {
                 const auto at = static_cast<std::uint32_t>(w->message_ids.size());
                 (void)merge::json_unescape(expanded, w->message_ids);
-                w->message_id_spans[i] = {
-                    at, static_cast<std::uint32_t>(w->message_ids.size() - at)};
+                w->message_id_spans[i] = {at,
+                                          static_cast<std::uint32_t>(w->message_ids.size() - at)};
             }
         }
     }
@@ -474,6 +472,5 @@ report job::impl::run() {
     }
     return r;
 }
-
 
 }  // namespace salvo::engine

@@ -5,8 +5,8 @@
 
 #include <salvo/engine/ledger.hpp>
 
-#include <boost/system/error_code.hpp>
 #include <zlib.h>
+#include <boost/system/error_code.hpp>
 
 #include <unistd.h>
 #include <algorithm>
@@ -105,7 +105,8 @@ inline bool is_set(const std::vector<bool>& bits, std::uint64_t row) {
 // Takes the entries of `rows` (ascending) out of `notable`, calling
 // f(row, code) for each one found.
 template <class F>
-inline void take_notable(std::vector<std::uint64_t>& notable, std::span<const std::uint64_t> rows, F&& f) {
+inline void take_notable(std::vector<std::uint64_t>& notable, std::span<const std::uint64_t> rows,
+                         F&& f) {
     std::sort(notable.begin(), notable.end());
     auto out = notable.begin();
     auto want = rows.begin();
@@ -212,7 +213,6 @@ inline fate_record read_fate(std::string_view line) {
     r.ambiguous = line.find("\"ambiguous\":true") != std::string_view::npos;
     return r;
 }
-
 
 /// The ledger_io that does the system calls (ledger.cpp).
 ledger_io& system_ledger_io();

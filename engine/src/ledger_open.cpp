@@ -42,8 +42,8 @@ struct journal_scan {
     std::vector<std::uint64_t> notable;  // as ledger::notable_
     std::array<std::uint64_t, fate_count> counts{};
     std::uint64_t ambiguous = 0;
-    std::deque<tail_record> tail;             // A and F records past the checkpoint
-    std::vector<std::uint64_t> reopen_rows;   // rows of R records since the last C
+    std::deque<tail_record> tail;            // A and F records past the checkpoint
+    std::vector<std::uint64_t> reopen_rows;  // rows of R records since the last C
 
     void decide(std::uint64_t row, fate f, bool amb) {
         mark(decided, row);
@@ -73,9 +73,7 @@ struct journal_scan {
             for_each_row(rows.substr(tilde + 1), [&](std::uint64_t r) { amb.push_back(r); });
         std::sort(amb.begin(), amb.end());
         for_each_row(rows.substr(0, tilde == std::string_view::npos ? rows.size() : tilde),
-                     [&](std::uint64_t r) {
-                         f(r, std::binary_search(amb.begin(), amb.end(), r));
-                     });
+                     [&](std::uint64_t r) { f(r, std::binary_search(amb.begin(), amb.end(), r)); });
     }
 
     // Applies one record (not the header). False when the record is damaged.
@@ -136,8 +134,7 @@ struct journal_scan {
                 checkpoint_results = parse_u64(body.substr(0, sp));
                 checkpoint_journal =
                     sp == std::string_view::npos ? offset : parse_u64(body.substr(sp + 1));
-                while (!tail.empty() && tail.front().offset < checkpoint_journal)
-                    tail.pop_front();
+                while (!tail.empty() && tail.front().offset < checkpoint_journal) tail.pop_front();
                 reopen_rows.clear();
                 rebuild = false;
                 return true;

@@ -163,8 +163,7 @@ std::optional<source_error> suppression_list::load_db(const std::string& path) {
         why = s.reason + " (" + name + ")";
         add(s.address, why);
     });
-    if (ec)
-        return source_error{ec, fmt::format("suppression database {}: {}", path, ec.message())};
+    if (ec) return source_error{ec, fmt::format("suppression database {}: {}", path, ec.message())};
     return std::nullopt;
 }
 
@@ -271,8 +270,7 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
     if (const std::string* why = suppressed_ ? suppressed_->reason(address) : nullptr) {
         reason = detail::row_message(source_name_, info.row, info.line,
                                      "field '{}': '{}' is on the suppression list{}{}",
-                                     email_label_, shown(address), why->empty() ? "" : ": ",
-                                     *why);
+                                     email_label_, shown(address), why->empty() ? "" : ": ", *why);
         return verdict::suppressed;
     }
     if (seen_) {

@@ -28,7 +28,7 @@ constexpr std::array<std::string_view, event_type_count> type_names{
     "Queued", "Deferred", "Delivered", "Failed", "Tracking", "Complaint", "Validation", "Unknown"};
 
 constexpr std::array<std::string_view, delivery_state_count> state_names{
-    "no_event", "queued",  "deferred",     "soft_bounced",
+    "no_event",  "queued",  "deferred",     "soft_bounced",
     "delivered", "bounced", "unsubscribed", "complained"};
 
 int hex(char c) noexcept {
@@ -39,8 +39,22 @@ int hex(char c) noexcept {
 }
 
 // The known fields, by what the parser does with their value.
-enum class field_kind { type, date_time, server_id, secret_key, address, mailing_id, message_id,
-                        failure_type, failure_code, tracking_type, url, reason, response, other };
+enum class field_kind {
+    type,
+    date_time,
+    server_id,
+    secret_key,
+    address,
+    mailing_id,
+    message_id,
+    failure_type,
+    failure_code,
+    tracking_type,
+    url,
+    reason,
+    response,
+    other
+};
 
 field_kind kind_of(std::string_view name) noexcept {
     struct entry {
@@ -102,13 +116,27 @@ class event_builder {
                     return errc::bad_date_time;
                 }
                 break;
-            case field_kind::server_id: e_.server_id = value; break;
-            case field_kind::secret_key: e_.secret_key = value; break;
-            case field_kind::address: e_.address = value; break;
-            case field_kind::mailing_id: e_.mailing_id = value; break;
-            case field_kind::message_id: e_.message_id = value; break;
-            case field_kind::url: e_.url = value; break;
-            case field_kind::reason: e_.reason = value; break;
+            case field_kind::server_id:
+                e_.server_id = value;
+                break;
+            case field_kind::secret_key:
+                e_.secret_key = value;
+                break;
+            case field_kind::address:
+                e_.address = value;
+                break;
+            case field_kind::mailing_id:
+                e_.mailing_id = value;
+                break;
+            case field_kind::message_id:
+                e_.message_id = value;
+                break;
+            case field_kind::url:
+                e_.url = value;
+                break;
+            case field_kind::reason:
+                e_.reason = value;
+                break;
             case field_kind::response:
                 if (e_.reason.empty()) e_.reason = value;
                 break;
@@ -118,7 +146,8 @@ class event_builder {
                 return number(name, value, e_.failure_code, reason);
             case field_kind::tracking_type:
                 return number(name, value, e_.tracking_type, reason);
-            case field_kind::other: break;
+            case field_kind::other:
+                break;
         }
         return {};
     }
@@ -144,8 +173,8 @@ class event_builder {
         const auto r = std::from_chars(value.data(), value.data() + value.size(), n);
         if (r.ec != std::errc{} || r.ptr != value.data() + value.size()) {
             if (reason)
-                *reason = "event " + std::to_string(index_ + 1) + ": " + std::string(name) +
-                          " '" + std::string(value.substr(0, 32)) + "' is not a whole number";
+                *reason = "event " + std::to_string(index_ + 1) + ": " + std::string(name) + " '" +
+                          std::string(value.substr(0, 32)) + "' is not a whole number";
             return errc::bad_number;
         }
         target = n;
@@ -175,19 +204,24 @@ std::string_view to_string(delivery_state s) noexcept {
 delivery_state state_of(event_type type, std::optional<std::int64_t> failure_type,
                         std::optional<std::int64_t> tracking_type) noexcept {
     switch (type) {
-        case event_type::queued: return delivery_state::queued;
-        case event_type::deferred: return delivery_state::deferred;
-        case event_type::delivered: return delivery_state::delivered;
+        case event_type::queued:
+            return delivery_state::queued;
+        case event_type::deferred:
+            return delivery_state::deferred;
+        case event_type::delivered:
+            return delivery_state::delivered;
         case event_type::failed:
             return failure_type == failure_permanent || failure_type == failure_suppressed
                        ? delivery_state::bounced
                        : delivery_state::soft_bounced;
-        case event_type::complaint: return delivery_state::complained;
+        case event_type::complaint:
+            return delivery_state::complained;
         case event_type::tracking:
             return tracking_type == tracking_unsubscribe ? delivery_state::unsubscribed
                                                          : delivery_state::no_event;
         case event_type::validation:
-        case event_type::unknown: break;
+        case event_type::unknown:
+            break;
     }
     return delivery_state::no_event;
 }
@@ -197,17 +231,22 @@ std::string identity_extra(const event& e) {
         return v ? std::to_string(*v) : std::string();
     };
     switch (e.type) {
-        case event_type::tracking: return n(e.tracking_type) + "|" + e.url;
-        case event_type::failed: return n(e.failure_type) + "|" + n(e.failure_code);
-        case event_type::deferred: return e.reason;
-        default: return {};
+        case event_type::tracking:
+            return n(e.tracking_type) + "|" + e.url;
+        case event_type::failed:
+            return n(e.failure_type) + "|" + n(e.failure_code);
+        case event_type::deferred:
+            return e.reason;
+        default:
+            return {};
     }
 }
 
 std::optional<body_format> format_of(std::string_view content_type) noexcept {
     std::string_view media = content_type.substr(0, content_type.find(';'));
     while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
-    while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
+    while (!media.empty() && (media.front() == ' ' || media.front() == '\t'))
+        media.remove_prefix(1);
     if (iequals(media, "application/json") || iequals(media, "text/json")) return body_format::json;
     if (media.size() > 5 && iequals(media.substr(media.size() - 5), "+json"))
         return body_format::json;
@@ -289,12 +328,18 @@ struct event_parser::impl {
             std::string_view text;
             raw = simdjson::minify(v);
             switch (v.type()) {
-                case simdjson::dom::element_type::STRING: text = v.get_string().value_unsafe(); break;
+                case simdjson::dom::element_type::STRING:
+                    text = v.get_string().value_unsafe();
+                    break;
                 case simdjson::dom::element_type::INT64:
                 case simdjson::dom::element_type::UINT64:
                 case simdjson::dom::element_type::DOUBLE:
-                case simdjson::dom::element_type::BOOL: text = raw; break;
-                default: text = {}; break;  // null, objects and arrays: in raw only
+                case simdjson::dom::element_type::BOOL:
+                    text = raw;
+                    break;
+                default:
+                    text = {};
+                    break;  // null, objects and arrays: in raw only
             }
             if (auto ec = b.add(field.key, text, raw, reason)) return ec;
         }
@@ -315,8 +360,7 @@ struct event_parser::impl {
         }
         const auto arr = doc.get_array().value_unsafe();
         if (arr.size() > max_events) {
-            if (reason)
-                *reason = "more than " + std::to_string(max_events) + " events in one body";
+            if (reason) *reason = "more than " + std::to_string(max_events) + " events in one body";
             return errc::too_many_events;
         }
         std::size_t index = 0;

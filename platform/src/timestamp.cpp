@@ -55,9 +55,9 @@ struct cursor {
     }
 };
 
-std::optional<std::int64_t> compose(std::int64_t y, std::int64_t mo, std::int64_t d,
-                                    std::int64_t h, std::int64_t mi, std::int64_t sec,
-                                    std::int64_t ms, std::int64_t offset_minutes) noexcept {
+std::optional<std::int64_t> compose(std::int64_t y, std::int64_t mo, std::int64_t d, std::int64_t h,
+                                    std::int64_t mi, std::int64_t sec, std::int64_t ms,
+                                    std::int64_t offset_minutes) noexcept {
     if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
         d > days_in(y, static_cast<unsigned>(mo)) || h > 23 || mi > 59 || sec > 60)
         return std::nullopt;

@@ -29,8 +29,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using httpd::use_tuple;
 using detail::bump;
+using httpd::use_tuple;
 
 struct server::impl {
     options opts;
@@ -149,8 +149,8 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
         lowest.expires_never();
         // Waiting for a request: the idle timeout, then the header deadline
         // once its first bytes are in (a new connection gets the header one).
-        timeout.arm(lowest.socket(), first || buffer.size() > 0 ? s.opts.header_timeout
-                                                                : s.opts.idle_timeout);
+        timeout.arm(lowest.socket(),
+                    first || buffer.size() > 0 ? s.opts.header_timeout : s.opts.idle_timeout);
         first = false;
         auto [ec, n] = co_await http::async_read_header(stream, buffer, req, use_tuple);
         timeout.disarm();
@@ -197,8 +197,8 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             answer = {http::status::ok, s.m.text(), "text/plain; version=0.0.4; charset=utf-8"};
         } else {
             // `/inbound` and `/unsubscribe` come next (DESIGN.md).
-            answer = text(http::status::not_found,
-                          "no such route; events go to POST /notifications\n");
+            answer =
+                text(http::status::not_found, "no such route; events go to POST /notifications\n");
         }
         if (!co_await send(s, stream, answer, r.version(), keep_alive)) co_return;
         if (!keep_alive) {

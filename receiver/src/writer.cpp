@@ -65,7 +65,8 @@ void writer::run() {
             if (queue_.empty()) return;  // stopping, and everything is answered
             // Whole posts only: a post's events commit together or not at all.
             std::size_t n = 0;
-            while (!queue_.empty() && (batch.empty() || n + queue_.front().events.size() <= max_batch_)) {
+            while (!queue_.empty() &&
+                   (batch.empty() || n + queue_.front().events.size() <= max_batch_)) {
                 n += queue_.front().events.size();
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
@@ -87,7 +88,8 @@ void writer::run() {
             ec = r.error();
             bump(m_.commit_failures);
         }
-        m_.queue_depth.fetch_sub(static_cast<std::int64_t>(events.size()), std::memory_order_relaxed);
+        m_.queue_depth.fetch_sub(static_cast<std::int64_t>(events.size()),
+                                 std::memory_order_relaxed);
         for (auto& j : batch) complete(j.ex, std::move(j.done), ec);
         batch.clear();
     }

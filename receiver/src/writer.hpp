@@ -32,8 +32,7 @@ class writer {
 
     /// Queues `events`; `done` is completed after their commit (or its
     /// failure). After stop(), completes at once with operation_aborted.
-    void submit(std::vector<platform::event> events, boost::asio::any_io_executor ex,
-                handler done);
+    void submit(std::vector<platform::event> events, boost::asio::any_io_executor ex, handler done);
 
     /// Commits what is queued, completes it, and joins the thread. Idempotent.
     void stop();

@@ -234,8 +234,14 @@ class sqlite_store final : public event_store {
             s.optional(12, e.failure_type);
             s.optional(13, e.failure_code);
             s.optional(14, e.tracking_type);
-            if (e.url.empty()) s.null(15); else s.text(15, e.url);
-            if (e.reason.empty()) s.null(16); else s.text(16, e.reason);
+            if (e.url.empty())
+                s.null(15);
+            else
+                s.text(15, e.url);
+            if (e.reason.empty())
+                s.null(16);
+            else
+                s.text(16, e.reason);
             s.text(17, platform::identity_extra(e));
             s.text(18, e.raw);
             const int rc = s.step();
@@ -255,8 +261,12 @@ class sqlite_store final : public event_store {
                 reason = e.failure_type == platform::failure_suppressed ? "platform_suppressed"
                                                                         : "hard_bounce";
                 break;
-            case platform::delivery_state::complained: reason = "complaint"; break;
-            case platform::delivery_state::unsubscribed: reason = "unsubscribe"; break;
+            case platform::delivery_state::complained:
+                reason = "complaint";
+                break;
+            case platform::delivery_state::unsubscribed:
+                reason = "unsubscribe";
+                break;
             case platform::delivery_state::soft_bounced:
                 if (rules_.soft_bounce_count > 0 && e.time_ms) {
                     auto& c = count_soft_;
@@ -272,7 +282,8 @@ class sqlite_store final : public event_store {
                         reason = "soft_bounces";
                 }
                 break;
-            default: break;
+            default:
+                break;
         }
         if (!reason) return {};
         auto& s = insert_suppression_;
@@ -324,8 +335,8 @@ error_code migrate(sqlite3* db) {
         } else {
             ec = exec(db, detail::migrations[version]);
             if (!ec) {
-                const std::string record =
-                    "INSERT INTO schema_version (version) VALUES (" + std::to_string(version + 1) + ")";
+                const std::string record = "INSERT INTO schema_version (version) VALUES (" +
+                                           std::to_string(version + 1) + ")";
                 ec = exec(db, record.c_str());
             }
             if (!ec) ec = exec(db, "COMMIT");
@@ -366,9 +377,9 @@ std::string address_key(std::string_view address) {
 
 boost::system::result<std::unique_ptr<event_store>> open_sqlite(const sqlite_options& o) {
     sqlite3* db = nullptr;
-    const int flags = (o.read_only ? SQLITE_OPEN_READONLY
-                                   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (o.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+        SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(o.path.c_str(), &db, flags, nullptr);
     if (rc != SQLITE_OK) {
         sqlite3_close_v2(db);
@@ -409,7 +420,8 @@ class store_cat final : public boost::system::error_category {
             case errc::not_a_database:
                 return "the file is not a salvo event database (run `salvo listen --db FILE` to "
                        "create one)";
-            case errc::bad_address: return "not an email address";
+            case errc::bad_address:
+                return "not an email address";
         }
         return "unknown store error";
     }

@@ -2,8 +2,8 @@
 // merge mode deliver identical recorded emails for a few hundred random
 // campaigns, both equal to a naive reference rendering; and the response
 // reader maps the emulator's answers to the exact recipients.
-#include "support/http_client.hpp"
 #include "injection/job_gen.hpp"
+#include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
 #include <salvo/injection/batcher.hpp>

@@ -28,7 +28,8 @@ class Durability : public ::testing::TestWithParam<unsigned> {
     void SetUp() override {
         std::ofstream out(dir_ / "recipients.csv");
         out << "email,first_name\n";
-        for (std::size_t i = 1; i <= rows_; ++i) out << "user" << i << "@example.com,N" << i << "\n";
+        for (std::size_t i = 1; i <= rows_; ++i)
+            out << "user" << i << "@example.com,N" << i << "\n";
         emulator::options o;
         o.record_in_memory = true;
         o.api_key = "test-key";

@@ -17,8 +17,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     static salvo::platform::event_parser parser;  // reused, as a session reuses it
-    const auto format = (data[0] & 1) ? salvo::platform::body_format::form
-                                      : salvo::platform::body_format::json;
+    const auto format =
+        (data[0] & 1) ? salvo::platform::body_format::form : salvo::platform::body_format::json;
     const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
     std::vector<salvo::platform::event> out(1);
     std::string reason;

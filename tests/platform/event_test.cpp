@@ -7,13 +7,15 @@
 namespace salvo::platform {
 namespace {
 
-std::vector<event> parse(std::string_view body, body_format f, boost::system::error_code* ec = nullptr,
-                         std::string* reason = nullptr) {
+std::vector<event> parse(std::string_view body, body_format f,
+                         boost::system::error_code* ec = nullptr, std::string* reason = nullptr) {
     event_parser p;
     std::vector<event> out;
     const auto e = p.parse(body, f, out, reason);
-    if (ec) *ec = e;
-    else EXPECT_FALSE(e) << e.message() << (reason ? *reason : "");
+    if (ec)
+        *ec = e;
+    else
+        EXPECT_FALSE(e) << e.message() << (reason ? *reason : "");
     return out;
 }
 
@@ -40,11 +42,11 @@ TEST(EventParser, ReadsARealShapedLegacyFormPost) {
 }
 
 TEST(EventParser, ReadsJsonObjectsAndArraysWithAnyNameCase) {
-    const auto one = parse(
-        R"({"type":"Failed","DATETIME":"2021-07-01T10:00:00.250+02:00","address":"b@x.com",)"
-        R"("FailureType":1,"FailureCode":2001,"Reason":"no such user","SecretKey":"k",)"
-        R"("Data":{"Meta":[{"Key":"a","Value":"b"}],"Tags":["t"]},"NewThing":[1,2]})",
-        body_format::json);
+    const auto one =
+        parse(R"({"type":"Failed","DATETIME":"2021-07-01T10:00:00.250+02:00","address":"b@x.com",)"
+              R"("FailureType":1,"FailureCode":2001,"Reason":"no such user","SecretKey":"k",)"
+              R"("Data":{"Meta":[{"Key":"a","Value":"b"}],"Tags":["t"]},"NewThing":[1,2]})",
+              body_format::json);
     ASSERT_EQ(one.size(), 1u);
     EXPECT_EQ(one[0].type, event_type::failed);
     EXPECT_EQ(one[0].failure_type, 1);

@@ -11,8 +11,8 @@
 #include "support/listen_process.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <signal.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <memory>
@@ -32,7 +32,8 @@ inline long long count_events(const std::filesystem::path& db, const char* sql) 
     long long n = -1;
     if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
         sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(h, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        if (sqlite3_prepare_v2(h, sql, -1, &s, nullptr) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW)
             n = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
     }
@@ -64,8 +65,11 @@ inline void kill_nine_during_flood(const flood_size& z) {
                 for (;;) {
                     ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "never answered 200";
                     try {
-                        if (!c) c = std::make_unique<http_client>(static_cast<std::uint16_t>(port.load()));
-                        if (c->request(http::verb::post, "/notifications", body).status == 200) break;
+                        if (!c)
+                            c = std::make_unique<http_client>(
+                                static_cast<std::uint16_t>(port.load()));
+                        if (c->request(http::verb::post, "/notifications", body).status == 200)
+                            break;
                     } catch (const std::exception&) {
                     }
                     c.reset();  // reconnect (to the restarted receiver)

@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
-#include <atomic>
 #include <signal.h>
+#include <atomic>
 #include <thread>
 
 namespace salvo::test {
@@ -66,7 +66,8 @@ TEST_F(Listen, AnswersTheValidationHandshakeWithTheValidationKey) {
 TEST_F(Listen, StoresARealShapedLegacyFormPost) {
     const auto r = post(
         "Type=Delivered&DateTime=Tue%2C%2014%20Aug%202018%2016%3A35%3A37%20GMT&MailingId=&"
-        "MessageId=msg-1&Address=ann%40example.com&SecretKey=" + key +
+        "MessageId=msg-1&Address=ann%40example.com&SecretKey=" +
+            key +
             "&RemoteMta=mx.example.com&ServerId=1234&Response=250%202.0.0%20OK%20id%3D42&"
             "LocalIp=192.0.2.1&FromAddress=news%40example.org",
         form);
@@ -110,8 +111,9 @@ TEST_F(Listen, StoresEveryTypeInBothEncodingsAndKeepsUnknownOnes) {
 }
 
 TEST_F(Listen, ARedeliveredEventIsStoredOnce) {
-    const std::string body = R"({"Type":"Tracking","TrackingType":0,"Url":"https://a","SecretKey":")" +
-                             key + R"(","Address":"r@x.com","MessageId":"m1","DateTime":"2024-01-01T00:00:00Z"})";
+    const std::string body =
+        R"({"Type":"Tracking","TrackingType":0,"Url":"https://a","SecretKey":")" + key +
+        R"(","Address":"r@x.com","MessageId":"m1","DateTime":"2024-01-01T00:00:00Z"})";
     EXPECT_EQ(post(body).status, 200);
     EXPECT_EQ(post(body).status, 200) << "a redelivery is answered 200 too";
     std::string other = body;
@@ -165,15 +167,16 @@ TEST_F(Listen, ABodyOverOneMebibyteIs413) {
 }
 
 TEST_F(Listen, HealthAndMetrics) {
-    ASSERT_EQ(post(R"({"Type":"Complaint","SecretKey":")" + key + R"(","Address":"c@x.com"})").status,
-              200);
+    ASSERT_EQ(
+        post(R"({"Type":"Complaint","SecretKey":")" + key + R"(","Address":"c@x.com"})").status,
+        200);
     http_client c(server_->port());
     EXPECT_EQ(c.request(http::verb::get, "/healthz", "").status, 200);
     const auto m = c.request(http::verb::get, "/metrics", "");
     EXPECT_EQ(m.status, 200);
-    for (const char* line : {"salvo_listen_events_total{type=\"Complaint\"} 1",
-                             "salvo_listen_suppressed_total 1", "salvo_listen_queue_depth 0",
-                             "salvo_listen_commit_seconds_count 1"})
+    for (const char* line :
+         {"salvo_listen_events_total{type=\"Complaint\"} 1", "salvo_listen_suppressed_total 1",
+          "salvo_listen_queue_depth 0", "salvo_listen_commit_seconds_count 1"})
         EXPECT_NE(m.body.find(line), std::string::npos) << line << "\n" << m.body;
     EXPECT_EQ(c.request(http::verb::get, "/nowhere", "").status, 404);
 }

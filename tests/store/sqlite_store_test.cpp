@@ -89,8 +89,11 @@ TEST_F(SqliteStore, HardBouncesComplaintsAndUnsubscribesSuppressAtOnce) {
     unsub.tracking_type = 2;
     event open_ = make(event_type::tracking, "o@x.com", 4);
     open_.tracking_type = 1;
-    const std::vector<event> batch{failed("h@x.com", 1, 1), failed("p@x.com", 2, 2),
-                                   make(event_type::complaint, "c@x.com", 3), unsub, open_,
+    const std::vector<event> batch{failed("h@x.com", 1, 1),
+                                   failed("p@x.com", 2, 2),
+                                   make(event_type::complaint, "c@x.com", 3),
+                                   unsub,
+                                   open_,
                                    failed("soft@x.com", 0, 5),
                                    make(event_type::delivered, "d@x.com", 6)};
     const auto r = s->write(batch, 100);

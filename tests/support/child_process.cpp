@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <fstream>
-#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fstream>
+#include <sstream>
 
 #include <cerrno>
 #include <cstring>

@@ -74,7 +74,8 @@ class child_process {
 /// Waits up to `timeout` for the first line `child` writes to `out` (a
 /// server's URL) and returns it. Throws std::runtime_error, quoting `err`,
 /// when the child exits first or prints nothing in time. Polls every 5 ms.
-[[nodiscard]] std::string wait_for_first_line(child_process& child, const std::filesystem::path& out,
+[[nodiscard]] std::string wait_for_first_line(child_process& child,
+                                              const std::filesystem::path& out,
                                               const std::filesystem::path& err,
                                               const std::string& what,
                                               std::chrono::milliseconds timeout);

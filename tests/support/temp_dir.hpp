@@ -13,7 +13,8 @@ namespace salvo::test {
 class temp_dir {
   public:
     explicit temp_dir(const std::string& prefix = "salvo-test") {
-        std::string templ = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+        std::string templ =
+            (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
         if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
         path_ = templ;
     }

@@ -104,8 +104,8 @@ TEST_F(JobMemory, PeakRssIsFlatInRowsAndDedupeCostsAtMost16BytesAnAddress) {
     RecordProperty("peak_kib_500k", std::to_string(small));
     RecordProperty("peak_kib_5m", std::to_string(big));
     RecordProperty("peak_kib_5m_dedupe", std::to_string(dedupe));
-    std::printf("peak RSS: 500k rows %ld KiB, 5M rows %ld KiB, 5M rows with dedupe %ld KiB\n", small,
-                big, dedupe);
+    std::printf("peak RSS: 500k rows %ld KiB, 5M rows %ld KiB, 5M rows with dedupe %ld KiB\n",
+                small, big, dedupe);
     EXPECT_LT(static_cast<double>(big), 1.5 * static_cast<double>(small));
     EXPECT_LE(dedupe - big, 16L * 5'000'000 / 1024 + 2048);  // + 2 MiB of slack for buffers
 }

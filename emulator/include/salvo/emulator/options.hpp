@@ -88,8 +88,8 @@ struct event_options {
     /// Expected in the handshake's answer; empty: any 200 with a body.
     std::string validation_key;
     std::string server_id = "1";
-    bool form = false;        ///< legacy form encoding instead of JSON
-    double per_second = 0;    ///< posts per second; 0: as fast as answered
+    bool form = false;      ///< legacy form encoding instead of JSON
+    double per_second = 0;  ///< posts per second; 0: as fast as answered
     double hard_bounce_rate = 0.02, soft_bounce_rate = 0.02, deferral_rate = 0.03;
     double complaint_rate = 0.01, open_rate = 0.3, click_rate = 0.1, unsubscribe_rate = 0.01;
     std::uint64_t seed = 1;

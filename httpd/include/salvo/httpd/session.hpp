@@ -82,8 +82,9 @@ boost::asio::awaitable<void> linger_close(Stream& stream) {
 
 /// An acceptor listening on host:port (port 0: the kernel picks one),
 /// with SO_REUSEADDR; the error of whichever step failed.
-inline boost::system::result<boost::asio::ip::tcp::acceptor> listen_on(
-    boost::asio::io_context& ioc, const std::string& host, std::uint16_t port) {
+inline boost::system::result<boost::asio::ip::tcp::acceptor> listen_on(boost::asio::io_context& ioc,
+                                                                       const std::string& host,
+                                                                       std::uint16_t port) {
     using tcp = boost::asio::ip::tcp;
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(host, ec);

@@ -9,16 +9,16 @@
 namespace salvo::platform {
 
 enum class errc {
-    empty_body = 1,         ///< nothing to parse
-    bad_json,               ///< not JSON, or not an object / array of objects
-    not_an_object,          ///< an array element that is not an object
-    bad_form,               ///< form data that is not name=value pairs
-    bad_percent_encoding,   ///< `%` not followed by two hex digits
-    missing_type,           ///< an event without `Type`
-    bad_date_time,          ///< `DateTime` in neither RFC 1123 nor ISO 8601
-    bad_number,             ///< a numeric field (FailureType, TrackingType…) that is not one
-    unsupported_media_type, ///< neither JSON nor form
-    too_many_events,        ///< an array longer than the parser's limit
+    empty_body = 1,          ///< nothing to parse
+    bad_json,                ///< not JSON, or not an object / array of objects
+    not_an_object,           ///< an array element that is not an object
+    bad_form,                ///< form data that is not name=value pairs
+    bad_percent_encoding,    ///< `%` not followed by two hex digits
+    missing_type,            ///< an event without `Type`
+    bad_date_time,           ///< `DateTime` in neither RFC 1123 nor ISO 8601
+    bad_number,              ///< a numeric field (FailureType, TrackingType…) that is not one
+    unsupported_media_type,  ///< neither JSON nor form
+    too_many_events,         ///< an array longer than the parser's limit
 };
 
 [[nodiscard]] const boost::system::error_category& platform_category() noexcept;

@@ -47,8 +47,8 @@ struct options {
     /// When set, every event's ServerId must equal it.
     std::optional<std::string> server_id;
 
-    std::size_t max_body_bytes = 1024 * 1024;  ///< above: 413
-    std::size_t max_connections = 1024;        ///< more are closed at once
+    std::size_t max_body_bytes = 1024 * 1024;         ///< above: 413
+    std::size_t max_connections = 1024;               ///< more are closed at once
     std::chrono::milliseconds header_timeout{10000};  ///< headers of a request: 408
     std::chrono::milliseconds body_timeout{30000};    ///< its body: 408
     std::chrono::milliseconds idle_timeout{60000};    ///< between requests: closed

@@ -59,7 +59,8 @@ struct write_result {
 /// One suppressed address.
 struct suppression {
     std::string address;  ///< local part as sent, domain lower case
-    std::string reason;   ///< hard_bounce, platform_suppressed, complaint, unsubscribe, soft_bounces, manual
+    std::string
+        reason;  ///< hard_bounce, platform_suppressed, complaint, unsubscribe, soft_bounces, manual
     std::optional<std::int64_t> source_event;  ///< the event's id, none for `manual`
     std::int64_t added_ms = 0;
 };

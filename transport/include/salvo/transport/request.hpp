@@ -13,12 +13,12 @@ namespace salvo::transport {
 /// through a read callback and can never rewind it (no invisible re-sends).
 /// A plain value type: not shared between threads.
 struct request {
-    std::string url;                   ///< absolute http:// or https:// URL.
+    std::string url;  ///< absolute http:// or https:// URL.
     /// Whole lines, "Name: value", no CR/LF. Empty: client_options::headers.
     std::vector<std::string> headers;
-    std::string body;                  ///< the POST body, sent as is.
-    std::uint32_t cost = 1;            ///< units for the cost limits (emails), >= 0.
-    std::uint64_t user_data = 0;       ///< opaque to the transport, returned as is.
+    std::string body;             ///< the POST body, sent as is.
+    std::uint32_t cost = 1;       ///< units for the cost limits (emails), >= 0.
+    std::uint64_t user_data = 0;  ///< opaque to the transport, returned as is.
     /// Admission gate: the request is not started before client::advance_gate()
     /// has reached this value (0: no gate). The engine sets it to the journal
     /// offset of the request's dispatch record, so that nothing leaves before

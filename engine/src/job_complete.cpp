@@ -92,7 +92,7 @@ std::string_view job::impl::keep(std::string text) {
 void job::impl::record(std::vector<row_outcome>& outcomes) {
     if (outcomes.empty()) return;
     if (auto ec = book->decide(outcomes)) {
-        request_stop(job_status::input_failed, "cannot write the results: " + ec.message());
+        stop_for_ledger("write the results", config.results, ec);
         return;
     }
     std::uint64_t accepted = 0;
@@ -232,8 +232,7 @@ void job::impl::complete(finished_request& done) {
             again.add(f->id, f->attempt, rows_of());
             auto ticket = book->dispatch(again);
             if (!ticket) {
-                request_stop(job_status::input_failed,
-                             "cannot write the journal: " + ticket.error().message());
+                stop_for_ledger("write the journal", config.journal, ticket.error());
                 return;
             }
             done.req.gate = *ticket;  // leaves once the new D record is on disk

@@ -133,6 +133,13 @@ struct job::impl {
     std::optional<report> finished_report;
 
     void request_stop(job_status why, std::string detail);
+    // Stops the job because the journal or results file could not be
+    // written or synced, with a message that names the file and the way on.
+    void stop_for_ledger(std::string_view what, const std::filesystem::path& file,
+                         const boost::system::error_code& ec);
+    [[nodiscard]] std::string ledger_failure(std::string_view what,
+                                             const std::filesystem::path& file,
+                                             const boost::system::error_code& ec) const;
     [[nodiscard]] bool stopping() const noexcept { return stop.load() != 0; }
 
     report run();

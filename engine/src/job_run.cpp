@@ -61,6 +61,18 @@ void job::impl::request_stop(job_status why, std::string detail) {
     idle.notify_all();
 }
 
+std::string job::impl::ledger_failure(std::string_view what, const std::filesystem::path& file,
+                                      const boost::system::error_code& ec) const {
+    return "cannot " + std::string(what) + " " + file.string() + ": " + ec.message() +
+           "; nothing more is sent. Free space or fix the disk, then run the same command: "
+           "the job resumes where it stopped";
+}
+
+void job::impl::stop_for_ledger(std::string_view what, const std::filesystem::path& file,
+                                const boost::system::error_code& ec) {
+    request_stop(job_status::input_failed, ledger_failure(what, file, ec));
+}
+
 report job::impl::make_report(job_status status, double seconds) const {
     report r;
     r.status = status;
@@ -294,8 +306,7 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
     if (!flights.empty()) {
         const auto ticket = book->dispatch(dispatches);
         if (!ticket) {
-            request_stop(job_status::input_failed,
-                         "cannot write the journal: " + ticket.error().message());
+            stop_for_ledger("write the journal", config.journal, ticket.error());
             // Whether or not the records reached the file, nothing was sent.
             rows.clear();
             for (const auto& f : flights)
@@ -384,7 +395,7 @@ report job::impl::run() {
     // the transport's gate as each fsync completes.
     book->on_durable([this](std::uint64_t durable, boost::system::error_code ec) {
         if (ec) {
-            request_stop(job_status::input_failed, "cannot sync the journal: " + ec.message());
+            stop_for_ledger("sync the journal", config.journal, ec);
             return;
         }
         if (auto* n = net_ptr.load()) n->advance_gate(durable);
@@ -465,7 +476,7 @@ report job::impl::run() {
     if (status == job_status::finished && r.pending == 0) {
         if (auto ec = book->finish()) {
             r.status = job_status::input_failed;
-            r.stop_detail = "cannot write the journal: " + ec.message();
+            r.stop_detail = ledger_failure("write the journal", config.journal, ec);
         }
     } else {
         (void)book->sync();

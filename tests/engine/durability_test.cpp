@@ -83,6 +83,12 @@ TEST_P(Durability, EveryRowThatReachedTheServerHasItsDispatchRecordAfterAPowerCu
         ASSERT_TRUE(io.is_cut()) << "the run ended before the power cut; status "
                                  << to_string(r.status);
         EXPECT_EQ(r.status, job_status::input_failed) << r.stop_detail;
+        // The user learns which file failed (the journal's fsync, or a write
+        // to either file after the cut) and what to do next.
+        EXPECT_TRUE(r.stop_detail.find("campaign.journal") != std::string::npos ||
+                    r.stop_detail.find("results.ndjson") != std::string::npos)
+            << r.stop_detail;
+        EXPECT_NE(r.stop_detail.find("run the same command"), std::string::npos) << r.stop_detail;
     }
     io.power_off();
 

@@ -366,12 +366,17 @@ error_code check_version(sqlite3* db) {
 
 }  // namespace
 
-std::string address_key(std::string_view address) {
-    std::string out(address);
+void address_key(std::string_view address, std::string& out) {
+    out.assign(address);
     const auto at = out.rfind('@');
-    if (at == std::string::npos) return out;
+    if (at == std::string::npos) return;
     for (std::size_t i = at + 1; i < out.size(); ++i)
         if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] + 32);
+}
+
+std::string address_key(std::string_view address) {
+    std::string out;
+    address_key(address, out);
     return out;
 }
 

@@ -158,6 +158,32 @@ suppressions_cli)
   "$salvo" suppressions export --db "$work/none.sqlite" 2>"$work/err" && fail "exported a missing db"
   grep -q 'none.sqlite' "$work/err" || fail "the error does not name the file"
   ;;
+status_shared_message_id)
+  # A MessageId the job sets is the same for every row: status tells the
+  # rows apart by (MessageId, address), so one row's bounce is not another's.
+  start_listen
+  start_emulator
+  make_campaign 2
+  job_json "$work/job.json" recipients.csv '"Hi"' '"<p>Hi</p>"' \
+    ', "message_id": "newsletter-1", "mailing_id": "m1"'
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/send.out" 2>&1 ||
+    { cat "$work/send.out"; fail "send failed"; }
+  post() {  # post JSON
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+      --data "$1" "$lurl/notifications")
+    [[ $code == 200 ]] || fail "event answered $code"
+  }
+  common='"ServerId":4242,"SecretKey":"listen-secret","MailingId":"m1","MessageId":"newsletter-1"'
+  post "{\"Type\":\"Delivered\",\"DateTime\":\"2026-11-28T10:00:00Z\",$common,\"Address\":\"user1@example.com\"}"
+  post "{\"Type\":\"Failed\",\"DateTime\":\"2026-11-28T10:00:01Z\",$common,\"Address\":\"user2@example.com\",\"FailureType\":1,\"FailureCode\":2001}"
+  "$salvo" status "$work/job.json" --db "$work/events.sqlite" --json >"$work/status.json" \
+    2>"$work/status.err" || { cat "$work/status.err"; fail "status failed"; }
+  python3 - "$work/status.json" <<'PY' || fail "the rows' states are mixed up"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["accepted"] == 2 and s["delivered"] == 1 and s["bounced"] == 1, s
+PY
+  ;;
 *) fail "unknown scenario $scenario" ;;
 esac
 echo "ok: $scenario"

@@ -79,6 +79,8 @@ struct event_row {
 /// The address form used for keys: the local part as sent, `@`, the domain
 /// in ASCII lower case (as the engine compares addresses).
 [[nodiscard]] std::string address_key(std::string_view address);
+/// The same, into `out` (replacing its content), for loops that must not allocate.
+void address_key(std::string_view address, std::string& out);
 
 /// The storage interface. One object is used by one thread at a time (the
 /// receiver's writer thread owns its own); several objects, in several

@@ -134,9 +134,13 @@ std::size_t server_lowering::identity_field(const merge::compiled_template& t,
 std::size_t server_lowering::derived_field(const merge::compiled_template& t,
                                            const merge::placeholder& p, std::string& error) {
     const auto& o = t.options();
+    // A `:url` value (and its fallback) is percent-encoded whatever the
+    // context, so its text and HTML uses share one field: one MergeData
+    // entry less per row. A header still checks for line breaks apart.
+    const bool any_body = p.mod == merge::modifier::url && o.where != merge::context::header;
     std::string key = "~";
-    key += context_tag(o.where);
-    key += o.html_escape ? '1' : '0';
+    key += any_body ? 'b' : context_tag(o.where);
+    key += any_body || o.html_escape ? '1' : '0';
     key += o.empty_is_invalid ? '1' : '0';
     key += static_cast<char>('0' + static_cast<int>(p.mod));
     key += p.has_fallback ? '|' : ' ';

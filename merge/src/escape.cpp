@@ -67,6 +67,12 @@ bool has_line_break(std::string_view in) noexcept {
 }
 
 bool json_unescape(std::string_view in, std::string& out) {
+    // Most text (a rendered MessageId, an address) has nothing escaped.
+    if (in.empty()) return true;
+    if (std::memchr(in.data(), '\\', in.size()) == nullptr) {
+        out.append(in);
+        return true;
+    }
     for (std::size_t i = 0; i < in.size(); ++i) {
         const char c = in[i];
         if (c != '\\') {

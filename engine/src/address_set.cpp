@@ -24,10 +24,6 @@ constexpr std::uint64_t tag_mask = (std::uint64_t{1} << 24) - 1;
 constexpr std::size_t buffer_limit = std::size_t{1} << 20;
 constexpr std::size_t min_slots = 1024;
 
-[[nodiscard]] std::uint64_t hash_of(std::string_view s) noexcept {
-    return std::hash<std::string_view>{}(s);
-}
-
 [[nodiscard]] std::size_t home(std::uint64_t h, std::size_t n) noexcept {
     // Lemire's multiply-shift: an index in [0, n) from the hash's high bits.
     __extension__ using u128 = unsigned __int128;
@@ -149,7 +145,8 @@ struct address_set::impl {
                     static_cast<unsigned char>(block[used]) |
                     (static_cast<std::size_t>(static_cast<unsigned char>(block[used + 1])) << 8);
                 if (used + 2 + len > block.size()) break;
-                place(hash_of(std::string_view(block.data() + used + 2, len)), pos + used);
+                place(address_set::hash_of(std::string_view(block.data() + used + 2, len)),
+                      pos + used);
                 used += 2 + len;
             }
         }
@@ -178,14 +175,37 @@ std::size_t address_set::memory_bytes() const noexcept {
            impl_->scratch.capacity();
 }
 
+std::uint64_t address_set::hash_of(std::string_view s) noexcept {
+    if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // as insert() keeps it
+    return std::hash<std::string_view>{}(s);
+}
+
+void address_set::prefetch(std::uint64_t h) const noexcept {
+    __builtin_prefetch(impl_->slots.data() + home(h, impl_->slots.size()));
+}
+
+void address_set::reserve(std::size_t addresses) {
+    impl& m = *impl_;
+    if (m.count != 0) return;
+    // At most 75% full after `addresses` inserts (insert() grows past that).
+    const std::size_t n = std::max(min_slots, addresses / 3 * 4 + 8);
+    if (n <= m.slots.size()) return;
+    m.slots.clear();
+    m.slots.shrink_to_fit();
+    m.slots.assign(n, 0);
+}
+
 boost::system::result<bool, source_error> address_set::insert(std::string_view s) {
+    return insert(s, hash_of(s));
+}
+
+boost::system::result<bool, source_error> address_set::insert(std::string_view s, std::uint64_t h) {
     impl& m = *impl_;
     if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // check_address caps real ones far lower
     if ((m.count + 1) * 4 > m.slots.size() * 3) {
         auto g = m.grow();
         if (!g) return g.error();
     }
-    const std::uint64_t h = hash_of(s);
     const std::uint64_t tag = h & tag_mask;
     std::size_t i = home(h, m.slots.size());
     for (;;) {

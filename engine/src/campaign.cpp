@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -140,6 +141,11 @@ boost::system::result<validator, run_error> make_validator(
     vo.email_column = job.recipients.email;
     vo.name_column = job.recipients.name;
     vo.dedupe = job.dedupe;
+    if (job.dedupe && !job.recipients.path.empty() && job.recipients.path.extension() != ".gz") {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(job.recipients.path, ec);
+        if (!ec) vo.input_bytes = size;
+    }
     auto v = validator::create(source.fields(), vo, suppressed.get(), source.name());
     if (!v) return run_error{v.error().message};
     return std::move(*v);

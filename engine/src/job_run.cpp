@@ -186,6 +186,7 @@ std::unique_ptr<work> job::impl::read_stage(tbb::flow_control& fc) {
 std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
     const bool resend_doubt = config.retry.ambiguous == ambiguous_policy::resend;
     std::string reason;
+    check->prepare(w->rows);
     for (std::size_t i = 0; i < w->rows.size(); ++i) {
         const row_info& info = w->rows.info(i);
         auto v = check->check(w->rows, i, reason);

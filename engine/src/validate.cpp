@@ -244,6 +244,7 @@ boost::system::result<validator, source_error> validator::create(const std::vect
     v.source_name_ = std::move(source_name);
     v.suppressed_ = suppressed;
     if (options.dedupe) v.seen_ = std::make_unique<address_set>(options.temp_dir);
+    v.input_bytes_ = options.input_bytes;
     return v;
 }
 
@@ -274,8 +275,19 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
         return verdict::suppressed;
     }
     if (seen_) {
-        canonical_address(address, scratch_);
-        auto fresh = seen_->insert(scratch_);
+        boost::system::result<bool, source_error> fresh = false;
+        const std::size_t n = ahead_hash_.size();
+        if (n == c.size() && n != 0 && ahead_first_row_ == c.info(0).row) {
+            // prepare() ran for this chunk: prefetch a few rows ahead.
+            constexpr std::size_t distance = 8;
+            if (i + distance < n) seen_->prefetch(ahead_hash_[i + distance]);
+            const std::uint32_t from = i == 0 ? 0 : ahead_end_[i - 1];
+            fresh = seen_->insert(std::string_view(ahead_text_).substr(from, ahead_end_[i] - from),
+                                  ahead_hash_[i]);
+        } else {
+            canonical_address(address, scratch_);
+            fresh = seen_->insert(scratch_);
+        }
         if (!fresh) return fresh.error();
         if (!*fresh) {
             reason = detail::row_message(source_name_, info.row, info.line,
@@ -285,6 +297,36 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
         }
     }
     return verdict::valid;
+}
+
+void validator::prepare(const chunk& c) {
+    ahead_text_.clear();
+    ahead_end_.clear();
+    ahead_hash_.clear();
+    if (!seen_ || c.size() == 0) return;
+    ahead_first_row_ = c.info(0).row;
+    if (!sized_ && input_bytes_ != 0 && seen_->size() == 0) {
+        // Rows in the file ~ its size over this chunk's bytes a row (values
+        // and one separator each): the table is sized once for them.
+        sized_ = true;
+        std::uint64_t bytes = 0;
+        for (std::size_t i = 0; i < c.size(); ++i)
+            for (const auto v : c.values(i)) bytes += v.size() + 1;
+        const std::uint64_t per_row = std::max<std::uint64_t>(1, bytes / c.size());
+        seen_->reserve(static_cast<std::size_t>(
+            std::min<std::uint64_t>(input_bytes_ / per_row, std::uint64_t{1} << 31)));
+    }
+    for (std::size_t i = 0; i < c.size(); ++i) {
+        const auto values = c.values(i);
+        const std::string_view address = email_ < values.size() && !merge::is_absent(values[email_])
+                                             ? values[email_]
+                                             : std::string_view{};
+        canonical_address(address, scratch_);
+        ahead_hash_.push_back(address_set::hash_of(scratch_));
+        ahead_text_ += scratch_;
+        ahead_end_.push_back(static_cast<std::uint32_t>(ahead_text_.size()));
+    }
+    for (std::size_t i = 0; i < c.size() && i < 8; ++i) seen_->prefetch(ahead_hash_[i]);
 }
 
 }  // namespace salvo::engine

@@ -53,13 +53,14 @@ struct outcome {
     std::vector<std::string> reasons;
 };
 
-outcome run(recipient_source& src, validator& v) {
+outcome run(recipient_source& src, validator& v, bool prepare = false) {
     outcome o;
     chunk c;
     for (;;) {
         auto more = src.next_chunk(c);
         EXPECT_TRUE(more);
         if (!more) break;
+        if (prepare) v.prepare(c);
         for (std::size_t i = 0; i < c.size(); ++i) {
             std::string reason;
             auto f = v.check(c, i, reason);
@@ -110,6 +111,33 @@ TEST(Validator, GivesEachRowItsFate) {
     EXPECT_NE(o.reasons[7].find("field 'EMAIL' is empty"), std::string::npos);
     EXPECT_NE(o.reasons[8].find("1 field, the header has 2"), std::string::npos);
     EXPECT_EQ(v->dedupe_set()->size(), 3u);
+}
+
+// The pipeline's way: prepare() each chunk (canonical addresses, hashes,
+// prefetches, and the dedupe table sized from the file), same fates.
+TEST(Validator, PreparedChunksGiveTheSameFates) {
+    temp_dir dir;
+    std::string body = "email,n\n";
+    for (int i = 0; i < 30000; ++i)
+        body += "u" + std::to_string(i % 20000) + "@X" + std::to_string(i % 20000 % 7) + ".io," +
+                std::to_string(i) + "\n";
+    body += ",empty\nbad@x,bad\n";
+    validate_options o;
+    o.input_bytes = body.size();
+    std::vector<outcome> runs;
+    for (const bool prepare : {false, true}) {
+        auto src = open_csv(dir, "r.csv", body);
+        ASSERT_TRUE(src);
+        auto v = validator::create(src->fields(), o, nullptr, src->name());
+        ASSERT_TRUE(v) << v.error().message;
+        runs.push_back(run(*src, *v, prepare));
+        EXPECT_EQ(v->dedupe_set()->size(), 20000u);
+    }
+    ASSERT_EQ(runs[1].fates.size(), 30002u);
+    EXPECT_EQ(runs[1].fates, runs[0].fates);
+    EXPECT_EQ(runs[1].reasons, runs[0].reasons);
+    EXPECT_EQ(runs[1].fates[20000], verdict::duplicate);
+    EXPECT_EQ(runs[1].fates[30000], verdict::invalid);
 }
 
 TEST(Validator, ShowsControlBytesOfABadAddressEscaped) {
@@ -181,6 +209,24 @@ TEST(AddressSet, IsExactAcrossTheDiskLogAndGrowth) {
     EXPECT_EQ(distinct, static_cast<std::size_t>(n + (n + 6) / 7));
     // 16 bytes per address for the table, plus the fixed 1 MiB write buffer.
     EXPECT_LE(set.memory_bytes(), 16 * distinct + (std::size_t{1} << 20) + 4096);
+}
+
+TEST(AddressSet, ASizedSetIsExactAndGrowsPastItsSize) {
+    temp_dir dir;
+    address_set set(dir.path(""));
+    set.reserve(1000);
+    const std::size_t sized = set.memory_bytes();
+    for (int round = 0; round < 2; ++round)
+        for (int i = 0; i < 5000; ++i) {  // five times what it was sized for
+            const std::string a = "user" + std::to_string(i) + "@example.com";
+            auto r = set.insert(a, address_set::hash_of(a));
+            ASSERT_TRUE(r);
+            EXPECT_EQ(*r, round == 0) << i;
+        }
+    EXPECT_EQ(set.size(), 5000u);
+    EXPECT_GT(set.memory_bytes(), sized);
+    set.reserve(1u << 20);  // too late: it holds addresses
+    EXPECT_LT(set.memory_bytes(), std::size_t{8} << 20);
 }
 
 TEST(SuppressionList, LoadsAPlainListOrACsvWithAnEmailColumn) {

@@ -61,6 +61,20 @@ class address_set {
     /// Adds `canonical`; returns true when it was not in the set, false when
     /// it was. An I/O failure of the log is a job-level error.
     [[nodiscard]] boost::system::result<bool, source_error> insert(std::string_view canonical);
+    /// The same, with `hash == hash_of(canonical)` computed beforehand.
+    [[nodiscard]] boost::system::result<bool, source_error> insert(std::string_view canonical,
+                                                                   std::uint64_t hash);
+    /// The hash insert() places `canonical` by.
+    [[nodiscard]] static std::uint64_t hash_of(std::string_view canonical) noexcept;
+    /// Starts loading the slot `hash` probes first, so that an insert a few
+    /// addresses later finds it in cache (a 10 M-address table is far larger
+    /// than the caches: each probe is otherwise a memory round trip).
+    void prefetch(std::uint64_t hash) const noexcept;
+    /// Sizes the table for `addresses` before the first insert, so that a
+    /// job whose size is known up front does not rebuild it as it grows
+    /// (each rebuild reads the log back and rehashes every address). Does
+    /// nothing once the set holds an address.
+    void reserve(std::size_t addresses);
     [[nodiscard]] std::size_t size() const noexcept;
     /// Bytes of memory the set holds (the slot table and the log's write buffer).
     [[nodiscard]] std::size_t memory_bytes() const noexcept;
@@ -108,6 +122,10 @@ struct validate_options {
     bool dedupe = true;
     /// Where the dedupe log lives (default: $TMPDIR or /tmp).
     std::string temp_dir;
+    /// The size of the (uncompressed) recipient file when known, else 0:
+    /// prepare() sizes the dedupe table from it and the first chunk's bytes
+    /// per row, instead of rebuilding the table as it grows.
+    std::uint64_t input_bytes = 0;
 };
 
 /// Gives each row its fate. Built once per job from the source's fields.
@@ -125,6 +143,10 @@ class validator {
     /// a complete message naming the row, the line and the field.
     [[nodiscard]] boost::system::result<verdict, source_error> check(const chunk& c, std::size_t i,
                                                                      std::string& reason);
+    /// Optional, before checking the rows of `c` in order: works out every
+    /// row's canonical address and dedupe hash at once, so that check() can
+    /// prefetch the dedupe slots of the rows a few places ahead.
+    void prepare(const chunk& c);
 
     [[nodiscard]] std::size_t email_column() const noexcept { return email_; }
     [[nodiscard]] std::optional<std::size_t> name_column() const noexcept { return name_; }
@@ -139,6 +161,13 @@ class validator {
     const suppression_list* suppressed_ = nullptr;
     std::unique_ptr<address_set> seen_;
     std::string scratch_;
+    // prepare(): the chunk's canonical addresses, end offsets and hashes.
+    std::string ahead_text_;
+    std::vector<std::uint32_t> ahead_end_;
+    std::vector<std::uint64_t> ahead_hash_;
+    std::uint64_t ahead_first_row_ = 0;
+    std::uint64_t input_bytes_ = 0;
+    bool sized_ = false;
 };
 
 }  // namespace salvo::engine

@@ -5,20 +5,23 @@
 # (bench/events/mixed.lua) on loopback. Not a test: run it on an idle machine.
 #
 #   bench/events/run.sh [--salvo PATH] [--seconds S (10)] [--connections N (32)]
-#                       [--threads T (2)]
+#                       [--threads T (2)] [--sample S]
+# --sample S prints, every S seconds while wrk runs, the events stored so far
+# (from /metrics) and the RSS: memory must stay flat as the store grows.
 # Needs wrk and sqlite3 (./setup.sh bench-deps).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 salvo=$root/build/release/cli/salvo
-seconds=10 connections=32 threads=2
+seconds=10 connections=32 threads=2 sample=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --salvo) salvo=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --sample) sample=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +45,20 @@ url=$(head -n1 "$work/listen.out")
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 rss0=$(rss); cpu0=$(cpu)
+sampler=
+if [[ $sample != 0 ]]; then
+  (
+    start=$(date +%s)
+    while sleep "$sample"; do
+      n=$(curl -s "$url/metrics" | awk '/^salvo_listen_events_total/ {s += $2} END {print s + 0}')
+      printf 'after %5d s: %10d events stored, RSS %6.1f MiB\n' "$(($(date +%s) - start))" "$n" \
+        "$(echo "$(rss) / 1024" | bc -l)"
+    done
+  ) &
+  sampler=$!
+fi
 wrk -t1 -c"$connections" -d"${seconds}s" --latency -s "$here/mixed.lua" "$url" >"$work/wrk.out"
+[[ -n $sampler ]] && { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; }
 rss1=$(rss); cpu1=$(cpu)
 stored=$(sqlite3 "$work/events.sqlite" "select count(*) from events")
 req=$(awk '/requests in/ {print $1}' "$work/wrk.out")

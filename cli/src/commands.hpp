@@ -50,6 +50,7 @@ struct emulate_args {
     std::string events_url, events_secret_env, events_validation_key_env;
     std::string events_format = "json";
     double events_per_second = 0;
+    std::size_t events_connections = 4;
     std::optional<double> hard_bounce_rate, soft_bounce_rate, deferral_rate, complaint_rate,
         open_rate, click_rate, unsubscribe_rate;
     std::uint64_t events_seed = 1;

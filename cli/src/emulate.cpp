@@ -167,6 +167,7 @@ int run_emulate(const emulate_args& a) {
         if (!o.server_id.empty()) ev.server_id = o.server_id;
         ev.form = a.events_format == "form";
         ev.per_second = a.events_per_second;
+        ev.connections = a.events_connections;
         ev.seed = a.events_seed;
         ev.shuffle = a.events_shuffle;
         const std::pair<const std::optional<double>*, double*> rates[] = {

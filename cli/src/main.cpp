@@ -158,6 +158,9 @@ int main(int argc, char** argv) {
     e->add_option("--events-format", emu.events_format, "json (default) or form (legacy)")
         ->check(CLI::IsMember({"json", "form"}));
     e->add_option("--events-per-second", emu.events_per_second, "Posts per second (0: unlimited)");
+    e->add_option("--events-connections", emu.events_connections,
+                  "Posts in flight at once, each on its own connection (default 4)")
+        ->check(CLI::Range(1, 256));
     e->add_option("--hard-bounce-rate", emu.hard_bounce_rate,
                   "Share of emails hard-bouncing (0.02)");
     e->add_option("--soft-bounce-rate", emu.soft_bounce_rate, "... soft-bouncing (0.02)");

@@ -99,6 +99,8 @@ void event_poster::stop() {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    for (auto& t : more_)
+        if (t.joinable()) t.join();
 }
 
 std::map<std::string, std::uint64_t> event_poster::states() const {
@@ -193,14 +195,14 @@ void event_poster::add(const std::vector<recorded_email>& emails) {
     wake_.notify_all();
 }
 
-bool event_poster::post_until_ok(const std::string& body, bool handshake) {
+bool event_poster::post_until_ok(connection& c, const std::string& body, bool handshake) {
     const auto u = parse_url(o_.url);
     if (!u) {
         const std::lock_guard lock(mutex_);
         error_ = "--events-url " + o_.url + ": expected http://HOST:PORT/PATH";
         return false;
     }
-    auto& stream = stream_;
+    auto& stream = c.stream;
     std::chrono::milliseconds backoff(10);
     for (;;) {
         {
@@ -209,9 +211,9 @@ bool event_poster::post_until_ok(const std::string& body, bool handshake) {
         }
         beast::error_code ec;
         if (!stream) {
-            stream.emplace(ioc_);
+            stream.emplace(c.ioc);
             stream->expires_after(std::chrono::seconds(5));
-            tcp::resolver resolver(ioc_);
+            tcp::resolver resolver(c.ioc);
             const auto found = resolver.resolve(u->host, u->port, ec);
             if (!ec) stream->connect(found, ec);
         }
@@ -252,9 +254,28 @@ bool event_poster::post_until_ok(const std::string& body, bool handshake) {
 void event_poster::run() {
     const std::vector<field> validation{
         {"ServerId", o_.server_id}, {"SecretKey", o_.secret_key}, {"Type", "Validation"}};
-    if (!post_until_ok(encode(validation, o_.form), true)) return;
-    const auto gap = o_.per_second > 0 ? std::chrono::duration<double>(1.0 / o_.per_second)
-                                       : std::chrono::duration<double>(0);
+    connection c;
+    if (!post_until_ok(c, encode(validation, o_.form), true)) return;
+    {
+        // The other posters start once the handshake passed; stop() joins
+        // them after this thread (it sets stopping_ under the same mutex).
+        const std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        for (std::size_t i = 1; i < o_.connections; ++i)
+            more_.emplace_back([this] {
+                connection mine;
+                post_loop(mine);
+            });
+    }
+    post_loop(c);
+}
+
+void event_poster::post_loop(connection& c) {
+    // The rate is the poster's as a whole: each of n threads keeps 1/n of it.
+    const double each =
+        o_.per_second / static_cast<double>(std::max<std::size_t>(1, o_.connections));
+    const auto gap =
+        each > 0 ? std::chrono::duration<double>(1.0 / each) : std::chrono::duration<double>(0);
     for (;;) {
         pending p;
         {
@@ -265,7 +286,7 @@ void event_poster::run() {
             queue_.pop_front();
         }
         posted_ += p.events;
-        if (!post_until_ok(p.body, false)) return;
+        if (!post_until_ok(c, p.body, false)) return;
         acked_ += p.events;
         if (gap.count() > 0) {
             std::unique_lock lock(mutex_);

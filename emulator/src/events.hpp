@@ -1,6 +1,7 @@
 #pragma once
-// The emulator's Event Webhook poster (options::events): one thread that
-// turns accepted emails into events and posts them, retrying until 200.
+// The emulator's Event Webhook poster (options::events): turns accepted
+// emails into events and posts them, one per POST, retrying each until 200,
+// from event_options::connections threads each with its own connection.
 
 #include <salvo/emulator/options.hpp>
 #include <salvo/emulator/record.hpp>
@@ -45,8 +46,14 @@ class event_poster {
         std::string body;
         std::size_t events = 0;
     };
+    // One poster's keep-alive connection.
+    struct connection {
+        boost::asio::io_context ioc;
+        std::optional<boost::beast::tcp_stream> stream;
+    };
     void run();
-    bool post_until_ok(const std::string& body, bool handshake);
+    void post_loop(connection& c);
+    bool post_until_ok(connection& c, const std::string& body, bool handshake);
 
     event_options o_;
     mutable std::mutex mutex_;
@@ -57,10 +64,8 @@ class event_poster {
     std::map<std::string, std::uint64_t> states_;
     std::uint64_t emails_ = 0;
     std::atomic<std::uint64_t> generated_{0}, posted_{0}, acked_{0};
-    // The poster thread's connection, kept alive between posts.
-    boost::asio::io_context ioc_;
-    std::optional<boost::beast::tcp_stream> stream_;
-    std::thread thread_;
+    std::thread thread_;             // the handshake, then the first poster
+    std::vector<std::thread> more_;  // the other posters
 };
 
 }  // namespace salvo::emulator::detail

@@ -90,6 +90,9 @@ struct event_options {
     std::string server_id = "1";
     bool form = false;      ///< legacy form encoding instead of JSON
     double per_second = 0;  ///< posts per second; 0: as fast as answered
+    /// Posts in flight at once, each on its own keep-alive connection (the
+    /// platform posts concurrently too). The handshake goes first, alone.
+    std::size_t connections = 1;
     double hard_bounce_rate = 0.02, soft_bounce_rate = 0.02, deferral_rate = 0.03;
     double complaint_rate = 0.01, open_rate = 0.3, click_rate = 0.1, unsubscribe_rate = 0.01;
     std::uint64_t seed = 1;

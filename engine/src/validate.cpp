@@ -235,7 +235,8 @@ boost::system::result<validator, source_error> validator::create(const std::vect
                 ? fmt::format("{}: no fields (an empty input?), so no '{}' column", source_name,
                               options.email_column)
                 : fmt::format("{}: no '{}' column (the fields are: {}); name the email column "
-                              "with the email_column option",
+                              "in the job file with \"recipients\": {{\"email\": \"COLUMN\"}} "
+                              "(or --set recipients.email=COLUMN)",
                               source_name, options.email_column, names)};
     }
     v.email_ = *email;
@@ -245,6 +246,20 @@ boost::system::result<validator, source_error> validator::create(const std::vect
     v.suppressed_ = suppressed;
     if (options.dedupe) v.seen_ = std::make_unique<address_set>(options.temp_dir);
     return v;
+}
+
+injection::recipient validator::recipient_of(merge::row_view values,
+                                             std::uint64_t row) const noexcept {
+    const auto value = [&](std::size_t column) {
+        return column < values.size() && !merge::is_absent(values[column]) ? values[column]
+                                                                           : std::string_view{};
+    };
+    injection::recipient r;
+    r.address = value(email_);
+    if (name_) r.name = value(*name_);
+    r.row = values;
+    r.id = row;
+    return r;
 }
 
 boost::system::result<verdict, source_error> validator::check(const chunk& c, std::size_t i,
@@ -275,12 +290,12 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
     }
     if (seen_) {
         canonical_address(address, scratch_);
-        auto fresh = seen_->insert(scratch_);
-        if (!fresh) return fresh.error();
-        if (!*fresh) {
+        auto earlier = seen_->insert_row(scratch_, info.row);
+        if (!earlier) return earlier.error();
+        if (*earlier) {
             reason = detail::row_message(source_name_, info.row, info.line,
-                                         "field '{}': '{}' was already in an earlier row",
-                                         email_label_, shown(address));
+                                         "field '{}': '{}' repeats row {} (sent once, from there)",
+                                         email_label_, shown(address), **earlier);
             return verdict::duplicate;
         }
     }

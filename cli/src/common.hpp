@@ -16,7 +16,7 @@
 
 namespace salvo::cli {
 
-/// The process exit codes (README "Command line").
+/// The process exit codes (docs/operations.md, "Command line").
 enum exit_code : int {
     exit_ok = 0,       ///< finished, nothing rejected, failed or unknown
     exit_some = 1,     ///< finished with rejected, failed or unknown rows

@@ -38,7 +38,7 @@ class JobConfigTest : public ::testing::Test {
     fs::path dir_;
 };
 
-// The complete example of the README (and of issue 7), without its notes.
+// The complete example of samples/campaign/job.json (and of issue 7), without its notes.
 const char* full_job = R"({
   "endpoint": "https://inject.socketlabs.com/api/v1/email",
   "server_id": 12345,

@@ -33,8 +33,8 @@ void progress_display::update(const engine::progress& p) {
     const auto n = [&](fate f) { return p.fates[static_cast<std::size_t>(f)]; };
     std::uint64_t decided = 0;
     for (const auto v : p.fates) decided += v;
-    // The first report's count is what earlier runs decided (a resume):
-    // this run's rows and rate count from there.
+    // Without set_baseline(), the first report's count stands for what
+    // earlier runs decided.
     if (!baseline_) baseline_ = decided;
     const std::uint64_t this_run = decided - *baseline_;
     const double rate = window_rate(p.seconds, decided);
@@ -58,27 +58,43 @@ void progress_display::update(const engine::progress& p) {
         drawn_ = true;
         return;
     }
-    // JSON lines: at most one a second, and never the same counts twice (the
-    // last report, at the end, often repeats the one before).
-    if (last_json_ >= 0 && p.seconds - last_json_ < 1.0) return;
+    // JSON lines: at most one a second, never the same counts twice (the
+    // last report, at the end, often repeats the one before), and the last
+    // counts always (finish() prints one the one-a-second rule held back).
     const std::string counts = fmt::format(
         "\"rows_read\":{},\"accepted\":{},\"rejected\":{},\"failed\":{},\"invalid\":{},"
         "\"duplicate\":{},\"suppressed\":{},\"unknown\":{},\"in_flight\":{},\"this_run\":{}",
         p.rows_read, n(fate::accepted), n(fate::rejected), n(fate::failed), n(fate::invalid),
         n(fate::duplicate), n(fate::suppressed), n(fate::unknown), p.in_flight, this_run);
-    if (counts == last_counts_) return;
+    if (counts == last_counts_) {
+        held_back_.clear();
+        return;
+    }
+    std::string line =
+        fmt::format("{{\"progress\":{{\"seconds\":{:.2f},{},\"emails_per_second\":{:.1f}{}}}}}\n",
+                    p.seconds, counts, std::max(rate, 0.0),
+                    eta_seconds ? fmt::format(",\"eta_seconds\":{:.0f}", *eta_seconds) : "");
+    if (last_json_ >= 0 && p.seconds - last_json_ < 1.0) {
+        held_back_ = std::move(line);
+        held_back_counts_ = counts;
+        return;
+    }
     last_counts_ = counts;
     last_json_ = p.seconds;
-    fmt::print(stderr,
-               "{{\"progress\":{{\"seconds\":{:.2f},{},\"emails_per_second\":{:.1f}{}}}}}\n",
-               p.seconds, counts, std::max(rate, 0.0),
-               eta_seconds ? fmt::format(",\"eta_seconds\":{:.0f}", *eta_seconds) : "");
+    held_back_.clear();
+    std::fputs(line.c_str(), stderr);
     std::fflush(stderr);
 }
 
 void progress_display::finish() {
     if (drawn_) std::fputs("\n", stderr);
     drawn_ = false;
+    if (!held_back_.empty()) {
+        std::fputs(held_back_.c_str(), stderr);
+        std::fflush(stderr);
+        last_counts_ = held_back_counts_;
+        held_back_.clear();
+    }
 }
 
 std::optional<std::uint64_t> estimate_rows(const engine::job_config& job) {

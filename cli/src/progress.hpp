@@ -21,6 +21,9 @@ class progress_display {
   public:
     progress_display(progress_mode mode, std::optional<std::uint64_t> total_rows);
     void update(const engine::progress& p);
+    /// Rows an earlier run decided (a resume: job::recovered()'s counts):
+    /// the rate and "this run" count the rows after them.
+    void set_baseline(std::uint64_t decided_before) { baseline_ = decided_before; }
     /// Ends the in-place line (a newline) before the summary is printed.
     void finish();
 
@@ -37,6 +40,7 @@ class progress_display {
     std::deque<std::pair<double, std::uint64_t>> samples_;  // (seconds, decided)
     double last_json_ = -1;
     std::string last_counts_;
+    std::string held_back_, held_back_counts_;  // a JSON line not yet printed
 };
 
 /// A rough row count for the ETA: lines of a plain CSV/NDJSON file (minus

@@ -196,6 +196,12 @@ int run_send(const send_args& a) {
     if (a.retry_failed)
         fmt::print(stderr, "salvo: --retry-failed: {} failed or unknown row(s) reopened\n",
                    (*j)->recovered().reopened);
+    {
+        std::uint64_t before = 0;
+        for (const auto n : (*j)->recovered().counts) before += n;
+        const std::lock_guard lock(display_mutex);
+        display.set_baseline(before);
+    }
     signals.on_signal([&](int sig) {
         fmt::print(stderr, "\nsalvo: {} received, stopping cleanly (run again to resume)\n",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");

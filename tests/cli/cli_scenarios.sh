@@ -220,11 +220,15 @@ sigint_resume)
   [[ $rc == 3 ]] || { cat "$work/err"; fail "after SIGINT: exit $rc, expected 3"; }
   done1=$(wc -l <"$work/results.ndjson")
   ((done1 > 0 && done1 < 600)) || fail "first run decided $done1 rows"
-  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --max-in-flight 8 \
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=json --max-in-flight 8 \
     >"$work/out" 2>"$work/err"
   rc=$?
   [[ $rc == 0 ]] || { cat "$work/err"; fail "resume: exit $rc, expected 0"; }
   [[ $(wc -l <"$work/results.ndjson") == 600 ]] || fail "not 600 result lines"
+  # The last progress line: the campaign's 600, this run's rows apart.
+  last=$(grep '^{"progress":' "$work/err" | tail -n1)
+  [[ $last == *'"accepted":600,'* && $last == *"\"this_run\":$((600 - done1)),"* ]] ||
+    { cat "$work/err"; fail "last progress line: $last (expected this_run $((600 - done1)))"; }
   dups=$(sed 's/^{"row":\([0-9]*\),.*/\1/' "$work/results.ndjson" | sort | uniq -d | wc -l)
   [[ $dups == 0 ]] || fail "$dups rows have two lines"
   [[ $(cut -d, -f1 "$work/emails.ndjson" | wc -l) -ge 600 ]] || fail "emails missing"

@@ -1,9 +1,9 @@
-// The Injection API codec on the realistic newsletter (bench/newsletter.hpp):
+// The Injection API codec on the realistic newsletter (bench/include/salvo/bench/newsletter.hpp):
 // the request writer through the batcher in both merge modes, and the
 // response reader on the success fast path and on a Warning that names ten
 // failed messages.
+#include <salvo/bench/newsletter.hpp>
 #include "alloc_counter.hpp"
-#include "newsletter.hpp"
 
 #include <salvo/injection/batcher.hpp>
 #include <salvo/injection/request_writer.hpp>

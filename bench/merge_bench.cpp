@@ -1,7 +1,7 @@
 // Template expansion against memcpy of the same output, and allocations per
 // row, on a realistic newsletter (see newsletter.hpp).
+#include <salvo/bench/newsletter.hpp>
 #include "alloc_counter.hpp"
-#include "newsletter.hpp"
 
 #include <salvo/merge/template.hpp>
 

@@ -14,6 +14,12 @@ endfunction()
 # libboost-dev (1.74) conflicts with libboost1.81-dev.
 find_package(Boost 1.81.0 EXACT CONFIG QUIET)
 salvo_require(Boost_FOUND "Boost 1.81 (Asio, Beast, System; header-only)" libboost1.81-dev)
+# Boost.JSON (where a job file's syntax error is) and Boost.URL (endpoints,
+# --listen addresses): compiled libraries.
+find_package(boost_json 1.81.0 EXACT CONFIG QUIET)
+salvo_require(boost_json_FOUND "Boost.JSON 1.81" libboost-json1.81-dev)
+find_package(boost_url 1.81.0 EXACT CONFIG QUIET)
+salvo_require(boost_url_FOUND "Boost.URL 1.81" libboost-url1.81-dev)
 
 find_package(CURL 7.88 QUIET)
 salvo_require(CURL_FOUND "libcurl >= 7.88" libcurl4-openssl-dev)

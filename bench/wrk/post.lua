@@ -1,6 +1,6 @@
 -- wrk script: POSTs one fixed Injection API request. Without arguments, a
 -- built-in one of about 47 KB (10 messages with a ~4.7 KB HTML body each)
--- to /api/v1/email. Usage (README "Injection API emulator"):
+-- to /api/v1/email. Usage (docs/emulator.md):
 --   build/rel/bench/salvo_emulator_bench --serve 8465 --discard &
 --   wrk -t2 -c32 -d10s -s bench/wrk/post.lua http://127.0.0.1:8465
 -- With a file argument, that file's bytes, to the URL's path, as

@@ -1,9 +1,10 @@
 // `salvo bench`: runs a real job (engine::job) on generated recipients and the
-// realistic newsletter of bench/newsletter.hpp against an in-process emulator
+// realistic newsletter of bench/include/salvo/bench/newsletter.hpp against an in-process emulator
 // in discard mode (or --endpoint), and reports what a user would measure.
 #include "bench_command.hpp"
+#include "files.hpp"
 
-#include "../../bench/newsletter.hpp"
+#include <salvo/bench/newsletter.hpp>
 
 #include <salvo/emulator/server.hpp>
 #include <salvo/engine/job.hpp>
@@ -22,7 +23,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -118,21 +118,6 @@ struct cpu_tracker {
         std::lock_guard lock(m);
         for (auto& [tid, t] : now) seen[tid] = std::move(t);
     }
-};
-
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / fmt::format("salvo-bench-{:08x}{:08x}", rd(), rd());
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
 };
 
 // Generated row number `n`, in the shape of bench::newsletter_rows. The
@@ -274,8 +259,8 @@ int run_bench(const bench_options& o) {
     if (!o.recipients.empty() && (o.seconds > 0 || o.rows > 0))
         throw std::invalid_argument(
             "--rows and --seconds bound generated recipients; not with --recipients");
-    temp_dir dir;
-    write_bodies(o, dir.path);
+    const temp_dir dir("salvo-bench");
+    write_bodies(o, dir.path());
 
     cpu_tracker cpu;
     const auto before_emulator = read_thread_cpu();
@@ -295,8 +280,8 @@ int run_bench(const bench_options& o) {
         if (!before_emulator.contains(tid)) emulator_tids.insert(tid);
 
     auto parsed = engine::parse_job(
-        job_json(o, endpoint, o.recipients.empty() ? "generated" : o.recipients, dir.path),
-        dir.path);
+        job_json(o, endpoint, o.recipients.empty() ? "generated" : o.recipients, dir.path()),
+        dir.path());
     if (!parsed) throw std::runtime_error(parsed.error().message);
     engine::job_config config = std::move(*parsed);
     if (!o.endpoint.empty()) {
@@ -401,7 +386,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<bench_options>();
     auto* b = app.add_subcommand(
         "bench",
-        "Measure end-to-end throughput: generated recipients, a ~4.7 KB newsletter, "
+        "Measure end-to-end throughput: generated recipients, a ~4.1 KB newsletter (as JSON), "
         "an in-process discarding emulator on loopback (or --endpoint)");
     b->add_option("--merge", o->merge, "local or server")
         ->check(CLI::IsMember({"local", "server"}));
@@ -422,7 +407,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     b->add_flag("--dedupe,!--no-dedupe", o->dedupe, "Drop repeated addresses (on by default)");
     b->add_option("--endpoint", o->endpoint,
                   "Send to this URL instead (key from SOCKETLABS_API_KEY)");
-    b->add_option("--server-id", o->server_id)->capture_default_str();
+    b->add_option("--server-id", o->server_id,
+                  "The ServerId written into the requests (with --endpoint: your server's)")
+        ->capture_default_str();
     b->add_option("--recipients", o->recipients, "Read recipients from this file instead")
         ->check(CLI::ExistingFile);
     b->add_option("--write-campaign", o->write_campaign,
@@ -430,6 +417,14 @@ void add_bench_command(CLI::App& app, int& exit_code) {
                   "recipients.csv of --rows rows) for salvo send / preview");
     b->add_flag("--json", o->json, "Print one JSON object");
     b->add_option("--plot", o->plot, "Write throughput over time as an SVG chart");
+    b->footer(
+        "Examples:\n"
+        "  salvo bench --rows 200000\n"
+        "  salvo bench --merge server --seconds 30 --json\n"
+        "  salvo bench --rows 100000 --plot throughput.svg\n"
+        "  salvo bench --write-campaign camp/ --rows 1000   # then: salvo send camp/job.json\n"
+        "Exit codes: 0 every row accepted; 1 some were not; 2 a usage error, or the run\n"
+        "stopped early.");
     b->callback([o, &exit_code] {
         try {
             exit_code =

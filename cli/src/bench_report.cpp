@@ -1,6 +1,7 @@
 // The bench result for people (a table), programs (JSON) and a chart (SVG).
 #include "bench_command.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,14 +14,9 @@ double per_second(double n, double seconds) {
     return seconds > 0 ? n / seconds : 0;
 }
 
+// A JSON string, control characters escaped (not dropped).
 std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) continue;
-        out += c;
-    }
-    return out + "\"";
+    return boost::json::serialize(boost::json::string_view(s));
 }
 
 // Accepted rows per second between consecutive samples.

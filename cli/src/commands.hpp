@@ -71,7 +71,10 @@ struct listen_args {
 int run_listen(listen_args a);
 
 /// ADDR:PORT (or [v6]:PORT) into its parts; false when malformed.
-[[nodiscard]] bool split_host_port(const std::string& spec, std::string& host, std::uint16_t& port);
+/// HOST:PORT (a name, an IPv4 address or a bracketed IPv6 one) into a
+/// numeric address and a port; false with the reason in `error`.
+[[nodiscard]] bool split_host_port(const std::string& spec, std::string& host, std::uint16_t& port,
+                                   std::string& error);
 
 struct suppressions_args {
     std::string action;  ///< export, add or remove

@@ -83,15 +83,11 @@ std::optional<emulator::fault_rule> parse_fault(std::string_view spec, std::stri
 int run_emulate(const emulate_args& a) {
     emulator::options o;
     o.port = emulator::default_port;
-    std::string host = a.listen;
-    if (const auto colon = a.listen.rfind(':'); colon != std::string::npos) {
-        host = a.listen.substr(0, colon);
-        if (!parse_number(std::string_view(a.listen).substr(colon + 1), o.port)) {
-            fmt::print(stderr, "salvo: --listen {}: expected ADDR:PORT\n", a.listen);
-            return exit_usage;
-        }
+    if (std::string why; !a.listen.empty() && !split_host_port(a.listen, o.host, o.port, why)) {
+        fmt::print(stderr, "salvo emulate: --listen {}: {}, e.g. 127.0.0.1:{}\n", a.listen, why,
+                   emulator::default_port);
+        return exit_usage;
     }
-    if (!host.empty()) o.host = host;
     o.threads = a.threads == 0 ? 1 : a.threads;
     o.record_file = a.record;
     o.server_id = a.server_id;

@@ -137,18 +137,6 @@ bool read_config(listen_args& a) {
 
 }  // namespace
 
-bool split_host_port(const std::string& spec, std::string& host, std::uint16_t& port) {
-    const auto colon = spec.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = spec.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    const char* b = spec.data() + colon + 1;
-    const char* e = spec.data() + spec.size();
-    const auto r = std::from_chars(b, e, port);
-    return r.ec == std::errc{} && r.ptr == e && b != e;
-}
-
 static store::sqlite_options store_options(const listen_args& a) {
     store::sqlite_options so;
     so.path = a.db.value_or("events.sqlite");
@@ -163,9 +151,9 @@ int run_listen(listen_args a) {
     receiver::options o;
     const std::string listen =
         a.listen.value_or("127.0.0.1:" + std::to_string(receiver::default_port));
-    if (!split_host_port(listen, o.host, o.port)) {
-        fmt::print(stderr, "salvo listen: --listen {}: expected ADDR:PORT, e.g. 127.0.0.1:{}\n",
-                   listen, receiver::default_port);
+    if (std::string why; !split_host_port(listen, o.host, o.port, why)) {
+        fmt::print(stderr, "salvo listen: --listen {}: {}, e.g. 127.0.0.1:{}\n", listen, why,
+                   receiver::default_port);
         return exit_usage;
     }
     if (a.threads) o.threads = *a.threads;

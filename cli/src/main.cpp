@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include <salvo/emulator/options.hpp>
+#include <salvo/engine/job_config.hpp>
 #include <salvo/receiver/server.hpp>
 
 #include <fmt/core.h>
@@ -82,8 +83,9 @@ int main(int argc, char** argv) {
         "  salvo emulate                     a local Injection API on 127.0.0.1:8465\n"
         "  salvo listen                      receive Event Webhooks on 127.0.0.1:8466\n"
         "  salvo status job.json --json      the campaign's delivery funnel\n"
-        "Exit codes: 0 all accepted, 1 some rejected/failed/unknown, 2 usage or job error\n"
-        "(nothing sent), 3 stopped early (resumable with the same command).");
+        "  salvo bench --rows 100000         measure end-to-end throughput\n"
+        "  salvo help job-file               every job-file key, as Markdown\n"
+        "Each subcommand's --help lists its own examples and exit codes.");
 
     // send
     cli::send_args send;
@@ -114,10 +116,14 @@ int main(int argc, char** argv) {
     s->add_option("--proof-rows", send.proof_rows, "Rows to send as proofs (default 1)");
     s->footer(
         "Examples:\n"
-        "  SOCKETLABS_API_KEY=... salvo send job.json --rate 200\n"
+        "  salvo send job.json --rate 200        # the key in SOCKETLABS_API_KEY\n"
         "  salvo send job.json --proof me@example.com,boss@example.com\n"
         "  salvo send job.json --set retry.max_attempts=3 --report summary.json\n"
-        "  salvo send job.json --retry-failed     # after a run that ended with exit code 1");
+        "  salvo send job.json --retry-failed     # after a run that ended with exit code 1\n"
+        "Exit codes: 0 every row accepted (or invalid, duplicate, suppressed); 1 some rows\n"
+        "rejected, failed or unknown (--retry-failed sends failed and unknown again); 2 a\n"
+        "usage or job error, nothing sent; 3 stopped early (Ctrl-C, auto-pause, refused\n"
+        "credentials): the same command resumes.");
 
     // emulate
     cli::emulate_args emu;
@@ -175,7 +181,12 @@ int main(int argc, char** argv) {
     e->footer(
         "The first line on stdout is the URL it listens on (https://... with --tls-cert).\n"
         "A client must trust the certificate: for a self-signed one, salvo send\n"
-        "--set tls.ca_file=CERT.pem (job key tls.ca_file).");
+        "--set tls.ca_file=CERT.pem (job key tls.ca_file).\n"
+        "Examples:\n"
+        "  salvo emulate --listen 127.0.0.1:0 --record emails.ndjson\n"
+        "  salvo emulate --listen localhost:8465 --fault http_503:0.2\n"
+        "  salvo emulate --listen [::1]:0 --events-url http://127.0.0.1:8466/notifications\n"
+        "Exit codes: 0 stopped by Ctrl-C or SIGTERM; 2 a usage error or the address is taken.");
 
     // preview
     std::filesystem::path preview_job;
@@ -190,6 +201,13 @@ int main(int argc, char** argv) {
     p->add_flag("--request", preview_request, "Print the JSON request body (key as ****)");
     p->add_option("--set", preview_sets, "Set any job key: key.path=value")
         ->allow_extra_args(false);
+    p->footer(
+        "With --request, stdout is the JSON body alone (the URL and headers go to stderr).\n"
+        "Examples:\n"
+        "  salvo preview job.json --rows 2\n"
+        "  salvo preview job.json --request | jq .Messages[0].Subject\n"
+        "  salvo preview job.json --rows 5 --out eml/   # open eml/row-1.eml in a mail client\n"
+        "Exit codes: 0 rendered (rows that would not be sent are listed); 2 a job error.");
 
     // validate
     std::filesystem::path validate_job;
@@ -198,13 +216,24 @@ int main(int argc, char** argv) {
     v->add_option("job", validate_job, "The job file")->required()->check(CLI::ExistingFile);
     v->add_option("--set", validate_sets, "Set any job key: key.path=value")
         ->allow_extra_args(false);
-    v->footer("Exit 0 when every row is valid, 1 when some are not, 2 for a job error.");
+    v->footer(
+        "Examples:\n"
+        "  salvo validate job.json\n"
+        "  salvo validate job.json --set recipients.path=other.csv\n"
+        "Exit codes: 0 every row valid; 1 some rows invalid, duplicate or suppressed;\n"
+        "2 a job or template error (warnings do not change the code).");
 
     // demo
     std::filesystem::path campaign = default_campaign_dir();
     auto* d = app.add_subcommand("demo", "Send the sample campaign to an in-process emulator");
     d->add_option("--campaign", campaign, "Folder holding job.json (default: samples/campaign)")
         ->check(CLI::ExistingDirectory);
+    d->footer(
+        "Examples:\n"
+        "  salvo demo\n"
+        "  salvo demo --campaign my-campaign/\n"
+        "Exit codes: as salvo send: 0 every row accepted (or invalid, duplicate, suppressed);\n"
+        "1 some rejected or failed; 2 the campaign cannot be read; 3 stopped early.");
 
     // listen
     cli::listen_args lis;
@@ -234,8 +263,12 @@ int main(int argc, char** argv) {
                   "... within this many days (default 30)");
     l->footer(
         "The first line on stdout is the base URL; SocketLabs posts to BASE/notifications.\n"
-        "Example: SALVO_LISTEN_SECRET_KEY=... SALVO_LISTEN_VALIDATION_KEY=... salvo listen "
-        "--listen 0.0.0.0:8466 --db events.sqlite");
+        "Examples:\n"
+        "  salvo listen --listen 0.0.0.0:8466 --db events.sqlite   # keys from\n"
+        "      SALVO_LISTEN_SECRET_KEY and SALVO_LISTEN_VALIDATION_KEY\n"
+        "  salvo listen listen.json --listen [::1]:0\n"
+        "Exit codes: 0 stopped by Ctrl-C or SIGTERM; 2 a usage error, a missing key or the\n"
+        "address is taken.");
 
     // status
     cli::status_args st;
@@ -248,6 +281,12 @@ int main(int argc, char** argv) {
     stc->add_flag("--json", st.json, "Print one JSON object");
     stc->add_option("--rows", st.rows_file, "Write each results line with its delivery state");
     stc->add_option("--set", st.sets, "Set any job key: key.path=value")->allow_extra_args(false);
+    stc->footer(
+        "Examples:\n"
+        "  salvo status job.json\n"
+        "  salvo status job.json --db events.sqlite --json\n"
+        "  salvo status job.json --rows rows.ndjson   # each row with its delivery state\n"
+        "Exit codes: 0 printed; 2 a job error, or no results file or event database.");
 
     // suppressions
     cli::suppressions_args sup;
@@ -261,6 +300,21 @@ int main(int argc, char** argv) {
     sp->add_option("--reason", sup.reason, "add: the reason recorded (default manual)");
     sp->add_option("--out", sup.out, "export: write to this file instead of stdout");
     sp->add_flag("--with-reason", sup.with_reason, "export: address,reason lines");
+    sp->footer(
+        "Examples:\n"
+        "  salvo suppressions export --db events.sqlite --with-reason --out suppressed.csv\n"
+        "  salvo suppressions add ann@example.com --db events.sqlite --reason asked\n"
+        "  salvo suppressions remove --file unblock.txt --db events.sqlite\n"
+        "Exit codes: 0 done; 2 a usage error or the database cannot be opened.");
+
+    // help
+    std::string help_topic;
+    auto* h = app.add_subcommand("help", "Print a reference: job-file (every job-file key)");
+    h->add_option("topic", help_topic, "job-file")->required()->check(CLI::IsMember({"job-file"}));
+    h->footer(
+        "Examples:\n"
+        "  salvo help job-file > job-file.md\n"
+        "Exit codes: 0 printed; 2 an unknown topic.");
 
     // bench: the harness runs from its subcommand's callback (bench_command.cpp).
     int bench_exit = 0;
@@ -290,6 +344,10 @@ int main(int argc, char** argv) {
                                     preview_request);
         if (*v) return cli::run_validate(validate_job, validate_sets);
         if (*d) return cli::run_demo(campaign);
+        if (*h) {
+            fmt::print("{}", salvo::engine::job_file_reference());
+            return cli::exit_ok;
+        }
     } catch (const std::exception& ex) {
         fmt::print(stderr, "salvo: {}\n", ex.what());
         return cli::exit_usage;

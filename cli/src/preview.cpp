@@ -7,6 +7,10 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
 namespace salvo::cli {
 namespace fs = std::filesystem;
 
@@ -25,17 +29,96 @@ std::string render(const merge::compiled_template& t, merge::row_view row, std::
     return plain;
 }
 
-std::string mailbox(const std::string& email, const std::string& name) {
-    return name.empty() ? email : fmt::format("\"{}\" <{}>", name, email);
+bool is_ascii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
+
+std::string base64(std::string_view in) {
+    static constexpr char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(in[k]); };
+    for (; i + 2 < in.size(); i += 3) {
+        const unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+        for (int shift : {18, 12, 6, 0}) out += digits[(v >> shift) & 63];
+    }
+    if (i + 1 == in.size()) {
+        const unsigned v = at(i) << 16;
+        out += digits[(v >> 18) & 63];
+        out += digits[(v >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == in.size()) {
+        const unsigned v = (at(i) << 16) | (at(i + 1) << 8);
+        for (int shift : {18, 12, 6}) out += digits[(v >> shift) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+// An RFC 2047 encoded word for a header value that is not plain ASCII; a
+// header never carries raw UTF-8 (RFC 5322). Long values become several
+// words of whole UTF-8 characters, each at most 75 characters.
+std::string encode_header_text(std::string_view text) {
+    if (is_ascii(text)) return std::string(text);
+    std::string out;
+    constexpr std::size_t chunk = 45;  // 60 base64 characters a word
+    for (std::size_t i = 0; i < text.size();) {
+        std::size_t n = std::min(chunk, text.size() - i);
+        while (i + n < text.size() && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80)
+            --n;  // never split a character
+        if (!out.empty()) out += "\r\n ";
+        out += "=?UTF-8?B?" + base64(text.substr(i, n)) + "?=";
+        i += n;
+    }
+    return out;
+}
+
+// `"Name" <email>` with quotes and backslashes in the name escaped, or an
+// encoded word for a non-ASCII name (an encoded word may not be quoted).
+std::string mailbox(const std::string& email, const std::string& name) {
+    if (name.empty()) return email;
+    if (!is_ascii(name)) return encode_header_text(name) + " <" + email + ">";
+    std::string quoted;
+    for (const char c : name) {
+        if (c == '"' || c == '\\') quoted += '\\';
+        if (c != '\r' && c != '\n') quoted += c;
+    }
+    return "\"" + quoted + "\" <" + email + ">";
+}
+
+// Bare LF and CR become CRLF, as RFC 5322 requires throughout a message.
+std::string crlf(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 32);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\r') {
+            out += "\r\n";
+            if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        } else if (c == '\n') {
+            out += "\r\n";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// The header fields a mail client shows and sorts by, which the API adds
+// when it sends: Date (now) and a Message-ID unique to the row.
+struct eml_envelope {
+    std::string from, to, reply_to, subject;
+    std::string domain;  // the From address's, for the Message-ID
+};
 
 // An RFC 5322 message as a mail client expects it: the bodies in
 // multipart/alternative, wrapped in multipart/related with the inline parts
 // (those with a Content-ID, which the HTML names as cid:…), wrapped in
 // multipart/mixed with the other attachments. Each wrapper only when needed.
-std::string make_eml(const injection::message_spec& spec, const std::string& from,
-                     const std::string& to, const std::string& subject, const std::string& text,
-                     const std::string& html,
+std::string make_eml(const injection::message_spec& spec, const eml_envelope& env,
+                     const std::string& text, const std::string& html,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      std::uint64_t row) {
     const auto boundary = [&](std::string_view kind) {
@@ -67,9 +150,9 @@ std::string make_eml(const injection::message_spec& spec, const std::string& fro
 
     std::vector<std::string> bodies;
     if (spec.text_body)
-        bodies.push_back("Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n");
+        bodies.push_back("Content-Type: text/plain; charset=utf-8\r\n\r\n" + crlf(text) + "\r\n");
     if (spec.html_body)
-        bodies.push_back("Content-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n");
+        bodies.push_back("Content-Type: text/html; charset=utf-8\r\n\r\n" + crlf(html) + "\r\n");
     std::string body;
     if (bodies.size() == 1) {
         body = bodies.front();
@@ -86,8 +169,18 @@ std::string make_eml(const injection::message_spec& spec, const std::string& fro
     if (!attached.empty()) body = wrap("mixed", "", body, attached);
 
     std::string m;
-    m += "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n";
-    for (const auto& [k, v] : headers) m += k + ": " + v + "\r\n";
+    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char date[64];
+    std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &utc);
+    m += std::string("Date: ") + date + "\r\n";
+    m += fmt::format("Message-ID: <preview.{}.{}@{}>\r\n", row, now,
+                     env.domain.empty() ? "salvo.invalid" : env.domain);
+    m += "From: " + env.from + "\r\nTo: " + env.to + "\r\n";
+    if (!env.reply_to.empty()) m += "Reply-To: " + env.reply_to + "\r\n";
+    m += "Subject: " + encode_header_text(env.subject) + "\r\n";
+    for (const auto& [k, v] : headers) m += k + ": " + encode_header_text(v) + "\r\n";
     m += "MIME-Version: 1.0\r\n";
     m += body;
     return m;
@@ -125,6 +218,9 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
     std::size_t seen = 0, problems = 0;
     engine::chunk c;
     std::string reason;
+    // With --request stdout is the request body only; row problems go to
+    // stderr.
+    std::FILE* const notes = request ? stderr : stdout;
     while (seen < rows) {
         auto more = job->src->next_chunk(c);
         if (!more) {
@@ -136,23 +232,26 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
             auto v = job->check->check(c, i, reason);
             if (!v || *v != engine::verdict::valid) {
                 ++problems;
-                fmt::print("row {} (line {}): {}: {}\n\n", info.row, info.line,
+                fmt::print(notes, "row {} (line {}): {}: {}\n\n", info.row, info.line,
                            v ? engine::to_string(*v) : "error", v ? reason : v.error().message);
                 continue;
             }
             const auto values = c.values(i);
-            injection::recipient r;
-            r.address = values[job->check->email_column()];
-            if (const auto n = job->check->name_column(); n && values[*n].data())
-                r.name = values[*n];
-            r.row = values;
-            r.id = info.row;
+            const injection::recipient r = job->check->recipient_of(values, info.row);
             std::string error;
             const std::string subject = render(spec.subject, values, error);
             const std::string text = spec.text_body ? render(*spec.text_body, values, error) : "";
             const std::string html = spec.html_body ? render(*spec.html_body, values, error) : "";
-            std::string from = render(spec.from.email, values, error);
-            if (spec.from.name) from = mailbox(from, render(*spec.from.name, values, error));
+            const std::string from_email = render(spec.from.email, values, error);
+            const std::string from =
+                spec.from.name ? mailbox(from_email, render(*spec.from.name, values, error))
+                               : from_email;
+            std::string reply_to;
+            if (spec.reply_to) {
+                reply_to = render(spec.reply_to->email, values, error);
+                if (spec.reply_to->name)
+                    reply_to = mailbox(reply_to, render(*spec.reply_to->name, values, error));
+            }
             std::vector<std::pair<std::string, std::string>> headers;
             for (const auto& h : spec.custom_headers)
                 headers.emplace_back(h.name, render(h.value, values, error));
@@ -166,7 +265,7 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
             if (e || !error.empty()) {
                 body.resize(mark);
                 ++problems;
-                fmt::print("row {} (line {}): invalid: {}\n\n", info.row, info.line,
+                fmt::print(notes, "row {} (line {}): invalid: {}\n\n", info.row, info.line,
                            e ? e->message : error);
                 continue;
             }
@@ -174,8 +273,10 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
             const std::string to = mailbox(std::string(r.address), std::string(r.name));
             if (!out_dir.empty()) {
                 const fs::path file = fs::path(out_dir) / fmt::format("row-{}.eml", info.row);
-                if (!write_text_file(
-                        file, make_eml(spec, from, to, subject, text, html, headers, info.row)))
+                const auto at = from_email.rfind('@');
+                const eml_envelope env{from, to, reply_to, subject,
+                                       at == std::string::npos ? "" : from_email.substr(at + 1)};
+                if (!write_text_file(file, make_eml(spec, env, text, html, headers, info.row)))
                     return exit_usage;
                 fmt::print("row {}: {} -> {}\n", info.row, std::string(r.address), file.string());
             } else if (!request) {
@@ -195,8 +296,11 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
         // The key never leaves this process unredacted.
         for (std::size_t at; key != "****" && (at = body.find(key)) != std::string::npos;)
             body.replace(at, key.size(), "****");
-        fmt::print("POST {}\n", job->cfg.endpoint);
-        if (!job->writer->authorization().empty()) fmt::print("Authorization: Bearer ****\n");
+        // stdout carries the JSON body alone (`| jq` works); the rest is
+        // for the person reading.
+        fmt::print(stderr, "POST {}\n", job->cfg.endpoint);
+        if (!job->writer->authorization().empty())
+            fmt::print(stderr, "Authorization: Bearer ****\n");
         fmt::print("{}\n", body);
     }
     if (problems > 0)

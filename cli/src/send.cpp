@@ -125,9 +125,9 @@ int run_proof(const send_args& a, engine::job_config cfg) {
             return false;
         },
         "proof");
-    const fs::path tmp = make_temp_dir("salvo-proof");
-    cfg.journal = tmp / "proof.journal";
-    cfg.results = tmp / "proof.ndjson";
+    const temp_dir tmp("salvo-proof");  // removed on every way out
+    cfg.journal = tmp.path() / "proof.journal";
+    cfg.results = tmp.path() / "proof.ndjson";
     cfg.dedupe = false;
     cfg.suppression.clear();
     int code = exit_usage;
@@ -156,8 +156,6 @@ int run_proof(const send_args& a, engine::job_config cfg) {
             if (r.stopped_early()) fmt::print("stopped: {}\n", r.stop_detail);
         }
     }
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
     return code;
 }
 
@@ -172,6 +170,13 @@ int run_send(const send_args& a) {
     }
     if (!a.proof.empty()) return run_proof(a, std::move(*cfg));
 
+    // For the message when the API refuses the credentials.
+    const std::string credentials_hint = fmt::format(
+        "check the API key in {} and server_id {} in {}; the same command resumes once they "
+        "are right",
+        cfg->api_key_file.empty() ? "the environment variable " + cfg->api_key_env
+                                  : cfg->api_key_file.string() + " (api_key_file)",
+        cfg->server_id, a.job_file.string());
     progress_display display(a.progress, estimate_rows(*cfg));
     std::mutex display_mutex;
     engine::run_options ro;
@@ -191,6 +196,12 @@ int run_send(const send_args& a) {
     if (a.retry_failed)
         fmt::print(stderr, "salvo: --retry-failed: {} failed or unknown row(s) reopened\n",
                    (*j)->recovered().reopened);
+    {
+        std::uint64_t before = 0;
+        for (const auto n : (*j)->recovered().counts) before += n;
+        const std::lock_guard lock(display_mutex);
+        display.set_baseline(before);
+    }
     signals.on_signal([&](int sig) {
         fmt::print(stderr, "\nsalvo: {} received, stopping cleanly (run again to resume)\n",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -206,7 +217,11 @@ int run_send(const send_args& a) {
     std::fflush(stdout);
     if (!a.report_file.empty() && !write_text_file(a.report_file, r.to_json() + "\n"))
         return exit_usage;
-    if (r.stopped_early())
+    if (r.status == engine::job_status::stopped_auth)
+        fmt::print(stderr, "salvo: stopped: the API refused the credentials ({}); {}\n",
+                   r.stop_detail.empty() ? engine::to_string(r.status) : r.stop_detail,
+                   credentials_hint);
+    else if (r.stopped_early())
         fmt::print(stderr, "salvo: stopped early ({}); the same command resumes\n",
                    r.stop_detail.empty() ? engine::to_string(r.status) : r.stop_detail);
     return exit_code_for(r);

@@ -7,6 +7,7 @@
 #include <salvo/platform/timestamp.hpp>
 #include <salvo/store/store.hpp>
 
+#include <boost/json/serialize.hpp>
 #include <fmt/core.h>
 #include <simdjson.h>
 
@@ -104,18 +105,7 @@ struct domain_counts {
 };
 
 std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-            out += c;
-        }
-    }
-    return out + '"';
+    return boost::json::serialize(boost::json::string_view(s.data(), s.size()));
 }
 
 }  // namespace
@@ -170,6 +160,8 @@ int run_status(const status_args& a) {
     }
     std::ofstream rows_out;
     if (!a.rows_file.empty()) {
+        // Mode 0600 from the start: the rows are recipients' personal data.
+        if (!write_text_file(a.rows_file, "")) return exit_usage;
         rows_out.open(a.rows_file, std::ios::binary | std::ios::trunc);
         if (!rows_out) {
             fmt::print(stderr, "salvo status: cannot write {}\n", a.rows_file);

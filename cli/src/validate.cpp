@@ -45,12 +45,7 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
                 case engine::verdict::valid: {
                     // The row must also render: a template may refuse it.
                     const auto values = c.values(i);
-                    injection::recipient r;
-                    r.address = values[job->check->email_column()];
-                    if (const auto n = job->check->name_column(); n && values[*n].data())
-                        r.name = values[*n];
-                    r.row = values;
-                    r.id = c.info(i).row;
+                    const injection::recipient r = job->check->recipient_of(values, c.info(i).row);
                     body.clear();
                     const auto e = server ? job->writer->append_row(body, r, true)
                                           : job->writer->append_message(body, r, true);

@@ -33,6 +33,11 @@ constexpr std::size_t min_slots = 1024;
 }  // namespace
 
 struct address_set::impl {
+    // A log record: the address's length (2 bytes, little-endian), the row
+    // it came from (8 bytes, host order: the log never outlives the
+    // process), then the address.
+    static constexpr std::size_t header = 2 + sizeof(std::uint64_t);
+
     std::string dir;
     int fd = -1;
     std::vector<std::uint64_t> slots = std::vector<std::uint64_t>(min_slots, 0);
@@ -83,9 +88,11 @@ struct address_set::impl {
         return {};
     }
 
-    /// True when the log record at `offset` holds exactly `s`.
-    boost::system::result<bool, source_error> equals(std::uint64_t offset, std::string_view s) {
-        const std::size_t want = 2 + s.size();
+    /// True when the log record at `offset` holds exactly `s`; sets `row`
+    /// to the row that record came from.
+    boost::system::result<bool, source_error> equals(std::uint64_t offset, std::string_view s,
+                                                     std::uint64_t& row) {
+        const std::size_t want = header + s.size();
         const char* rec = nullptr;
         if (offset >= flushed) {
             rec = pending.data() + (offset - flushed);
@@ -98,14 +105,16 @@ struct address_set::impl {
                 n = ::pread(fd, scratch.data(), want, static_cast<off_t>(offset));
             } while (n < 0 && errno == EINTR);
             if (n < 0) return io_error("cannot read");
-            if (static_cast<std::size_t>(n) < 2) return false;
+            if (static_cast<std::size_t>(n) < header) return false;
             scratch.resize(static_cast<std::size_t>(n));
             rec = scratch.data();
         }
         std::size_t len = static_cast<unsigned char>(rec[0]) |
                           (static_cast<std::size_t>(static_cast<unsigned char>(rec[1])) << 8);
         if (len != s.size() || (rec == scratch.data() && scratch.size() < want)) return false;
-        return std::memcmp(rec + 2, s.data(), s.size()) == 0;
+        if (std::memcmp(rec + header, s.data(), s.size()) != 0) return false;
+        std::memcpy(&row, rec + 2, sizeof row);
+        return true;
     }
 
     void place(std::uint64_t h, std::uint64_t offset) noexcept {
@@ -140,14 +149,14 @@ struct address_set::impl {
             } while (r < 0 && errno == EINTR);
             if (r <= 0) return io_error("cannot read");
             block.resize(have + static_cast<std::size_t>(r));
-            while (used + 2 <= block.size()) {
+            while (used + header <= block.size()) {
                 std::size_t len =
                     static_cast<unsigned char>(block[used]) |
                     (static_cast<std::size_t>(static_cast<unsigned char>(block[used + 1])) << 8);
-                if (used + 2 + len > block.size()) break;
-                place(address_set::hash_of(std::string_view(block.data() + used + 2, len)),
+                if (used + header + len > block.size()) break;
+                place(address_set::hash_of(std::string_view(block.data() + used + header, len)),
                       pos + used);
-                used += 2 + len;
+                used += header + len;
             }
         }
         return {};
@@ -176,7 +185,7 @@ std::size_t address_set::memory_bytes() const noexcept {
 }
 
 std::uint64_t address_set::hash_of(std::string_view s) noexcept {
-    if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // as insert() keeps it
+    if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // as insert_row() keeps it
     return std::hash<std::string_view>{}(s);
 }
 
@@ -187,7 +196,7 @@ void address_set::prefetch(std::uint64_t h) const noexcept {
 void address_set::reserve(std::size_t addresses) {
     impl& m = *impl_;
     if (m.count != 0) return;
-    // At most 75% full after `addresses` inserts (insert() grows past that).
+    // At most 75% full after `addresses` inserts (insert_row() grows past that).
     const std::size_t n = std::max(min_slots, addresses / 3 * 4 + 8);
     if (n <= m.slots.size()) return;
     m.slots.clear();
@@ -195,11 +204,24 @@ void address_set::reserve(std::size_t addresses) {
     m.slots.assign(n, 0);
 }
 
-boost::system::result<bool, source_error> address_set::insert(std::string_view s) {
-    return insert(s, hash_of(s));
+boost::system::result<bool, source_error> address_set::insert(std::string_view canonical) {
+    return insert(canonical, hash_of(canonical));
 }
 
-boost::system::result<bool, source_error> address_set::insert(std::string_view s, std::uint64_t h) {
+boost::system::result<bool, source_error> address_set::insert(std::string_view canonical,
+                                                              std::uint64_t hash) {
+    auto earlier = insert_row(canonical, 0, hash);
+    if (!earlier) return earlier.error();
+    return !earlier->has_value();
+}
+
+boost::system::result<std::optional<std::uint64_t>, source_error> address_set::insert_row(
+    std::string_view s, std::uint64_t row) {
+    return insert_row(s, row, hash_of(s));
+}
+
+boost::system::result<std::optional<std::uint64_t>, source_error> address_set::insert_row(
+    std::string_view s, std::uint64_t row, std::uint64_t h) {
     impl& m = *impl_;
     if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // check_address caps real ones far lower
     if ((m.count + 1) * 4 > m.slots.size() * 3) {
@@ -212,29 +234,31 @@ boost::system::result<bool, source_error> address_set::insert(std::string_view s
         const std::uint64_t slot = m.slots[i];
         if (slot == 0) break;
         if ((slot >> offset_bits) == tag) {
-            auto same = m.equals((slot & offset_mask) - 1, s);
+            std::uint64_t earlier = 0;
+            auto same = m.equals((slot & offset_mask) - 1, s, earlier);
             if (!same) return same.error();
-            if (*same) return false;
+            if (*same) return std::optional<std::uint64_t>(earlier);
         }
         i = i + 1 == m.slots.size() ? 0 : i + 1;
     }
-    if (m.pending.size() + 2 + s.size() > buffer_limit) {
+    if (m.pending.size() + impl::header + s.size() > buffer_limit) {
         auto f = m.flush();
         if (!f) return f.error();
     }
-    if (m.pending.size() + 2 + s.size() > m.pending.capacity()) {
+    if (m.pending.size() + impl::header + s.size() > m.pending.capacity()) {
         // Grow by doubling, never past the flush limit (a small job stays small).
         m.pending.reserve(
             std::min(buffer_limit, std::max({std::size_t{4096}, 2 * m.pending.capacity(),
-                                             m.pending.size() + 2 + s.size()})));
+                                             m.pending.size() + impl::header + s.size()})));
     }
     const std::uint64_t offset = m.flushed + m.pending.size();
     m.pending += static_cast<char>(s.size() & 0xFF);
     m.pending += static_cast<char>(s.size() >> 8);
+    m.pending.append(reinterpret_cast<const char*>(&row), sizeof row);
     m.pending.append(s);
     m.slots[i] = (tag << offset_bits) | (offset + 1);
     ++m.count;
-    return true;
+    return std::optional<std::uint64_t>();
 }
 
 }  // namespace salvo::engine

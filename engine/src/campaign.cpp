@@ -282,7 +282,10 @@ make_request_writer(const job_config& job, injection::message_spec spec, std::st
         creds.server_id = std::stoull(cfg.server_id, &used);
         if (used != cfg.server_id.size()) throw std::invalid_argument("server_id");
     } catch (const std::exception&) {
-        return run_error{"server_id: expected a number, got '" + cfg.server_id + "'"};
+        return run_error{(cfg.job_file.empty() ? std::string() : cfg.job_file.string() + ": ") +
+                         "server_id: expected a whole number (the server's id in SocketLabs), "
+                         "got '" +
+                         cfg.server_id + "'"};
     }
     if (api_key.empty()) {
         auto key = resolve_api_key(cfg);

@@ -346,24 +346,10 @@ boost::system::result<void, source_error> csv_source::fill(chunk& out) {
                                   "to the next line",
                                   limit_));
         // Read on from the line after the record's first line.
-        const void* lf = std::memchr(buf + start, '\n', size - start);
-        while (lf == nullptr && !eof_) {
-            auto r = in_->read(buf, out.buffer_capacity());
-            if (!r) return r.error();
-            if (*r == 0) eof_ = true;
-            size = *r;
-            start = 0;
-            lf = std::memchr(buf, '\n', size);
-        }
-        if (lf == nullptr) {
-            size = start = 0;
-            continue;
-        }
-        ++line_;
-        start = static_cast<std::size_t>(static_cast<const char*>(lf) - buf) + 1;
-        std::memmove(buf, buf + start, size - start);
-        size -= start;
+        auto found = in_->skip_line(buf, out.buffer_capacity(), size, start, eof_);
+        if (!found) return found.error();
         start = 0;
+        if (*found) ++line_;
     }
 }
 

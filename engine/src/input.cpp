@@ -266,4 +266,26 @@ boost::system::result<std::size_t, source_error> byte_input::read(char* dst, std
     return got;
 }
 
+boost::system::result<bool, source_error> byte_input::skip_line(char* buf, std::size_t capacity,
+                                                                std::size_t& size, std::size_t start,
+                                                                bool& eof) {
+    const void* lf = std::memchr(buf + start, '\n', size - start);
+    while (lf == nullptr && !eof) {
+        auto r = read(buf, capacity);
+        if (!r) return r.error();
+        if (*r == 0) eof = true;
+        size = *r;
+        start = 0;
+        lf = std::memchr(buf, '\n', size);
+    }
+    if (lf == nullptr) {
+        size = 0;
+        return false;
+    }
+    const auto next = static_cast<std::size_t>(static_cast<const char*>(lf) - buf) + 1;
+    std::memmove(buf, buf + next, size - next);
+    size -= next;
+    return true;
+}
+
 }  // namespace salvo::engine::detail

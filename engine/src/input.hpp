@@ -45,6 +45,16 @@ class byte_input {
     [[nodiscard]] boost::system::result<void, source_error> fill(char* buf, std::size_t& size,
                                                                  std::size_t capacity, bool& eof);
 
+    /// Skips to the byte after the next line end: looks in buf[start, size),
+    /// then reads on into buf (`capacity` bytes) while none is found.
+    /// Afterwards buf[0, size) holds what follows that line end; returns
+    /// false when the input ended first (`eof` set, `size` 0). For a record
+    /// over the length limit, which both readers skip to its next line.
+    [[nodiscard]] boost::system::result<bool, source_error> skip_line(char* buf,
+                                                                      std::size_t capacity,
+                                                                      std::size_t& size,
+                                                                      std::size_t start, bool& eof);
+
   private:
     byte_input(int fd, bool owned, text_encoding enc, std::string display_name);
     boost::system::result<std::size_t, source_error> read_decoded(char* dst, std::size_t n);

@@ -1,6 +1,9 @@
 #include <salvo/engine/job_config.hpp>
 
 #include <simdjson.h>
+#include <boost/json/stream_parser.hpp>
+#include <boost/url/parse.hpp>
+#include <salvo/merge/suggest.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -32,7 +35,9 @@ struct parse_context {
 fs::path resolve(const parse_context& ctx, std::string_view p) {
     if (p.empty() || p == "-") return fs::path(p);
     fs::path path(p);
-    return path.is_absolute() ? path : ctx.base_dir / path;
+    // Normal form: `./job.json` with `./results.ndjson` names
+    // `results.ndjson`, not `././results.ndjson`.
+    return path.is_absolute() ? path : (ctx.base_dir / path).lexically_normal();
 }
 
 std::optional<std::string> get_string(const leaf& v) {
@@ -177,10 +182,13 @@ std::function<bool(job_config&, const leaf&, const parse_context&)> choice(
 const std::vector<key_def>& key_table() {
     static const std::vector<key_def> table = {
         {"endpoint", "a URL string", SALVO_STRING(endpoint)},
-        {"server_id", "a number or a string",
+        {"server_id", "a whole number (the server's id in SocketLabs), or it as a string",
          [](job_config& j, const leaf& v, const parse_context&) {
              auto s = get_scalar_text(v);
-             if (!s || (v.json && v.json->is_bool())) return false;
+             if (!s || (v.json && v.json->is_bool()) || s->empty() ||
+                 !std::all_of(s->begin(), s->end(),
+                              [](unsigned char c) { return std::isdigit(c) != 0; }))
+                 return false;
              j.server_id = std::move(*s);
              return true;
          }},
@@ -329,6 +337,117 @@ const std::vector<key_def>& key_table() {
     return table;
 }
 
+// The reference of every key (salvo help job-file, docs/job-file.md): its
+// default and what it does. Beside key_table rather than in it so that a
+// key's parsing and its documentation can be read apart; the test
+// JobConfigReference.EveryKeyIsDocumented keeps the two tables together.
+struct key_doc {
+    std::string_view path;
+    std::string_view default_value;
+    std::string_view meaning;
+};
+
+constexpr key_doc key_docs[] = {
+    {"endpoint", "`https://inject.socketlabs.com/api/v1/email`",
+     "The Injection API URL. `salvo emulate` listens on `http://127.0.0.1:8465/api/v1/email`."},
+    {"server_id", "required", "Your SocketLabs server id (a number, or a string of digits)."},
+    {"api_key_env", "`SOCKETLABS_API_KEY`",
+     "The environment variable holding the API key. The key is never accepted in the job file "
+     "or on the command line, and never printed."},
+    {"api_key_file", "none", "A file holding the API key; wins over `api_key_env`."},
+    {"recipients", "required",
+     "The recipients file: a path (`-` for standard input), or an object with the keys below."},
+    {"recipients.path", "required", "The recipients file; `-` is standard input."},
+    {"recipients.format", "from the extension",
+     "`csv`, `tsv`, `json` (an array of objects) or `ndjson` (`jsonl`); `.gz` files are read "
+     "compressed."},
+    {"recipients.email", "`email`",
+     "The column holding the address (matched without case); `DeliveryAddress` is found too."},
+    {"recipients.name", "`name`", "The column holding the display name, if any."},
+    {"recipients.encoding", "`utf-8`", "`utf-8`, `windows-1252` or `latin-1`."},
+    {"recipients.delimiter", "from the format", "`,`, `;` or a tab (`\\t` or `tab`)."},
+    {"message.from", "required",
+     "The sender: an address, or `{\"email\": …, \"name\": …}`; both are templates."},
+    {"message.from.email", "required", "The sender's address (a template)."},
+    {"message.from.name", "none", "The sender's display name (a template)."},
+    {"message.reply_to", "none", "An address, or `{\"email\": …, \"name\": …}`."},
+    {"message.reply_to.email", "none", "The Reply-To address (a template)."},
+    {"message.reply_to.name", "none", "The Reply-To display name (a template)."},
+    {"message.subject", "required",
+     "The subject template (a header: a value with a line break makes the row invalid)."},
+    {"message.subject.file", "none", "The subject template, read from a file."},
+    {"message.text", "one body required",
+     "The plain-text body: an inline template, or `{\"file\": \"body.txt\"}`."},
+    {"message.text.file", "none", "The plain-text body template, read from a file."},
+    {"message.html", "one body required",
+     "The HTML body: an inline template, or `{\"file\": \"body.html\"}`. Values are "
+     "HTML-escaped (see `html_escape`)."},
+    {"message.html.file", "none", "The HTML body template, read from a file."},
+    {"message.amp", "none", "An AMP body (needs `text` or `html` as well)."},
+    {"message.amp.file", "none", "The AMP body template, read from a file."},
+    {"message.mailing_id", "none", "The API's MailingId (a template)."},
+    {"message.message_id", "none",
+     "The API's MessageId (a template); also written to each results line."},
+    {"message.charset", "the API's (UTF-8)", "The message charset."},
+    {"unsubscribe.url", "none",
+     "Adds `List-Unsubscribe: <URL>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click` "
+     "(RFC 8058), per recipient (a template)."},
+    {"unsubscribe.mailto", "none", "Adds a `mailto:` to `List-Unsubscribe`."},
+    {"merge", "`local`",
+     "`local`: salvo renders each message; `server`: one merge message a request, rendered by "
+     "SocketLabs."},
+    {"html_escape", "`true`",
+     "HTML-escape values in HTML bodies (`%%name:raw%%` opts out per placeholder)."},
+    {"missing_field", "`empty`",
+     "`invalid`: a row whose used field is empty and has no fallback is `invalid` instead of "
+     "rendered empty."},
+    {"dedupe", "`true`", "A repeated address (domain without case) is `duplicate`."},
+    {"suppression", "none",
+     "Addresses never to send to: a file (one address a line, or a CSV with an email column), "
+     "`{\"db\": \"events.sqlite\"}` (a `salvo listen` database), or a list of them."},
+    {"suppression.file", "none", "A suppression file (as an object: `{\"file\": path}`)."},
+    {"suppression.db", "none", "A `salvo listen` event database (`{\"db\": path}`)."},
+    {"limits.messages_per_request", "`10`", "Messages in one API request."},
+    {"limits.recipients_per_message", "`50`", "Recipients in one message (server merge)."},
+    {"limits.max_request_bytes", "`10485760` (10 MiB)", "Bytes in one API request."},
+    {"rate.emails_per_second", "`0` (unlimited)", "Emails a second, at most."},
+    {"rate.requests_per_second", "`0` (unlimited)", "API requests a second, at most."},
+    {"rate.max_in_flight", "`16`",
+     "Requests sent and not yet answered; when full, reading waits (memory stays flat)."},
+    {"retry.max_attempts", "`6`", "Attempts per request, the first included."},
+    {"retry.base_delay_ms", "`1000`",
+     "Backoff base: the wait before retry *n* is random in [0, min(cap, base·2^(n−1))]."},
+    {"retry.max_delay_ms", "`30000`", "Backoff cap."},
+    {"retry.ambiguous", "`resend`",
+     "A maybe-delivered request (sent, no answer): `resend` sends it again and marks its rows "
+     "`ambiguous` in the results; `hold` leaves them `unknown`."},
+    {"timeouts.connect_ms", "`10000`", "Per connection attempt."},
+    {"timeouts.request_ms", "`120000`", "Per attempt, the whole transfer."},
+    {"tls.ca_file", "the system's CAs", "A PEM file of CAs to trust instead."},
+    {"tls.insecure", "`false`", "No certificate check at all: for local test servers only."},
+    {"proxy", "`\"\"`",
+     "A proxy URL; empty: `https_proxy`, `http_proxy` and `no_proxy` as curl reads them."},
+    {"auto_pause.failure_share", "`0.5`",
+     "Stop (exit 3, resumable) when this share of the last `window_requests` requests failed."},
+    {"auto_pause.window_requests", "`200`", "The window of `failure_share`."},
+    {"results", "`results.ndjson`", "One JSON line per recipient row, with its fate."},
+    {"journal", "`campaign.journal`",
+     "What makes a run resumable; another campaign's journal is refused."},
+    {"threads", "`0` (cores − 1)", "Rendering threads."},
+};
+
+// Keys the key table does not hold (maps, arrays), for the reference.
+constexpr key_doc other_docs[] = {
+    {"global", "none",
+     "`{\"name\": \"value\"}`: values every template can use; a recipient's own column wins."},
+    {"message.headers", "none", "`{\"Name\": \"template\"}`: custom headers."},
+    {"message.metadata", "none", "`{\"name\": \"value\"}`: passed to the API as given."},
+    {"message.tags", "none", "`[\"tag\", …]`: passed to the API as given."},
+    {"message.attachments", "none",
+     "`[{\"file\": …, \"name\": …, \"content_id\": …, \"content_type\": …}]`; a "
+     "`content_id` makes an inline part (`<img src=\"cid:logo\">`)."},
+};
+
 #undef SALVO_STRING
 #undef SALVO_PATH
 #undef SALVO_UINT
@@ -358,8 +477,8 @@ bool has_children(std::string_view path) {
     return path.empty();
 }
 
-// The keys allowed directly under `prefix`, for "unknown key" messages.
-std::string known_keys_under(std::string_view prefix) {
+// The keys allowed directly under `prefix`.
+std::vector<std::string> known_names_under(std::string_view prefix) {
     std::vector<std::string> names;
     const auto add = [&](std::string_view full) {
         if (!prefix.empty()) {
@@ -375,8 +494,13 @@ std::string known_keys_under(std::string_view prefix) {
     for (const auto m : map_keys) add(m);
     add("message.attachments");
     add("message.tags");
+    return names;
+}
+
+// The keys allowed directly under `prefix`, for "unknown key" messages.
+std::string known_keys_under(std::string_view prefix) {
     std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    for (const auto& n : known_names_under(prefix)) out += (out.empty() ? "" : ", ") + n;
     return out;
 }
 
@@ -450,7 +574,10 @@ class job_parser {
         if (!k) return unknown(path);
         if (!k->set(job_, v, ctx_)) {
             std::string got;
-            if (v.json)
+            std::string_view text;
+            if (v.json && v.json->get_string().get(text) == simdjson::SUCCESS && text.size() < 80)
+                got = ", got \"" + std::string(text) + "\"";
+            else if (v.json)
                 got = ", got " + type_name(*v.json);
             else
                 got = ", got '" + std::string(v.text) + "'";
@@ -467,9 +594,30 @@ class job_parser {
     std::optional<job_error> unknown(const std::string& path) const {
         const auto dot = path.rfind('.');
         const std::string parent = dot == std::string::npos ? "" : path.substr(0, dot);
-        std::string msg = "unknown key (known keys";
+        const std::string name = dot == std::string::npos ? path : path.substr(dot + 1);
+        std::string msg = "unknown key";
+        if (const auto near = merge::closest_name(name, known_names_under(parent)))
+            msg += "; did you mean \"" + *near + "\"?";
+        msg += " (known keys";
         msg += parent.empty() ? "" : " in " + parent;
         msg += ": " + known_keys_under(parent) + ")";
+        // Names that other tools use for what salvo spells differently.
+        static constexpr std::pair<std::string_view, std::string_view> elsewhere[] = {
+            {"email_column", "recipients.email"},
+            {"name_column", "recipients.name"},
+            {"email", "recipients.email"},
+            {"from", "message.from"},
+            {"subject", "message.subject"},
+            {"text", "message.text"},
+            {"html", "message.html"},
+            {"headers", "message.headers"},
+            {"reply_to", "message.reply_to"},
+            {"attachments", "message.attachments"},
+            {"max_attempts", "retry.max_attempts"}};
+        for (const auto& [wrong, right] : elsewhere)
+            if (name == wrong && path != right)
+                msg = "unknown key; salvo spells it " + std::string(right) +
+                      " (every key: salvo help job-file)";
         if (path == "api_key" || path.ends_with(".api_key"))
             msg =
                 "the API key is never written in the job file or on the command line; "
@@ -606,8 +754,8 @@ std::optional<job_error> read_template_file(template_text& t, const std::string&
 std::optional<job_error> finish(job_config& job, const std::string& source,
                                 const fs::path& base_dir) {
     // The defaults of results and journal live beside the job file too.
-    if (job.results.is_relative()) job.results = base_dir / job.results;
-    if (job.journal.is_relative()) job.journal = base_dir / job.journal;
+    if (job.results.is_relative()) job.results = (base_dir / job.results).lexically_normal();
+    if (job.journal.is_relative()) job.journal = (base_dir / job.journal).lexically_normal();
     const auto need = [&](bool ok, const char* key, const char* what) -> std::optional<job_error> {
         if (ok) return std::nullopt;
         return job_error{key, source + ": " + key + ": " + what};
@@ -618,16 +766,19 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
     if (auto e = read_template_file(job.message.amp, "message.amp", source)) return e;
     if (auto e = need(!job.recipients.path.empty(), "recipients", "is required (a file path)"))
         return e;
-    const auto scheme_is = [&](std::string_view scheme) {
-        if (job.endpoint.size() < scheme.size()) return false;
-        for (std::size_t i = 0; i < scheme.size(); ++i)
-            if (std::tolower(static_cast<unsigned char>(job.endpoint[i])) != scheme[i])
-                return false;
-        return true;
-    };
-    if (auto e = need(scheme_is("http://") || scheme_is("https://"), "endpoint",
-                      "must be an http:// or https:// URL"))
-        return e;
+    {
+        const auto url = boost::urls::parse_absolute_uri(job.endpoint);
+        const bool web = url && (url->scheme_id() == boost::urls::scheme::http ||
+                                 url->scheme_id() == boost::urls::scheme::https);
+        if (auto e = need(web, "endpoint",
+                          ("must be an http:// or https:// URL, got '" + job.endpoint +
+                           "' (SocketLabs': https://inject.socketlabs.com/api/v1/email)")
+                              .c_str()))
+            return e;
+        if (auto e = need(!url->encoded_host().empty(), "endpoint",
+                          ("'" + job.endpoint + "' names no host").c_str()))
+            return e;
+    }
     if (auto e = need(!job.message.from.email.empty(), "message.from", "is required")) return e;
     if (auto e = need(job.message.subject.present, "message.subject", "is required")) return e;
     if (auto e = need(job.message.text.present || job.message.html.present, "message",
@@ -652,6 +803,30 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
                           ("cannot read attachment file '" + a.file.string() + "'").c_str()))
             return e;
     return std::nullopt;
+}
+
+// Where a JSON text stops being JSON, as " at line L, column C" (1-based,
+// columns in bytes); empty when it is valid or only cut short. simdjson's
+// DOM parser says what is wrong but not where, so Boost.JSON's parser, which
+// stops at the first byte it cannot take, finds the place.
+std::string json_error_location(std::string_view json) {
+    boost::json::stream_parser p;
+    boost::system::error_code ec;
+    const std::size_t used = p.write_some(json.data(), json.size(), ec);
+    if (!ec) {
+        p.finish(ec);
+        if (!ec) return {};
+    }
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < std::min(used, json.size()); ++i) {
+        if (json[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+    }
+    return " (at line " + std::to_string(line) + ", column " + std::to_string(column) + ")";
 }
 
 // A `//` or `/*` outside strings: the hint for a JSON parse error (a URL's
@@ -683,7 +858,8 @@ boost::system::result<job_config, job_error> parse_job_named(std::string_view js
     dom::element root;
     if (const auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
         const std::string hint = has_comment(json) ? " (comments are not allowed in JSON)" : "";
-        return job_error{"", source + ": not valid JSON: " + simdjson::error_message(err) + hint};
+        return job_error{"", source + ": not valid JSON: " + simdjson::error_message(err) +
+                                 json_error_location(json) + hint};
     }
     dom::object obj;
     if (root.get_object().get(obj) != simdjson::SUCCESS)
@@ -698,6 +874,83 @@ boost::system::result<job_config, job_error> parse_job_named(std::string_view js
 }
 
 }  // namespace
+
+std::vector<std::string> undocumented_keys() {
+    std::vector<std::string> missing;
+    for (const auto& k : key_table())
+        if (std::none_of(std::begin(key_docs), std::end(key_docs),
+                         [&](const key_doc& d) { return d.path == k.path; }))
+            missing.emplace_back(k.path);
+    for (const auto& d : key_docs)
+        if (!find_key(d.path)) missing.push_back(std::string(d.path) + " (documented, not a key)");
+    return missing;
+}
+
+std::string job_file_reference() {
+    std::string out =
+        "<!-- Generated by `salvo help job-file` from engine/src/job_config.cpp; do not edit. -->\n"
+        "# The job file\n\n"
+        "A campaign is one JSON file (no comments). Paths in it are relative to its folder. "
+        "A key is written nested (`\"retry\": {\"max_attempts\": 3}`) or, with `--set`, dotted "
+        "(`--set retry.max_attempts=3`); `--set` changes a key for one run. An unknown key, a "
+        "value of the wrong type, a missing template file or an unreadable recipients file "
+        "stops with exit code 2 and a message naming the key or the file.\n\n"
+        "The required keys are `server_id`, `recipients`, `message.from`, `message.subject` and "
+        "`message.text` or `message.html`. A minimal job:\n\n"
+        "```json\n"
+        "{\n"
+        "  \"server_id\": 12345,\n"
+        "  \"recipients\": \"recipients.csv\",\n"
+        "  \"message\": {\n"
+        "    \"from\": \"news@example.com\",\n"
+        "    \"subject\": \"Hello %%first_name|friend%%\",\n"
+        "    \"html\": { \"file\": \"body.html\" }\n"
+        "  }\n"
+        "}\n"
+        "```\n\n"
+        "The API key comes from the environment variable `SOCKETLABS_API_KEY` unless "
+        "`api_key_env` or `api_key_file` says otherwise.\n";
+    // One table a top-level group, in the order of the key table.
+    std::vector<const key_doc*> all;
+    for (const auto& d : key_docs) all.push_back(&d);
+    for (const auto& d : other_docs) all.push_back(&d);
+    const auto group_of = [](std::string_view path) { return path.substr(0, path.find('.')); };
+    std::vector<std::string_view> groups;
+    for (const auto* d : all)
+        if (std::find(groups.begin(), groups.end(), group_of(d->path)) == groups.end())
+            groups.push_back(group_of(d->path));
+    const auto cell = [](std::string_view text) {
+        std::string c;
+        for (const char ch : text) c += ch == '|' ? std::string("\\|") : std::string(1, ch);
+        return c;
+    };
+    // Keys alone in their group share the first table; groups of several
+    // keys (recipients, message, retry, …) have one each.
+    const auto alone = [&](std::string_view g) {
+        return std::count_if(all.begin(), all.end(),
+                             [&](const key_doc* d) { return group_of(d->path) == g; }) == 1;
+    };
+    std::vector<std::string_view> sections{""};
+    for (const auto g : groups)
+        if (!alone(g)) sections.push_back(g);
+    for (const auto section : sections) {
+        out += section.empty() ? std::string("\n## Top-level keys\n")
+                               : "\n## `" + std::string(section) + "`\n";
+        out += "\n| key | value | default | meaning |\n|---|---|---|---|\n";
+        for (const auto* d : all) {
+            const auto g = group_of(d->path);
+            if (section.empty() ? !alone(g) : g != section) continue;
+            const key_def* k = find_key(d->path);
+            const std::string expects =
+                k ? std::string(k->expects)
+                  : (d->path == "message.tags" || d->path == "message.attachments" ? "an array"
+                                                                                   : "an object");
+            out += "| `" + std::string(d->path) + "` | " + cell(expects) + " | " +
+                   cell(d->default_value) + " | " + cell(d->meaning) + " |\n";
+        }
+    }
+    return out;
+}
 
 std::optional<job_error> apply_override(job_config& job, std::string_view assignment,
                                         const fs::path& base_dir) {

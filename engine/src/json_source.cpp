@@ -434,25 +434,11 @@ boost::system::result<void, source_error> json_source::fill(chunk& out) {
                              fmt::format("{} longer than {} bytes, skipped to the next line",
                                          ndjson_ ? "line" : "element", limit_),
                              errc::record_too_long});
-        const void* lf = std::memchr(buf + start, '\n', size - start);
-        while (lf == nullptr && !eof_) {
-            auto r = in_->read(buf, out.buffer_capacity());
-            if (!r) return r.error();
-            if (*r == 0) eof_ = true;
-            size = *r;
-            start = 0;
-            lf = std::memchr(buf, '\n', size);
-        }
+        auto found = in_->skip_line(buf, out.buffer_capacity(), size, start, eof_);
+        if (!found) return found.error();
         if (!ndjson_) stage_ = stage::value;
-        if (lf == nullptr) {
-            size = start = 0;
-            continue;
-        }
-        ++line_;
-        start = static_cast<std::size_t>(static_cast<const char*>(lf) - buf) + 1;
-        std::memmove(buf, buf + start, size - start);
-        size -= start;
         start = 0;
+        if (*found) ++line_;
     }
     if (!keys_known_) learn_keys(out);
     for (const element& e : elements_) emit(out, e);

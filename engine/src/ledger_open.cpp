@@ -11,6 +11,8 @@
 // between the two writes) decides its row.
 #include "ledger_format.hpp"
 
+#include <simdjson.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -190,23 +192,17 @@ bool read_results_tail(int fd, std::uint64_t from, results_tail& out) {
     return true;
 }
 
-// The fingerprint a header holds (our own JSON: names and values without
-// escapes beyond what to_json writes).
+// The fingerprint a header holds (to_json's object of strings), read as the
+// JSON it is: a value holding a quote or a backslash reads back whole.
 job_fingerprint parse_header(std::string_view body) {
     job_fingerprint old;
-    std::string_view rest = body;
-    while (true) {
-        const auto k1 = rest.find('"');
-        if (k1 == std::string_view::npos) break;
-        const auto k2 = rest.find('"', k1 + 1);
-        const auto v1 = rest.find('"', k2 + 1);
-        const auto v2 = rest.find('"', v1 + 1);
-        if (k2 == std::string_view::npos || v1 == std::string_view::npos ||
-            v2 == std::string_view::npos)
-            break;
-        old.parts[std::string(rest.substr(k1 + 1, k2 - k1 - 1))] =
-            std::string(rest.substr(v1 + 1, v2 - v1 - 1));
-        rest.remove_prefix(v2 + 1);
+    simdjson::dom::parser parser;
+    simdjson::dom::object obj;
+    if (parser.parse(simdjson::padded_string(body)).get(obj) != simdjson::SUCCESS) return old;
+    for (const auto field : obj) {
+        std::string_view value;
+        if (field.value.get_string().get(value) == simdjson::SUCCESS)
+            old.parts[std::string(field.key)] = std::string(value);
     }
     return old;
 }

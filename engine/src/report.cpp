@@ -1,6 +1,7 @@
 // The end-of-job summary, for people (a table) and for programs (JSON).
 #include <salvo/engine/job.hpp>
 
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 namespace salvo::engine {
@@ -8,14 +9,9 @@ namespace salvo::engine {
 std::string report::to_json() const {
     std::string out = fmt::format(R"({{"status":"{}")", engine::to_string(status));
     if (!stop_detail.empty()) {
-        // The detail is ours (codes and plain words), but may quote a server.
-        std::string escaped;
-        for (const char c : stop_detail) {
-            if (c == '"' || c == '\\') escaped += '\\';
-            if (static_cast<unsigned char>(c) < 0x20) continue;
-            escaped += c;
-        }
-        out += fmt::format(R"(,"stop_detail":"{}")", escaped);
+        // The detail is ours (codes and plain words), but may quote a
+        // server: every byte kept, control characters escaped.
+        out += R"(,"stop_detail":)" + boost::json::serialize(boost::json::string_view(stop_detail));
     }
     out += fmt::format(R"(,"rows_read":{})", rows_read);
     for (std::size_t i = 0; i < fate_count; ++i)

@@ -235,7 +235,8 @@ boost::system::result<validator, source_error> validator::create(const std::vect
                 ? fmt::format("{}: no fields (an empty input?), so no '{}' column", source_name,
                               options.email_column)
                 : fmt::format("{}: no '{}' column (the fields are: {}); name the email column "
-                              "with the email_column option",
+                              "in the job file with \"recipients\": {{\"email\": \"COLUMN\"}} "
+                              "(or --set recipients.email=COLUMN)",
                               source_name, options.email_column, names)};
     }
     v.email_ = *email;
@@ -246,6 +247,20 @@ boost::system::result<validator, source_error> validator::create(const std::vect
     if (options.dedupe) v.seen_ = std::make_unique<address_set>(options.temp_dir);
     v.input_bytes_ = options.input_bytes;
     return v;
+}
+
+injection::recipient validator::recipient_of(merge::row_view values,
+                                             std::uint64_t row) const noexcept {
+    const auto value = [&](std::size_t column) {
+        return column < values.size() && !merge::is_absent(values[column]) ? values[column]
+                                                                           : std::string_view{};
+    };
+    injection::recipient r;
+    r.address = value(email_);
+    if (name_) r.name = value(*name_);
+    r.row = values;
+    r.id = row;
+    return r;
 }
 
 boost::system::result<verdict, source_error> validator::check(const chunk& c, std::size_t i,
@@ -275,24 +290,26 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
         return verdict::suppressed;
     }
     if (seen_) {
-        boost::system::result<bool, source_error> fresh = false;
+        boost::system::result<std::optional<std::uint64_t>, source_error> earlier =
+            std::optional<std::uint64_t>();
         const std::size_t n = ahead_hash_.size();
         if (n == c.size() && n != 0 && ahead_first_row_ == c.info(0).row) {
             // prepare() ran for this chunk: prefetch a few rows ahead.
             constexpr std::size_t distance = 8;
             if (i + distance < n) seen_->prefetch(ahead_hash_[i + distance]);
             const std::uint32_t from = i == 0 ? 0 : ahead_end_[i - 1];
-            fresh = seen_->insert(std::string_view(ahead_text_).substr(from, ahead_end_[i] - from),
-                                  ahead_hash_[i]);
+            earlier =
+                seen_->insert_row(std::string_view(ahead_text_).substr(from, ahead_end_[i] - from),
+                                  info.row, ahead_hash_[i]);
         } else {
             canonical_address(address, scratch_);
-            fresh = seen_->insert(scratch_);
+            earlier = seen_->insert_row(scratch_, info.row);
         }
-        if (!fresh) return fresh.error();
-        if (!*fresh) {
+        if (!earlier) return earlier.error();
+        if (*earlier) {
             reason = detail::row_message(source_name_, info.row, info.line,
-                                         "field '{}': '{}' was already in an earlier row",
-                                         email_label_, shown(address));
+                                         "field '{}': '{}' repeats row {} (sent once, from there)",
+                                         email_label_, shown(address), **earlier);
             return verdict::duplicate;
         }
     }

@@ -353,10 +353,10 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
     body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv
                   : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv;
     append_json_escaped(body, r.address);
-    if (!r.name.empty()) {
-        body += "\"},{\"Field\":\"RecipientName\",\"Value\":\""sv;
-        append_json_escaped(body, r.name);
-    }
+    // Always, empty too: the message's FriendlyName is %%RecipientName%%,
+    // and a row without the field is a missing merge field to the API.
+    body += "\"},{\"Field\":\"RecipientName\",\"Value\":\""sv;
+    append_json_escaped(body, r.name);
     body += "\"}"sv;
     for (std::size_t k = 0; k < row_fields_.size(); ++k) {
         const auto& f = merge_fields_[row_fields_[k]];

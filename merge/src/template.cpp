@@ -1,4 +1,5 @@
 #include <salvo/merge/escape.hpp>
+#include <salvo/merge/suggest.hpp>
 #include <salvo/merge/template.hpp>
 
 #include "escape_raw.hpp"
@@ -235,6 +236,24 @@ boost::system::result<compiled_template, compile_error> compile(std::string_view
                     return make_error(
                         errc::bad_fallback, text, f, label,
                         "the fallback of placeholder '" + ph.name + "' may not contain '%'");
+                // `%%plan|valued</b> member of %%company%%`: the fallback's
+                // closing `%%` opens the next placeholder, whose name would
+                // be printed as text. Refuse rather than eat it.
+                std::size_t after = f + 2;
+                if (after < n && is_letter(text[after])) {
+                    while (after < n && is_name_char(text[after])) ++after;
+                    if (closes_at(after) ||
+                        (after < n && (text[after] == '|' || text[after] == ':')))
+                        return make_error(errc::bad_fallback, text, f, label,
+                                          "the fallback of placeholder '" + ph.name +
+                                              "' runs into the next placeholder '%%" +
+                                              std::string(text.substr(f + 2, after - (f + 2))) +
+                                              "': close the fallback with %% first (%%" + ph.name +
+                                              "|" +
+                                              std::string(text.substr(
+                                                  k + 1, std::min<std::size_t>(f - (k + 1), 20))) +
+                                              "%%)");
+                }
                 ph.has_fallback = true;
                 ph.fallback = std::string(text.substr(k + 1, f - (k + 1)));
                 k = f + 2;
@@ -326,15 +345,31 @@ boost::system::result<compiled_template, compile_error> compile(std::string_view
         placeholder& ph = s.field;
         ph.column = fields.find_column(ph.name);
         if (const global_field* g = fields.find_global(ph.name)) ph.global = g->value;
-        if (!ph.column && !ph.global && !ph.has_fallback) {
+        if (!ph.column && !ph.global) {
             std::string known;
-            for (const auto& c : fields.columns) known += (known.empty() ? "" : ", ") + c;
-            for (const auto& g : fields.globals) known += (known.empty() ? "" : ", ") + g.name;
+            std::vector<std::string> names;
+            for (const auto& c : fields.columns) names.push_back(c);
+            for (const auto& g : fields.globals) names.push_back(g.name);
+            for (const auto& k : names) known += (known.empty() ? "" : ", ") + k;
+            const auto near = closest_name(ph.name, names);
+            const std::string hint = near ? "did you mean %%" + *near + "%%? " : "";
             const position p{ph.line, ph.col};
-            return compile_error{errc::unknown_field, p.line, p.column,
-                                 where(label, p) + "unknown field '" + ph.name +
-                                     "': no column or global provides it (known fields: " +
-                                     (known.empty() ? std::string("none") : known) + ")"};
+            if (!ph.has_fallback)
+                return compile_error{
+                    errc::unknown_field, p.line, p.column,
+                    where(label, p) + "unknown field '" + ph.name +
+                        "': no column or global provides it; " + hint +
+                        "(known fields: " + (known.empty() ? std::string("none") : known) + ")"};
+            // With a fallback it compiles, but every recipient gets the
+            // fallback: most likely a misspelt field.
+            compile_warning w;
+            w.line = p.line;
+            w.column = p.column;
+            w.text = "%%" + ph.name + "|" + ph.fallback + "%%";
+            w.message = where(label, p) + "no column or global provides '" + ph.name +
+                        "', so every recipient gets the fallback '" + ph.fallback + "'; " + hint +
+                        "(known fields: " + (known.empty() ? std::string("none") : known) + ")";
+            t.warnings_.push_back(std::move(w));
         }
         if (header && ph.global && has_line_break(*ph.global)) {
             const position p{ph.line, ph.col};

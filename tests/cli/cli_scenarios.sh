@@ -35,6 +35,9 @@ send_ok)
   [[ $(lines_with '"status":"accepted"' "$work/results.ndjson") == 300 ]] || fail "not 300 accepted"
   grep -q '"status":"finished"' "$work/report.json" || fail "report JSON lacks finished"
   grep -q '^{"progress":' "$work/err" || fail "no JSON progress line on a non-terminal stderr"
+  # Never the same counts on two lines (the last report repeated the one before).
+  grep '^{"progress":' "$work/err" | sed 's/"seconds":[0-9.]*,//; s/,"emails_per_second".*//' >"$work/counts"
+  [[ -z $(uniq -d "$work/counts") ]] || { cat "$work/err"; fail "a progress line printed twice"; }
   grep -q 'accepted' "$work/out" || fail "no summary table"
   [[ $(wc -l <"$work/emails.ndjson") == 300 ]] || fail "emulator did not record 300 emails"
   grep -q 'test-key-123' "$work/out" "$work/err" && fail "the key was printed"
@@ -104,6 +107,9 @@ auth_failure_stops)
   "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
   rc=$?
   [[ $rc == 3 ]] || { cat "$work/err"; fail "exit $rc, expected 3"; }
+  grep -q "refused the credentials .*the environment variable SALVO_TEST_KEY and server_id 4242 in $work/job.json" "$work/err" ||
+    { cat "$work/err"; fail "the 401 message names neither the key's variable nor server_id"; }
+  grep -q '\./\./' "$work/err" && fail "a path with ././"
   ;;
 retry_failed)
   start_emulator --fault 503@5x3
@@ -133,12 +139,28 @@ preview)
   grep -q '^Subject: Hello User2$' "$work/out" || fail "row 2 subject"
   grep -q 'User3' "$work/out" && fail "rendered more than --rows"
   "$salvo" preview "$work/job.json" --rows 2 --request >"$work/req" 2>"$work/err" || fail "--request exit $?"
+  # stdout is the JSON body alone (| jq works); the URL goes to stderr.
+  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$work/req" ||
+    { cat "$work/req"; fail "--request stdout is not one JSON document"; }
+  grep -q '^POST ' "$work/err" || fail "--request: no POST line on stderr"
   grep -q '"ApiKey":"\*\*\*\*"' "$work/req" || { cat "$work/req"; fail "key not redacted"; }
   grep -q 'test-key-123' "$work/req" && fail "the key was printed"
   grep -q '"Subject":"Hello User2"' "$work/req" || fail "request lacks row 2"
   "$salvo" preview "$work/job.json" --rows 3 --out "$work/eml" >"$work/out" 2>&1 || fail "--out exit $?"
   [[ $(ls "$work/eml" | wc -l) == 3 ]] || fail "not 3 .eml files"
   grep -q '^Subject: Hello User3' "$work/eml/row-3.eml" || fail ".eml subject"
+  # Personal data: files only their owner reads.
+  [[ $(stat -c %a "$work/eml/row-3.eml") == 600 ]] || fail ".eml mode $(stat -c %a "$work/eml/row-3.eml")"
+  for h in Date Message-ID From To Subject; do
+    grep -q "^$h: " "$work/eml/row-3.eml" || fail ".eml has no $h header"
+  done
+  # CRLF throughout: no line ends with a bare LF.
+  [[ $(grep -c -v $'\r$' "$work/eml/row-3.eml") == 0 ]] || fail ".eml has bare LF line endings"
+  # A non-ASCII subject and a name with quotes are encoded (RFC 2047), escaped.
+  sed -i 's/"subject": "Hello %%first_name|friend%%"/"subject": "Grüße %%first_name|friend%%", "reply_to": {"email": "r@example.com", "name": "Say \\"hi\\""}/' "$work/job.json"
+  "$salvo" preview "$work/job.json" --rows 1 --out "$work/eml3" >"$work/out" 2>&1 || { cat "$work/out"; fail "--out (utf-8) exit $?"; }
+  grep -q '^Subject: =?UTF-8?B?R3LDvMOfZSBVc2VyMQ==?=' "$work/eml3/row-1.eml" || { cat "$work/eml3/row-1.eml"; fail ".eml subject not RFC 2047"; }
+  grep -q '^Reply-To: "Say \\"hi\\"" <r@example.com>' "$work/eml3/row-1.eml" || { cat "$work/eml3/row-1.eml"; fail ".eml Reply-To"; }
   # The sample's inline logo: HTML and logo inside multipart/related, the two
   # bodies inside multipart/alternative, as mail clients expect.
   "$salvo" preview "$(dirname "$0")/../../samples/campaign/job.json" --rows 1 --out "$work/eml2" \
@@ -198,11 +220,15 @@ sigint_resume)
   [[ $rc == 3 ]] || { cat "$work/err"; fail "after SIGINT: exit $rc, expected 3"; }
   done1=$(wc -l <"$work/results.ndjson")
   ((done1 > 0 && done1 < 600)) || fail "first run decided $done1 rows"
-  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --max-in-flight 8 \
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=json --max-in-flight 8 \
     >"$work/out" 2>"$work/err"
   rc=$?
   [[ $rc == 0 ]] || { cat "$work/err"; fail "resume: exit $rc, expected 0"; }
   [[ $(wc -l <"$work/results.ndjson") == 600 ]] || fail "not 600 result lines"
+  # The last progress line: the campaign's 600, this run's rows apart.
+  last=$(grep '^{"progress":' "$work/err" | tail -n1)
+  [[ $last == *'"accepted":600,'* && $last == *"\"this_run\":$((600 - done1)),"* ]] ||
+    { cat "$work/err"; fail "last progress line: $last (expected this_run $((600 - done1)))"; }
   dups=$(sed 's/^{"row":\([0-9]*\),.*/\1/' "$work/results.ndjson" | sort | uniq -d | wc -l)
   [[ $dups == 0 ]] || fail "$dups rows have two lines"
   [[ $(cut -d, -f1 "$work/emails.ndjson" | wc -l) -ge 600 ]] || fail "emails missing"
@@ -243,6 +269,33 @@ other_campaign)
   "$salvo" send "$work/job.json" --endpoint "$url" --progress=none --restart >"$work/out" 2>&1 || fail "--restart exit $?"
   [[ -f $work/campaign.journal.1 && -f $work/results.ndjson.1 ]] || fail "old files not kept aside"
   [[ $(wc -l <"$work/emails.ndjson") == 40 ]] || fail "--restart did not send again"
+  ;;
+emulate_listen_names)
+  # --listen takes a name (resolved) and a bracketed IPv6 address, and a
+  # send reaches it; a missing port or a bad name is a usage error.
+  "$salvo" emulate --listen localhost:0 >"$work/emu.out" 2>"$work/emu.err" &
+  emu_pid=$!
+  url=$(wait_url "$work/emu.out" "$work/emu.err" "the emulator on localhost:0") || exit 1
+  [[ $url =~ ^http://127\.0\.0\.1:[0-9]+/api/v1/email$ ]] || fail "localhost:0 listens on $url"
+  make_job 5
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err" ||
+    { cat "$work/err"; fail "send to $url: exit $?"; }
+  stop_emulator
+  if [[ -n $(grep -l '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null) ]]; then
+    "$salvo" emulate --listen '[::1]:0' >"$work/emu6.out" 2>"$work/emu6.err" &
+    emu_pid=$!
+    url=$(wait_url "$work/emu6.out" "$work/emu6.err" "the emulator on [::1]:0") || exit 1
+    [[ $url =~ ^http://\[::1\]:[0-9]+/api/v1/email$ ]] || fail "[::1]:0 listens on $url"
+    stop_emulator
+  else
+    echo "note: no IPv6 loopback here; [::1] not tried"
+  fi
+  "$salvo" emulate --listen 127.0.0.1 >"$work/out" 2>"$work/err"
+  [[ $? == 2 ]] || fail "--listen without a port: expected exit 2"
+  grep -q 'no port' "$work/err" || { cat "$work/err"; fail "no port: not said"; }
+  "$salvo" emulate --listen no-such-host.invalid:0 >"$work/out" 2>"$work/err"
+  [[ $? == 2 ]] || fail "--listen with an unknown name: expected exit 2"
+  grep -q 'cannot resolve' "$work/err" || { cat "$work/err"; fail "unresolvable: not said"; }
   ;;
 *) fail "unknown scenario $scenario" ;;
 esac

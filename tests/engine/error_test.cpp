@@ -1,4 +1,5 @@
 #include <salvo/engine/error.hpp>
+#include <salvo/engine/job.hpp>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +16,18 @@ TEST(EngineError, CodesHaveTheirCategoryAndMessages) {
     EXPECT_EQ(ec.message(), "input is not UTF-8");
     EXPECT_EQ(boost::system::error_code(errc::field_count).message(), "wrong number of fields");
     EXPECT_NE(ec, boost::system::error_code(errc::bad_json));
+}
+
+// The report's JSON keeps every byte of a stop detail a server may have
+// written: quotes, backslashes and control characters escaped, not dropped.
+TEST(Report, StopDetailIsEscapedNotTrimmed) {
+    report r;
+    r.status = job_status::stopped_auth;
+    r.stop_detail = "server said \"no\"\tC:\\x\n\x01" "end";
+    const std::string json = r.to_json();
+    EXPECT_NE(json.find(R"("stop_detail":"server said \"no\"\tC:\\x\n\u0001end")"),
+              std::string::npos)
+        << json;
 }
 
 TEST(EngineError, ResultValueThrowsTheMessage) {

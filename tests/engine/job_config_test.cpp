@@ -38,7 +38,7 @@ class JobConfigTest : public ::testing::Test {
     fs::path dir_;
 };
 
-// The complete example of the README (and of issue 7), without its notes.
+// The complete example of samples/campaign/job.json (and of issue 7), without its notes.
 const char* full_job = R"({
   "endpoint": "https://inject.socketlabs.com/api/v1/email",
   "server_id": 12345,
@@ -137,7 +137,7 @@ TEST_F(JobConfigTest, WrongTypeIsNamed) {
                        "text": "t"}, "rate": {"max_in_flight": "many"}})");
     ASSERT_FALSE(job);
     EXPECT_EQ(job.error().key, "rate.max_in_flight");
-    EXPECT_NE(job.error().message.find("expected a whole number, got a string"), std::string::npos)
+    EXPECT_NE(job.error().message.find("expected a whole number, got \"many\""), std::string::npos)
         << job.error().message;
 }
 
@@ -193,6 +193,91 @@ TEST_F(JobConfigTest, InvalidJsonSaysSo) {
     ASSERT_FALSE(job);
     EXPECT_NE(job.error().message.find("not valid JSON"), std::string::npos);
     EXPECT_NE(job.error().message.find("comments are not allowed"), std::string::npos);
+}
+
+// Issue 18: a syntax error says where it is, as template errors do.
+TEST_F(JobConfigTest, InvalidJsonNamesLineAndColumn) {
+    auto job = load("{\n  \"server_id\": 4242\n  \"recipients\": \"r.csv\"\n}");
+    ASSERT_FALSE(job);
+    EXPECT_NE(job.error().message.find("job.json: not valid JSON"), std::string::npos)
+        << job.error().message;
+    EXPECT_NE(job.error().message.find("(at line 3, column 3)"), std::string::npos)
+        << job.error().message;
+    auto trailing = load("{\"a\": 1,\n}");
+    ASSERT_FALSE(trailing);
+    EXPECT_NE(trailing.error().message.find("(at line 2, column 1)"), std::string::npos)
+        << trailing.error().message;
+}
+
+TEST_F(JobConfigTest, UnknownKeySuggestsTheNearestOne) {
+    const auto with = [&](std::string_view member) {
+        return std::string(full_job).replace(std::string(full_job).find("\"dedupe\""), 0,
+                                             std::string(member) + ", ");
+    };
+    auto typo = load(with(R"("supression": "x.txt")"));
+    ASSERT_FALSE(typo);
+    EXPECT_NE(typo.error().message.find("supression: unknown key; did you mean \"suppression\"?"),
+              std::string::npos)
+        << typo.error().message;
+    // A name from elsewhere says how salvo spells it, and names no option
+    // that does not exist.
+    auto other = load(with(R"("email_column": "mail")"));
+    ASSERT_FALSE(other);
+    EXPECT_NE(other.error().message.find("email_column: unknown key; salvo spells it "
+                                         "recipients.email"),
+              std::string::npos)
+        << other.error().message;
+    auto far = load(with(R"("zzzzzz": 1)"));
+    ASSERT_FALSE(far);
+    EXPECT_EQ(far.error().message.find("did you mean"), std::string::npos) << far.error().message;
+}
+
+TEST_F(JobConfigTest, ServerIdThatIsNoNumberNamesTheFile) {
+    auto job = load(
+        std::string(full_job).replace(std::string(full_job).find("12345"), 5, "\"my-server\""));
+    ASSERT_FALSE(job);
+    EXPECT_NE(job.error().message.find("job.json: server_id: expected a whole number"),
+              std::string::npos)
+        << job.error().message;
+    EXPECT_NE(job.error().message.find("got \"my-server\""), std::string::npos);
+    auto quoted =
+        load(std::string(full_job).replace(std::string(full_job).find("12345"), 5, "\"12345\""));
+    ASSERT_TRUE(quoted) << quoted.error().message;
+    EXPECT_EQ(quoted->server_id, "12345");
+}
+
+TEST_F(JobConfigTest, EndpointWithoutAHostIsRefused) {
+    for (const char* bad : {"http://", "http:///api/v1/email", "ftp://x.example/", "inject"}) {
+        auto job = load(std::string(full_job).replace(
+            std::string(full_job).find("https://inject.socketlabs.com/api/v1/email"),
+            std::string_view("https://inject.socketlabs.com/api/v1/email").size(), bad));
+        ASSERT_FALSE(job) << bad;
+        EXPECT_EQ(job.error().key, "endpoint") << bad;
+    }
+}
+
+TEST_F(JobConfigTest, PathsBesideADotRelativeJobFileAreNormal) {
+    write("job.json", full_job);
+    const auto cwd = fs::current_path();
+    fs::current_path(dir_);
+    auto job = load_job_file("./job.json");
+    fs::current_path(cwd);
+    ASSERT_TRUE(job) << job.error().message;
+    EXPECT_EQ(job->results, fs::path("results.ndjson"));
+    EXPECT_EQ(job->recipients.path, fs::path("recipients.csv"));
+}
+
+// salvo help job-file and docs/job-file.md come from the key table: a key
+// without its reference entry (or an entry without a key) fails here.
+TEST(JobConfigReference, EveryKeyIsDocumented) {
+    EXPECT_EQ(undocumented_keys(), std::vector<std::string>{});
+    const std::string md = job_file_reference();
+    for (const char* key :
+         {"`server_id`", "`retry.max_attempts`", "`message.attachments`", "`global`", "`threads`"})
+        EXPECT_NE(md.find(key), std::string::npos) << key;
+    // The defaults the reference states are the parser's.
+    EXPECT_NE(md.find("| `retry.max_attempts` | a whole number | `6` |"), std::string::npos);
+    EXPECT_NE(md.find("| `timeouts.request_ms` | a whole number | `120000` |"), std::string::npos);
 }
 
 // Found by the bad-input corpus (tests/data/bad/): every job file with a URL

@@ -306,6 +306,20 @@ TEST_F(LedgerTest, DamageBeforeTheEndIsRefused) {
     EXPECT_EQ(slurp(options_.results), results);
 }
 
+// The header's fingerprint is read back as JSON: a value with a quote or a
+// backslash (a path, say) does not shift the parts after it.
+TEST_F(LedgerTest, AFingerprintWithQuotesNamesOnlyWhatDiffers) {
+    ledger_state state;
+    fp_.parts["recipients"] = R"(C:\lists\"spring" list.csv)";
+    { auto l = open_ledger(state); }
+    job_fingerprint other = fp_;
+    other.parts["templates"] = "ffff";
+    auto l = ledger::open(options_, other, state);
+    ASSERT_FALSE(l);
+    EXPECT_EQ(l.error(), ledger_errc::other_campaign);
+    EXPECT_EQ(state.detail, "templates");
+}
+
 TEST_F(LedgerTest, AnotherCampaignsJournalIsRefusedNamingTheDifference) {
     ledger_state state;
     {

@@ -101,7 +101,7 @@ TEST(Validator, GivesEachRowItsFate) {
                                  verdict::suppressed, verdict::invalid,   verdict::invalid,
                                  verdict::valid};
     EXPECT_EQ(o.fates, want);
-    EXPECT_NE(o.reasons[1].find("row 2, line 3: field 'EMAIL': 'ann@X.IO' was already"),
+    EXPECT_NE(o.reasons[1].find("row 2, line 3: field 'EMAIL': 'ann@X.IO' repeats row 1"),
               std::string::npos)
         << o.reasons[1];
     EXPECT_NE(o.reasons[3].find("row 4, line 5: field 'EMAIL': 'bob@x' is not a usable address: "
@@ -173,6 +173,9 @@ TEST(Validator, FindsDeliveryAddressOrANamedColumnOrFails) {
     EXPECT_NE(c.error().message.find("list.csv: no 'email' column (the fields are: mail, name)"),
               std::string::npos)
         << c.error().message;
+    // It names the job file's key, not an option that does not exist.
+    EXPECT_NE(c.error().message.find("recipients.email"), std::string::npos) << c.error().message;
+    EXPECT_EQ(c.error().message.find("email_column"), std::string::npos) << c.error().message;
 }
 
 TEST(Validator, DedupeOffKeepsRepeats) {
@@ -205,8 +208,19 @@ TEST(AddressSet, IsExactAcrossTheDiskLogAndGrowth) {
         ASSERT_TRUE(m);
         ASSERT_TRUE(*m) << i;
     }
+    // The row an address was first seen in, from the disk log too.
+    auto first = set.insert_row("user7@example.com", 999999);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(*first, std::optional<std::uint64_t>(0));  // inserted with insert(): row 0
+    auto fresh = set.insert_row("new@example.com", 424242);
+    ASSERT_TRUE(fresh);
+    EXPECT_FALSE(*fresh);
+    for (int i = 0; i < 50000; ++i) ASSERT_TRUE(set.insert("more" + std::to_string(i) + "@x.io"));
+    auto again = set.insert_row("new@example.com", 5);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(*again, std::optional<std::uint64_t>(424242));
     const std::size_t distinct = set.size();
-    EXPECT_EQ(distinct, static_cast<std::size_t>(n + (n + 6) / 7));
+    EXPECT_EQ(distinct, static_cast<std::size_t>(n + (n + 6) / 7 + 1 + 50000));
     // 16 bytes per address for the table, plus the fixed 1 MiB write buffer.
     EXPECT_LE(set.memory_bytes(), 16 * distinct + (std::size_t{1} << 20) + 4096);
 }

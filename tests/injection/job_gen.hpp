@@ -2,7 +2,7 @@
 // Test helpers: random campaigns (templates using every modifier and
 // fallback, literal `%`, rows with unicode, quotes, `<&>`, `%`, long values,
 // field names that look like derived names), and a naive reference
-// rendering of salvo's template language written from the README's rules.
+// rendering of salvo's template language written from docs/templates.md's rules.
 
 #include "spec_util.hpp"
 #include "wire_model.hpp"

@@ -172,5 +172,42 @@ TEST(TemplateGrammar, ValueExceptionCarriesMessage) {
     EXPECT_THROW((void)t.value(), std::runtime_error);
 }
 
+// `%%plan|valued</b> member of %%company%%`: the fallback's closing `%%`
+// opens the next placeholder; silently it would print "company%%".
+TEST(TemplateGrammar, AFallbackRunningIntoTheNextPlaceholderIsAnError) {
+    const auto e = compile_failure("Hi\nDear %%first_name|valued</b> member of %%company%%");
+    EXPECT_EQ(e.code, errc::bad_fallback);
+    EXPECT_EQ(e.line, 2u);
+    EXPECT_EQ(e.column, 40u);
+    EXPECT_NE(e.message.find("runs into the next placeholder '%%company'"), std::string::npos)
+        << e.message;
+    // A fallback followed by plain text is fine.
+    EXPECT_TRUE(
+        compile("%%first_name|friend%%, welcome %%code%%", fields, in(context::text, "text")));
+}
+
+TEST(TemplateGrammar, AFallbackForAFieldNothingProvidesIsAWarning) {
+    auto t = compile("Dear %%frist_name|friend%%", fields, in(context::text, "text"));
+    ASSERT_TRUE(t);
+    ASSERT_EQ(t->warnings().size(), 1u);
+    EXPECT_EQ(t->warnings()[0].column, 6u);
+    EXPECT_NE(t->warnings()[0].message.find("every recipient gets the fallback 'friend'"),
+              std::string::npos)
+        << t->warnings()[0].message;
+    EXPECT_NE(t->warnings()[0].message.find("did you mean %%first_name%%?"), std::string::npos)
+        << t->warnings()[0].message;
+    auto known = compile("Dear %%first_name|friend%%", fields, in(context::text, "text"));
+    ASSERT_TRUE(known);
+    EXPECT_TRUE(known->warnings().empty());
+}
+
+TEST(TemplateGrammar, AnUnknownFieldSuggestsTheNearestOne) {
+    const auto e = compile_failure("Your %%cdoe%%");
+    EXPECT_EQ(e.code, errc::unknown_field);
+    EXPECT_NE(e.message.find("did you mean %%code%%?"), std::string::npos) << e.message;
+    const auto far = compile_failure("Your %%zzzzzzzz%%");
+    EXPECT_EQ(far.message.find("did you mean"), std::string::npos) << far.message;
+}
+
 }  // namespace
 }  // namespace salvo::merge

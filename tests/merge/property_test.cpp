@@ -96,6 +96,14 @@ reference_result reference(const std::string& text, const field_set& fields,
         if (f[2].matched && mod != "raw" && mod != "url") return compile_fails{};
         const bool has_fallback = f[4].matched;
         const std::string fallback = f[5].str();
+        // A fallback whose closing %% opens another placeholder
+        // (`%%a|x%%b%%`) is refused: it would print the name as text.
+        if (has_fallback) {
+            static const std::regex next_re("[A-Za-z][A-Za-z0-9_-]*(%%|[:|])");
+            const std::string tail = rest.substr(static_cast<std::size_t>(f.length(0)));
+            if (std::regex_search(tail, next_re, std::regex_constants::match_continuous))
+                return compile_fails{};
+        }
         std::optional<std::size_t> col;
         for (std::size_t c = 0; c < fields.columns.size() && !col; ++c)
             if (lower(fields.columns[c]) == lower(name)) col = c;

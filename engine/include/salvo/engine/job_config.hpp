@@ -161,6 +161,14 @@ struct job_error {
 [[nodiscard]] boost::system::result<job_config, job_error> load_job_file(
     const std::filesystem::path& file, std::span<const std::string> overrides = {});
 
+/// The job-file reference as Markdown (`salvo help job-file`,
+/// docs/job-file.md): every key, what it takes, its default, what it does.
+[[nodiscard]] std::string job_file_reference();
+
+/// Keys of the parser without a reference entry, and entries without a key:
+/// empty when the two agree.
+[[nodiscard]] std::vector<std::string> undocumented_keys();
+
 /// Applies one `key.path=value` override to a loaded job.
 [[nodiscard]] std::optional<job_error> apply_override(job_config& job, std::string_view assignment,
                                                       const std::filesystem::path& base_dir);

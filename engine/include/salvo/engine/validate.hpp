@@ -5,6 +5,7 @@
 #include <salvo/engine/chunk.hpp>
 #include <salvo/engine/error.hpp>
 #include <salvo/engine/source.hpp>
+#include <salvo/injection/message.hpp>
 
 #include <boost/system/result.hpp>
 
@@ -61,10 +62,17 @@ class address_set {
     /// Adds `canonical`; returns true when it was not in the set, false when
     /// it was. An I/O failure of the log is a job-level error.
     [[nodiscard]] boost::system::result<bool, source_error> insert(std::string_view canonical);
+    /// Adds `canonical`, seen in `row`; returns the row it was first seen in
+    /// when it was already in the set, nothing when it was not.
+    [[nodiscard]] boost::system::result<std::optional<std::uint64_t>, source_error> insert_row(
+        std::string_view canonical, std::uint64_t row);
     /// The same, with `hash == hash_of(canonical)` computed beforehand.
+    [[nodiscard]] boost::system::result<std::optional<std::uint64_t>, source_error> insert_row(
+        std::string_view canonical, std::uint64_t row, std::uint64_t hash);
+    /// insert() with the hash computed beforehand.
     [[nodiscard]] boost::system::result<bool, source_error> insert(std::string_view canonical,
                                                                    std::uint64_t hash);
-    /// The hash insert() places `canonical` by.
+    /// The hash the set places `canonical` by.
     [[nodiscard]] static std::uint64_t hash_of(std::string_view canonical) noexcept;
     /// Starts loading the slot `hash` probes first, so that an insert a few
     /// addresses later finds it in cache (a 10 M-address table is far larger
@@ -150,6 +158,12 @@ class validator {
 
     [[nodiscard]] std::size_t email_column() const noexcept { return email_; }
     [[nodiscard]] std::optional<std::size_t> name_column() const noexcept { return name_; }
+    /// The recipient a valid row is sent to: its address, its name (empty
+    /// when there is no name column or the value is absent) and its values.
+    /// The views point into `values`. Preview, validate and the pipeline
+    /// build recipients the same way through it.
+    [[nodiscard]] injection::recipient recipient_of(merge::row_view values,
+                                                    std::uint64_t row) const noexcept;
     [[nodiscard]] const address_set* dedupe_set() const noexcept { return seen_.get(); }
 
   private:

@@ -2,7 +2,7 @@
 /// salvo's template language: SocketLabs' `%%Field%%` merge syntax with
 /// fallbacks and modifiers, compiled once per job and expanded once per row.
 ///
-/// Grammar (normative; README.md documents it with examples):
+/// Grammar (normative; docs/templates.md documents it with examples):
 ///   placeholder := "%%" NAME [":" MODIFIER] ["|" FALLBACK] "%%"   (one line)
 ///   NAME        := letter { letter | digit | "_" | "-" }   (case-insensitive)
 ///   MODIFIER    := "raw" | "url"

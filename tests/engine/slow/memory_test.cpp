@@ -38,8 +38,8 @@ class JobMemory : public ::testing::Test {
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
         posix_spawn_file_actions_addclose(&actions, out[0]);
-        const char* argv[] = {SALVO_BINARY, "emulate", "--listen", "127.0.0.1:0", "--discard",
-                              nullptr};
+        const char* argv[] = {SALVO_BINARY,  "emulate",   "--listen",
+                              "127.0.0.1:0", "--discard", nullptr};
         const int spawned = posix_spawn(&emulator_pid_, SALVO_BINARY, &actions, nullptr,
                                         const_cast<char**>(argv), environ);
         posix_spawn_file_actions_destroy(&actions);

@@ -1,8 +1,8 @@
 // The bench result for people (a table), programs (JSON) and a chart (SVG).
 #include "bench_command.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <cmath>

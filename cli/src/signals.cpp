@@ -1,6 +1,6 @@
 // SIGINT/SIGTERM handling for the subcommands that run until stopped.
-#include "common.hpp"  // exit_stopped
 #include "signals.hpp"
+#include "common.hpp"  // exit_stopped
 
 #include <signal.h>
 #include <unistd.h>

@@ -7,9 +7,9 @@
 #include <salvo/platform/timestamp.hpp>
 #include <salvo/store/store.hpp>
 
-#include <boost/json/serialize.hpp>
 #include <fmt/core.h>
 #include <simdjson.h>
+#include <boost/json/serialize.hpp>
 
 #include <array>
 #include <fstream>

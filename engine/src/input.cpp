@@ -267,8 +267,8 @@ boost::system::result<std::size_t, source_error> byte_input::read(char* dst, std
 }
 
 boost::system::result<bool, source_error> byte_input::skip_line(char* buf, std::size_t capacity,
-                                                                std::size_t& size, std::size_t start,
-                                                                bool& eof) {
+                                                                std::size_t& size,
+                                                                std::size_t start, bool& eof) {
     const void* lf = std::memchr(buf + start, '\n', size - start);
     while (lf == nullptr && !eof) {
         auto r = read(buf, capacity);

@@ -1,8 +1,8 @@
 // The end-of-job summary, for people (a table) and for programs (JSON).
 #include <salvo/engine/job.hpp>
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 
 namespace salvo::engine {
 

@@ -23,7 +23,9 @@ TEST(EngineError, CodesHaveTheirCategoryAndMessages) {
 TEST(Report, StopDetailIsEscapedNotTrimmed) {
     report r;
     r.status = job_status::stopped_auth;
-    r.stop_detail = "server said \"no\"\tC:\\x\n\x01" "end";
+    r.stop_detail =
+        "server said \"no\"\tC:\\x\n\x01"
+        "end";
     const std::string json = r.to_json();
     EXPECT_NE(json.find(R"("stop_detail":"server said \"no\"\tC:\\x\n\u0001end")"),
               std::string::npos)

@@ -1,17 +1,23 @@
 // Memory shape: a job's peak RSS does not grow with the number of rows
 // (dedupe off), and dedupe adds at most 16 bytes per distinct address.
-// Each job runs in a child process so that its peak is its own; the
-// emulator (discard mode) runs in this process. A check of shape, not speed.
-#include <salvo/emulator/server.hpp>
+// Each job runs in a forked child so that its peak is its own. The emulator
+// (`salvo emulate --discard`) is a process of its own too, as in the
+// reliability suite: this process has no other thread when it forks, so no
+// lock (malloc's included) can be held across the fork. A check of shape,
+// not speed.
 #include <salvo/engine/job.hpp>
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <filesystem>
 #include <random>
+
+extern char** environ;
 
 namespace salvo::engine {
 namespace {
@@ -24,14 +30,32 @@ class JobMemory : public ::testing::Test {
         std::random_device rd;
         dir_ = fs::temp_directory_path() / ("salvo-mem-" + std::to_string(rd()));
         fs::create_directories(dir_);
-        emulator::options o;
-        o.discard = true;
-        auto s = emulator::server::start(o);
-        ASSERT_TRUE(s) << s.error().message();
-        emulator_ = std::move(*s);
+        // salvo emulate on a kernel-chosen port; its first stdout line is
+        // its URL.
+        int out[2];
+        ASSERT_EQ(pipe(out), 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addclose(&actions, out[0]);
+        const char* argv[] = {SALVO_BINARY,  "emulate",   "--listen",
+                              "127.0.0.1:0", "--discard", nullptr};
+        const int spawned = posix_spawn(&emulator_pid_, SALVO_BINARY, &actions, nullptr,
+                                        const_cast<char**>(argv), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        close(out[1]);
+        ASSERT_EQ(spawned, 0) << "cannot start " << SALVO_BINARY;
+        char c = 0;
+        while (read(out[0], &c, 1) == 1 && c != '\n') url_ += c;
+        close(out[0]);
+        ASSERT_EQ(url_.rfind("http://", 0), 0u) << "salvo emulate printed '" << url_ << "'";
     }
     void TearDown() override {
-        emulator_.reset();
+        if (emulator_pid_ > 0) {
+            kill(emulator_pid_, SIGINT);
+            int status = 0;
+            waitpid(emulator_pid_, &status, 0);
+        }
         fs::remove_all(dir_);
     }
 
@@ -42,7 +66,7 @@ class JobMemory : public ::testing::Test {
         const pid_t child = fork();
         if (child == 0) {
             close(fds[0]);
-            const std::string json = R"({"endpoint": ")" + emulator_->url() + R"(",
+            const std::string json = R"({"endpoint": ")" + url_ + R"(",
               "server_id": 1, "recipients": "generated",
               "message": {"from": "news@example.com", "subject": "Hi %%first_name|there%%",
                           "text": "Hello %%first_name%%, your code is %%code%%."},
@@ -90,7 +114,8 @@ class JobMemory : public ::testing::Test {
     }
 
     fs::path dir_;
-    std::unique_ptr<emulator::server> emulator_;
+    pid_t emulator_pid_ = -1;
+    std::string url_;
 };
 
 TEST_F(JobMemory, PeakRssIsFlatInRowsAndDedupeCostsAtMost16BytesAnAddress) {

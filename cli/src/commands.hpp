@@ -20,6 +20,7 @@ struct send_args {
     std::vector<std::string> sets;
     bool restart = false;
     bool retry_failed = false;
+    bool accept_changed_source = false;  ///< recipients.marketing_list changed: go on
     std::string report_file;
     progress_mode progress = progress_mode::automatic;
     std::string proof;  ///< comma-separated addresses; empty: a real run
@@ -123,8 +124,15 @@ int run_lists(const lists_args& a);
 /// `job.recipients.path` (NDJSON: email, first_name, last_name, then every
 /// custom field). An unchanged list keeps the existing copy, so a resume's
 /// fingerprint matches; a changed list with a journal is refused with the
-/// way on (unless `restart`). Prints what it did; returns an exit code (exit_ok to go on).
-int fetch_marketing_list(const engine::job_config& job, bool restart);
+/// way on (unless `restart`; with `accept_changed` the decided rows' files
+/// move aside to `.before-change-N` and only the contacts whose address no
+/// row decided are sent). Prints what it did; returns an exit code (exit_ok to go on).
+int fetch_marketing_list(const engine::job_config& job, bool restart, bool accept_changed);
+
+/// `results` and the `<results>.before-change-N` files an accepted list
+/// change moved aside (reconcile reads them all), in that order.
+[[nodiscard]] std::vector<std::filesystem::path> results_files(
+    const std::filesystem::path& results);
 
 /// `salvo reconcile`: the ledger and events against the Reporting API.
 struct reconcile_args {

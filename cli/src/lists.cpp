@@ -9,6 +9,7 @@
 #include <salvo/store/store.hpp>
 
 #include <fmt/core.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <charconv>
@@ -17,8 +18,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-
-#include <unistd.h>
+#include <unordered_set>
 
 namespace salvo::cli {
 
@@ -399,9 +399,93 @@ int run_unsubscribe(const lists_args& a) {
     return exit_ok;
 }
 
+// The first free `p.before-change-N`.
+std::filesystem::path before_change_name(const std::filesystem::path& p) {
+    for (unsigned i = 1;; ++i) {
+        std::filesystem::path q = p;
+        q += ".before-change-" + std::to_string(i);
+        std::error_code ec;
+        if (!std::filesystem::exists(q, ec)) return q;
+    }
+}
+
+// --accept-changed-source: the campaign so far (journal, results, the old
+// copy) moves aside; the new copy keeps only the contacts whose address no
+// results line names; a fresh journal sends those.
+int accept_changed_list(const engine::job_config& job, const std::filesystem::path& fresh,
+                        std::uint64_t now) {
+    namespace fs = std::filesystem;
+    const fs::path copy = job.recipients.path;
+    std::unordered_set<std::string> decided;
+    simdjson::dom::parser parser;
+    std::string line;
+    {
+        std::ifstream results(job.results, std::ios::binary);
+        while (std::getline(results, line)) {
+            std::string_view email;
+            simdjson::dom::element e;
+            if (!parser.parse(line).get(e) && !e["email"].get(email))
+                decided.insert(store::address_key(email));
+        }
+    }
+    fs::path kept = copy;
+    kept += ".kept";
+    std::uint64_t left = 0, skipped = 0;
+    {
+        std::ifstream in(fresh, std::ios::binary);
+        std::ofstream out(kept, std::ios::binary | std::ios::trunc);
+        while (std::getline(in, line)) {
+            std::string_view email;
+            simdjson::dom::element e;
+            if (!parser.parse(line).get(e) && !e["email"].get(email) &&
+                decided.contains(store::address_key(email))) {
+                ++skipped;
+                continue;
+            }
+            out << line << '\n';
+            ++left;
+        }
+        out.flush();
+        if (!out) {
+            fmt::print(stderr, "salvo: writing {} failed\n", kept.string());
+            return exit_usage;
+        }
+    }
+    std::error_code ec;
+    const fs::path old_results = before_change_name(job.results);
+    for (const auto& [from, to] :
+         {std::pair{job.journal, before_change_name(job.journal)},
+          std::pair{job.results, old_results}, std::pair{copy, before_change_name(copy)},
+          std::pair{kept, copy}}) {
+        fs::rename(from, to, ec);
+        if (ec) {
+            fmt::print(stderr, "salvo: cannot rename {} to {}: {}\n", from.string(), to.string(),
+                       ec.message());
+            return exit_usage;
+        }
+    }
+    fs::remove(fresh, ec);
+    fmt::print(stderr,
+               "salvo: marketing list {} changed ({} contacts now); --accept-changed-source: "
+               "{} already decided (their lines are in {}), {} to send\n",
+               job.recipients.marketing_list, now, skipped, old_results.string(), left);
+    return exit_ok;
+}
+
 }  // namespace
 
-int fetch_marketing_list(const engine::job_config& job, bool restart) {
+std::vector<std::filesystem::path> results_files(const std::filesystem::path& results) {
+    std::vector<std::filesystem::path> out{results};
+    for (unsigned i = 1;; ++i) {
+        std::filesystem::path q = results;
+        q += ".before-change-" + std::to_string(i);
+        std::error_code ec;
+        if (!std::filesystem::exists(q, ec)) return out;
+        out.push_back(q);
+    }
+}
+
+int fetch_marketing_list(const engine::job_config& job, bool restart, bool accept_changed) {
     namespace fs = std::filesystem;
     const auto id = job.recipients.marketing_list;
     const fs::path copy = job.recipients.path;
@@ -409,28 +493,74 @@ int fetch_marketing_list(const engine::job_config& job, bool restart) {
     fresh += ".new";
     auto client = client_for(job, 0);
     if (!client) return exit_usage;
-    std::FILE* out = std::fopen(fresh.c_str(), "wb");
+    // Pass 1: the pages as they come (a contact carries only the custom
+    // fields it has), and every field name in order of first appearance.
+    fs::path sparse = fresh;
+    sparse += ".pages";
+    std::FILE* out = std::fopen(sparse.c_str(), "wb");
     if (!out) {
-        fmt::print(stderr, "salvo: marketing list {}: cannot write {}\n", id, fresh.string());
+        fmt::print(stderr, "salvo: marketing list {}: cannot write {}\n", id, sparse.string());
         return exit_usage;
     }
     std::uint64_t n = 0;
+    std::vector<std::string> names;
     auto r = client->for_each_page(id, [&](marketing::contact_page& p) {
         for (const auto& c : p.contacts) {
+            for (const auto& f : c.fields)
+                if (std::find(names.begin(), names.end(), f.name) == names.end())
+                    names.push_back(f.name);
             const auto line = contact_line(c);
             std::fwrite(line.data(), 1, line.size(), out);
             ++n;
         }
         return true;
     });
-    const bool write_failed = std::fflush(out) != 0 || ::fsync(fileno(out)) != 0;
+    bool write_failed = std::fflush(out) != 0;
     std::fclose(out);
     std::error_code ec;
     if (!r || write_failed) {
-        fs::remove(fresh, ec);
+        fs::remove(sparse, ec);
         fmt::print(stderr, "salvo: marketing list {}: {}; nothing was sent\n", id,
-                   r ? "writing " + fresh.string() + " failed" : r.error().message);
+                   r ? "writing " + sparse.string() + " failed" : r.error().message);
         return r ? exit_usage : exit_stopped;
+    }
+    // Pass 2: every line with every field (a field a contact lacks is
+    // empty, as on the platform), so the NDJSON reader, which takes the
+    // fields from the first line, sees them all.
+    {
+        std::ifstream in(sparse, std::ios::binary);
+        std::ofstream dense(fresh, std::ios::binary | std::ios::trunc);
+        simdjson::dom::parser parser;
+        std::string line;
+        while (std::getline(in, line)) {
+            simdjson::dom::object o;
+            if (parser.parse(line).get(o)) {
+                write_failed = true;
+                break;
+            }
+            std::string d = "{";
+            for (const char* k : {"email", "first_name", "last_name"}) {
+                std::string_view v;
+                if (o[k].get(v)) v = {};
+                json_pair(d, k, v);
+            }
+            for (const auto& name : names) {
+                std::string_view v;
+                if (o[name].get(v)) v = {};
+                json_pair(d, name, v);
+            }
+            d += "}\n";
+            dense << d;
+        }
+        dense.flush();
+        write_failed = write_failed || !dense;
+    }
+    fs::remove(sparse, ec);
+    if (write_failed) {
+        fs::remove(fresh, ec);
+        fmt::print(stderr, "salvo: marketing list {}: writing {} failed; nothing was sent\n", id,
+                   fresh.string());
+        return exit_usage;
     }
     if (fs::exists(copy, ec)) {
         if (same_content(copy, fresh)) {
@@ -439,6 +569,8 @@ int fetch_marketing_list(const engine::job_config& job, bool restart) {
             fmt::print(stderr, "salvo: marketing list {}: {} contacts, unchanged\n", id, n);
             return exit_ok;
         }
+        if (!restart && accept_changed && fs::exists(job.journal, ec))
+            return accept_changed_list(job, fresh, n);
         if (!restart && fs::exists(job.journal, ec)) {
             const auto before = count_lines(copy);
             fmt::print(stderr,
@@ -447,7 +579,8 @@ int fetch_marketing_list(const engine::job_config& job, bool restart) {
                        "is now {}).\n"
                        "Resuming would send from a different list. Either finish the campaign "
                        "as it was (copy the old file to a job whose recipients.path names it), "
-                       "or start over with --restart (rows already sent are sent again).\n",
+                       "or start over with --restart (rows already sent are sent again), or go on "
+                       "with --accept-changed-source (only the contacts no row has decided yet).\n",
                        id, before, n, copy.string(), fresh.string());
             return exit_usage;
         }

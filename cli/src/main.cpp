@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
     s->add_flag("--retry-failed", send.retry_failed,
                 "Send again the rows whose status is failed or unknown, replacing their lines")
         ->excludes(restart);
+    s->add_flag("--accept-changed-source", send.accept_changed_source,
+                "recipients.marketing_list changed since the campaign started: send only the "
+                "contacts no row has decided yet (matched by address)")
+        ->excludes(restart);
     s->add_option("--report", send.report_file, "Write the summary as JSON to this file");
     s->add_option("--progress", send_progress, "auto, json or none")
         ->check(CLI::IsMember({"auto", "json", "none"}));

@@ -67,19 +67,21 @@ int run_reconcile(const reconcile_args& a) {
     }
     const std::string mailing_id = engine::campaign_mailing_id(*cfg);
 
-    // The ledger: accepted rows by address key, and every row's status.
-    std::ifstream results(cfg->results);
-    if (!results) {
+    // The ledger: accepted rows by address key, from the results file and
+    // the ones an accepted list change moved aside.
+    if (!std::filesystem::exists(cfg->results)) {
         fmt::print(stderr, "salvo reconcile: no results file at {}: has the campaign been sent?\n",
                    cfg->results.string());
         return exit_usage;
     }
     std::unordered_map<std::string, std::uint64_t> accepted;  // address key → rows
     std::unordered_map<std::string, std::string> shown;       // address key → as written
-    std::uint64_t ledger_accepted = 0, line_no = 0;
-    {
-        simdjson::dom::parser parser;
+    std::uint64_t ledger_accepted = 0;
+    simdjson::dom::parser parser;
+    for (const auto& file : results_files(cfg->results)) {
+        std::ifstream results(file);
         std::string line;
+        std::uint64_t line_no = 0;
         while (std::getline(results, line)) {
             ++line_no;
             if (line.empty()) continue;
@@ -90,7 +92,7 @@ int run_reconcile(const reconcile_args& a) {
                 fmt::print(stderr,
                            "salvo reconcile: {}: line {} is not a results line (status, email); "
                            "fix or remove it\n",
-                           cfg->results.string(), line_no);
+                           file.string(), line_no);
                 return exit_usage;
             }
             if (status != "accepted") continue;

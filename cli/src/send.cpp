@@ -172,7 +172,9 @@ int run_send(const send_args& a) {
     }
     if (cfg->recipients.marketing_list != 0) {
         // --restart starts over: a changed list is then simply the new one.
-        if (const int code = fetch_marketing_list(*cfg, a.restart); code != exit_ok) return code;
+        if (const int code = fetch_marketing_list(*cfg, a.restart, a.accept_changed_source);
+            code != exit_ok)
+            return code;
     }
     if (!a.proof.empty()) return run_proof(a, std::move(*cfg));
 

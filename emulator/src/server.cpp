@@ -134,49 +134,60 @@ reply error_reply(http::status status, api_code code) {
     return {status, injection::response_body(code), 0, after_reply::none, {}};
 }
 
+// What the fault `rule` does: the whole answer (returned), or a change to
+// the normal one (set in `r`). `answer(status, code)` builds an error in the
+// route's format; over_quota and api_code apply to the injection route only.
+template <class Answer>
+std::optional<reply> apply_fault(server::impl& s, const fault_rule& rule, reply& r,
+                                 const Answer& answer, bool injection_route) {
+    bump(s.fault_hits[static_cast<std::size_t>(rule.kind)]);
+    switch (rule.kind) {
+        case fault_kind::http_500:
+            return answer(http::status::internal_server_error, api_code::internal_error);
+        case fault_kind::http_502:
+            return answer(http::status::bad_gateway, api_code::internal_error);
+        case fault_kind::http_503:
+            return answer(http::status::service_unavailable, api_code::internal_error);
+        case fault_kind::http_504:
+            return answer(http::status::gateway_timeout, api_code::internal_error);
+        case fault_kind::throttle: {
+            reply t = answer(http::status::too_many_requests, api_code::over_quota);
+            t.retry_after = rule.retry_after_seconds;
+            return t;
+        }
+        case fault_kind::over_quota:
+            if (!injection_route) break;
+            return answer(http::status::ok, api_code::over_quota);
+        case fault_kind::invalid_authentication:
+            return answer(http::status::unauthorized, api_code::invalid_authentication);
+        case fault_kind::api_code:
+            if (!injection_route) break;
+            return answer(rule.code == api_code::invalid_authentication ? http::status::unauthorized
+                                                                        : http::status::ok,
+                          rule.code);
+        case fault_kind::reset_after_body:
+            r.then = after_reply::reset;
+            break;
+        case fault_kind::no_response:
+            r.then = after_reply::never;
+            break;
+        case fault_kind::delay:
+            r.delay = rule.delay;
+            break;
+        case fault_kind::reset_before_body:
+        case fault_kind::reject_address:
+            break;
+    }
+    return std::nullopt;
+}
+
 // Answers one `POST /api/v1/email` whose body has been read.
 reply handle_email(server::impl& s, injection::request_reader& reader, std::string_view body,
                    std::string_view authorization, const detail::fault_plan::decision& d,
                    std::uint64_t number) {
     reply r;
-    if (d.rule) {
-        bump(s.fault_hits[static_cast<std::size_t>(d.rule->kind)]);
-        switch (d.rule->kind) {
-            case fault_kind::http_500:
-                return error_reply(http::status::internal_server_error, api_code::internal_error);
-            case fault_kind::http_502:
-                return error_reply(http::status::bad_gateway, api_code::internal_error);
-            case fault_kind::http_503:
-                return error_reply(http::status::service_unavailable, api_code::internal_error);
-            case fault_kind::http_504:
-                return error_reply(http::status::gateway_timeout, api_code::internal_error);
-            case fault_kind::throttle:
-                r = error_reply(http::status::too_many_requests, api_code::over_quota);
-                r.retry_after = d.rule->retry_after_seconds;
-                return r;
-            case fault_kind::over_quota:
-                return error_reply(http::status::ok, api_code::over_quota);
-            case fault_kind::invalid_authentication:
-                return error_reply(http::status::unauthorized, api_code::invalid_authentication);
-            case fault_kind::api_code:
-                return error_reply(d.rule->code == api_code::invalid_authentication
-                                       ? http::status::unauthorized
-                                       : http::status::ok,
-                                   d.rule->code);
-            case fault_kind::reset_after_body:
-                r.then = after_reply::reset;
-                break;
-            case fault_kind::no_response:
-                r.then = after_reply::never;
-                break;
-            case fault_kind::delay:
-                r.delay = d.rule->delay;
-                break;
-            case fault_kind::reset_before_body:
-            case fault_kind::reject_address:
-                break;
-        }
-    }
+    if (d.rule)
+        if (auto f = apply_fault(s, *d.rule, r, error_reply, true)) return std::move(*f);
     for (std::size_t i = 0; i < d.rejects.size(); ++i)
         bump(s.fault_hits[static_cast<std::size_t>(fault_kind::reject_address)]);
     if (s.opts.discard) {
@@ -207,46 +218,15 @@ reply handle_sibling(server::impl& s, std::string_view method, std::string_view 
                      std::string_view body, std::string_view authorization,
                      const detail::fault_plan::decision& d) {
     reply r;
-    auto fail = [](http::status status) {
+    const auto fail = [](http::status status, api_code) {
         return reply{status,
                      R"({"error":"ServiceError","message":"injected fault"})",
                      0,
                      after_reply::none,
                      {}};
     };
-    if (d.rule) {
-        bump(s.fault_hits[static_cast<std::size_t>(d.rule->kind)]);
-        switch (d.rule->kind) {
-            case fault_kind::http_500:
-                return fail(http::status::internal_server_error);
-            case fault_kind::http_502:
-                return fail(http::status::bad_gateway);
-            case fault_kind::http_503:
-                return fail(http::status::service_unavailable);
-            case fault_kind::http_504:
-                return fail(http::status::gateway_timeout);
-            case fault_kind::throttle:
-                r = fail(http::status::too_many_requests);
-                r.retry_after = d.rule->retry_after_seconds;
-                return r;
-            case fault_kind::invalid_authentication:
-                return fail(http::status::unauthorized);
-            case fault_kind::reset_after_body:
-                r.then = after_reply::reset;
-                break;
-            case fault_kind::no_response:
-                r.then = after_reply::never;
-                break;
-            case fault_kind::delay:
-                r.delay = d.rule->delay;
-                break;
-            case fault_kind::over_quota:
-            case fault_kind::api_code:
-            case fault_kind::reset_before_body:
-            case fault_kind::reject_address:
-                break;  // injection-only faults
-        }
-    }
+    if (d.rule)
+        if (auto f = apply_fault(s, *d.rule, r, fail, false)) return std::move(*f);
     auto answer = s.siblings->handle(method, target, body, authorization);
     r.status = static_cast<http::status>(answer.status);
     r.body = std::move(answer.body);

@@ -1,4 +1,5 @@
 #include <salvo/engine/job_config.hpp>
+#include <salvo/transport/client.hpp>
 
 #include <simdjson.h>
 

@@ -229,6 +229,21 @@ PY
   [[ $rc == 2 ]] || fail "a changed list: exit $rc: $(cat "$work/send.out")"
   grep -q "changed since this campaign started ($n contacts then, $((n + 1)) now" "$work/send.out" ||
     fail "$(cat "$work/send.out")"
+  # --accept-changed-source: only the contact no row decided is sent; the
+  # rows before are moved aside, and reconcile reads both.
+  "$salvo" send "$work/job-local.json" --progress=none --accept-changed-source >"$work/send.out" 2>&1 ||
+    { cat "$work/send.out"; fail "--accept-changed-source failed"; }
+  grep -q "$n already decided .*, 1 to send" "$work/send.out" || fail "$(cat "$work/send.out")"
+  [[ $(wc -l <"$work/results-local.ndjson") == 1 ]] || fail "not only the new contact was sent"
+  grep -q '"email":"late@example.com","status":"accepted"' "$work/results-local.ndjson" || fail "late not sent"
+  [[ $(lines_with '"status":"accepted"' "$work/results-local.ndjson.before-change-1") == "$n" ]] ||
+    fail "the decided rows were not kept"
+  "$salvo" reconcile "$work/job-local.json" --json --set "reporting.endpoint=${url%/api/v1/email}/v1" \
+    --set reporting.user=ops --set reporting.grace_seconds=0 >"$work/rec.json" 2>&1 || true
+  # (This emulator was restarted after the first run: it knows only the 1.)
+  grep -q "\"ledger_accepted\":$((n + 1)),\"platform_processed\":1," "$work/rec.json" ||
+    fail "$(cat "$work/rec.json")"
+  # And --restart starts over from the list as it is.
   "$salvo" send "$work/job-local.json" --progress=none --restart >"$work/send.out" 2>&1 ||
     { cat "$work/send.out"; fail "--restart failed"; }
   [[ $(lines_with '"status":"accepted"' "$work/results-local.ndjson") == $((n + 1)) ]] || fail "restart: not all sent"

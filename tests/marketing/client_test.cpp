@@ -2,6 +2,7 @@
 // credentials, the documented errors as per-contact fates, retries under
 // 503s without a contact added twice, and the data file.
 
+#include "support/sibling_clients.hpp"
 #include "support/temp_dir.hpp"
 
 #include <salvo/emulator/server.hpp>
@@ -23,21 +24,8 @@ std::unique_ptr<emulator::server> start(emulator::options o) {
     return std::move(*s);
 }
 
-emulator::fault_rule fail_503(double rate) {
-    emulator::fault_rule r;
-    r.kind = emulator::fault_kind::http_503;
-    r.rate = rate;
-    return r;
-}
-
-transport::client_options fast() {
-    transport::client_options o;
-    o.http2 = false;
-    o.retry.max_attempts = 10;
-    o.retry.base = std::chrono::milliseconds(1);
-    o.retry.cap = std::chrono::milliseconds(5);
-    return o;
-}
+using test::fail_503;
+const auto fast = test::fast_retries;
 
 marketing::client client_for(const emulator::server& s, std::string key = "k",
                              std::size_t page_size = 1000) {

@@ -3,6 +3,8 @@
 // MailingId, MessageId and dates, with credentials checked and the planted
 // forget/invent disagreements.
 
+#include "support/sibling_clients.hpp"
+
 #include <salvo/emulator/server.hpp>
 #include <salvo/reporting/client.hpp>
 #include <salvo/transport/call.hpp>
@@ -15,21 +17,8 @@ namespace {
 
 using namespace salvo;
 
-emulator::fault_rule fail_503(double rate) {
-    emulator::fault_rule r;
-    r.kind = emulator::fault_kind::http_503;
-    r.rate = rate;
-    return r;
-}
-
-transport::client_options fast() {
-    transport::client_options o;
-    o.http2 = false;
-    o.retry.max_attempts = 10;
-    o.retry.base = std::chrono::milliseconds(1);
-    o.retry.cap = std::chrono::milliseconds(5);
-    return o;
-}
+using test::fail_503;
+const auto fast = test::fast_retries;
 
 // Injects `n` emails with `mailing` (one message of up to 50 To addresses
 // per request): addresses PREFIX0@x.example, …

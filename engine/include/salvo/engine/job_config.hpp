@@ -6,7 +6,6 @@
 /// thing in the file and on the command line.
 
 #include <salvo/merge/template.hpp>
-#include <salvo/transport/client.hpp>
 
 #include <boost/system/result.hpp>
 
@@ -18,6 +17,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace salvo::transport {
+struct client_options;
+}  // namespace salvo::transport
 
 namespace salvo::engine {
 

@@ -1,3 +1,4 @@
+#include <salvo/merge/escape.hpp>
 #include <salvo/reporting/client.hpp>
 #include <salvo/transport/call.hpp>
 
@@ -24,7 +25,11 @@ client::~client() {
 
 boost::system::result<std::vector<report_row>, failure> client::fetch(std::string_view method,
                                                                       const filter& f) {
-    using transport::url_encode;
+    const auto url_encode = [](std::string_view v) {
+        std::string out;
+        merge::append_url_encoded(out, v);
+        return out;
+    };
     std::string base = impl_->cfg.endpoint + "/" + std::string(method) +
                        "?serverId=" + url_encode(impl_->cfg.server_id) +
                        "&type=JSON&count=" + std::to_string(max_count);

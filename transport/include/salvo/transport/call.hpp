@@ -21,7 +21,4 @@ namespace salvo::transport {
 /// Standard base64 with padding.
 [[nodiscard]] std::string base64_encode(std::string_view in);
 
-/// `s` percent-encoded for a URL query value (unreserved characters kept).
-[[nodiscard]] std::string url_encode(std::string_view s);
-
 }  // namespace salvo::transport

@@ -20,6 +20,7 @@ struct send_args {
     std::vector<std::string> sets;
     bool restart = false;
     bool retry_failed = false;
+    bool accept_changed_source = false;  ///< recipients.marketing_list changed: go on
     std::string report_file;
     progress_mode progress = progress_mode::automatic;
     std::string proof;  ///< comma-separated addresses; empty: a real run
@@ -55,6 +56,11 @@ struct emulate_args {
         open_rate, click_rate, unsubscribe_rate;
     std::uint64_t events_seed = 1;
     bool events_shuffle = false;
+    // The Marketing and Reporting APIs (emulator::sibling_options).
+    std::string marketing_data;
+    std::size_t max_contacts = 0;
+    std::string marketing_api_key_env, reporting_user, reporting_api_key_env;
+    std::uint64_t report_forget = 0, report_invent = 0;
 };
 
 int run_emulate(const emulate_args& a);
@@ -97,6 +103,51 @@ struct status_args {
 };
 
 int run_status(const status_args& a);
+
+/// `salvo lists ACTION`: the Marketing API's contact lists.
+struct lists_args {
+    std::string action;              ///< ls, export, push or unsubscribe
+    std::filesystem::path job_file;  ///< optional: server_id, marketing.*, transport keys
+    std::vector<std::string> sets;
+    std::uint64_t list_id = 0;
+    std::size_t page_size = 0;  ///< 0: the client's default (1000)
+    bool json = false;          ///< ls: a JSON array
+    std::string out;            ///< export: this file instead of stdout
+    std::string format = "ndjson";
+    std::string file;  ///< push: the contacts
+    std::string fields;
+    std::string email_column = "email", first_name_column = "first_name",
+                last_name_column = "last_name";
+    std::string results = "push-results.ndjson";
+    std::string db, since;  ///< unsubscribe
+};
+
+int run_lists(const lists_args& a);
+
+/// `recipients.marketing_list`: copies the list page by page to
+/// `job.recipients.path` (NDJSON: email, first_name, last_name, then every
+/// custom field). An unchanged list keeps the existing copy, so a resume's
+/// fingerprint matches; a changed list with a journal is refused with the
+/// way on (unless `restart`; with `accept_changed` the decided rows' files
+/// move aside to `.before-change-N` and only the contacts whose address no
+/// row decided are sent). Prints what it did; returns an exit code (exit_ok to go on).
+int fetch_marketing_list(const engine::job_config& job, bool restart, bool accept_changed);
+
+/// `results` and the `<results>.before-change-N` files an accepted list
+/// change moved aside (reconcile reads them all), in that order.
+[[nodiscard]] std::vector<std::filesystem::path> results_files(
+    const std::filesystem::path& results);
+
+/// `salvo reconcile`: the ledger and events against the Reporting API.
+struct reconcile_args {
+    std::filesystem::path job_file;
+    std::vector<std::string> sets;
+    std::string db;  ///< empty: the job's suppression db if any
+    bool json = false;
+    std::size_t examples = 10;
+};
+
+int run_reconcile(const reconcile_args& a);
 
 int run_validate(const std::filesystem::path& job_file, const std::vector<std::string>& sets);
 

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 
 #include <signal.h>
 
@@ -101,6 +102,24 @@ int run_emulate(const emulate_args& a) {
             return exit_usage;
         }
         o.api_key = key;
+    }
+    o.siblings.marketing_data_file = a.marketing_data;
+    o.siblings.max_contacts = a.max_contacts;
+    o.siblings.reporting_user = a.reporting_user;
+    o.siblings.forget = a.report_forget;
+    o.siblings.invent = a.report_invent;
+    for (const auto& [env, key, flag] :
+         {std::tuple{&a.marketing_api_key_env, &o.siblings.marketing_api_key,
+                     "--marketing-api-key-env"},
+          std::tuple{&a.reporting_api_key_env, &o.siblings.reporting_api_key,
+                     "--reporting-api-key-env"}}) {
+        if (env->empty()) continue;
+        const char* v = std::getenv(env->c_str());
+        if (!v || !*v) {
+            fmt::print(stderr, "salvo: {} {}: the variable is not set\n", flag, *env);
+            return exit_usage;
+        }
+        *key = v;
     }
     std::string error;
     for (const auto& spec : a.faults) {
@@ -207,7 +226,11 @@ int run_emulate(const emulate_args& a) {
     fmt::print(stderr, "salvo emulate: listening; stats at {}/stats; Ctrl-C stops\n",
                (*s)->base_url());
     const int sig = wait_for_signal();
+    const auto saved = (*s)->save_marketing_data();
     (*s)->stop();
+    if (saved)
+        fmt::print(stderr, "salvo emulate: could not write --marketing-data {}: {}\n",
+                   a.marketing_data, saved.message());
     const auto st = (*s)->counters();
     fmt::print(stderr, "salvo emulate: {} ({}): {} requests, {} emails recorded\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM", "stopped", st.requests, st.emails);

@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -107,6 +108,10 @@ int main(int argc, char** argv) {
     s->add_flag("--retry-failed", send.retry_failed,
                 "Send again the rows whose status is failed or unknown, replacing their lines")
         ->excludes(restart);
+    s->add_flag("--accept-changed-source", send.accept_changed_source,
+                "recipients.marketing_list changed since the campaign started: send only the "
+                "contacts no row has decided yet (matched by address)")
+        ->excludes(restart);
     s->add_option("--report", send.report_file, "Write the summary as JSON to this file");
     s->add_option("--progress", send_progress, "auto, json or none")
         ->check(CLI::IsMember({"auto", "json", "none"}));
@@ -178,6 +183,21 @@ int main(int argc, char** argv) {
     e->add_option("--unsubscribe-rate", emu.unsubscribe_rate, "Of delivered: unsubscribes (0.01)");
     e->add_option("--events-seed", emu.events_seed, "Seed of the event draws (default 1)");
     e->add_flag("--events-shuffle", emu.events_shuffle, "Post events out of order");
+    e->add_option("--marketing-data", emu.marketing_data,
+                  "Marketing API lists and contacts: loaded from this JSON file (if it exists) "
+                  "and written back at exit");
+    e->add_option("--max-contacts", emu.max_contacts,
+                  "Marketing API: contacts the account may hold (403 beyond; 0: no limit)");
+    e->add_option("--marketing-api-key-env", emu.marketing_api_key_env,
+                  "Marketing API: accept only the key in this variable (default: any)");
+    e->add_option("--reporting-user", emu.reporting_user,
+                  "Reporting API: accept only this user name (default: any)");
+    e->add_option("--reporting-api-key-env", emu.reporting_api_key_env,
+                  "Reporting API: accept only the key in this variable (default: any)");
+    e->add_option("--report-forget", emu.report_forget,
+                  "Reporting API: leave the first N accepted emails out of messagesProcessed");
+    e->add_option("--report-invent", emu.report_invent,
+                  "Reporting API: add N processed messages that never arrived");
     e->footer(
         "The first line on stdout is the URL it listens on (https://... with --tls-cert).\n"
         "A client must trust the certificate: for a self-signed one, salvo send\n"
@@ -320,6 +340,49 @@ int main(int argc, char** argv) {
     int bench_exit = 0;
     cli::add_bench_command(app, bench_exit);
 
+    // lists
+    cli::lists_args lst;
+    auto* ls =
+        app.add_subcommand("lists",
+                           "The Marketing API's contact lists: ls, export ID, push FILE --list ID, "
+                           "unsubscribe --db events.sqlite");
+    ls->add_option("action", lst.action, "ls, export, push or unsubscribe")
+        ->required()
+        ->check(CLI::IsMember({"ls", "export", "push", "unsubscribe"}));
+    ls->add_option("target", lst.file, "export: the list id; push: the contacts file");
+    ls->add_option("--list", lst.list_id, "push: the list id");
+    ls->add_option("--job", lst.job_file,
+                   "A job file: server_id, marketing.endpoint, marketing.api_key_env/_file, "
+                   "rate, retry, timeouts, tls")
+        ->check(CLI::ExistingFile);
+    ls->add_option("--set", lst.sets, "Set any job key: key.path=value")->allow_extra_args(false);
+    ls->add_option("--page-size", lst.page_size, "Contacts per page read (1-1000, default 1000)");
+    ls->add_flag("--json", lst.json, "ls: print a JSON array");
+    ls->add_option("--out", lst.out, "export: write to this file instead of stdout");
+    ls->add_option("--format", lst.format, "export: ndjson (default) or csv")
+        ->check(CLI::IsMember({"ndjson", "csv"}));
+    ls->add_option("--fields", lst.fields,
+                   "push: the columns sent as custom fields, comma-separated (default: every "
+                   "column but the address and names)");
+    ls->add_option("--email-column", lst.email_column, "push: the address column (email)");
+    ls->add_option("--first-name-column", lst.first_name_column, "push: (first_name)");
+    ls->add_option("--last-name-column", lst.last_name_column, "push: (last_name)");
+    ls->add_option("--results", lst.results,
+                   "push: one NDJSON line per contact (default push-results.ndjson)");
+    ls->add_option("--db", lst.db, "unsubscribe: the event database salvo listen fills");
+    ls->add_option("--since", lst.since,
+                   "unsubscribe: only entries added since YYYY-MM-DD[THH:MM:SSZ] (UTC)");
+
+    // reconcile
+    cli::reconcile_args rec;
+    auto* rc = app.add_subcommand(
+        "reconcile", "Compare the ledger and the events with the platform's Reporting API");
+    rc->add_option("job", rec.job_file, "The job file")->required()->check(CLI::ExistingFile);
+    rc->add_option("--set", rec.sets, "Set any job key: key.path=value")->allow_extra_args(false);
+    rc->add_option("--db", rec.db, "The event database (default: the job's suppression db)");
+    rc->add_flag("--json", rec.json, "Print one JSON object");
+    rc->add_option("--examples", rec.examples, "Examples of each disagreement (default 10)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& err) {
@@ -339,6 +402,33 @@ int main(int argc, char** argv) {
         if (*l) return cli::run_listen(lis);
         if (*stc) return cli::run_status(st);
         if (*sp) return cli::run_suppressions(sup);
+        if (*ls) {
+            if (lst.action == "export" || lst.action == "push") {
+                if (lst.file.empty()) {
+                    fmt::print(stderr, "salvo lists {}: give the {}\n", lst.action,
+                               lst.action == "export" ? "list id" : "contacts file");
+                    return cli::exit_usage;
+                }
+                if (lst.action == "export") {
+                    const auto& t = lst.file;
+                    const auto [ptr, ec] =
+                        std::from_chars(t.data(), t.data() + t.size(), lst.list_id);
+                    if (ec != std::errc{} || ptr != t.data() + t.size()) {
+                        fmt::print(stderr, "salvo lists export: {}: expected a list id\n", t);
+                        return cli::exit_usage;
+                    }
+                } else if (lst.list_id == 0) {
+                    fmt::print(stderr, "salvo lists push: give the list with --list ID\n");
+                    return cli::exit_usage;
+                }
+            }
+            if (lst.action == "unsubscribe" && lst.db.empty()) {
+                fmt::print(stderr, "salvo lists unsubscribe: give the event database with --db\n");
+                return cli::exit_usage;
+            }
+            return cli::run_lists(lst);
+        }
+        if (*rc) return cli::run_reconcile(rec);
         if (*p)
             return cli::run_preview(preview_job, preview_sets, preview_rows, preview_out,
                                     preview_request);

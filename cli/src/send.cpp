@@ -168,6 +168,12 @@ int run_send(const send_args& a) {
         fmt::print(stderr, "salvo: {}\n", cfg.error().message);
         return exit_usage;
     }
+    if (cfg->recipients.marketing_list != 0) {
+        // --restart starts over: a changed list is then simply the new one.
+        if (const int code = fetch_marketing_list(*cfg, a.restart, a.accept_changed_source);
+            code != exit_ok)
+            return code;
+    }
     if (!a.proof.empty()) return run_proof(a, std::move(*cfg));
 
     // For the message when the API refuses the credentials.

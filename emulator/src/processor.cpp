@@ -189,6 +189,7 @@ class message_checker {
                         return false;
                     if (rejected(e.to)) {
                         result.addresses.push_back({e.to, api_code::invalid_address});
+                        out_.refused.push_back(std::move(e));
                         continue;
                     }
                     emails.push_back(std::move(e));
@@ -217,6 +218,7 @@ class message_checker {
                 e.to = find_field(row, "DeliveryAddress")->value;
                 if (rejected(e.to)) {
                     result.addresses.push_back({e.to, api_code::invalid_address});
+                    out_.refused.push_back(std::move(e));
                     continue;
                 }
                 emails.push_back(std::move(e));

@@ -18,6 +18,9 @@ struct outcome {
     unsigned status = 200;
     injection::response response;
     std::vector<recorded_email> emails;  // to record when status is 200
+    // Envelope recipients refused with InvalidAddress (to, mailing and
+    // message id filled), for the Reporting API's messagesFailed.
+    std::vector<recorded_email> refused;
     std::size_t messages = 0;
     std::size_t missing_fields = 0;
 };

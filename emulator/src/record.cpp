@@ -19,6 +19,9 @@ class emulator_category_impl final : public boost::system::error_category {
                 return "the record file could not be opened for writing";
             case errc::bad_options:
                 return "bad emulator options (zero threads, or a fault rate outside [0, 1])";
+            case errc::bad_marketing_data:
+                return "the marketing data file is not valid JSON of the documented shape "
+                       "({\"lists\":[{\"id\",\"name\",\"contacts\":[…]}]}); fix or remove it";
         }
         return "unknown emulator error";
     }

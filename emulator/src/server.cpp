@@ -5,6 +5,7 @@
 #include "events.hpp"
 #include "faults.hpp"
 #include "processor.hpp"
+#include "siblings.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -51,6 +52,11 @@ struct server::impl {
     options opts;
     std::unique_ptr<detail::fault_plan> faults;
     std::unique_ptr<detail::event_poster> events;
+    // The Marketing and Reporting APIs, with their own request numbering
+    // for the same fault rules.
+    std::unique_ptr<detail::siblings> siblings;
+    std::unique_ptr<detail::fault_plan> sibling_faults;
+    counter sibling_requests{0};
     std::optional<asio::io_context> ioc;
     std::optional<ssl::context> tls;
     std::optional<tcp::acceptor> acceptor;
@@ -128,49 +134,60 @@ reply error_reply(http::status status, api_code code) {
     return {status, injection::response_body(code), 0, after_reply::none, {}};
 }
 
+// What the fault `rule` does: the whole answer (returned), or a change to
+// the normal one (set in `r`). `answer(status, code)` builds an error in the
+// route's format; over_quota and api_code apply to the injection route only.
+template <class Answer>
+std::optional<reply> apply_fault(server::impl& s, const fault_rule& rule, reply& r,
+                                 const Answer& answer, bool injection_route) {
+    bump(s.fault_hits[static_cast<std::size_t>(rule.kind)]);
+    switch (rule.kind) {
+        case fault_kind::http_500:
+            return answer(http::status::internal_server_error, api_code::internal_error);
+        case fault_kind::http_502:
+            return answer(http::status::bad_gateway, api_code::internal_error);
+        case fault_kind::http_503:
+            return answer(http::status::service_unavailable, api_code::internal_error);
+        case fault_kind::http_504:
+            return answer(http::status::gateway_timeout, api_code::internal_error);
+        case fault_kind::throttle: {
+            reply t = answer(http::status::too_many_requests, api_code::over_quota);
+            t.retry_after = rule.retry_after_seconds;
+            return t;
+        }
+        case fault_kind::over_quota:
+            if (!injection_route) break;
+            return answer(http::status::ok, api_code::over_quota);
+        case fault_kind::invalid_authentication:
+            return answer(http::status::unauthorized, api_code::invalid_authentication);
+        case fault_kind::api_code:
+            if (!injection_route) break;
+            return answer(rule.code == api_code::invalid_authentication ? http::status::unauthorized
+                                                                        : http::status::ok,
+                          rule.code);
+        case fault_kind::reset_after_body:
+            r.then = after_reply::reset;
+            break;
+        case fault_kind::no_response:
+            r.then = after_reply::never;
+            break;
+        case fault_kind::delay:
+            r.delay = rule.delay;
+            break;
+        case fault_kind::reset_before_body:
+        case fault_kind::reject_address:
+            break;
+    }
+    return std::nullopt;
+}
+
 // Answers one `POST /api/v1/email` whose body has been read.
 reply handle_email(server::impl& s, injection::request_reader& reader, std::string_view body,
                    std::string_view authorization, const detail::fault_plan::decision& d,
                    std::uint64_t number) {
     reply r;
-    if (d.rule) {
-        bump(s.fault_hits[static_cast<std::size_t>(d.rule->kind)]);
-        switch (d.rule->kind) {
-            case fault_kind::http_500:
-                return error_reply(http::status::internal_server_error, api_code::internal_error);
-            case fault_kind::http_502:
-                return error_reply(http::status::bad_gateway, api_code::internal_error);
-            case fault_kind::http_503:
-                return error_reply(http::status::service_unavailable, api_code::internal_error);
-            case fault_kind::http_504:
-                return error_reply(http::status::gateway_timeout, api_code::internal_error);
-            case fault_kind::throttle:
-                r = error_reply(http::status::too_many_requests, api_code::over_quota);
-                r.retry_after = d.rule->retry_after_seconds;
-                return r;
-            case fault_kind::over_quota:
-                return error_reply(http::status::ok, api_code::over_quota);
-            case fault_kind::invalid_authentication:
-                return error_reply(http::status::unauthorized, api_code::invalid_authentication);
-            case fault_kind::api_code:
-                return error_reply(d.rule->code == api_code::invalid_authentication
-                                       ? http::status::unauthorized
-                                       : http::status::ok,
-                                   d.rule->code);
-            case fault_kind::reset_after_body:
-                r.then = after_reply::reset;
-                break;
-            case fault_kind::no_response:
-                r.then = after_reply::never;
-                break;
-            case fault_kind::delay:
-                r.delay = d.rule->delay;
-                break;
-            case fault_kind::reset_before_body:
-            case fault_kind::reject_address:
-                break;
-        }
-    }
+    if (d.rule)
+        if (auto f = apply_fault(s, *d.rule, r, error_reply, true)) return std::move(*f);
     for (std::size_t i = 0; i < d.rejects.size(); ++i)
         bump(s.fault_hits[static_cast<std::size_t>(fault_kind::reject_address)]);
     if (s.opts.discard) {
@@ -186,11 +203,33 @@ reply handle_email(server::impl& s, injection::request_reader& reader, std::stri
     }
     if (o.status == 200) {
         s.record(o.emails);
+        s.siblings->record(o.emails, o.refused);
         if (s.events) s.events->add(o.emails);
         bump(s.emails, o.emails.size());
     }
     r.status = static_cast<http::status>(o.status);
     injection::write_response(o.response, r.body);
+    return r;
+}
+
+// Answers one Marketing or Reporting API request whose body has been read:
+// the fault that hit it, if any, else the API itself.
+reply handle_sibling(server::impl& s, std::string_view method, std::string_view target,
+                     std::string_view body, std::string_view authorization,
+                     const detail::fault_plan::decision& d) {
+    reply r;
+    const auto fail = [](http::status status, api_code) {
+        return reply{status,
+                     R"({"error":"ServiceError","message":"injected fault"})",
+                     0,
+                     after_reply::none,
+                     {}};
+    };
+    if (d.rule)
+        if (auto f = apply_fault(s, *d.rule, r, fail, false)) return std::move(*f);
+    auto answer = s.siblings->handle(method, target, body, authorization);
+    r.status = static_cast<http::status>(answer.status);
+    r.body = std::move(answer.body);
     return r;
 }
 
@@ -271,6 +310,8 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
         timeout.disarm();
         if (timeout.fired()) ec = beast::error::timeout;
         const bool is_email = path_of(parser.get().target()) == "/api/v1/email";
+        const bool is_sibling =
+            !is_email && detail::is_sibling_path(path_of(parser.get().target()));
         if (ec == http::error::body_limit) {
             if (is_email) bump(s.requests);
             co_await fail_and_close(s, stream, http::status::payload_too_large);
@@ -283,7 +324,16 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
         }
         const auto& head = parser.get();
         detail::fault_plan::decision decision;
-        std::uint64_t number = 0;
+        std::uint64_t number = 0, sibling_number = 0;
+        if (is_sibling) {
+            sibling_number = s.sibling_requests.fetch_add(1, std::memory_order_relaxed) + 1;
+            decision = s.sibling_faults->decide(sibling_number);
+            if (decision.rule && decision.rule->kind == fault_kind::reset_before_body) {
+                bump(s.fault_hits[static_cast<std::size_t>(fault_kind::reset_before_body)]);
+                reset(stream);
+                co_return;
+            }
+        }
         if (is_email && head.method() == http::verb::post) {
             number = s.requests.fetch_add(1, std::memory_order_relaxed) + 1;
             decision = s.faults->decide(number);
@@ -301,6 +351,7 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             if (cec) co_return;
         }
         const auto method = head.method();
+        const std::string method_name(head.method_string());
         const auto version = head.version();
         const std::string target(head.target());
         const std::string authorization(head[http::field::authorization]);
@@ -327,6 +378,8 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
         reply r;
         if (number != 0) {
             r = handle_email(s, reader, body, authorization, decision, number);
+        } else if (sibling_number != 0) {
+            r = handle_sibling(s, method_name, target, body, authorization, decision);
         } else if (path_of(target) == "/stats" && method == http::verb::get) {
             r.body = s.stats_json();
         } else if (is_email) {
@@ -407,6 +460,11 @@ boost::system::result<std::unique_ptr<server>> server::start(options opts) {
     auto plan = detail::fault_plan::make(opts.faults, opts.seed);
     if (!plan) return plan.error();
     p->faults = std::move(*plan);
+    auto sibling_plan = detail::fault_plan::make(opts.faults, opts.seed);
+    if (!sibling_plan) return sibling_plan.error();
+    p->sibling_faults = std::move(*sibling_plan);
+    p->siblings = std::make_unique<detail::siblings>(opts.siblings, opts.server_id);
+    if (const auto ec = p->siblings->load()) return ec;
     p->opts = std::move(opts);
     const auto& o = p->opts;
     if (o.tls) {
@@ -437,6 +495,14 @@ server::~server() {
     if (impl_ && impl_->record_file) std::fclose(impl_->record_file);
 }
 
+boost::system::error_code server::save_marketing_data() const {
+    return impl_->siblings->save();
+}
+
+std::size_t server::marketing_contacts() const {
+    return impl_->siblings->contact_count();
+}
+
 void server::stop() {
     const std::lock_guard lock(impl_->stop_mutex);
     if (impl_->stopped) return;
@@ -451,6 +517,9 @@ void server::stop() {
     // Destroying the context destroys every suspended session (and closes
     // its socket) while the rest of impl is still alive.
     impl_->ioc.reset();
+    // Written after the last request: a caller who needs to know whether it
+    // worked calls save_marketing_data() itself.
+    (void)impl_->siblings->save();
 }
 
 std::uint16_t server::port() const noexcept {

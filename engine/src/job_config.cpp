@@ -1,4 +1,5 @@
 #include <salvo/engine/job_config.hpp>
+#include <salvo/transport/client.hpp>
 
 #include <simdjson.h>
 #include <boost/json/stream_parser.hpp>
@@ -206,6 +207,8 @@ const std::vector<key_def>& key_table() {
              return true;
          }},
         {"recipients.email", "a column name", SALVO_STRING(recipients.email)},
+        {"recipients.marketing_list", "a Marketing API list id (a whole number)",
+         SALVO_UINT(recipients.marketing_list)},
         {"recipients.name", "a column name", SALVO_STRING(recipients.name)},
         {"recipients.encoding", "\"utf-8\", \"windows-1252\" or \"latin-1\"",
          [](job_config& j, const leaf& v, const parse_context&) {
@@ -333,6 +336,16 @@ const std::vector<key_def>& key_table() {
         {"results", "a file path", SALVO_PATH(results)},
         {"journal", "a file path", SALVO_PATH(journal)},
         {"threads", "a whole number (0: automatic)", SALVO_UINT(threads)},
+        {"marketing.endpoint", "a URL string", SALVO_STRING(marketing.endpoint)},
+        {"marketing.api_key_env", "the name of an environment variable",
+         SALVO_STRING(marketing.api_key_env)},
+        {"marketing.api_key_file", "a file path", SALVO_PATH(marketing.api_key_file)},
+        {"reporting.endpoint", "a URL string", SALVO_STRING(reporting.endpoint)},
+        {"reporting.user", "a string", SALVO_STRING(reporting.user)},
+        {"reporting.api_key_env", "the name of an environment variable",
+         SALVO_STRING(reporting.api_key_env)},
+        {"reporting.api_key_file", "a file path", SALVO_PATH(reporting.api_key_file)},
+        {"reporting.grace_seconds", "a whole number", SALVO_UINT(reporting.grace_seconds)},
     };
     return table;
 }
@@ -364,6 +377,10 @@ constexpr key_doc key_docs[] = {
     {"recipients.email", "`email`",
      "The column holding the address (matched without case); `DeliveryAddress` is found too."},
     {"recipients.name", "`name`", "The column holding the display name, if any."},
+    {"recipients.marketing_list", "none",
+     "A Marketing API contact list id to send to instead of a file (not with "
+     "`recipients.path`): read page by page into a copy beside the journal; see "
+     "docs/marketing-and-reporting.md."},
     {"recipients.encoding", "`utf-8`", "`utf-8`, `windows-1252` or `latin-1`."},
     {"recipients.delimiter", "from the format", "`,`, `;` or a tab (`\\t` or `tab`)."},
     {"message.from", "required",
@@ -423,6 +440,22 @@ constexpr key_doc key_docs[] = {
      "`ambiguous` in the results; `hold` leaves them `unknown`."},
     {"timeouts.connect_ms", "`10000`", "Per connection attempt."},
     {"timeouts.request_ms", "`120000`", "Per attempt, the whole transfer."},
+    {"marketing.endpoint", "`https://api.socketlabs.com/marketing/v1`",
+     "The Marketing API (contact lists), for `salvo lists` and `recipients.marketing_list`."},
+    {"marketing.api_key_env", "`SOCKETLABS_MARKETING_API_KEY`",
+     "The environment variable holding the Marketing API key (Basic auth, `server_id` as the "
+     "user)."},
+    {"marketing.api_key_file", "none",
+     "A file holding the Marketing API key; wins over the variable."},
+    {"reporting.endpoint", "`https://api.socketlabs.com/v1`",
+     "The Reporting API, for `salvo reconcile`."},
+    {"reporting.user", "none", "The control-panel user name (the Basic auth user)."},
+    {"reporting.api_key_env", "`SOCKETLABS_REPORTING_API_KEY`",
+     "The environment variable holding the Reporting API key."},
+    {"reporting.api_key_file", "none",
+     "A file holding the Reporting API key; wins over the variable."},
+    {"reporting.grace_seconds", "`300`",
+     "`salvo reconcile` counts accepted rows younger than this as pending, not missing."},
     {"tls.ca_file", "the system's CAs", "A PEM file of CAs to trust instead."},
     {"tls.insecure", "`false`", "No certificate check at all: for local test servers only."},
     {"proxy", "`\"\"`",
@@ -764,7 +797,17 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
     if (auto e = read_template_file(job.message.text, "message.text", source)) return e;
     if (auto e = read_template_file(job.message.html, "message.html", source)) return e;
     if (auto e = read_template_file(job.message.amp, "message.amp", source)) return e;
-    if (auto e = need(!job.recipients.path.empty(), "recipients", "is required (a file path)"))
+    if (job.recipients.marketing_list != 0) {
+        if (auto e = need(job.recipients.path.empty(), "recipients.marketing_list",
+                          "give recipients.path or recipients.marketing_list, not both"))
+            return e;
+        // The list's local copy, next to the journal: what the campaign reads.
+        job.recipients.path = job.journal;
+        job.recipients.path += ".list-" + std::to_string(job.recipients.marketing_list) + ".ndjson";
+        job.recipients.format = "ndjson";
+    }
+    if (auto e = need(!job.recipients.path.empty(), "recipients",
+                      "is required (a file path, or {\"marketing_list\": ID})"))
         return e;
     {
         const auto url = boost::urls::parse_absolute_uri(job.endpoint);
@@ -988,30 +1031,53 @@ boost::system::result<job_config, job_error> load_job_file(const fs::path& file,
     return job;
 }
 
-boost::system::result<std::string, job_error> resolve_api_key(const job_config& job) {
+boost::system::result<std::string, job_error> resolve_secret(const std::string& env,
+                                                             const fs::path& file,
+                                                             std::string_view key_name) {
     const auto trim = [](std::string s) {
         const auto b = s.find_first_not_of(" \t\r\n");
         const auto e = s.find_last_not_of(" \t\r\n");
         return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
     };
-    if (!job.api_key_file.empty()) {
-        std::ifstream in(job.api_key_file, std::ios::binary);
-        if (!in)
-            return job_error{"api_key_file",
-                             "api_key_file: cannot read '" + job.api_key_file.string() + "'"};
+    const std::string prefix = key_name.empty() ? std::string() : std::string(key_name) + ".";
+    if (!file.empty()) {
+        const std::string k = prefix + "api_key_file";
+        std::ifstream in(file, std::ios::binary);
+        if (!in) return job_error{k, k + ": cannot read '" + file.string() + "'"};
         std::ostringstream s;
         s << in.rdbuf();
         std::string key = trim(s.str());
-        if (key.empty())
-            return job_error{"api_key_file",
-                             "api_key_file: '" + job.api_key_file.string() + "' is empty"};
+        if (key.empty()) return job_error{k, k + ": '" + file.string() + "' is empty"};
         return {boost::system::in_place_value, std::move(key)};
     }
-    const char* v = std::getenv(job.api_key_env.c_str());
+    const std::string k = prefix + "api_key_env";
+    const char* v = std::getenv(env.c_str());
     if (!v || !*v)
-        return job_error{"api_key_env", "api_key_env: the environment variable " + job.api_key_env +
-                                            " is not set (it holds the API key)"};
+        return job_error{
+            k, k + ": the environment variable " + env + " is not set (it holds the API key)"};
     return {boost::system::in_place_value, trim(v)};
+}
+
+boost::system::result<std::string, job_error> resolve_api_key(const job_config& job) {
+    return resolve_secret(job.api_key_env, job.api_key_file, "");
+}
+
+transport::client_options transport_options(const job_config& config,
+                                            std::string user_agent_version) {
+    transport::client_options co;
+    co.version = std::move(user_agent_version);
+    co.max_in_flight = config.rate.max_in_flight;
+    co.connect_timeout = std::chrono::milliseconds(config.timeouts.connect_ms);
+    co.request_timeout = std::chrono::milliseconds(config.timeouts.request_ms);
+    co.tls.ca_file = config.tls.ca_file.string();
+    co.tls.insecure = config.tls.insecure;
+    if (!config.proxy.empty()) co.proxy = config.proxy;
+    co.rate.requests_per_second = config.rate.requests_per_second;
+    co.rate.cost_per_second = config.rate.emails_per_second;
+    co.retry.max_attempts = static_cast<unsigned>(config.retry.max_attempts);
+    co.retry.base = std::chrono::milliseconds(config.retry.base_delay_ms);
+    co.retry.cap = std::chrono::milliseconds(config.retry.max_delay_ms);
+    return co;
 }
 
 void throw_exception_from_error(const job_error& e, const boost::source_location&) {

@@ -136,25 +136,13 @@ namespace {
 
 // The transport's settings from the job file.
 transport::client_options client_options_for(const job_config& config, const run_options& options) {
-    transport::client_options co;
-    co.version = options.user_agent_version;
-    co.max_in_flight = config.rate.max_in_flight;
+    transport::client_options co = transport_options(config, options.user_agent_version);
     // Requests rendered ahead of the wire, so that the pipeline renders the
     // next chunk while this one is sent instead of waiting for each slot;
     // bounded in bytes as well (16 MiB: a server-mode request of 500 rows is
     // about 350 KB, and a request may be up to 10 MiB).
     co.max_queued = std::max<std::size_t>(64, 4 * config.rate.max_in_flight);
     co.max_queued_bytes = 16u << 20;
-    co.connect_timeout = std::chrono::milliseconds(config.timeouts.connect_ms);
-    co.request_timeout = std::chrono::milliseconds(config.timeouts.request_ms);
-    co.tls.ca_file = config.tls.ca_file.string();
-    co.tls.insecure = config.tls.insecure;
-    if (!config.proxy.empty()) co.proxy = config.proxy;
-    co.rate.requests_per_second = config.rate.requests_per_second;
-    co.rate.cost_per_second = config.rate.emails_per_second;
-    co.retry.max_attempts = static_cast<unsigned>(config.retry.max_attempts);
-    co.retry.base = std::chrono::milliseconds(config.retry.base_delay_ms);
-    co.retry.cap = std::chrono::milliseconds(config.retry.max_delay_ms);
     return co;
 }
 

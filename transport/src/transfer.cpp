@@ -139,6 +139,9 @@ void configure_attempt(CURL* e, transfer& t, const client_options& options) {
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
     curl_easy_setopt(e, CURLOPT_URL, t.req.url.c_str());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
+    // The handle is reused: nullptr puts POST back.
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                     t.req.method.empty() ? nullptr : t.req.method.c_str());
     curl_easy_setopt(e, CURLOPT_READDATA, &t);
     curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);

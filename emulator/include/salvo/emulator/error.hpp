@@ -13,6 +13,7 @@ enum class errc {
     bad_fault_pattern,   ///< a reject_address pattern is not a valid regex
     record_file_failed,  ///< the record file could not be opened for writing
     bad_options,         ///< zero threads, or a rate outside [0, 1]
+    bad_marketing_data,  ///< the marketing data file is not the JSON it should be
 };
 
 /// The category of salvo::emulator errors; its name is "salvo.emulator".

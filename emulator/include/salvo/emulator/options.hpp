@@ -99,6 +99,30 @@ struct event_options {
     bool shuffle = false;  ///< post a batch's events in a seeded random order
 };
 
+/// The sibling APIs served on the same port (docs/marketing-and-reporting.md):
+/// the Marketing API under `/marketing/v1/` and the legacy Reporting API at
+/// `/v1/{method}`. Credentials: an empty value accepts anything non-empty.
+struct sibling_options {
+    /// Lists, contacts and unsubscribes are loaded from this JSON file at
+    /// start (a missing file is an empty account) and written back, whole and
+    /// atomically, at stop(). Empty: in memory only.
+    std::string marketing_data_file;
+    /// Contacts the account may hold in all its lists; an upsert that would
+    /// add one more answers 403. 0: no limit.
+    std::size_t max_contacts = 0;
+    std::string marketing_api_key;  ///< Basic password; the user is the ServerId
+    std::string reporting_user;     ///< Basic user of the Reporting API
+    std::string reporting_api_key;  ///< Basic password of the Reporting API
+    /// Keep the accepted and refused emails for the Reporting API (a few
+    /// strings per email); off: its reports are empty.
+    bool reporting = true;
+    /// Planted disagreements for `salvo reconcile` tests: the first `forget`
+    /// accepted emails are missing from messagesProcessed, and `invent`
+    /// processed messages that never arrived are added (with the mailing id
+    /// of the first accepted email, addresses invented-N@emulator.invalid).
+    std::uint64_t forget = 0, invent = 0;
+};
+
 /// Everything the emulator can be told. Defaults: 127.0.0.1 port 0, two I/O
 /// threads, any ServerId and any non-empty key accepted, the API's limits,
 /// lenient merge, nothing recorded, no faults.
@@ -136,6 +160,8 @@ struct options {
 
     /// Post delivery events for accepted emails (see event_options).
     std::optional<event_options> events;
+
+    sibling_options siblings;
 
     /// A connection idle this long between requests is closed silently.
     std::chrono::milliseconds idle_timeout{60000};

@@ -62,6 +62,12 @@ class server {
     void stop();
 
     [[nodiscard]] stats counters() const;
+
+    /// Writes options::siblings.marketing_data_file now (stop() writes it
+    /// too, silently); empty when there is none or it was written.
+    [[nodiscard]] boost::system::error_code save_marketing_data() const;
+    /// Contacts in all Marketing API lists.
+    [[nodiscard]] std::size_t marketing_contacts() const;
     /// Every email recorded so far (options::record_in_memory), in order.
     [[nodiscard]] std::vector<recorded_email> recorded() const;
 

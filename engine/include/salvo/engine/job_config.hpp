@@ -18,6 +18,10 @@
 #include <utility>
 #include <vector>
 
+namespace salvo::transport {
+struct client_options;
+}  // namespace salvo::transport
+
 namespace salvo::engine {
 
 enum class merge_mode { local, server };
@@ -47,7 +51,11 @@ struct attachment_spec {
 
 struct recipients_spec {
     std::filesystem::path path;  ///< "-" is standard input
-    std::string format;          ///< empty: from the extension
+    /// A Marketing API contact list instead of a file (`salvo send` copies
+    /// it page by page to `path`, `<journal>.list-<id>.ndjson`, and sends
+    /// from that copy); 0: none.
+    std::uint64_t marketing_list = 0;
+    std::string format;  ///< empty: from the extension
     std::string email = "email";
     std::string name = "name";
     std::string encoding = "utf-8";
@@ -113,6 +121,24 @@ struct suppression_source {
     std::filesystem::path path;
 };
 
+/// The Marketing API (job key `marketing`): contact lists. The key is read
+/// from `api_key_file` when set, else from the variable `api_key_env`.
+struct marketing_spec {
+    std::string endpoint = "https://api.socketlabs.com/marketing/v1";
+    std::string api_key_env = "SOCKETLABS_MARKETING_API_KEY";
+    std::filesystem::path api_key_file;
+};
+
+/// The legacy Reporting API (job key `reporting`), for `salvo reconcile`.
+struct reporting_spec {
+    std::string endpoint = "https://api.socketlabs.com/v1";
+    std::string user;  ///< the control-panel user name (Basic user)
+    std::string api_key_env = "SOCKETLABS_REPORTING_API_KEY";
+    std::filesystem::path api_key_file;
+    /// Accepted rows younger than this are not yet expected in the reports.
+    std::size_t grace_seconds = 300;
+};
+
 /// A whole job. Paths are already resolved against the job file's folder.
 /// The API key itself is never stored here: only where to find it.
 struct job_config {
@@ -141,6 +167,8 @@ struct job_config {
     std::filesystem::path results = "results.ndjson";
     std::filesystem::path journal = "campaign.journal";
     std::size_t threads = 0;  ///< TBB workers; 0: one less than the cores
+    marketing_spec marketing;
+    reporting_spec reporting;
 };
 
 /// Why a job could not be loaded: the key (or file) at fault and a complete
@@ -177,6 +205,16 @@ struct job_error {
 /// variable `api_key_env`, trimmed of surrounding white space. The error
 /// names the variable or file, never a key.
 [[nodiscard]] boost::system::result<std::string, job_error> resolve_api_key(const job_config& job);
+
+/// The same for another key: `key_name` ("marketing", "reporting") prefixes
+/// the job keys the error names.
+[[nodiscard]] boost::system::result<std::string, job_error> resolve_secret(
+    const std::string& env, const std::filesystem::path& file, std::string_view key_name);
+
+/// The transport's settings from the job (in-flight window, timeouts, TLS,
+/// proxy, rates, retry), as `send` uses them and the sibling-API commands too.
+[[nodiscard]] transport::client_options transport_options(const job_config& config,
+                                                          std::string user_agent_version);
 
 /// Lets result<…, job_error>::value() throw std::runtime_error(message).
 [[noreturn]] void throw_exception_from_error(const job_error& e, const boost::source_location& loc);

@@ -1,5 +1,5 @@
 #pragma once
-/// One HTTP POST that the client moves to the server.
+/// One HTTP request (POST unless told otherwise) that the client moves to the server.
 
 #include <cstdint>
 #include <string>
@@ -14,6 +14,9 @@ namespace salvo::transport {
 /// A plain value type: not shared between threads.
 struct request {
     std::string url;  ///< absolute http:// or https:// URL.
+    /// Empty: POST. Otherwise the method sent instead ("GET", "PUT",
+    /// "DELETE"), with the body sent as for a POST (a GET's is empty).
+    std::string method;
     /// Whole lines, "Name: value", no CR/LF. Empty: client_options::headers.
     std::vector<std::string> headers;
     std::string body;             ///< the POST body, sent as is.

@@ -83,6 +83,18 @@ progress_display::progress_display(progress_mode mode, std::optional<std::uint64
 }
 
 void progress_display::update(const engine::progress& p) {
+    // An outage is said on stderr whatever the progress mode: once when it
+    // starts, once when the endpoint answers again.
+    if (!p.outage.empty() != in_outage_) {
+        in_outage_ = !p.outage.empty();
+        if (drawn_) std::fputs("\n", stderr);
+        drawn_ = false;
+        if (in_outage_)
+            fmt::print(stderr, "salvo: {}\n", p.outage);
+        else
+            fmt::print(stderr, "salvo: the endpoint answers again; sending\n");
+        std::fflush(stderr);
+    }
     if (!enabled_) return;
     using engine::fate;
     const auto n = [&](fate f) { return p.fates[static_cast<std::size_t>(f)]; };
@@ -103,6 +115,7 @@ void progress_display::update(const engine::progress& p) {
                    p.rows_read, n(fate::accepted), n(fate::rejected), n(fate::failed),
                    n(fate::invalid) + n(fate::duplicate) + n(fate::suppressed), p.in_flight,
                    p.emails_per_second, eta);
+        if (!p.outage.empty()) fmt::print(stderr, "  {}", p.outage);
         std::fflush(stderr);
         drawn_ = true;
         return;
@@ -113,11 +126,12 @@ void progress_display::update(const engine::progress& p) {
     fmt::print(stderr,
                "{{\"progress\":{{\"seconds\":{:.2f},\"rows_read\":{},\"accepted\":{},"
                "\"rejected\":{},\"failed\":{},\"invalid\":{},\"duplicate\":{},\"suppressed\":{},"
-               "\"unknown\":{},\"in_flight\":{},\"emails_per_second\":{:.1f}{}}}}}\n",
+               "\"unknown\":{},\"in_flight\":{},\"emails_per_second\":{:.1f}{}{}}}}}\n",
                p.seconds, p.rows_read, n(fate::accepted), n(fate::rejected), n(fate::failed),
                n(fate::invalid), n(fate::duplicate), n(fate::suppressed), n(fate::unknown),
                p.in_flight, p.emails_per_second,
-               eta_seconds ? fmt::format(",\"eta_seconds\":{:.0f}", *eta_seconds) : "");
+               eta_seconds ? fmt::format(",\"eta_seconds\":{:.0f}", *eta_seconds) : "",
+               p.outage.empty() ? "" : ",\"outage\":true");
     std::fflush(stderr);
 }
 

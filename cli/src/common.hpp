@@ -69,6 +69,7 @@ class progress_display {
     bool terminal_ = false;
     bool enabled_ = true;
     bool drawn_ = false;
+    bool in_outage_ = false;  // the outage line was printed, not yet the recovery
     std::optional<std::uint64_t> total_;
     double last_json_ = -1;
 };

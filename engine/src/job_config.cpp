@@ -90,6 +90,32 @@ std::optional<double> get_number(const leaf& v) {
     return std::nullopt;
 }
 
+// A duration: a number of seconds (30, 0.5) or a string with a unit
+// ("500ms", "30s", "10m", "1h"; a bare number in a string is seconds).
+std::optional<std::chrono::milliseconds> get_duration(const leaf& v) {
+    auto text = get_scalar_text(v);
+    if (!text || text->empty()) return std::nullopt;
+    const std::string& t = *text;
+    char* end = nullptr;
+    const double n = std::strtod(t.c_str(), &end);
+    if (end == t.c_str() || !(n >= 0)) return std::nullopt;
+    const std::string_view unit(end);
+    double scale = 0;
+    if (unit.empty() || unit == "s")
+        scale = 1000;
+    else if (unit == "ms")
+        scale = 1;
+    else if (unit == "m")
+        scale = 60'000;
+    else if (unit == "h")
+        scale = 3'600'000;
+    else
+        return std::nullopt;
+    const double ms = n * scale;
+    if (ms > 1e12) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
 std::optional<bool> get_bool(const leaf& v) {
     if (v.from_text()) {
         if (v.text == "true") return true;
@@ -299,9 +325,30 @@ const std::vector<key_def>& key_table() {
         {"rate.requests_per_second", "a number (0: unlimited)",
          SALVO_NUMBER(rate.requests_per_second)},
         {"rate.max_in_flight", "a whole number", SALVO_UINT(rate.max_in_flight)},
+        {"rate.burst_seconds", "a number of seconds (at least one request's worth)",
+         SALVO_NUMBER(rate.burst_seconds)},
+        {"rate.emails_per_minute", "a whole number (0: no quota)",
+         SALVO_UINT(rate.emails_per_minute)},
+        {"rate.emails_per_hour", "a whole number (0: no quota)", SALVO_UINT(rate.emails_per_hour)},
+        {"rate.emails_per_day", "a whole number (0: no quota)", SALVO_UINT(rate.emails_per_day)},
+        {"rate.adaptive", "true or false", SALVO_BOOL(rate.adaptive)},
         {"retry.max_attempts", "a whole number", SALVO_UINT(retry.max_attempts)},
         {"retry.base_delay_ms", "a whole number", SALVO_UINT(retry.base_delay_ms)},
         {"retry.max_delay_ms", "a whole number", SALVO_UINT(retry.max_delay_ms)},
+        {"retry.give_up_after", "a duration: seconds, or a string such as \"30s\", \"10m\"",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto d = get_duration(v);
+             if (!d || d->count() == 0) return false;
+             j.retry.give_up_after = *d;
+             return true;
+         }},
+        {"retry.budget_ratio", "a number from 0 to 1",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto n = get_number(v);
+             if (!n || *n < 0 || *n > 1) return false;
+             j.retry.budget_ratio = *n;
+             return true;
+         }},
         {"retry.ambiguous", "\"resend\" or \"hold\"",
          [](job_config& j, const leaf& v, const parse_context&) {
              auto s = get_string(v);

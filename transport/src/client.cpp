@@ -608,7 +608,18 @@ void client::impl::arm_probe() {
         if (options.on_circuit) options.on_circuit(circuit_event::gave_up, copy);
         return;
     }
-    auto delay = policy.backoff(++probe_number);
+    // Full jitter under a ceiling that doubles from retry.base up to probe_cap.
+    ++probe_number;
+    const auto cap = std::chrono::duration_cast<clock::duration>(
+        std::min(options.circuit.probe_cap, options.retry.cap));
+    auto ceiling = std::chrono::duration_cast<clock::duration>(options.retry.base);
+    for (unsigned i = 1; i < probe_number && ceiling < cap; ++i) ceiling *= 2;
+    ceiling = std::min(ceiling, cap);
+    auto delay = clock::duration(
+        ceiling.count() <= 0
+            ? 0
+            : static_cast<clock::duration::rep>(random.next() %
+                                                (static_cast<std::uint64_t>(ceiling.count()) + 1)));
     delay = std::min(delay, open_since + limit - now);
     probe_armed = true;
     probe_timer.expires_after(delay);

@@ -51,6 +51,11 @@ struct circuit_options {
     /// Open this long: on_circuit(gave_up), once; the probes stop. The
     /// caller decides (the engine stops the job, exit 3).
     std::chrono::milliseconds give_up_after{600'000};
+    /// The probes' backoff ceiling: probe n waits a random time in
+    /// [0, min(probe_cap, retry.base · 2^(n-1))], so that the job notices
+    /// within a few seconds that the endpoint is back. One probe at a time
+    /// costs the server little.
+    std::chrono::milliseconds probe_cap{5'000};
 };
 
 enum class circuit_event : std::uint8_t { opened, closed, gave_up };

@@ -41,6 +41,21 @@ inline void expect_every_row_accepted_once(
         EXPECT_EQ(l.status, "accepted") << "row " << l.row << ": " << l.error;
 }
 
+// `salvo send` with `args` against `emu`, which is then stopped: exit 0,
+// the accounting holds, every row accepted exactly once.
+inline send_outcome send_expecting_every_row_accepted_once(const salvo_campaign& c,
+                                                           emulator_process& emu,
+                                                           const std::vector<std::string>& args) {
+    auto o = run_send(c, emu.url(), args, "send");
+    emu.stop();
+    EXPECT_FALSE(o.run.timed_out) << o.run.err;
+    EXPECT_TRUE(o.run.status.exited_with(0)) << describe(o.run.status) << "\n" << o.run.err;
+    const auto record = read_record(emu.record_file());
+    check_accounting(c, o.lines, o.report, {record}, {});
+    expect_every_row_accepted_once(c, o, {record});
+    return o;
+}
+
 // `rate` of the requests answered 503 (the emulator's http_503 fault), the
 // job at default retry settings: exit 0, no row failed, each accepted once.
 inline void expect_no_row_fails_at_default_settings(std::uint64_t rows, const std::string& mode,
@@ -48,13 +63,7 @@ inline void expect_no_row_fails_at_default_settings(std::uint64_t rows, const st
     salvo_campaign c(salvo_binary(), rows);
     auto emu = emulator_process::start(salvo_binary(), c.dir(), "emu",
                                        {"--fault", "http_503:" + rate, "--seed", "9"});
-    const auto o = run_send(c, emu.url(), outage_mode_args(mode), "send");
-    emu.stop();
-    ASSERT_FALSE(o.run.timed_out) << o.run.err;
-    EXPECT_TRUE(o.run.status.exited_with(0)) << describe(o.run.status) << "\n" << o.run.err;
-    const auto record = read_record(emu.record_file());
-    check_accounting(c, o.lines, o.report, {record}, {});
-    expect_every_row_accepted_once(c, o, {record});
+    const auto o = send_expecting_every_row_accepted_once(c, emu, outage_mode_args(mode));
     EXPECT_GT(o.report.retries, 0u) << "the 503s caused no retry";
     std::cout << "[ rows ] " << mode << "/503 at " << rate << ": " << o.seconds << " s, "
               << o.report.retries << " retries\n";

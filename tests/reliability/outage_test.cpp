@@ -46,13 +46,7 @@ TEST_P(HalfServiceUnavailableShortBackoffs, FailNoRow) {
     salvo_campaign c(salvo_binary(), outage_rows);
     auto emu = emulator_process::start(salvo_binary(), c.dir(), "emu",
                                        {"--fault", "http_503:0.5", "--seed", "9"});
-    const auto o = run_send(c, emu.url(), args, "send");
-    emu.stop();
-    ASSERT_FALSE(o.run.timed_out) << o.run.err;
-    EXPECT_TRUE(o.run.status.exited_with(0)) << describe(o.run.status) << "\n" << o.run.err;
-    const auto record = read_record(emu.record_file());
-    check_accounting(c, o.lines, o.report, {record}, {});
-    expect_every_row_accepted_once(c, o, {record});
+    const auto o = send_expecting_every_row_accepted_once(c, emu, args);
     std::cout << "[ rows ] " << mode << "/503 at 0.5, short backoffs: " << o.seconds << " s, "
               << o.report.retries << " retries\n";
 }
@@ -68,13 +62,7 @@ TEST_P(EndpointDown, ForAFewSecondsMidRunEveryRowIsAcceptedOnce) {
     const std::string mode = GetParam();
     salvo_campaign c(salvo_binary(), outage_rows);
     auto emu = emulator_process::start(salvo_binary(), c.dir(), "emu", {"--pause", "3s@30"});
-    const auto o = run_send(c, emu.url(), outage_mode_args(mode), "send");
-    emu.stop();
-    ASSERT_FALSE(o.run.timed_out) << o.run.err;
-    EXPECT_TRUE(o.run.status.exited_with(0)) << describe(o.run.status) << "\n" << o.run.err;
-    const auto record = read_record(emu.record_file());
-    check_accounting(c, o.lines, o.report, {record}, {});
-    expect_every_row_accepted_once(c, o, {record});
+    const auto o = send_expecting_every_row_accepted_once(c, emu, outage_mode_args(mode));
     EXPECT_NE(o.run.err.find("endpoint unreachable since "), std::string::npos)
         << "the outage was not said on stderr:\n"
         << o.run.err;

@@ -316,6 +316,8 @@ struct client::impl {
     void open_circuit(const std::string& message);
     void close_circuit();
     void arm_probe();
+    template <class Change>
+    void publish(circuit_event e, Change&& change);
     void retry_or_finish(transfer* t, verdict v, boost::system::error_code error);
     void finish(transfer* t, disposition result, boost::system::error_code error,
                 std::string message);
@@ -557,23 +559,31 @@ bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& mess
     return true;
 }
 
+// Updates the circuit's shared copy, then tells on_circuit.
+template <class Change>
+void client::impl::publish(circuit_event e, Change&& change) {
+    circuit_state copy;
+    {
+        std::lock_guard lock(circuit_mutex);
+        change(shared_circuit);
+        copy = shared_circuit;
+    }
+    if (options.on_circuit) options.on_circuit(e, copy);
+}
+
 void client::impl::open_circuit(const std::string& message) {
     circuit_open = true;
     gave_up = false;
     probe_due = false;
     probe_number = 0;
     open_since = clock_.now();
-    circuit_state copy;
-    {
-        std::lock_guard lock(circuit_mutex);
-        shared_circuit.open = true;
-        shared_circuit.gave_up = false;
-        shared_circuit.since = std::chrono::system_clock::now();
-        shared_circuit.last_error = message;
-        shared_circuit.probes = 0;
-        copy = shared_circuit;
-    }
-    if (options.on_circuit) options.on_circuit(circuit_event::opened, copy);
+    publish(circuit_event::opened, [&](circuit_state& c) {
+        c.open = true;
+        c.gave_up = false;
+        c.since = std::chrono::system_clock::now();
+        c.last_error = message;
+        c.probes = 0;
+    });
 }
 
 void client::impl::close_circuit() {
@@ -582,13 +592,7 @@ void client::impl::close_circuit() {
     failure_run = 0;
     if (probe_armed) probe_timer.cancel();
     probe_armed = false;
-    circuit_state copy;
-    {
-        std::lock_guard lock(circuit_mutex);
-        shared_circuit.open = false;
-        copy = shared_circuit;
-    }
-    if (options.on_circuit) options.on_circuit(circuit_event::closed, copy);
+    publish(circuit_event::closed, [](circuit_state& c) { c.open = false; });
 }
 
 // Schedules the next probe after a capped full-jitter backoff, or gives up
@@ -599,13 +603,7 @@ void client::impl::arm_probe() {
     const auto limit = std::chrono::duration_cast<clock::duration>(options.circuit.give_up_after);
     if (now - open_since >= limit) {
         gave_up = true;
-        circuit_state copy;
-        {
-            std::lock_guard lock(circuit_mutex);
-            shared_circuit.gave_up = true;
-            copy = shared_circuit;
-        }
-        if (options.on_circuit) options.on_circuit(circuit_event::gave_up, copy);
+        publish(circuit_event::gave_up, [](circuit_state& c) { c.gave_up = true; });
         return;
     }
     // Full jitter under a ceiling that doubles from retry.base up to probe_cap.

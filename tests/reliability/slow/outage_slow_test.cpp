@@ -17,13 +17,7 @@ TEST_P(EndpointDown30s, MidRunEveryRowIsAcceptedOnceAndNoneFails) {
     const std::string mode = GetParam();
     salvo_campaign c(salvo_binary(), 5000);
     auto emu = emulator_process::start(salvo_binary(), c.dir(), "emu", {"--pause", "30s@100"});
-    const auto o = run_send(c, emu.url(), outage_mode_args(mode), "send");
-    emu.stop();
-    ASSERT_FALSE(o.run.timed_out) << o.run.err;
-    EXPECT_TRUE(o.run.status.exited_with(0)) << describe(o.run.status) << "\n" << o.run.err;
-    const auto record = read_record(emu.record_file());
-    check_accounting(c, o.lines, o.report, {record}, {});
-    expect_every_row_accepted_once(c, o, {record});
+    const auto o = send_expecting_every_row_accepted_once(c, emu, outage_mode_args(mode));
     EXPECT_NE(o.run.err.find("endpoint unreachable since "), std::string::npos) << o.run.err;
     EXPECT_GE(o.seconds, 29.0) << "the endpoint was not down for 30 s";
     std::cout << "[ rows ] " << mode << "/down 30 s: " << o.seconds << " s\n";

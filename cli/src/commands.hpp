@@ -39,7 +39,8 @@ struct emulate_args {
     std::string api_key_env;
     std::size_t threads = 2;
     bool discard = false;
-    std::vector<std::string> faults;      ///< KIND[:RATE][@AFTER][xTIMES]
+    std::string pause;                ///< DURATION@AFTER: down for DURATION after AFTER requests
+    std::vector<std::string> faults;  ///< KIND[:RATE][@AFTER][xTIMES]
     std::vector<std::string> fail_rates;  ///< STATUS:RATE
     unsigned retry_after = 1;
     std::string reject_pattern;

@@ -36,6 +36,23 @@ bool parse_number(std::string_view s, T& out) {
     return r.ec == std::errc{} && r.ptr == s.data() + s.size();
 }
 
+// "500ms", "30s", "2m" (a bare number is seconds) in milliseconds.
+std::optional<std::uint64_t> duration_ms(std::string_view s) {
+    std::uint64_t scale = 1000;
+    if (s.ends_with("ms")) {
+        scale = 1;
+        s.remove_suffix(2);
+    } else if (s.ends_with("s")) {
+        s.remove_suffix(1);
+    } else if (s.ends_with("m")) {
+        scale = 60'000;
+        s.remove_suffix(1);
+    }
+    std::uint64_t n = 0;
+    if (!parse_number(s, n) || n > (std::uint64_t{1} << 40)) return std::nullopt;
+    return n * scale;
+}
+
 // KIND[:RATE][@AFTER][xTIMES][~MS]; ~MS is this rule's own delay (delay, no_response).
 std::optional<emulator::fault_rule> parse_fault(std::string_view spec, std::string& error) {
     emulator::fault_rule rule;
@@ -138,6 +155,20 @@ int run_emulate(const emulate_args& a) {
             return exit_usage;
         }
         o.faults.push_back(*rule);
+    }
+    if (!a.pause.empty()) {
+        const auto at = a.pause.find('@');
+        const std::string_view length = std::string_view(a.pause).substr(0, at);
+        const auto ms = duration_ms(length);
+        if (!ms || *ms == 0 || at == std::string::npos ||
+            !parse_number(std::string_view(a.pause).substr(at + 1), o.pause_after)) {
+            fmt::print(stderr,
+                       "salvo: --pause {}: expected DURATION@AFTER, e.g. 30s@500 (down for 30 s "
+                       "once 500 requests came; DURATION in ms, s or m)\n",
+                       a.pause);
+            return exit_usage;
+        }
+        o.pause_for = std::chrono::milliseconds(*ms);
     }
     for (auto& f : o.faults) {
         f.retry_after_seconds = a.retry_after;

@@ -145,6 +145,9 @@ int main(int argc, char** argv) {
                   "KIND[:RATE][@AFTER][xTIMES][~MS], e.g. http_503:0.2, reset_after_body@10x1, "
                   "delay:0.05~1500 (~MS: this rule's delay; default --delay-ms)")
         ->allow_extra_args(false);
+    e->add_option("--pause", emu.pause,
+                  "DURATION@AFTER, e.g. 30s@500: after 500 requests the endpoint goes down "
+                  "(connections refused and closed) for 30 s, then listens again");
     e->add_option("--fail-rate", emu.fail_rates, "STATUS:RATE, e.g. 503:0.2 or 429:0.1")
         ->allow_extra_args(false);
     e->add_option("--retry-after", emu.retry_after, "Retry-After seconds for 429 (default 1)");

@@ -28,6 +28,18 @@ double progress_display::window_rate(double seconds, std::uint64_t decided) {
 }
 
 void progress_display::update(const engine::progress& p) {
+    // An outage is said on stderr whatever the progress mode: once when it
+    // starts, once when the endpoint answers again.
+    if (!p.outage.empty() != in_outage_) {
+        in_outage_ = !p.outage.empty();
+        if (drawn_) std::fputs("\n", stderr);
+        drawn_ = false;
+        if (in_outage_)
+            fmt::print(stderr, "salvo: {}\n", p.outage);
+        else
+            fmt::print(stderr, "salvo: the endpoint answers again; sending\n");
+        std::fflush(stderr);
+    }
     if (!enabled_) return;
     using engine::fate;
     const auto n = [&](fate f) { return p.fates[static_cast<std::size_t>(f)]; };
@@ -54,6 +66,7 @@ void progress_display::update(const engine::progress& p) {
                    n(fate::invalid) + n(fate::duplicate) + n(fate::suppressed), p.in_flight,
                    *baseline_ > 0 ? fmt::format("  this run {}", this_run) : "",
                    rate >= 0 ? fmt::format("{:.0f} emails/s", rate) : "", eta);
+        if (!p.outage.empty()) fmt::print(stderr, "  {}", p.outage);
         std::fflush(stderr);
         drawn_ = true;
         return;
@@ -71,9 +84,10 @@ void progress_display::update(const engine::progress& p) {
         return;
     }
     std::string line =
-        fmt::format("{{\"progress\":{{\"seconds\":{:.2f},{},\"emails_per_second\":{:.1f}{}}}}}\n",
+        fmt::format("{{\"progress\":{{\"seconds\":{:.2f},{},\"emails_per_second\":{:.1f}{}{}}}}}\n",
                     p.seconds, counts, std::max(rate, 0.0),
-                    eta_seconds ? fmt::format(",\"eta_seconds\":{:.0f}", *eta_seconds) : "");
+                    eta_seconds ? fmt::format(",\"eta_seconds\":{:.0f}", *eta_seconds) : "",
+                    p.outage.empty() ? "" : ",\"outage\":true");
     if (last_json_ >= 0 && p.seconds - last_json_ < 1.0) {
         held_back_ = std::move(line);
         held_back_counts_ = counts;

@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -22,9 +23,11 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 namespace salvo::emulator {
 
@@ -60,7 +63,17 @@ struct server::impl {
     std::optional<asio::io_context> ioc;
     std::optional<ssl::context> tls;
     std::optional<tcp::acceptor> acceptor;
+    std::optional<asio::strand<asio::io_context::executor_type>> accept_strand;
     std::vector<std::thread> threads;
+    // The pause (options::pause_for): open sessions' sockets, to close them.
+    std::atomic<bool> paused{false};
+    std::mutex sessions_mutex;
+    std::uint64_t next_session = 0;
+    struct open_session {
+        tcp::socket* socket;
+        asio::any_io_executor executor;
+    };
+    std::unordered_map<std::uint64_t, open_session> sessions;
     std::uint16_t port = 0;
     std::mutex stop_mutex;
     bool stopped = false;
@@ -290,8 +303,64 @@ asio::awaitable<boost::system::error_code> read_body(server::impl& s, Stream& st
     co_return ec;
 }
 
+asio::awaitable<void> accept_loop(server::impl& s);
+
+// Listed while a session runs, so that a pause can close its connection.
+class session_entry {
+  public:
+    session_entry(server::impl& s, tcp::socket& socket) : s_(s) {
+        if (s_.opts.pause_for.count() == 0) return;
+        std::lock_guard lock(s_.sessions_mutex);
+        id_ = ++s_.next_session;
+        s_.sessions.emplace(id_, server::impl::open_session{&socket, socket.get_executor()});
+    }
+    ~session_entry() {
+        if (id_ == 0) return;
+        std::lock_guard lock(s_.sessions_mutex);
+        s_.sessions.erase(id_);
+    }
+    session_entry(const session_entry&) = delete;
+    session_entry& operator=(const session_entry&) = delete;
+
+  private:
+    server::impl& s_;
+    std::uint64_t id_ = 0;
+};
+
+// The endpoint goes down: no listener, every connection closed; after
+// pause_for it listens again on the same port.
+void begin_pause(server::impl& s) {
+    asio::post(*s.accept_strand, [&s] {
+        boost::system::error_code ec;
+        if (s.acceptor) s.acceptor->close(ec);
+        {
+            std::lock_guard lock(s.sessions_mutex);
+            for (const auto& [id, open] : s.sessions) {
+                // On the session's own strand, and only if it is still open.
+                asio::post(open.executor, [&s, id = id] {
+                    std::lock_guard inner(s.sessions_mutex);
+                    const auto it = s.sessions.find(id);
+                    if (it == s.sessions.end()) return;
+                    boost::system::error_code cec;
+                    it->second.socket->close(cec);
+                });
+            }
+        }
+        auto timer = std::make_shared<asio::steady_timer>(*s.accept_strand, s.opts.pause_for);
+        timer->async_wait([&s, timer](boost::system::error_code tec) {
+            if (tec) return;
+            auto acc = httpd::listen_on(*s.ioc, s.opts.host, s.port);
+            if (!acc) return;  // the port was taken meanwhile: stays down
+            s.acceptor.emplace(std::move(*acc));
+            s.paused.store(false);
+            asio::co_spawn(*s.accept_strand, accept_loop(s), asio::detached);
+        });
+    });
+}
+
 template <class Stream>
 asio::awaitable<void> serve(server::impl& s, Stream& stream) {
+    session_entry listed(s, beast::get_lowest_layer(stream).socket());
     beast::flat_buffer buffer;
     // Beast reads at most the buffer's free capacity (512 bytes minimum):
     // a small buffer turns a 47 KB body into ~90 reads.
@@ -336,6 +405,13 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
         }
         if (is_email && head.method() == http::verb::post) {
             number = s.requests.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (s.opts.pause_for.count() > 0 && number == s.opts.pause_after + 1 &&
+                !s.paused.exchange(true))
+                begin_pause(s);
+            if (s.paused.load()) {
+                reset(stream);
+                co_return;
+            }
             decision = s.faults->decide(number);
             if (decision.rule && decision.rule->kind == fault_kind::reset_before_body) {
                 bump(s.fault_hits[static_cast<std::size_t>(fault_kind::reset_before_body)]);
@@ -482,7 +558,8 @@ boost::system::result<std::unique_ptr<server>> server::start(options opts) {
     if (!acc) return acc.error();
     p->port = acc->local_endpoint().port();
     p->acceptor.emplace(std::move(*acc));
-    asio::co_spawn(asio::make_strand(*p->ioc), accept_loop(*p), asio::detached);
+    p->accept_strand.emplace(asio::make_strand(*p->ioc));
+    asio::co_spawn(*p->accept_strand, accept_loop(*p), asio::detached);
     for (std::size_t i = 0; i < o.threads; ++i)
         p->threads.emplace_back([ctx = &*p->ioc] { ctx->run(); });
     return std::unique_ptr<server>(new server(std::move(p)));
@@ -514,6 +591,14 @@ void server::stop() {
     boost::system::error_code ec;
     impl_->acceptor->close(ec);
     impl_->acceptor.reset();
+    // The strand and the sessions' executors point into the context's strand
+    // service: they go before it does (destroying a strand after its service
+    // locked a freed mutex: salvo emulate aborted at exit, now and then).
+    impl_->accept_strand.reset();
+    {
+        const std::lock_guard sessions_lock(impl_->sessions_mutex);
+        impl_->sessions.clear();
+    }
     // Destroying the context destroys every suspended session (and closes
     // its socket) while the rest of impl is still alive.
     impl_->ioc.reset();

@@ -57,8 +57,16 @@ void job::impl::recorder_loop() {
                 return finished.size() >= recorder_batch || recorder_closing;
             });
             if (finished.empty()) {
-                if (recorder_closing) return;  // and nothing left
-                continue;
+                if (!recorder_closing) continue;
+                lock.unlock();
+                // Failures still held for auto-pause are failures after all,
+                // unless auto-pause stopped the job (they were released).
+                decide_held(true);
+                record(batch_outcomes);
+                batch_outcomes.clear();
+                batch_reasons.clear();
+                spent_flights.clear();
+                return;
             }
             batch.swap(finished);
         }
@@ -77,6 +85,7 @@ void job::impl::recorder_loop() {
         record(batch_outcomes);
         batch_outcomes.clear();
         batch_reasons.clear();
+        spent_flights.clear();
         const auto n = batch.size();
         batch.clear();
         unrecorded.fetch_sub(n);
@@ -131,11 +140,15 @@ void job::impl::note_request_result(bool failed) {
     recent_failed += failed;
     recent_next = (recent_next + 1) % window;
     ++recent_seen;
-    if (recent_seen >= window && static_cast<double>(recent_failed) >
-                                     config.auto_pause.failure_share * static_cast<double>(window))
-        request_stop(job_status::paused, std::to_string(recent_failed) + " of the last " +
-                                             std::to_string(window) +
-                                             " requests failed after their retries (auto_pause)");
+    if (recent_seen >= window &&
+        static_cast<double>(recent_failed) >
+            config.auto_pause.failure_share * static_cast<double>(window)) {
+        request_stop(job_status::paused,
+                     std::to_string(recent_failed) + " of the last " + std::to_string(window) +
+                         " requests failed after their retries (auto_pause); their rows were "
+                         "released, not marked failed: fix the cause, then run the same command");
+        release_held();
+    }
 }
 
 bool job::impl::is_over_quota(const transport::outcome& answer) {
@@ -192,12 +205,14 @@ void job::impl::complete(finished_request& done) {
                     }
                 }
                 note_request_result(false);
+                decide_held(false);
                 return;
             }
             case fate::rejected:
                 decide_all(*f, engine::fate::rejected, injection::to_string(v.code), keep(v.detail),
                            f->transport_attempts);
                 note_request_result(false);
+                decide_held(false);
                 return;
             case fate::stop_job:
                 (void)book->release(rows_of());
@@ -208,11 +223,10 @@ void job::impl::complete(finished_request& done) {
                 break;
             case fate::retry:
             case fate::failed:
-                decide_all(*f, engine::fate::failed,
-                           v.code == injection::api_code::unknown ? std::string_view{}
-                                                                  : injection::to_string(v.code),
-                           keep(v.detail), f->transport_attempts);
-                note_request_result(true);
+                hold_failure(std::move(f),
+                             v.code == injection::api_code::unknown ? std::string_view{}
+                                                                    : injection::to_string(v.code),
+                             v.detail);
                 return;
         }
     }
@@ -240,11 +254,9 @@ void job::impl::complete(finished_request& done) {
             resends.emplace_back(std::move(done.req), std::move(f));
             return;
         }
-        decide_all(*f, fate::failed, {},
-                   keep("maybe delivered " + std::to_string(f->attempt) +
-                        " times, never answered: " + out.message),
-                   f->transport_attempts);
-        note_request_result(true);
+        const std::string why = "maybe delivered " + std::to_string(f->attempt) +
+                                " times, never answered: " + out.message;
+        hold_failure(std::move(f), {}, why);
         return;
     }
     if (out.result == transport::disposition::permanent &&
@@ -265,8 +277,45 @@ void job::impl::complete(finished_request& done) {
             error.insert(0, std::string(code) + ": ");
         }
     }
-    decide_all(*f, fate::failed, code, keep(std::move(error)), f->transport_attempts);
-    note_request_result(true);
+    hold_failure(std::move(f), code, error);
+}
+
+// A failed request is not marked at once: auto-pause may yet stop the job
+// because of the window it belongs to, and then its rows are released
+// (pending) instead of failed. Once window_requests more requests have
+// ended without a pause, it is marked failed; the recorder marks what is
+// still held when it closes.
+void job::impl::hold_failure(std::unique_ptr<flight> f, std::string_view code,
+                             std::string_view error) {
+    if (config.auto_pause.window_requests == 0) {
+        decide_all(*f, fate::failed, code, keep(std::string(error)), f->transport_attempts);
+        spent_flights.push_back(std::move(f));
+        return;
+    }
+    held.push_back(held_failure{std::move(f), std::string(code), std::string(error),
+                                recent_seen + config.auto_pause.window_requests});
+    note_request_result(true);  // releases every held failure if it pauses the job
+    decide_held(false);
+}
+
+// Marks the held failures whose window has passed (all of them when `all`).
+void job::impl::decide_held(bool all) {
+    while (!held.empty() && (all || held.front().until <= recent_seen)) {
+        auto& h = held.front();
+        decide_all(*h.f, fate::failed, keep(std::move(h.code)), keep(std::move(h.error)),
+                   h.f->transport_attempts);
+        spent_flights.push_back(std::move(h.f));  // batch_outcomes point into it
+        held.pop_front();
+    }
+}
+
+// Auto-pause: the failing window's requests are released, not failed.
+void job::impl::release_held() {
+    std::vector<std::uint64_t> rows;
+    for (const auto& h : held)
+        for (const auto& slot : h.f->meta.slots) rows.push_back(slot.id);
+    held.clear();
+    if (!rows.empty()) (void)book->release(rows);
 }
 
 void job::impl::drain_resends(bool wait_for_slot) {

@@ -96,6 +96,32 @@ std::optional<double> get_number(const leaf& v) {
     return std::nullopt;
 }
 
+// A duration: a number of seconds (30, 0.5) or a string with a unit
+// ("500ms", "30s", "10m", "1h"; a bare number in a string is seconds).
+std::optional<std::chrono::milliseconds> get_duration(const leaf& v) {
+    auto text = get_scalar_text(v);
+    if (!text || text->empty()) return std::nullopt;
+    const std::string& t = *text;
+    char* end = nullptr;
+    const double n = std::strtod(t.c_str(), &end);
+    if (end == t.c_str() || !(n >= 0)) return std::nullopt;
+    const std::string_view unit(end);
+    double scale = 0;
+    if (unit.empty() || unit == "s")
+        scale = 1000;
+    else if (unit == "ms")
+        scale = 1;
+    else if (unit == "m")
+        scale = 60'000;
+    else if (unit == "h")
+        scale = 3'600'000;
+    else
+        return std::nullopt;
+    const double ms = n * scale;
+    if (ms > 1e12) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
 std::optional<bool> get_bool(const leaf& v) {
     if (v.from_text()) {
         if (v.text == "true") return true;
@@ -310,9 +336,30 @@ const std::vector<key_def>& key_table() {
         {"rate.requests_per_second", "a number (0: unlimited)",
          SALVO_NUMBER(rate.requests_per_second)},
         {"rate.max_in_flight", "a whole number", SALVO_UINT(rate.max_in_flight)},
+        {"rate.burst_seconds", "a number of seconds (at least one request's worth)",
+         SALVO_NUMBER(rate.burst_seconds)},
+        {"rate.emails_per_minute", "a whole number (0: no quota)",
+         SALVO_UINT(rate.emails_per_minute)},
+        {"rate.emails_per_hour", "a whole number (0: no quota)", SALVO_UINT(rate.emails_per_hour)},
+        {"rate.emails_per_day", "a whole number (0: no quota)", SALVO_UINT(rate.emails_per_day)},
+        {"rate.adaptive", "true or false", SALVO_BOOL(rate.adaptive)},
         {"retry.max_attempts", "a whole number", SALVO_UINT(retry.max_attempts)},
         {"retry.base_delay_ms", "a whole number", SALVO_UINT(retry.base_delay_ms)},
         {"retry.max_delay_ms", "a whole number", SALVO_UINT(retry.max_delay_ms)},
+        {"retry.give_up_after", "a duration: seconds, or a string such as \"30s\", \"10m\"",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto d = get_duration(v);
+             if (!d || d->count() == 0) return false;
+             j.retry.give_up_after = *d;
+             return true;
+         }},
+        {"retry.budget_ratio", "a number from 0 to 1",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto n = get_number(v);
+             if (!n || *n < 0 || *n > 1) return false;
+             j.retry.budget_ratio = *n;
+             return true;
+         }},
         {"retry.ambiguous", "\"resend\" or \"hold\"",
          [](job_config& j, const leaf& v, const parse_context&) {
              auto s = get_string(v);
@@ -431,7 +478,22 @@ constexpr key_doc key_docs[] = {
     {"rate.requests_per_second", "`0` (unlimited)", "API requests a second, at most."},
     {"rate.max_in_flight", "`16`",
      "Requests sent and not yet answered; when full, reading waits (memory stays flat)."},
-    {"retry.max_attempts", "`6`", "Attempts per request, the first included."},
+    {"rate.burst_seconds", "`1`",
+     "How much of a second's allowance may go out at once after a pause."},
+    {"rate.emails_per_minute", "`0` (no quota)", "A quota, refilled evenly over the minute."},
+    {"rate.emails_per_hour", "`0` (no quota)", "A quota, refilled evenly over the hour."},
+    {"rate.emails_per_day", "`0` (no quota)", "A quota, refilled evenly over the day."},
+    {"rate.adaptive", "`false`",
+     "Needs a rate: halves it on 429/`OverQuota` or a spent retry budget, raises it again when "
+     "quiet."},
+    {"retry.max_attempts", "`25`",
+     "Attempts per request, the first included; attempts during an outage do not count."},
+    {"retry.give_up_after", "`10m`",
+     "How long an outage (or one request's transient failures) may last before the job stops "
+     "with exit 3, rows pending: seconds (`600`) or `\"500ms\"`, `\"30s\"`, `\"10m\"`, "
+     "`\"1h\"`. See docs/outages.md."},
+    {"retry.budget_ratio", "`0.2`",
+     "Retries beyond this share of recent requests wait (throttle); they are never refused."},
     {"retry.base_delay_ms", "`1000`",
      "Backoff base: the wait before retry *n* is random in [0, min(cap, base·2^(n−1))]."},
     {"retry.max_delay_ms", "`30000`", "Backoff cap."},
@@ -1074,9 +1136,18 @@ transport::client_options transport_options(const job_config& config,
     if (!config.proxy.empty()) co.proxy = config.proxy;
     co.rate.requests_per_second = config.rate.requests_per_second;
     co.rate.cost_per_second = config.rate.emails_per_second;
+    co.rate.burst_seconds = config.rate.burst_seconds;
+    co.rate.cost_per_minute = config.rate.emails_per_minute;
+    co.rate.cost_per_hour = config.rate.emails_per_hour;
+    co.rate.cost_per_day = config.rate.emails_per_day;
+    co.adaptive.enabled = config.rate.adaptive;
     co.retry.max_attempts = static_cast<unsigned>(config.retry.max_attempts);
     co.retry.base = std::chrono::milliseconds(config.retry.base_delay_ms);
     co.retry.cap = std::chrono::milliseconds(config.retry.max_delay_ms);
+    // Transient failures are retried until give_up_after, not a small count.
+    co.retry.max_total = config.retry.give_up_after;
+    co.retry.budget_ratio = config.retry.budget_ratio;
+    co.circuit.give_up_after = config.retry.give_up_after;
     return co;
 }
 

@@ -127,6 +127,16 @@ struct job::impl {
     // Auto-pause: outcomes of the last window_requests requests.
     std::vector<bool> recent_failures;
     std::size_t recent_next = 0, recent_seen = 0, recent_failed = 0;
+    // Failed requests not marked yet (recorder thread): auto-pause releases
+    // them instead; marked once `until` results have been seen.
+    struct held_failure {
+        std::unique_ptr<flight> f;
+        std::string code;
+        std::string error;
+        std::size_t until = 0;
+    };
+    std::deque<held_failure> held;
+    std::vector<std::unique_ptr<flight>> spent_flights;  // outlive the batch that points in
 
     // run() on a thread of its own (start/wait).
     std::thread runner;
@@ -159,6 +169,9 @@ struct job::impl {
                     unsigned attempts);
     std::string_view keep(std::string text);
     void note_request_result(bool failed);
+    void hold_failure(std::unique_ptr<flight> f, std::string_view code, std::string_view error);
+    void decide_held(bool all);
+    void release_held();
     void drain_resends(bool wait_for_slot);
     void record(std::vector<row_outcome>& outcomes);
     bool is_over_quota(const transport::outcome& answer);

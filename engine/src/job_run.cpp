@@ -12,6 +12,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <ctime>
 #include <deque>
 
 namespace salvo::engine {
@@ -42,6 +43,8 @@ std::string_view to_string(job_status s) noexcept {
             return "cancelled";
         case job_status::input_failed:
             return "input_failed";
+        case job_status::unreachable:
+            return "unreachable";
     }
     return "unknown";
 }
@@ -144,6 +147,29 @@ transport::client_options client_options_for(const job_config& config, const run
     co.max_queued = std::max<std::size_t>(64, 4 * config.rate.max_in_flight);
     co.max_queued_bytes = 16u << 20;
     return co;
+}
+
+std::string clock_time(std::chrono::system_clock::time_point at) {
+    const std::time_t t = std::chrono::system_clock::to_time_t(at);
+    std::tm local{};
+    localtime_r(&t, &local);
+    char text[16];
+    std::strftime(text, sizeof text, "%H:%M:%S", &local);
+    return text;
+}
+
+std::string duration_text(std::chrono::milliseconds d) {
+    const auto ms = d.count();
+    if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+    if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+    if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+    return std::to_string(ms) + "ms";
+}
+
+std::string outage_line(const transport::circuit_state& c) {
+    if (!c.open) return {};
+    return "endpoint unreachable since " + clock_time(c.since) + ": " + c.last_error +
+           " \u2014 retrying; Ctrl-C stops, the same command resumes";
 }
 
 }  // namespace
@@ -376,6 +402,18 @@ report job::impl::run() {
             return transport::verdict{transport::disposition::retry_after_backoff, true};
         return current;
     };
+    // An outage is the job's state: the transport holds the requests while
+    // its circuit is open; after give_up_after the job stops (exit 3) with
+    // the rows pending, never failed.
+    co.on_circuit = [this](transport::circuit_event e, const transport::circuit_state& c) {
+        if (e != transport::circuit_event::gave_up) return;
+        request_stop(job_status::unreachable,
+                     "endpoint " + url + " unreachable since " + clock_time(c.since) +
+                         ", gave up after retry.give_up_after (" +
+                         duration_text(config.retry.give_up_after) + "): " + c.last_error +
+                         ". No row was failed for it: the rows not accepted stay pending; run "
+                         "the same command to resume once the endpoint answers");
+    };
     net = std::make_unique<transport::client>(co);
     net_ptr = net.get();
     if (stopping()) net->stop_admitting();  // cancelled before the client existed
@@ -402,6 +440,7 @@ report job::impl::run() {
             p.seconds = elapsed();
             p.emails_per_second =
                 p.seconds > 0 ? static_cast<double>(accepted_this_run.load()) / p.seconds : 0;
+            p.outage = outage_line(net->circuit());
             options.on_progress(p);
         });
     }

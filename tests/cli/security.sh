@@ -77,7 +77,9 @@ key_never_printed)
   # 6. A run that cannot connect (a transport error message).
   run "$out/refused.out" "$out/refused.err" -- send "$work/job.json" \
     --endpoint "http://127.0.0.1:1/api/v1/email" --progress=none --restart \
-    --set retry.max_attempts=1 --set timeouts.connect_ms=500
+    --set retry.max_attempts=1 --set timeouts.connect_ms=500 --set retry.give_up_after=1s
+  [[ $rc == 3 ]] || { cat "$out/refused.err" >&2; fail "refused: exit $rc, expected 3"; }
+  grep -q 'endpoint unreachable since' "$out/refused.err" || fail "the outage is not said"
   # 7. The same with the key in a file (api_key_file) instead of the environment.
   printf '%s\n' "$key" >"$work/key.txt"
   unset SALVO_TEST_KEY

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <utility>
 
 namespace salvo::engine {
 namespace {
@@ -118,6 +120,50 @@ TEST_F(JobConfigTest, OverridesUseTheSameKeys) {
     EXPECT_EQ(job->message.headers.size(), 2u);
     EXPECT_EQ(job->retry.ambiguous, ambiguous_policy::hold);
     EXPECT_EQ(job->endpoint, "http://127.0.0.1:1/api/v1/email");
+}
+
+TEST_F(JobConfigTest, RateAndRetryKnobsAreReachableFromTheFileAndSet) {
+    auto job = load(full_job,
+                    {"retry.give_up_after=30s", "retry.budget_ratio=0.5", "rate.burst_seconds=2.5",
+                     "rate.emails_per_minute=600", "rate.emails_per_hour=10000",
+                     "rate.emails_per_day=50000", "rate.adaptive=true"});
+    ASSERT_TRUE(job) << job.error().message;
+    EXPECT_EQ(job->retry.give_up_after, std::chrono::seconds(30));
+    EXPECT_DOUBLE_EQ(job->retry.budget_ratio, 0.5);
+    EXPECT_DOUBLE_EQ(job->rate.burst_seconds, 2.5);
+    EXPECT_EQ(job->rate.emails_per_minute, 600u);
+    EXPECT_EQ(job->rate.emails_per_hour, 10000u);
+    EXPECT_EQ(job->rate.emails_per_day, 50000u);
+    EXPECT_TRUE(job->rate.adaptive);
+    // Defaults: ten minutes, and a count high enough for 50 % 503s.
+    auto plain = load(full_job);
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_EQ(plain->retry.give_up_after, std::chrono::minutes(10));
+    EXPECT_GE(plain->retry.max_attempts, 6u);
+}
+
+TEST_F(JobConfigTest, GiveUpAfterTakesSecondsOrAUnit) {
+    const std::pair<const char*, std::chrono::milliseconds> cases[] = {
+        {"retry.give_up_after=10m", std::chrono::minutes(10)},
+        {"retry.give_up_after=90", std::chrono::seconds(90)},
+        {"retry.give_up_after=500ms", std::chrono::milliseconds(500)},
+        {"retry.give_up_after=1h", std::chrono::hours(1)},
+        {"retry.give_up_after=1.5s", std::chrono::milliseconds(1500)}};
+    for (const auto& [set, expected] : cases) {
+        auto job = load(full_job, {set});
+        ASSERT_TRUE(job) << set << ": " << job.error().message;
+        EXPECT_EQ(job->retry.give_up_after, expected) << set;
+    }
+    const std::string in_file = std::string(full_job).replace(
+        std::string(full_job).find("\"retry\": {"), 10, "\"retry\": {\"give_up_after\": 45, ");
+    auto from_file = load(in_file);
+    ASSERT_TRUE(from_file) << from_file.error().message;
+    EXPECT_EQ(from_file->retry.give_up_after, std::chrono::seconds(45));
+    for (const char* bad : {"retry.give_up_after=soon", "retry.give_up_after=10x",
+                            "retry.give_up_after=0", "retry.budget_ratio=2"}) {
+        auto job = load(full_job, {bad});
+        EXPECT_FALSE(job) << bad;
+    }
 }
 
 TEST_F(JobConfigTest, UnknownKeyIsNamedWithItsNeighbours) {
@@ -276,7 +322,7 @@ TEST(JobConfigReference, EveryKeyIsDocumented) {
          {"`server_id`", "`retry.max_attempts`", "`message.attachments`", "`global`", "`threads`"})
         EXPECT_NE(md.find(key), std::string::npos) << key;
     // The defaults the reference states are the parser's.
-    EXPECT_NE(md.find("| `retry.max_attempts` | a whole number | `6` |"), std::string::npos);
+    EXPECT_NE(md.find("| `retry.max_attempts` | a whole number | `25` |"), std::string::npos);
     EXPECT_NE(md.find("| `timeouts.request_ms` | a whole number | `120000` |"), std::string::npos);
 }
 

@@ -327,6 +327,29 @@ TEST_F(JobTest, RetryFailedResendsOnlyTheFailedRowsAndReplacesTheirLines) {
     EXPECT_EQ(read_results(dir_ / "results.ndjson").size(), 1000u);
 }
 
+// Auto-pause stops before it marks: the failed requests of the window that
+// paused the job are released (pending), not failed, and the same command
+// sends them once the cause is gone.
+TEST_F(JobTest, AutoPauseReleasesTheFailingWindowInsteadOfFailingIt) {
+    write_recipients(1000);
+    start_emulator({fault(emulator::fault_kind::http_503, 20, 6)});
+    const std::vector<std::string> args{"retry.max_attempts=1", "rate.max_in_flight=1",
+                                        "auto_pause.window_requests=10",
+                                        "auto_pause.failure_share=0.5"};
+    const report first = run_job(config("local", args));
+    ASSERT_EQ(first.status, job_status::paused) << first.stop_detail;
+    EXPECT_NE(first.stop_detail.find("released"), std::string::npos) << first.stop_detail;
+    EXPECT_EQ(first.count(fate::failed), 0u) << "auto-pause marked rows failed";
+    EXPECT_GE(first.pending, 60u);  // the six 503'd requests' rows
+    check_accounting(first, 1000);
+
+    const report second = run_job(config("local", args));
+    EXPECT_EQ(second.status, job_status::finished) << second.stop_detail;
+    EXPECT_EQ(second.count(fate::failed), 0u);
+    EXPECT_EQ(second.pending, 0u);
+    check_accounting(second, 1000);
+}
+
 TEST_F(JobTest, RetryFailedResendsUnknownRowsAsAmbiguousEvenUnderHold) {
     write_recipients(500);
     start_emulator({fault(emulator::fault_kind::reset_after_body, 3, 1)});

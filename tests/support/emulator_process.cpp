@@ -1,5 +1,7 @@
 #include "support/emulator_process.hpp"
 
+#include <algorithm>
+
 #include <signal.h>
 
 #include <cstdio>
@@ -27,7 +29,10 @@ emulator_process emulator_process::start(const std::filesystem::path& salvo,
     e.err_ = dir / (name + ".err");
     const auto out = dir / (name + ".out");
     spawn_options o;
-    o.argv = {salvo.string(), "emulate", "--listen", "127.0.0.1:0", "--record", e.record_.string()};
+    // A `--listen` among `args` (a port chosen earlier) replaces 127.0.0.1:0.
+    const bool listen_given = std::find(args.begin(), args.end(), "--listen") != args.end();
+    o.argv = {salvo.string(), "emulate", "--record", e.record_.string()};
+    if (!listen_given) o.argv.insert(o.argv.end(), {"--listen", "127.0.0.1:0"});
     o.argv.insert(o.argv.end(), args.begin(), args.end());
     o.env = env;
     o.stdout_file = out;

@@ -7,8 +7,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -87,14 +90,17 @@ TEST(Client, ConnectionCapOfOneReusesOneSocket) {
     EXPECT_EQ(c.stats().connections_opened, 1u);
 }
 
-TEST(Client, RefusedPortIsRetriedThenReportedRetrySafe) {
-    unsigned short port = 0;
-    {
-        boost::asio::io_context io;
-        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-        port = a.local_endpoint().port();
-    }  // closed: nothing listens there now
-    client c(quick_options());
+unsigned short closed_port() {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    return a.local_endpoint().port();
+}  // closed: nothing listens there now
+
+TEST(Client, RefusedPortIsRetriedThenReportedRetrySafeWithoutTheCircuit) {
+    const unsigned short port = closed_port();
+    auto o = quick_options();
+    o.circuit.enabled = false;
+    client c(o);
     auto r = send_and_wait(
         c, make_request("http://127.0.0.1:" + std::to_string(port) + "/", "never sent"));
     EXPECT_EQ(r.out.result, disposition::retry_after_backoff);
@@ -103,6 +109,86 @@ TEST(Client, RefusedPortIsRetriedThenReportedRetrySafe) {
     EXPECT_EQ(r.out.attempts, 3u);
     EXPECT_EQ(r.req.body, "never sent");  // handed back for the caller
     EXPECT_NE(r.out.message.find("retries exhausted"), std::string::npos) << r.out.message;
+}
+
+// Records the circuit's events; wait_for() blocks until one has been seen.
+struct circuit_log {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<circuit_event> events;
+    circuit_state last;
+    void operator()(circuit_event e, const circuit_state& s) {
+        std::lock_guard lock(m);
+        events.push_back(e);
+        last = s;
+        cv.notify_all();
+    }
+    bool wait_for(circuit_event e, std::chrono::milliseconds limit = 15s) {
+        std::unique_lock lock(m);
+        return cv.wait_for(lock, limit, [&] {
+            return std::find(events.begin(), events.end(), e) != events.end();
+        });
+    }
+};
+
+// An endpoint nobody listens on is an outage, not a failed request: the
+// circuit opens, the request waits (never reported failed), the circuit
+// gives up after give_up_after, and shutdown hands the request back as
+// cancelled and never delivered.
+TEST(Client, RefusedPortOpensTheCircuitHoldsTheRequestAndGivesUp) {
+    const unsigned short port = closed_port();
+    auto log = std::make_shared<circuit_log>();
+    auto o = quick_options();
+    o.retry.max_attempts = 2;
+    o.circuit.give_up_after = 300ms;
+    o.on_circuit = [log](circuit_event e, const circuit_state& s) { (*log)(e, s); };
+    client c(o);
+    auto f = send(c, make_request("http://127.0.0.1:" + std::to_string(port) + "/", "held"));
+    ASSERT_TRUE(log->wait_for(circuit_event::gave_up));
+    EXPECT_EQ(f.wait_for(0s), std::future_status::timeout) << "the request was reported";
+    {
+        std::lock_guard lock(log->m);
+        EXPECT_EQ(log->events.front(), circuit_event::opened);
+        EXPECT_TRUE(log->last.open);
+        EXPECT_TRUE(log->last.gave_up);
+        EXPECT_NE(log->last.last_error.find("onnect"), std::string::npos) << log->last.last_error;
+        EXPECT_GE(log->last.probes, 1u);
+    }
+    const auto seen = c.circuit();
+    EXPECT_TRUE(seen.open);
+    EXPECT_TRUE(seen.gave_up);
+    c.shutdown(0ms);
+    auto r = wait(f);
+    EXPECT_EQ(r.out.result, disposition::cancelled);
+    EXPECT_FALSE(r.out.whole_body_sent);
+    EXPECT_GT(r.out.attempts, 2u) << "attempts during the outage count against max_attempts";
+    EXPECT_EQ(r.req.body, "held");
+}
+
+// A run of 503s across requests opens the circuit; the request then waits
+// through it (its attempts uncounted) and succeeds once the server answers.
+TEST(Client, RunOfServiceUnavailableOpensTheCircuitAndAnAnswerClosesIt) {
+    http_test_server server([](std::size_t i, const received_request&) {
+        http_action a;
+        a.status = i < 8 ? 503 : 200;
+        a.body = "{}";
+        return a;
+    });
+    auto log = std::make_shared<circuit_log>();
+    auto o = quick_options();
+    o.retry.max_attempts = 3;
+    o.circuit.failure_run = 3;
+    o.on_circuit = [log](circuit_event e, const circuit_state& s) { (*log)(e, s); };
+    client c(o);
+    auto r = send_and_wait(c, make_request(server.url(), "{}"));
+    EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
+    EXPECT_EQ(r.out.attempts, 9u);
+    EXPECT_EQ(server.arrivals(), 9u);
+    ASSERT_TRUE(log->wait_for(circuit_event::closed));
+    std::lock_guard lock(log->m);
+    ASSERT_EQ(log->events.size(), 2u);
+    EXPECT_EQ(log->events[0], circuit_event::opened);
+    EXPECT_FALSE(c.circuit().open);
 }
 
 TEST(Client, ServerThatNeverAnswersTimesOutAsMaybeDeliveredAndIsNotResent) {

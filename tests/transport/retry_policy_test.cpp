@@ -125,7 +125,7 @@ TEST(RetryPolicy, GivesUpWhenTheNextWaitWouldPassMaxTotal) {
     EXPECT_EQ(late.reason, static_cast<int>(errc::retries_exhausted));
 }
 
-TEST(RetryPolicy, BudgetCapsRetriesAtAFractionOfRecentRequests) {
+TEST(RetryPolicy, BudgetThrottlesRetriesBeyondAFractionOfRecentRequestsNeverRefuses) {
     fake_clock clk;
     scripted_random r({0});
     auto o = quick();
@@ -134,23 +134,27 @@ TEST(RetryPolicy, BudgetCapsRetriesAtAFractionOfRecentRequests) {
     o.budget_window = 10s;
     retry_policy policy(o, clk, r);
     for (int i = 0; i < 50; ++i) policy.on_first_attempt();
-    // 10 % of 50 = 5 retries in the window.
-    int allowed = 0;
+    // 10 % of 50 = 5 retries in the window go after their backoff; the
+    // others still go, after at least a sub-window (1 s), never refused.
+    int prompt = 0;
     for (int i = 0; i < 20; ++i) {
         const auto dec = policy.decide(disposition::retry_after_backoff, 1, clk.now(), {});
-        if (dec.retry) {
-            ++allowed;
+        ASSERT_TRUE(dec.retry) << "the budget refused a retry";
+        EXPECT_EQ(dec.reason, 0);
+        if (!dec.over_budget) {
+            ++prompt;
+            EXPECT_LT(dec.delay, clock::duration(1s));
         } else {
-            EXPECT_EQ(dec.reason, static_cast<int>(errc::retry_budget));
+            EXPECT_GE(dec.delay, clock::duration(1s));
         }
     }
-    EXPECT_EQ(allowed, 5);
+    EXPECT_EQ(prompt, 5);
     // The window slides: after it has passed, the old requests and retries are
     // forgotten and the minimum applies again.
     clk.advance(11s);
-    EXPECT_TRUE(policy.decide(disposition::retry_after_backoff, 1, clk.now(), {}).retry);
-    EXPECT_TRUE(policy.decide(disposition::retry_after_backoff, 1, clk.now(), {}).retry);
-    EXPECT_FALSE(policy.decide(disposition::retry_after_backoff, 1, clk.now(), {}).retry);
+    EXPECT_FALSE(policy.decide(disposition::retry_after_backoff, 1, clk.now(), {}).over_budget);
+    EXPECT_FALSE(policy.decide(disposition::retry_after_backoff, 1, clk.now(), {}).over_budget);
+    EXPECT_TRUE(policy.decide(disposition::retry_after_backoff, 1, clk.now(), {}).over_budget);
 }
 
 TEST(RetryAfter, ParsesDelaySeconds) {

@@ -60,7 +60,8 @@ struct client::impl {
           adaptive(options.adaptive, clk),
           work(io.get_executor()),
           admission_timer(io),
-          deadline_timer(io) {
+          deadline_timer(io),
+          probe_timer(io) {
         global_init_once();
         max_in_flight = std::max<std::size_t>(1, options.max_in_flight);
         max_admitted = max_in_flight + options.max_queued;
@@ -213,6 +214,8 @@ struct client::impl {
     void pump() {
         while (!queue.empty() && !stopping && active < max_in_flight &&
                !halted.load(std::memory_order_acquire)) {
+            // An open circuit lets one probe through at a time, when due.
+            if (circuit_open && (probe_in_flight || !probe_due)) return;
             transfer* t = queue.front();
             if (t->req.gate > gate.load(std::memory_order_acquire)) {
                 // Ask advance_gate() for a wake-up, then look again: the gate
@@ -234,6 +237,13 @@ struct client::impl {
                 return;
             }
             queue.pop_front();
+            if (circuit_open) {
+                t->probe = true;
+                probe_in_flight = true;
+                probe_due = false;
+                std::lock_guard lock(circuit_mutex);
+                ++shared_circuit.probes;
+            }
             start_attempt(t);
         }
     }
@@ -302,6 +312,12 @@ struct client::impl {
     }
 
     void on_done(CURL* easy, CURLcode code);
+    bool circuit_holds(transfer* t, verdict v, const std::string& message);
+    void open_circuit(const std::string& message);
+    void close_circuit();
+    void arm_probe();
+    template <class Change>
+    void publish(circuit_event e, Change&& change);
     void retry_or_finish(transfer* t, verdict v, boost::system::error_code error);
     void finish(transfer* t, disposition result, boost::system::error_code error,
                 std::string message);
@@ -344,7 +360,19 @@ struct client::impl {
     std::unique_ptr<detail::curl_asio_bridge> bridge;
     boost::asio::steady_timer admission_timer;
     boost::asio::steady_timer deadline_timer;
+    boost::asio::steady_timer probe_timer;
     bool admission_armed = false;
+    // The circuit (network thread); shared_circuit is its copy for circuit().
+    bool circuit_open = false;
+    bool probe_in_flight = false;  // the probe is on the wire
+    bool probe_due = false;        // the probe timer fired: the next start is the probe
+    bool probe_armed = false;      // probe_timer is waiting
+    bool gave_up = false;
+    unsigned failure_run = 0;  // transient failures in a row across requests
+    unsigned probe_number = 0;
+    clock::time_point open_since{};
+    mutable std::mutex circuit_mutex;
+    circuit_state shared_circuit;
     bool stopping = false;
     bool torn_down = false;
     std::unordered_map<transfer*, std::unique_ptr<transfer>> live;
@@ -442,6 +470,7 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
 
     const bool retryable =
         v.result == disposition::retry_now || v.result == disposition::retry_after_backoff;
+    if (options.circuit.enabled && !stopping && circuit_holds(t, v, message)) return;
     if (!retryable || stopping) {
         finish(t, v.result, error, std::move(message));
         return;
@@ -449,7 +478,16 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
     std::optional<clock::duration> retry_after;
     if (t->answer.http_status != 0 && !t->answer.retry_after.empty())
         retry_after = parse_retry_after(t->answer.retry_after, clock_.system_now());
-    const retry_decision d = policy.decide(v.result, t->attempts, t->first_attempt, retry_after);
+    const retry_decision d =
+        policy.decide(v.result, t->attempts - t->outage_attempts, t->first_attempt, retry_after);
+    if (d.over_budget && options.adaptive.enabled && limiter.limited()) {
+        const double before = adaptive.scale();
+        const double after = adaptive.on_throttle();
+        if (after != before) {
+            limiter.set_scale(after);
+            stats.current_rate.store(limiter.current_request_rate(), std::memory_order_relaxed);
+        }
+    }
     if (!d.retry) {
         const auto why = static_cast<errc>(d.reason);
         message += message.empty() ? "" : "; ";
@@ -479,6 +517,124 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
     });
 }
 
+// --- the circuit ---------------------------------------------------------------
+
+// Feeds the circuit with one attempt's verdict. True when the circuit keeps
+// the request: it failed transiently while the endpoint is down, and goes
+// back to the queue to wait for the circuit to close, its attempt uncounted.
+bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& message) {
+    const bool was_probe = t->probe;
+    t->probe = false;
+    if (was_probe) probe_in_flight = false;
+    const bool retryable =
+        v.result == disposition::retry_now || v.result == disposition::retry_after_backoff;
+    const int code = t->answer.curl_code;
+    // Cannot reach the endpoint: no connection (refused, DNS, TLS handshake),
+    // or a timeout before curl read any of the body (a connect timeout).
+    const bool unreachable =
+        t->answer.http_status == 0 && (classify_curl_code(code) == curl_class::before_send ||
+                                       (code == CURLE_OPERATION_TIMEDOUT && !t->read_called));
+    if (!retryable && !unreachable) {
+        // An answer the endpoint meant (success, a permanent error) or a
+        // maybe-delivered one: only a real answer says the endpoint is up.
+        if (t->answer.http_status != 0) {
+            failure_run = 0;
+            if (circuit_open) close_circuit();
+        }
+        return false;
+    }
+    if (!circuit_open) {
+        ++failure_run;
+        if (unreachable || failure_run >= options.circuit.failure_run) open_circuit(message);
+    } else {
+        std::lock_guard lock(circuit_mutex);
+        shared_circuit.last_error = message;
+    }
+    if (!circuit_open) return false;
+    if (was_probe || (!probe_in_flight && !probe_armed)) arm_probe();
+    if (!retryable) return false;  // maybe delivered: the caller decides
+    ++t->outage_attempts;
+    t->first_attempt = clock_.now();  // the time bound starts again after the outage
+    queue.push_front(t);
+    return true;
+}
+
+// Updates the circuit's shared copy, then tells on_circuit.
+template <class Change>
+void client::impl::publish(circuit_event e, Change&& change) {
+    circuit_state copy;
+    {
+        std::lock_guard lock(circuit_mutex);
+        change(shared_circuit);
+        copy = shared_circuit;
+    }
+    if (options.on_circuit) options.on_circuit(e, copy);
+}
+
+void client::impl::open_circuit(const std::string& message) {
+    circuit_open = true;
+    gave_up = false;
+    probe_due = false;
+    probe_number = 0;
+    open_since = clock_.now();
+    publish(circuit_event::opened, [&](circuit_state& c) {
+        c.open = true;
+        c.gave_up = false;
+        c.since = std::chrono::system_clock::now();
+        c.last_error = message;
+        c.probes = 0;
+    });
+}
+
+void client::impl::close_circuit() {
+    circuit_open = false;
+    probe_due = false;
+    failure_run = 0;
+    if (probe_armed) probe_timer.cancel();
+    probe_armed = false;
+    publish(circuit_event::closed, [](circuit_state& c) { c.open = false; });
+}
+
+// Schedules the next probe after a capped full-jitter backoff, or gives up
+// once the circuit has been open for give_up_after.
+void client::impl::arm_probe() {
+    if (probe_armed || probe_in_flight || gave_up || stopping) return;
+    const auto now = clock_.now();
+    const auto limit = std::chrono::duration_cast<clock::duration>(options.circuit.give_up_after);
+    if (now - open_since >= limit) {
+        gave_up = true;
+        publish(circuit_event::gave_up, [](circuit_state& c) { c.gave_up = true; });
+        return;
+    }
+    // Full jitter under a ceiling that doubles from retry.base up to probe_cap.
+    ++probe_number;
+    const auto cap = std::chrono::duration_cast<clock::duration>(
+        std::min(options.circuit.probe_cap, options.retry.cap));
+    auto ceiling = std::chrono::duration_cast<clock::duration>(options.retry.base);
+    for (unsigned i = 1; i < probe_number && ceiling < cap; ++i) ceiling *= 2;
+    ceiling = std::min(ceiling, cap);
+    auto delay = clock::duration(
+        ceiling.count() <= 0
+            ? 0
+            : static_cast<clock::duration::rep>(random.next() %
+                                                (static_cast<std::uint64_t>(ceiling.count()) + 1)));
+    delay = std::min(delay, open_since + limit - now);
+    probe_armed = true;
+    probe_timer.expires_after(delay);
+    probe_timer.async_wait([this](boost::system::error_code ec) {
+        if (ec || !probe_armed) return;
+        probe_armed = false;
+        if (!circuit_open || stopping) return;
+        if (clock_.now() - open_since >=
+            std::chrono::duration_cast<clock::duration>(options.circuit.give_up_after)) {
+            arm_probe();  // gives up
+            return;
+        }
+        probe_due = true;
+        pump();
+    });
+}
+
 void client::impl::finish(transfer* t, disposition result, boost::system::error_code error,
                           std::string message) {
     const auto it = live.find(t);
@@ -486,6 +642,12 @@ void client::impl::finish(transfer* t, disposition result, boost::system::error_
     std::unique_ptr<transfer> owned = std::move(it->second);
     live.erase(it);
     detach_easy(t);
+    if (t->probe) {
+        // A probe that ended without an answer to judge (setup failure, shutdown).
+        t->probe = false;
+        probe_in_flight = false;
+        if (circuit_open && !stopping) arm_probe();
+    }
     if (t->waiting_retry) t->retry_timer.cancel();
     queue.erase(std::remove(queue.begin(), queue.end(), t), queue.end());
 
@@ -527,6 +689,10 @@ void client::impl::finish_cancelled(transfer* t) {
         t->answer.http_status = status;
         t->answer.bytes_uploaded = static_cast<std::uint64_t>(std::max<curl_off_t>(uploaded, 0));
         t->answer.whole_body_sent = t->whole_body_sent(uploaded);
+    } else {
+        // Not on the wire: never sent, or its last attempt was judged safe to
+        // send again (a 503, a refused connection), so not delivered.
+        t->answer.whole_body_sent = false;
     }
     std::string message = "cancelled by shutdown";
     if (t->answer.whole_body_sent)
@@ -541,6 +707,7 @@ void client::impl::finish_cancelled(transfer* t) {
 void client::impl::begin_stop(std::chrono::milliseconds deadline) {
     stopping = true;
     admission_timer.cancel();
+    probe_timer.cancel();
     // Nothing waiting for a token or a retry will be sent any more.
     std::vector<transfer*> idle;
     for (auto& [t, owned] : live) {
@@ -576,6 +743,7 @@ void client::impl::maybe_teardown() {
 void client::impl::teardown() {
     deadline_timer.cancel();
     admission_timer.cancel();
+    probe_timer.cancel();
     bridge.reset();  // curl_multi_cleanup: closes the cached connections
     for (CURL* e : idle_easy) curl_easy_cleanup(e);
     idle_easy.clear();
@@ -621,6 +789,11 @@ void client::shutdown(std::chrono::milliseconds deadline) {
 
 counters_snapshot client::stats() const noexcept {
     return impl_->stats.snapshot();
+}
+
+circuit_state client::circuit() const {
+    std::lock_guard lock(impl_->circuit_mutex);
+    return impl_->shared_circuit;
 }
 
 }  // namespace salvo::transport

@@ -103,22 +103,32 @@ retry_decision retry_policy::decide(disposition result, unsigned attempts_made,
 
     const auto now = clock_.now();
     advance(now);
-    if (!budget_allows()) return {false, {}, static_cast<int>(errc::retry_budget)};
+    const bool over_budget = !budget_allows();
 
     const unsigned retry_number = attempts_made;  // the retry about to be made, 1-based
     clock::duration delay{0};
     if (retry_after) {
         delay = *retry_after;
-    } else if (result == disposition::retry_now && retry_number == 1) {
+    } else if (result == disposition::retry_now && retry_number == 1 && !over_budget) {
         delay = clock::duration::zero();
     } else {
         delay = backoff(retry_number);
+    }
+    if (over_budget) {
+        // Wait at least until the oldest sub-window has rotated out, plus
+        // jitter so that the throttled retries do not all go at once.
+        const auto slot = std::chrono::duration_cast<clock::duration>(options_.budget_window) /
+                          static_cast<std::int64_t>(slots);
+        const auto jitter = clock::duration(static_cast<clock::duration::rep>(
+            random_.next() %
+            static_cast<std::uint64_t>(std::max<clock::duration::rep>(1, slot.count()))));
+        delay = std::max(delay, slot + jitter);
     }
     const auto max_total = std::chrono::duration_cast<clock::duration>(options_.max_total);
     if (now + delay - first_attempt > max_total) return exhausted;
 
     ++retries_[static_cast<std::size_t>(current_slot_ % static_cast<std::int64_t>(slots))];
-    return {true, delay, 0};
+    return {true, delay, 0, over_budget};
 }
 
 }  // namespace salvo::transport

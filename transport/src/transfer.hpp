@@ -65,7 +65,9 @@ struct transfer final : open_guard {
     mutable bool refused_reconnect = false;  // may_open_socket said no this attempt
     bool waiting_retry = false;              // retry_timer is armed
     unsigned attempts = 0;
-    std::uint64_t serial = 0;  // tells a reused address from this transfer
+    unsigned outage_attempts = 0;  // attempts that failed while the circuit was open
+    bool probe = false;            // this attempt is the open circuit's probe
+    std::uint64_t serial = 0;      // tells a reused address from this transfer
     clock::time_point admitted{};
     clock::time_point first_attempt{};
     std::chrono::steady_clock::time_point attempt_start{};  // latency, real time

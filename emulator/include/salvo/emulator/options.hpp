@@ -158,6 +158,14 @@ struct options {
     std::vector<fault_rule> faults;
     std::uint64_t seed = 1;
 
+    /// Takes the endpoint down for `pause_for` when email request number
+    /// `pause_after` + 1 arrives (that request's connection is reset, before
+    /// its body is read): the listening socket closes (connections are
+    /// refused) and every open connection is closed; after `pause_for` it
+    /// listens again on the same port. 0 ms: never.
+    std::chrono::milliseconds pause_for{0};
+    std::uint64_t pause_after = 0;
+
     /// Post delivery events for accepted emails (see event_options).
     std::optional<event_options> events;
 

@@ -33,6 +33,7 @@ enum class job_status : std::uint8_t {
     paused,            ///< too many requests failed (auto_pause)
     cancelled,         ///< cancel() (a signal, the host)
     input_failed,      ///< the input became unreadable mid-job (I/O error, corrupt gzip)
+    unreachable,       ///< the endpoint was down for retry.give_up_after; rows stay pending
 };
 
 [[nodiscard]] std::string_view to_string(job_status s) noexcept;
@@ -75,6 +76,9 @@ struct progress {
     std::uint64_t in_flight = 0;
     double seconds = 0;
     double emails_per_second = 0;
+    /// Empty while the endpoint answers; during an outage, the line to show:
+    /// "endpoint unreachable since HH:MM:SS: <error> — retrying; ...".
+    std::string outage;
 };
 
 /// How to run. The key is given by the host, or resolved from the job

@@ -9,6 +9,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <optional>
@@ -88,12 +89,23 @@ struct rate_spec {
     double emails_per_second = 0;    ///< 0: unlimited
     double requests_per_second = 0;  ///< 0: unlimited
     std::size_t max_in_flight = 16;
+    double burst_seconds = 1.0;         ///< bucket depth, in seconds of rate
+    std::size_t emails_per_minute = 0;  ///< quotas; 0: none
+    std::size_t emails_per_hour = 0;
+    std::size_t emails_per_day = 0;
+    bool adaptive = false;  ///< halve the rate on 429/OverQuota, raise it when quiet
 };
 
 struct retry_spec {
-    std::size_t max_attempts = 6;
+    /// Attempts per request; attempts during an outage (open circuit) do not
+    /// count. High enough that transient 5xx never fail a row by count.
+    std::size_t max_attempts = 25;
     std::size_t base_delay_ms = 1000;
     std::size_t max_delay_ms = 30000;
+    /// An outage (or one request's transient failures) lasting this long
+    /// stops the job with exit 3, rows pending.
+    std::chrono::milliseconds give_up_after{600'000};
+    double budget_ratio = 0.2;  ///< retries beyond this share of requests wait
     ambiguous_policy ambiguous = ambiguous_policy::resend;
 };
 

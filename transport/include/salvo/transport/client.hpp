@@ -37,6 +37,38 @@ struct tls_options {
     bool insecure = false;
 };
 
+/// The circuit breaker: an outage is the client's state, not each request's
+/// fate. A connection that cannot be made (refused, DNS, TLS handshake,
+/// connect timeout) or a run of transient answers (5xx, 429, a throttling
+/// hook verdict) across requests opens it: nothing new starts, one probe at
+/// a time goes after a capped full-jitter backoff, and the requests that
+/// fail meanwhile wait in the queue (their attempts do not count against
+/// retry.max_attempts). Any real answer closes it.
+struct circuit_options {
+    bool enabled = true;
+    /// Transient failures in a row, across requests, with no success between.
+    unsigned failure_run = 10;
+    /// Open this long: on_circuit(gave_up), once; the probes stop. The
+    /// caller decides (the engine stops the job, exit 3).
+    std::chrono::milliseconds give_up_after{600'000};
+    /// The probes' backoff ceiling: probe n waits a random time in
+    /// [0, min(probe_cap, retry.base · 2^(n-1))], so that the job notices
+    /// within a few seconds that the endpoint is back. One probe at a time
+    /// costs the server little.
+    std::chrono::milliseconds probe_cap{5'000};
+};
+
+enum class circuit_event : std::uint8_t { opened, closed, gave_up };
+
+/// The circuit as seen from outside.
+struct circuit_state {
+    bool open = false;
+    bool gave_up = false;
+    std::chrono::system_clock::time_point since{};  ///< when it opened (wall clock)
+    std::string last_error;                         ///< the last failure, for a person
+    std::uint64_t probes = 0;                       ///< probes sent in this outage
+};
+
 struct client_options {
     std::string version = "0.0.0";   ///< sent as `User-Agent: salvo/<version>`.
     std::size_t max_in_flight = 64;  ///< requests on the wire at once (curl transfers).
@@ -70,6 +102,10 @@ struct client_options {
     rate_limits rate;
     retry_options retry;
     adaptive_rate_options adaptive;
+    circuit_options circuit;
+    /// Called on the network thread when the circuit opens, closes or gives
+    /// up; must not block (same rules as a completion).
+    std::function<void(circuit_event, const circuit_state&)> on_circuit;
     body_hook hook;                                    ///< optional; see classify.hpp.
     std::uint64_t random_seed = 0x5a17'0c0d'e5eedULL;  ///< backoff jitter.
 };
@@ -136,6 +172,9 @@ class client {
     void stop_admitting() noexcept;
 
     [[nodiscard]] counters_snapshot stats() const noexcept;
+
+    /// The circuit now. Any thread.
+    [[nodiscard]] circuit_state circuit() const;
 
   private:
     struct impl;

@@ -15,14 +15,18 @@
 namespace salvo::transport {
 
 struct retry_options {
-    unsigned max_attempts = 5;              ///< attempts in all, first one included; 1 = no retry.
+    /// Attempts in all, first one included; 1 = no retry. Attempts made while
+    /// the circuit is open (an outage, see client.hpp) do not count.
+    unsigned max_attempts = 25;
     std::chrono::milliseconds base{500};    ///< first backoff ceiling.
     std::chrono::milliseconds cap{30'000};  ///< largest backoff ceiling.
     /// A request is not retried once this much time has passed since its first
     /// attempt, or when the next delay would pass it.
-    std::chrono::milliseconds max_total{120'000};
-    /// Retries may not exceed this fraction of first attempts in the last
-    /// `budget_window`, with at least `budget_min_retries` allowed per window.
+    std::chrono::milliseconds max_total{600'000};
+    /// Retries beyond this fraction of first attempts in the last
+    /// `budget_window` (at least `budget_min_retries` per window) are not
+    /// refused: they wait (a sub-window or the backoff, whichever is longer)
+    /// and, with adaptive rate on, bring the rate down.
     double budget_ratio = 0.2;
     std::chrono::milliseconds budget_window{10'000};
     unsigned budget_min_retries = 10;
@@ -38,9 +42,11 @@ struct retry_options {
 struct retry_decision {
     bool retry = false;
     clock::duration delay{0};
-    /// Why not: errc::retries_exhausted or errc::retry_budget (when !retry and
-    /// the disposition was retryable); empty otherwise.
+    /// Why not: errc::retries_exhausted (when !retry and the disposition was
+    /// retryable); empty otherwise.
     int reason = 0;
+    /// The retry budget was spent: the delay was stretched to throttle.
+    bool over_budget = false;
 };
 
 /// The retry policy. Backoff for retry n (n = 1 for the first retry) is
@@ -58,7 +64,8 @@ class retry_policy {
 
     /// Decides after attempt number `attempts_made` (1-based) of a request
     /// first sent at `first_attempt`, whose verdict was `result`.
-    /// Records the retry in the budget when it says yes.
+    /// Records the retry in the budget when it says yes. Over the budget it
+    /// still says yes, with a longer delay (throttling, never failing).
     [[nodiscard]] retry_decision decide(disposition result, unsigned attempts_made,
                                         clock::time_point first_attempt,
                                         std::optional<clock::duration> retry_after) noexcept;

@@ -347,7 +347,12 @@ std::string_view to_string(inbound_kind k) noexcept {
 
 classification classify(const inbound_message& m, const classify_options& o) {
     classification c;
-    if (classify_arf(m, c) || classify_dsn(m, c) || classify_auto_reply(m, c)) return c;
+    if (classify_arf(m, c) || classify_dsn(m, c)) return c;
+    if (classify_auto_reply(m, c)) {
+        c.address = sender_of(m);
+        c.mailing_id = m.mailing_id;
+        return c;
+    }
 
     c.kind = inbound_kind::unsubscribe;
     c.mailing_id = m.mailing_id;

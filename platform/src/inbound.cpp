@@ -1,6 +1,8 @@
 // Inbound API bodies to inbound_message: JSON with simdjson On Demand (so a
 // 45 MB attachment is decoded straight out of the input buffer, never
 // copied), and the form-encoded validation handshake.
+#include "ascii.hpp"
+
 #include <salvo/platform/error.hpp>
 #include <salvo/platform/event.hpp>
 #include <salvo/platform/inbound.hpp>
@@ -17,16 +19,7 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-constexpr char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
+using detail::iequals;
 
 constexpr std::size_t report_text_limit = 256 * 1024;
 

@@ -1,6 +1,8 @@
 // What an inbound message is: complaint (ARF), bounce report (DSN),
 // auto-reply, unsubscribe request or human reply, first match wins; and the
 // JSON a message is stored as.
+#include "ascii.hpp"
+
 #include <salvo/platform/inbound.hpp>
 
 #include <salvo/merge/escape.hpp>
@@ -10,16 +12,7 @@
 namespace salvo::platform {
 namespace {
 
-constexpr char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
+using detail::iequals;
 
 bool istarts(std::string_view s, std::string_view prefix) noexcept {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);

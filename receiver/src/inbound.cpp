@@ -22,14 +22,6 @@ using httpd::use_tuple;
 
 namespace {
 
-// Compares secrets in time that does not depend on where they differ.
-bool same_secret(std::string_view a, std::string_view b) noexcept {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
-    return diff == 0;
-}
-
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())

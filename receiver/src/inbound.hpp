@@ -27,6 +27,14 @@ struct reply {
     const char* content_type = "text/plain; charset=utf-8";
 };
 
+/// Compares secrets in time that does not depend on where they differ.
+inline bool same_secret(std::string_view a, std::string_view b) noexcept {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
+    return diff == 0;
+}
+
 inline reply text(boost::beast::http::status status, std::string body) {
     return {status, std::move(body), "text/plain; charset=utf-8"};
 }

@@ -53,20 +53,13 @@ struct server::impl {
 namespace {
 
 using detail::reply;
+using detail::same_secret;
 using detail::text;
 
 std::atomic<std::uint64_t> spool_counter{0};
 
 std::string_view path_of(std::string_view target) noexcept {
     return target.substr(0, target.find('?'));
-}
-
-// Compares secrets in time that does not depend on where they differ.
-bool same_secret(std::string_view a, std::string_view b) noexcept {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
-    return diff == 0;
 }
 
 template <class Stream>

@@ -32,6 +32,13 @@ bool is_report_part(std::string_view content_type) noexcept {
            iequals(t, "message/global-delivery-status");
 }
 
+// True for a JSON null; an error reading it is not a null (and never
+// throws: simdjson_result's conversion to bool would).
+bool null_value(od::value& v) noexcept {
+    bool is = false;
+    return v.is_null().get(is) == simdjson::SUCCESS && is;
+}
+
 // Reading failed: the reason names the field.
 struct parse_error {
     std::string where;
@@ -99,7 +106,7 @@ class reader {
             }
             case od::json_type::null:
                 out.clear();
-                return v.is_null() ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+                return null_value(v) ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
             case od::json_type::number:
             case od::json_type::boolean: {
                 std::string_view raw = v.raw_json_token();
@@ -118,7 +125,7 @@ class reader {
         od::json_type t;
         if (auto e = v.type().get(t)) return e;
         if (t == od::json_type::null)
-            return v.is_null() ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+            return null_value(v) ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
         if (t == od::json_type::string) {
             // Some posts quote the number.
             std::string_view s;
@@ -141,6 +148,11 @@ class reader {
         while (!json.empty() && (json.back() == ' ' || json.back() == '\n' || json.back() == '\r' ||
                                  json.back() == '\t'))
             json.remove_suffix(1);
+        // On Demand does not check what it skips: an unknown value is kept
+        // only once it is known to be JSON.
+        thread_local simdjson::dom::parser check;
+        simdjson::dom::element ignored;
+        if (auto e = check.parse(json.data(), json.size()).get(ignored)) return e;
         m_.extra.pop_back();  // the closing brace
         if (m_.extra.size() > 1) m_.extra += ',';
         m_.extra += '"';
@@ -153,7 +165,7 @@ class reader {
     }
 
     simdjson::error_code message(od::value& v) {
-        if (v.is_null()) return simdjson::SUCCESS;
+        if (null_value(v)) return simdjson::SUCCESS;
         od::object obj;
         if (auto e = v.get_object().get(obj)) return e;
         for (auto field : obj) {
@@ -202,7 +214,7 @@ class reader {
     }
 
     static simdjson::error_code headers(od::value& v, std::vector<inbound_header>& out) {
-        if (v.is_null()) return simdjson::SUCCESS;
+        if (null_value(v)) return simdjson::SUCCESS;
         od::array arr;
         if (auto e = v.get_array().get(arr)) return e;
         for (auto item : arr) {
@@ -234,7 +246,7 @@ class reader {
         od::json_type t;
         if (auto e = v.type().get(t)) return e;
         if (t == od::json_type::null)
-            return v.is_null() ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+            return null_value(v) ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
         if (t == od::json_type::object) {
             od::object obj;
             if (auto e = v.get_object().get(obj)) return e;
@@ -272,7 +284,7 @@ class reader {
     }
 
     simdjson::error_code attachments(od::value& v, bool embedded) {
-        if (v.is_null()) return simdjson::SUCCESS;
+        if (null_value(v)) return simdjson::SUCCESS;
         od::array arr;
         if (auto e = v.get_array().get(arr)) return e;
         for (auto item : arr) {
@@ -306,7 +318,7 @@ class reader {
                         while (!content.empty() && content.back() != '"') content.remove_suffix(1);
                         if (content.size() < 2) return simdjson::STRING_ERROR;
                         content = content.substr(1, content.size() - 2);
-                    } else if (!f.is_null()) {
+                    } else if (!null_value(f)) {
                         return simdjson::INCORRECT_TYPE;
                     }
                 } else

@@ -77,7 +77,7 @@ std::array<unsigned char, 32> hmac(std::string_view secret, std::string_view dat
 
 std::string make_unsubscribe_token(std::string_view secret, std::string_view mailing_id,
                                    std::string_view address, std::uint32_t expiry_day) {
-    if (secret.empty() || mailing_id.size() > 255) return {};
+    if (secret.empty() || mailing_id.size() > 255 || address.empty()) return {};
     std::string payload;
     payload.reserve(header_bytes + mailing_id.size() + address.size() + mac_bytes);
     payload += static_cast<char>(version);

@@ -34,7 +34,8 @@ enum class token_error {
 };
 
 /// Makes a token. `expiry_day` 0 never expires. Pure; thread-safe. An
-/// empty secret, or a MailingId over 255 bytes, gives an empty string.
+/// empty secret or address, or a MailingId over 255 bytes, gives an empty
+/// string.
 [[nodiscard]] std::string make_unsubscribe_token(std::string_view secret,
                                                  std::string_view mailing_id,
                                                  std::string_view address,

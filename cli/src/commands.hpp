@@ -70,7 +70,9 @@ int run_emulate(const emulate_args& a);
 struct listen_args {
     std::string config_file;  ///< optional JSON file with the same keys
     std::optional<std::string> listen, db, secret_key_env, secret_key_file, validation_key_env,
-        validation_key_file, server_id, tls_cert, tls_key;
+        validation_key_file, server_id, tls_cert, tls_key, inbound_dir, unsubscribe_secret_env,
+        unsubscribe_secret_file;
+    std::vector<std::string> unsubscribe_mailto;
     std::optional<std::size_t> threads;
     std::optional<unsigned> soft_bounce_count, soft_bounce_days;
 };
@@ -91,6 +93,7 @@ struct suppressions_args {
     std::string reason = "manual";
     std::string out;  ///< export: this file instead of stdout
     bool with_reason = false;
+    bool with_source = false;
 };
 
 int run_suppressions(const suppressions_args& a);

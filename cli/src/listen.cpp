@@ -21,6 +21,12 @@
 namespace salvo::cli {
 namespace {
 
+std::string option_of(const std::string& what) {
+    if (what == "secret key") return "secret-key";
+    if (what == "validation key") return "validation-key";
+    return "unsubscribe-secret";
+}
+
 // A secret from a file (trimmed) or else an environment variable; the
 // error names the file or variable, never a secret.
 std::optional<std::string> secret_from(const std::string& what, const std::string& file,
@@ -41,8 +47,7 @@ std::optional<std::string> secret_from(const std::string& what, const std::strin
             fmt::print(stderr,
                        "salvo listen: the {} is not set: put it in the environment variable {} "
                        "(or name another with --{}-env, or a file with --{}-file)\n",
-                       what, env, what == "secret key" ? "secret-key" : "validation-key",
-                       what == "secret key" ? "secret-key" : "validation-key");
+                       what, env, option_of(what), option_of(what));
             return std::nullopt;
         }
         value = v;
@@ -96,7 +101,16 @@ bool read_config(listen_args& a) {
             ok = set(a.validation_key_file);
         else if (key == "tls_cert")
             ok = set(a.tls_cert);
-        else if (key == "tls_key")
+        else if (key == "inbound_dir")
+            ok = set(a.inbound_dir);
+        else if (key == "unsubscribe_secret_env")
+            ok = set(a.unsubscribe_secret_env);
+        else if (key == "unsubscribe_secret_file")
+            ok = set(a.unsubscribe_secret_file);
+        else if (key == "unsubscribe_mailto") {
+            ok = is_string;
+            if (ok && a.unsubscribe_mailto.empty()) a.unsubscribe_mailto.emplace_back(s);
+        } else if (key == "tls_key")
             ok = set(a.tls_key);
         else if (key == "server_id") {
             if (is_number) {
@@ -123,7 +137,9 @@ bool read_config(listen_args& a) {
             fmt::print(stderr,
                        "salvo listen: {}: unknown key \"{}\" (known: listen, db, secret_key_env, "
                        "secret_key_file, validation_key_env, validation_key_file, server_id, "
-                       "tls_cert, tls_key, threads, soft_bounce_count, soft_bounce_days)\n",
+                       "tls_cert, tls_key, threads, soft_bounce_count, soft_bounce_days, "
+                       "inbound_dir, unsubscribe_secret_env, unsubscribe_secret_file, "
+                       "unsubscribe_mailto)\n",
                        a.config_file, key);
             return false;
         }
@@ -171,8 +187,16 @@ int run_listen(listen_args a) {
     if (!validation) return exit_usage;
     o.secret_key = std::move(*secret);
     o.validation_key = std::move(*validation);
+    if (a.unsubscribe_secret_env || a.unsubscribe_secret_file) {
+        auto u = secret_from("unsubscribe secret", a.unsubscribe_secret_file.value_or(""),
+                             a.unsubscribe_secret_env.value_or(""));
+        if (!u) return exit_usage;
+        o.unsubscribe_secret = std::move(*u);
+    }
+    o.unsubscribe_mailto = a.unsubscribe_mailto;
 
     const auto so = store_options(a);
+    o.inbound_dir = a.inbound_dir.value_or(so.path.string() + ".inbound");
     auto db = store::open_sqlite(so);
     if (!db) {
         fmt::print(stderr, "salvo listen: cannot open the event database {}: {}\n",
@@ -194,17 +218,20 @@ int run_listen(listen_args a) {
     fmt::print("{}\n", (*s)->base_url());
     std::fflush(stdout);
     fmt::print(stderr,
-               "salvo listen: events to {0}/notifications are stored in {1}; metrics at "
-               "{0}/metrics; Ctrl-C stops\n",
-               (*s)->base_url(), so.path.string());
+               "salvo listen: events to {0}/notifications and inbound mail to {0}/inbound are "
+               "stored in {1} (attachments in {2}){3}; metrics at {0}/metrics; Ctrl-C stops\n",
+               (*s)->base_url(), so.path.string(), (o.inbound_dir / "attachments").string(),
+               o.unsubscribe_secret.empty() ? "" : ", one-click unsubscribes at /unsubscribe");
     const int sig = wait_for_signal();
     (*s)->stop();
     const auto st = (*s)->counters();
     fmt::print(stderr,
-               "salvo listen: stopped ({}): {} events stored, {} redelivered, {} refused (401), "
+               "salvo listen: stopped ({}): {} events stored, {} redelivered, {} inbound "
+               "messages, {} one-click unsubscribes, {} refused (401), "
                "{} bad (400), {} too large (413), {} store failures (503)\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM", st.events_stored, st.duplicates,
-               st.answered_401, st.answered_400, st.answered_413, st.answered_503);
+               st.inbound_stored, st.one_click, st.answered_401, st.answered_400, st.answered_413,
+               st.answered_503);
     return exit_ok;
 }
 
@@ -225,7 +252,9 @@ int run_suppressions(const suppressions_args& a) {
         }
         std::size_t n = 0;
         const auto ec = (*db)->for_each_suppression([&](const store::suppression& s) {
-            if (a.with_reason)
+            if (a.with_source)
+                fmt::print(out, "{},{},{}\n", s.address, s.reason, s.source);
+            else if (a.with_reason)
                 fmt::print(out, "{},{}\n", s.address, s.reason);
             else
                 fmt::print(out, "{}\n", s.address);

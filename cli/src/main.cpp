@@ -280,6 +280,16 @@ int main(int argc, char** argv) {
     l->add_option("--tls-key", lis.tls_key, "The PEM private key of --tls-cert")
         ->check(CLI::ExistingFile);
     l->add_option("--threads", lis.threads, "I/O threads (default 2)");
+    l->add_option("--inbound-dir", lis.inbound_dir,
+                  "Inbound API folder: attachments/<sha256> and spool/ (default: the database "
+                  "path + .inbound)");
+    l->add_option("--unsubscribe-secret-env", lis.unsubscribe_secret_env,
+                  "Environment variable holding the one-click unsubscribe secret (the job's "
+                  "unsubscribe.secret_env); enables /unsubscribe");
+    l->add_option("--unsubscribe-secret-file", lis.unsubscribe_secret_file, "Or a file holding it");
+    l->add_option("--unsubscribe-mailto", lis.unsubscribe_mailto,
+                  "The campaigns' unsubscribe.mailto address (repeatable): mail to it "
+                  "unsubscribes its sender");
     l->add_option("--soft-bounce-count", lis.soft_bounce_count,
                   "Suppress after this many soft bounces (default 3; 0 = never)");
     l->add_option("--soft-bounce-days", lis.soft_bounce_days,
@@ -323,6 +333,9 @@ int main(int argc, char** argv) {
     sp->add_option("--reason", sup.reason, "add: the reason recorded (default manual)");
     sp->add_option("--out", sup.out, "export: write to this file instead of stdout");
     sp->add_flag("--with-reason", sup.with_reason, "export: address,reason lines");
+    sp->add_flag("--with-source", sup.with_source,
+                 "export: address,reason,source lines (source: event, dsn, arf, inbound-reply, "
+                 "one-click, manual)");
     sp->footer(
         "Examples:\n"
         "  salvo suppressions export --db events.sqlite --with-reason --out suppressed.csv\n"

@@ -175,6 +175,9 @@ boost::system::result<compiled_message, run_error> compile_message(
     compiled_message out;
     injection::message_spec& spec = out.spec;
     spec.fields.columns = columns;
+    // The built-in per-row field, after the source's own (job::impl fills it).
+    if (!cfg.unsubscribe.secret_env.empty())
+        spec.fields.columns.emplace_back(unsubscribe_token_field);
     spec.fields.globals = cfg.globals;
     const template_compiler tc(spec.fields, cfg, out.warnings);
     const auto header = merge::context::header;

@@ -299,6 +299,10 @@ const std::vector<key_def>& key_table() {
         {"message.charset", "a string", SALVO_STRING(message.charset)},
         {"unsubscribe.url", "a template string", SALVO_STRING(unsubscribe.url)},
         {"unsubscribe.mailto", "an address string", SALVO_STRING(unsubscribe.mailto)},
+        {"unsubscribe.secret_env", "the name of an environment variable",
+         SALVO_STRING(unsubscribe.secret_env)},
+        {"unsubscribe.expiry_days", "a whole number of days (0: never)",
+         SALVO_UINT(unsubscribe.expiry_days)},
         {"merge", "\"local\" or \"server\"",
          choice(&job_config::merge,
                 {{"local", merge_mode::local}, {"server", merge_mode::server}})},
@@ -457,6 +461,11 @@ constexpr key_doc key_docs[] = {
      "Adds `List-Unsubscribe: <URL>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click` "
      "(RFC 8058), per recipient (a template)."},
     {"unsubscribe.mailto", "none", "Adds a `mailto:` to `List-Unsubscribe`."},
+    {"unsubscribe.secret_env", "none",
+     "The environment variable holding the secret that signs `%%salvo_unsubscribe_token%%` "
+     "(HMAC-SHA-256); `salvo listen --unsubscribe-secret-env` must name the same secret. "
+     "Needed when a template uses the token. See docs/inbound-and-unsubscribe.md."},
+    {"unsubscribe.expiry_days", "`0` (never)", "Days after which a one-click token is refused."},
     {"merge", "`local`",
      "`local`: salvo renders each message; `server`: one merge message a request, rendered by "
      "SocketLabs."},

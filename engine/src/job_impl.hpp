@@ -89,6 +89,10 @@ struct job::impl {
     std::optional<std::size_t> name_column;
     std::size_t email_column = 0;
     std::optional<merge::compiled_template> message_id;  // for results lines
+    // One-click tokens (unsubscribe.secret_env): the secret, the MailingId
+    // they name, their expiry day (0: never). Empty secret: no token field.
+    std::string unsubscribe_secret, token_mailing_id;
+    std::uint32_t token_expiry_day = 0;
     injection::limits limits;
 
     injection::response_reader reader;      // the recorder thread's

@@ -6,6 +6,8 @@
 //   completion goes to the recorder thread (job_complete.cpp).
 #include "job_impl.hpp"
 
+#include <salvo/platform/unsubscribe_token.hpp>
+
 #include <salvo/merge/escape.hpp>
 #include <salvo/transport/classify.hpp>
 
@@ -248,12 +250,26 @@ std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
 std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection::batcher& b) {
     if (message_id) w->message_id_spans.assign(w->rows.size(), {0, 0});
     std::string expanded;
+    // The built-in per-row token field: each row's values and its token,
+    // alive until flush() (reserved whole: the views never move).
+    const bool with_token = !unsubscribe_secret.empty();
+    std::vector<std::string_view> extended;
+    std::deque<std::string> tokens;
+    if (with_token) extended.reserve(w->send.size() * (w->rows.columns() + 1));
     for (const std::size_t i : w->send) {
         const merge::row_view values = w->rows.values(i);
         injection::recipient r;
         r.address = value_or_empty(values, email_column);
         if (name_column) r.name = value_or_empty(values, *name_column);
         r.row = values;
+        if (with_token) {
+            const std::size_t at = extended.size();
+            extended.insert(extended.end(), values.begin(), values.end());
+            tokens.push_back(platform::make_unsubscribe_token(unsubscribe_secret, token_mailing_id,
+                                                              r.address, token_expiry_day));
+            extended.emplace_back(tokens.back());
+            r.row = merge::row_view(extended.data() + at, values.size() + 1);
+        }
         r.id = w->rows.info(i).row;
         auto placed = b.add(r);
         if (!placed) {

@@ -2,6 +2,10 @@
 #include "hash.hpp"
 #include "job_impl.hpp"
 
+#include <salvo/platform/unsubscribe_token.hpp>
+
+#include <cstdlib>
+
 #include <salvo/engine/campaign.hpp>
 
 #include <zlib.h>
@@ -110,6 +114,19 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     auto compiled = compile_message(cfg, p->source->keys());
     if (!compiled) return compiled.error();
     if (compiled->spec.message_id) p->message_id = *compiled->spec.message_id;
+    if (!cfg.unsubscribe.secret_env.empty()) {
+        const char* secret = std::getenv(cfg.unsubscribe.secret_env.c_str());
+        if (!secret || !*secret)
+            return run_error{"unsubscribe.secret_env: the environment variable " +
+                             cfg.unsubscribe.secret_env +
+                             " is not set; it must hold the one-click unsubscribe secret (the "
+                             "same one `salvo listen --unsubscribe-secret-env` reads)"};
+        p->unsubscribe_secret = secret;
+        p->token_mailing_id = campaign_mailing_id(cfg);
+        if (cfg.unsubscribe.expiry_days > 0)
+            p->token_expiry_day = platform::days_since_epoch_now() +
+                                  static_cast<std::uint32_t>(cfg.unsubscribe.expiry_days);
+    }
     const std::uint64_t attachments_hash = compiled->attachments_hash;
 
     p->limits.messages_per_request = cfg.limits.messages_per_request;

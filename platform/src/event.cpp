@@ -1,4 +1,6 @@
 // Event Webhook bodies to events: JSON (object or array) and form data.
+#include "ascii.hpp"
+
 #include <salvo/platform/error.hpp>
 #include <salvo/platform/event.hpp>
 #include <salvo/platform/timestamp.hpp>
@@ -13,16 +15,7 @@
 namespace salvo::platform {
 namespace {
 
-constexpr char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
+using detail::iequals;
 
 constexpr std::array<std::string_view, event_type_count> type_names{
     "Queued", "Deferred", "Delivered", "Failed", "Tracking", "Complaint", "Validation", "Unknown"};

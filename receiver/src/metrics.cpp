@@ -71,6 +71,15 @@ std::string metrics::text() const {
         "# TYPE salvo_listen_suppressed_total counter\n";
     add("salvo_listen_suppressed_total %llu\n", load(suppressed));
     out +=
+        "# HELP salvo_listen_inbound_total Inbound API messages stored, and redelivered ones.\n"
+        "# TYPE salvo_listen_inbound_total counter\n";
+    add("salvo_listen_inbound_total{result=\"stored\"} %llu\n", load(inbound_stored));
+    add("salvo_listen_inbound_total{result=\"duplicate\"} %llu\n", load(inbound_duplicates));
+    out +=
+        "# HELP salvo_listen_one_click_total Valid one-click unsubscribe POSTs.\n"
+        "# TYPE salvo_listen_one_click_total counter\n";
+    add("salvo_listen_one_click_total %llu\n", load(one_click));
+    out +=
         "# HELP salvo_listen_responses_total Answers to POST /notifications and other "
         "requests, by status.\n# TYPE salvo_listen_responses_total counter\n";
     const std::pair<const char*, const counter*> statuses[] = {

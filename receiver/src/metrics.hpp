@@ -27,6 +27,8 @@ struct metrics {
     counter duplicates{0};
     counter suppressed{0};
     counter posts{0};
+    counter inbound_posts{0}, inbound_stored{0}, inbound_duplicates{0};
+    counter one_click{0};  ///< valid one-click POSTs
     /// Answers by status: 200, 400, 401, 404, 405, 408, 413, 503.
     counter s200{0}, s400{0}, s401{0}, s404{0}, s405{0}, s408{0}, s413{0}, s503{0};
     counter commits{0}, commit_failures{0};

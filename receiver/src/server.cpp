@@ -2,6 +2,7 @@
 // secret checks, and the hand-over to the writer (durable before 200).
 #include <salvo/receiver/server.hpp>
 
+#include "inbound.hpp"
 #include "metrics.hpp"
 #include "writer.hpp"
 
@@ -14,10 +15,12 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -37,6 +40,8 @@ struct server::impl {
     detail::metrics m;
     std::optional<detail::writer> writer;
     std::optional<asio::io_context> ioc;
+    std::optional<asio::thread_pool> parse_pool;
+    std::optional<detail::inbound_context> inbound;
     std::optional<ssl::context> tls;
     std::optional<tcp::acceptor> acceptor;
     std::vector<std::thread> threads;
@@ -47,26 +52,14 @@ struct server::impl {
 
 namespace {
 
-struct reply {
-    http::status status = http::status::ok;
-    std::string body;
-    const char* content_type = "text/plain; charset=utf-8";
-};
+using detail::reply;
+using detail::same_secret;
+using detail::text;
+
+std::atomic<std::uint64_t> spool_counter{0};
 
 std::string_view path_of(std::string_view target) noexcept {
     return target.substr(0, target.find('?'));
-}
-
-// Compares secrets in time that does not depend on where they differ.
-bool same_secret(std::string_view a, std::string_view b) noexcept {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
-    return diff == 0;
-}
-
-reply text(http::status status, std::string body) {
-    return {status, std::move(body), "text/plain; charset=utf-8"};
 }
 
 template <class Stream>
@@ -88,11 +81,13 @@ asio::awaitable<bool> send(server::impl& s, Stream& stream, const reply& r, unsi
 // Answers 413 or 408 and ends the connection (the reply is a local: g++ 12
 // destroys temporaries in co_await arguments twice with a conditional).
 template <class Stream>
-asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, http::status status) {
-    const reply r = text(status, status == http::status::payload_too_large
-                                     ? "the notification body is larger than the limit of " +
-                                           std::to_string(s.opts.max_body_bytes) + " bytes\n"
-                                     : std::string("the request took too long to arrive\n"));
+asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, http::status status,
+                                     std::size_t limit = 0) {
+    if (limit == 0) limit = s.opts.max_body_bytes;
+    const reply r = text(
+        status, status == http::status::payload_too_large
+                    ? "the body is larger than the limit of " + std::to_string(limit) + " bytes\n"
+                    : std::string("the request took too long to arrive\n"));
     co_await send(s, stream, r, 11, false);
     co_await httpd::linger_close(stream);
 }
@@ -126,13 +121,53 @@ asio::awaitable<reply> notification(server::impl& s, platform::event_parser& par
     });
     if (!events.empty()) {
         auto ex = co_await asio::this_coro::executor;
-        auto [ec] = co_await s.writer->async_commit(std::move(events), ex, use_tuple);
+        detail::work w;
+        w.events = std::move(events);
+        auto [ec] = co_await s.writer->async_commit(std::move(w), ex, use_tuple);
         if (ec)
             co_return text(http::status::service_unavailable,
                            "the events could not be stored (" + ec.message() +
                                "); nothing was kept, send them again\n");
     }
     co_return text(http::status::ok, s.opts.validation_key);
+}
+
+// Reads the rest of an inbound body into a spool file (Beast's file_body:
+// never all in memory); the file, or nullopt after answering the error.
+template <class Stream>
+asio::awaitable<std::optional<std::filesystem::path>> spool_body(
+    server::impl& s, Stream& stream, beast::flat_buffer& buffer, httpd::deadline& timeout,
+    http::request_parser<http::string_body>& header_parser) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    const auto path =
+        s.inbound->spool / ("body-" + std::to_string(spool_counter.fetch_add(1)) + ".json");
+    http::request_parser<http::file_body> req(std::move(header_parser));
+    req.body_limit(s.opts.max_inbound_bytes);
+    beast::error_code ec;
+    req.get().body().open(path.c_str(), beast::file_mode::write, ec);
+    if (ec) {
+        const reply r = text(http::status::service_unavailable,
+                             "cannot spool the message (" + ec.message() + "); send it again\n");
+        co_await send(s, stream, r, 11, false);
+        co_await httpd::linger_close(stream);
+        co_return std::nullopt;
+    }
+    timeout.arm(lowest.socket(), s.opts.body_timeout);
+    auto [rec, n] = co_await http::async_read(stream, buffer, req, use_tuple);
+    timeout.disarm();
+    req.get().body().close();
+    if (timeout.fired()) rec = beast::error::timeout;
+    if (rec) {
+        std::error_code fec;
+        std::filesystem::remove(path, fec);
+        if (rec == http::error::body_limit || rec == beast::error::timeout)
+            co_await fail_and_close(s, stream,
+                                    rec == beast::error::timeout ? http::status::request_timeout
+                                                                 : http::status::payload_too_large,
+                                    s.opts.max_inbound_bytes);
+        co_return std::nullopt;
+    }
+    co_return path;
 }
 
 template <class Stream>
@@ -143,9 +178,13 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
     auto& lowest = beast::get_lowest_layer(stream);
     httpd::deadline timeout(co_await asio::this_coro::executor);
     bool first = true;
+    const bool inbound_on = s.inbound && !s.opts.inbound_dir.empty();
+    const std::size_t header_limit = inbound_on
+                                         ? std::max(s.opts.max_body_bytes, s.opts.max_inbound_bytes)
+                                         : s.opts.max_body_bytes;
     for (;;) {
         http::request_parser<http::string_body> req;
-        req.body_limit(s.opts.max_body_bytes);
+        req.body_limit(header_limit);
         lowest.expires_never();
         // Waiting for a request: the idle timeout, then the header deadline
         // once its first bytes are in (a new connection gets the header one).
@@ -156,7 +195,7 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
         timeout.disarm();
         if (timeout.fired()) ec = beast::error::timeout;
         if (ec == http::error::body_limit) {
-            co_await fail_and_close(s, stream, http::status::payload_too_large);
+            co_await fail_and_close(s, stream, http::status::payload_too_large, header_limit);
             co_return;
         }
         if (ec) {
@@ -165,7 +204,37 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             }
             co_return;
         }
+        // Only /inbound may carry the larger bodies.
+        const auto target = req.get().target();
+        const std::string_view path = path_of(std::string_view(target.data(), target.size()));
+        const bool inbound =
+            inbound_on && path == "/inbound" && req.get().method() == http::verb::post;
+        const std::size_t limit = inbound ? s.opts.max_inbound_bytes : s.opts.max_body_bytes;
+        if (req.content_length() && *req.content_length() > limit) {
+            co_await fail_and_close(s, stream, http::status::payload_too_large, limit);
+            co_return;
+        }
+        std::optional<std::filesystem::path> spooled;
+        if (inbound && !req.is_done() &&
+            (!req.content_length() || *req.content_length() > s.opts.inbound_memory_bytes)) {
+            const bool keep = req.get().keep_alive();
+            const auto ct = req.get()[http::field::content_type];
+            const std::string content_type(ct.data(), ct.size());
+            const unsigned version = req.get().version();
+            spooled = co_await spool_body(s, stream, buffer, timeout, req);
+            if (!spooled) co_return;
+            const reply answer =
+                co_await detail::inbound_post(*s.inbound, content_type, {}, std::move(spooled));
+            if (!co_await send(s, stream, answer, version, keep)) co_return;
+            if (!keep) {
+                boost::system::error_code sec;
+                lowest.socket().shutdown(tcp::socket::shutdown_send, sec);
+                co_return;
+            }
+            continue;
+        }
         if (!req.is_done()) {
+            req.body_limit(limit);
             timeout.arm(lowest.socket(), s.opts.body_timeout);
             std::tie(ec, n) = co_await http::async_read(stream, buffer, req, use_tuple);
             timeout.disarm();
@@ -174,13 +243,13 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
                 co_await fail_and_close(s, stream,
                                         ec == beast::error::timeout
                                             ? http::status::request_timeout
-                                            : http::status::payload_too_large);
+                                            : http::status::payload_too_large,
+                                        limit);
                 co_return;
             }
             if (ec) co_return;
         }
-        const auto& r = req.get();
-        const auto path = path_of(r.target());
+        auto& r = req.get();
         const bool keep_alive = r.keep_alive();
         reply answer;
         if (path == "/notifications") {
@@ -191,14 +260,31 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             } else {
                 answer = text(http::status::method_not_allowed, "POST events here\n");
             }
+        } else if (path == "/inbound" && inbound_on) {
+            if (r.method() == http::verb::post) {
+                const auto ct = r[http::field::content_type];
+                answer = co_await detail::inbound_post(*s.inbound,
+                                                       std::string_view(ct.data(), ct.size()),
+                                                       std::move(r.body()), std::nullopt);
+            } else {
+                answer = text(http::status::method_not_allowed, "POST inbound messages here\n");
+            }
+        } else if (path == "/unsubscribe" && !s.opts.unsubscribe_secret.empty()) {
+            const std::string_view t(r.target().data(), r.target().size());
+            if (r.method() == http::verb::post)
+                answer = co_await detail::unsubscribe_post(*s.inbound, t);
+            else if (r.method() == http::verb::get)
+                answer = detail::unsubscribe_page(*s.inbound, t);
+            else
+                answer = text(http::status::method_not_allowed, "GET or POST /unsubscribe?t=…\n");
         } else if (path == "/healthz" && r.method() == http::verb::get) {
             answer = text(http::status::ok, "ok\n");
         } else if (path == "/metrics" && r.method() == http::verb::get) {
             answer = {http::status::ok, s.m.text(), "text/plain; version=0.0.4; charset=utf-8"};
         } else {
-            // `/inbound` and `/unsubscribe` come next (DESIGN.md).
-            answer =
-                text(http::status::not_found, "no such route; events go to POST /notifications\n");
+            answer = text(http::status::not_found,
+                          "no such route; events go to POST /notifications, inbound mail to "
+                          "POST /inbound, one-click unsubscribes to POST /unsubscribe?t=…\n");
         }
         if (!co_await send(s, stream, answer, r.version(), keep_alive)) co_return;
         if (!keep_alive) {
@@ -276,6 +362,15 @@ boost::system::result<std::unique_ptr<server>> server::start(
     p->port = acc->local_endpoint().port();
     p->acceptor.emplace(std::move(*acc));
     p->writer.emplace(std::move(store), o.max_batch_events, p->m);
+    // The inbound routes (and /unsubscribe, which shares their context).
+    if (!o.inbound_dir.empty() || !o.unsubscribe_secret.empty()) {
+        if (!o.inbound_dir.empty())
+            if (auto ec = detail::prepare_inbound_dirs(o)) return ec;
+        p->parse_pool.emplace(o.inbound_parsers == 0 ? 1 : o.inbound_parsers);
+        p->inbound.emplace(detail::inbound_context{p->opts, p->m, *p->writer, *p->parse_pool,
+                                                   o.inbound_dir / "spool",
+                                                   o.inbound_dir / "attachments"});
+    }
     asio::co_spawn(asio::make_strand(*p->ioc), accept_loop(*p), asio::detached);
     for (std::size_t i = 0; i < o.threads; ++i)
         p->threads.emplace_back([ctx = &*p->ioc] { ctx->run(); });
@@ -300,6 +395,7 @@ void server::stop() {
     });
     impl_->writer->stop();
     impl_->ioc->stop();
+    if (impl_->parse_pool) impl_->parse_pool->join();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
     impl_->acceptor.reset();
@@ -322,6 +418,9 @@ stats server::counters() const {
     stats st;
     for (const auto& c : impl_->m.stored_by_type) st.events_stored += c.load();
     st.duplicates = impl_->m.duplicates.load();
+    st.inbound_stored = impl_->m.inbound_stored.load();
+    st.inbound_duplicates = impl_->m.inbound_duplicates.load();
+    st.one_click = impl_->m.one_click.load();
     st.commits = impl_->m.commits.load();
     st.answered_200 = impl_->m.s200.load();
     st.answered_400 = impl_->m.s400.load();

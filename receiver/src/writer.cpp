@@ -32,15 +32,15 @@ writer::~writer() {
     stop();
 }
 
-void writer::submit(std::vector<platform::event> events, asio::any_io_executor ex, handler done) {
+void writer::submit(work w, asio::any_io_executor ex, handler done) {
     std::unique_lock lock(mutex_);
     if (stopping_) {
         lock.unlock();
         complete(ex, std::move(done), asio::error::operation_aborted);
         return;
     }
-    m_.queue_depth.fetch_add(static_cast<std::int64_t>(events.size()), std::memory_order_relaxed);
-    queue_.push_back(job{std::move(events), std::move(ex), std::move(done)});
+    m_.queue_depth.fetch_add(static_cast<std::int64_t>(w.size()), std::memory_order_relaxed);
+    queue_.push_back(job{std::move(w), std::move(ex), std::move(done)});
     lock.unlock();
     wake_.notify_one();
 }
@@ -57,7 +57,7 @@ void writer::stop() {
 
 void writer::run() {
     std::vector<job> batch;
-    std::vector<platform::event> events;
+    std::vector<store::write_item> items;
     for (;;) {
         {
             std::unique_lock lock(mutex_);
@@ -66,17 +66,19 @@ void writer::run() {
             // Whole posts only: a post's events commit together or not at all.
             std::size_t n = 0;
             while (!queue_.empty() &&
-                   (batch.empty() || n + queue_.front().events.size() <= max_batch_)) {
-                n += queue_.front().events.size();
+                   (batch.empty() || n + queue_.front().w.size() <= max_batch_)) {
+                n += queue_.front().w.size();
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
         }
-        events.clear();
-        for (auto& j : batch)
-            for (auto& e : j.events) events.push_back(std::move(e));
+        items.clear();
+        for (auto& j : batch) {
+            for (const auto& e : j.w.events) items.push_back({&e, j.w.source, nullptr});
+            if (j.w.inbound) items.push_back({nullptr, "inbound", j.w.inbound.get()});
+        }
         const auto started = std::chrono::steady_clock::now();
-        const auto r = store_->write(events, now_ms());
+        const auto r = store_->write_items(items, now_ms());
         boost::system::error_code ec;
         if (r) {
             m_.committed(std::chrono::steady_clock::now() - started);
@@ -84,11 +86,13 @@ void writer::run() {
                 bump(m_.stored_by_type[t], r->stored_by_type[t]);
             bump(m_.duplicates, r->duplicates);
             bump(m_.suppressed, r->suppressed);
+            bump(m_.inbound_stored, r->inbound_stored);
+            bump(m_.inbound_duplicates, r->inbound_duplicates);
         } else {
             ec = r.error();
             bump(m_.commit_failures);
         }
-        m_.queue_depth.fetch_sub(static_cast<std::int64_t>(events.size()),
+        m_.queue_depth.fetch_sub(static_cast<std::int64_t>(items.size()),
                                  std::memory_order_relaxed);
         for (auto& j : batch) complete(j.ex, std::move(j.done), ec);
         batch.clear();

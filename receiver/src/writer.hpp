@@ -21,6 +21,15 @@
 
 namespace salvo::receiver::detail {
 
+/// What one post asks to store: its events (with the source their
+/// suppressions get) or one inbound message.
+struct work {
+    std::vector<platform::event> events;
+    std::string_view source = "event";  ///< a literal
+    std::unique_ptr<store::inbound_record> inbound;
+    [[nodiscard]] std::size_t size() const noexcept { return events.size() + (inbound ? 1 : 0); }
+};
+
 class writer {
   public:
     using handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
@@ -32,25 +41,24 @@ class writer {
 
     /// Queues `events`; `done` is completed after their commit (or its
     /// failure). After stop(), completes at once with operation_aborted.
-    void submit(std::vector<platform::event> events, boost::asio::any_io_executor ex, handler done);
+    void submit(work w, boost::asio::any_io_executor ex, handler done);
 
     /// Commits what is queued, completes it, and joins the thread. Idempotent.
     void stop();
 
     /// Awaitable form of submit() for a session coroutine.
     template <class Token>
-    auto async_commit(std::vector<platform::event> events, boost::asio::any_io_executor ex,
-                      Token&& token) {
+    auto async_commit(work w, boost::asio::any_io_executor ex, Token&& token) {
         return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
-            [this](auto h, std::vector<platform::event> ev, boost::asio::any_io_executor e) {
-                submit(std::move(ev), std::move(e), handler(std::move(h)));
+            [this](auto h, work wk, boost::asio::any_io_executor e) {
+                submit(std::move(wk), std::move(e), handler(std::move(h)));
             },
-            token, std::move(events), std::move(ex));
+            token, std::move(w), std::move(ex));
     }
 
   private:
     struct job {
-        std::vector<platform::event> events;
+        work w;
         boost::asio::any_io_executor ex;
         handler done;
     };

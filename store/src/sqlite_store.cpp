@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -94,8 +95,23 @@ class sqlite_store final : public event_store {
                 return ec;
             if ((ec = insert_suppression_.prepare(
                      db_,
-                     "INSERT OR IGNORE INTO suppressions (address, reason, source_event, added_at) "
-                     "VALUES (?1, ?2, ?3, ?4)")))
+                     "INSERT OR IGNORE INTO suppressions (address, reason, source_event, added_at, "
+                     "source, source_inbound) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")))
+                return ec;
+            if ((ec = insert_inbound_.prepare(
+                     db_,
+                     "INSERT OR IGNORE INTO inbound_messages (received_at, kind, kind_reason, "
+                     "address, status, mail_from, rcpt_to, subject, header_message_id, "
+                     "mailing_id, message_id, dedupe_key, raw) "
+                     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)")))
+                return ec;
+            if ((ec = insert_attachment_.prepare(
+                     db_,
+                     "INSERT INTO inbound_attachments (inbound_id, position, name, content_type, "
+                     "embedded, size, sha256, error) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")))
+                return ec;
+            if ((ec = find_row_.prepare(
+                     db_, "SELECT mailing_id FROM events WHERE message_id = ?1 LIMIT 1")))
                 return ec;
             if ((ec = count_soft_.prepare(
                      db_,
@@ -114,20 +130,31 @@ class sqlite_store final : public event_store {
             return ec;
         if ((ec = select_suppressions_.prepare(
                  db_,
-                 "SELECT address, reason, source_event, added_at FROM suppressions ORDER BY "
-                 "address")))
+                 "SELECT address, reason, source_event, added_at, source FROM suppressions "
+                 "ORDER BY address")))
             return ec;
         return count_events_.prepare(db_, "SELECT count(*) FROM events");
     }
 
     boost::system::result<write_result> write(std::span<const platform::event> events,
                                               std::int64_t now_ms) override {
+        std::vector<write_item> items(events.size());
+        for (std::size_t i = 0; i < events.size(); ++i) items[i].event = &events[i];
+        return write_items(items, now_ms);
+    }
+
+    boost::system::result<write_result> write_items(std::span<const write_item> items,
+                                                    std::int64_t now_ms) override {
         write_result r;
-        if (events.empty()) return r;
+        if (items.empty()) return r;
         if (const int rc = run(begin_); rc != SQLITE_DONE) return sqlite_error(rc);
-        for (const auto& e : events) {
-            if (e.type == platform::event_type::validation) continue;  // a handshake, no event
-            if (auto ec = insert(e, now_ms, r)) {
+        for (const auto& item : items) {
+            error_code ec;
+            if (item.inbound)
+                ec = insert_inbound(*item.inbound, now_ms, r);
+            else if (item.event && item.event->type != platform::event_type::validation)
+                ec = insert(*item.event, item.source, std::nullopt, now_ms, r);
+            if (ec) {
                 sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
                 return ec;
             }
@@ -168,6 +195,7 @@ class sqlite_store final : public event_store {
             row.reason = s.column_text(1);
             row.source_event = s.column_optional(2);
             row.added_ms = sqlite3_column_int64(s.get(), 3);
+            row.source = s.column_text(4);
             f(row);
         }
         return rc == SQLITE_DONE ? error_code{} : sqlite_error(rc);
@@ -185,6 +213,8 @@ class sqlite_store final : public event_store {
         s.text(2, reason);
         s.null(3);
         s.integer(4, now_ms);
+        s.text(5, "manual");
+        s.null(6);
         const int rc = s.step();
         if (rc != SQLITE_DONE) return bool_error(sqlite_error(rc));
         return sqlite3_changes(db_) > 0;
@@ -214,7 +244,99 @@ class sqlite_store final : public event_store {
         return rc;
     }
 
-    error_code insert(const platform::event& e, std::int64_t now_ms, write_result& r) {
+    // The first candidate MessageId a stored event carries, with its MailingId.
+    error_code join(const std::vector<std::string>& ids, std::string& message_id,
+                    std::string& mailing_id) {
+        auto& s = find_row_;
+        for (const auto& id : ids) {
+            reset_on_exit guard{s};
+            s.text(1, id);
+            const int rc = s.step();
+            if (rc == SQLITE_ROW) {
+                message_id = id;
+                mailing_id = s.column_text(0);
+                return {};
+            }
+            if (rc != SQLITE_DONE) return sqlite_error(rc);
+        }
+        return {};
+    }
+
+    error_code insert_inbound(const inbound_record& in, std::int64_t now_ms, write_result& r) {
+        std::string message_id, mailing_id = in.mailing_id;
+        if (auto ec = join(in.join_ids, message_id, mailing_id)) return ec;
+        auto opt_text = [](statement& s, int i, std::string_view v) {
+            if (v.empty())
+                s.null(i);
+            else
+                s.text(i, v);
+        };
+        {
+            auto& s = insert_inbound_;
+            reset_on_exit guard{s};
+            s.integer(1, now_ms);
+            s.text(2, platform::to_string(in.kind));
+            s.text(3, in.kind_reason);
+            opt_text(s, 4, in.address);
+            opt_text(s, 5, in.status);
+            s.text(6, in.mail_from);
+            s.text(7, in.rcpt_to);
+            s.text(8, in.subject);
+            opt_text(s, 9, in.header_message_id);
+            opt_text(s, 10, mailing_id);
+            opt_text(s, 11, message_id);
+            opt_text(s, 12, in.dedupe_key);
+            s.text(13, in.raw);
+            const int rc = s.step();
+            if (rc != SQLITE_DONE) return sqlite_error(rc);
+        }
+        if (sqlite3_changes(db_) == 0) {
+            ++r.inbound_duplicates;
+            return {};
+        }
+        ++r.inbound_stored;
+        const std::int64_t id = sqlite3_last_insert_rowid(db_);
+        std::int64_t position = 0;
+        for (const auto& a : in.attachments) {
+            auto& s = insert_attachment_;
+            reset_on_exit guard{s};
+            s.integer(1, id);
+            s.integer(2, position++);
+            s.text(3, a.name);
+            s.text(4, a.content_type);
+            s.integer(5, a.embedded ? 1 : 0);
+            s.integer(6, static_cast<std::int64_t>(a.size));
+            opt_text(s, 7, a.sha256);
+            opt_text(s, 8, a.error);
+            const int rc = s.step();
+            if (rc != SQLITE_DONE) return sqlite_error(rc);
+        }
+        if (in.as_event) {
+            platform::event e = *in.as_event;
+            if (e.message_id.empty()) e.message_id = message_id;
+            if (e.mailing_id.empty()) e.mailing_id = mailing_id;
+            const char* source = in.kind == platform::inbound_kind::complaint ? "arf" : "dsn";
+            return insert(e, source, id, now_ms, r);
+        }
+        if (in.unsubscribe && !in.address.empty()) {
+            auto& s = insert_suppression_;
+            reset_on_exit guard{s};
+            s.text(1, address_key(in.address));
+            s.text(2, "unsubscribe");
+            s.null(3);
+            s.integer(4, now_ms);
+            s.text(5, "inbound-reply");
+            s.integer(6, id);
+            const int rc = s.step();
+            if (rc != SQLITE_DONE) return sqlite_error(rc);
+            if (sqlite3_changes(db_) > 0) ++r.suppressed;
+        }
+        return {};
+    }
+
+    error_code insert(const platform::event& e, std::string_view source,
+                      std::optional<std::int64_t> inbound_id, std::int64_t now_ms,
+                      write_result& r) {
         const auto state = platform::state_of(e);
         const std::string key = address_key(e.address);
         {
@@ -292,6 +414,8 @@ class sqlite_store final : public event_store {
         s.text(2, reason);
         s.integer(3, id);
         s.integer(4, now_ms);
+        s.text(5, source);
+        s.optional(6, inbound_id);
         const int rc = s.step();
         if (rc != SQLITE_DONE) return sqlite_error(rc);
         if (sqlite3_changes(db_) > 0) ++r.suppressed;
@@ -301,7 +425,8 @@ class sqlite_store final : public event_store {
     sqlite3* db_;
     suppression_rules rules_;
     statement insert_event_, insert_suppression_, count_soft_, begin_, commit_, remove_,
-        select_events_, select_suppressions_, count_events_;
+        select_events_, select_suppressions_, count_events_, insert_inbound_, insert_attachment_,
+        find_row_;
 };
 
 error_code exec(sqlite3* db, const char* sql) {

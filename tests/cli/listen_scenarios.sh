@@ -184,6 +184,124 @@ s = json.load(open(sys.argv[1]))
 assert s["accepted"] == 2 and s["delivered"] == 1 and s["bounced"] == 1, s
 PY
   ;;
+inbound_one_click_local|inbound_one_click_server)
+  # One-click POSTs taken from the List-Unsubscribe headers the emulator
+  # recorded (both merge modes), DSN/ARF/unsubscribe/auto-reply/reply
+  # posts to /inbound; then the suppression list, with sources, is exactly
+  # right and the next campaign skips exactly those addresses.
+  mode=${scenario#inbound_one_click_}
+  export SALVO_TEST_UNSUB=unsub-secret-42
+  start_listen --unsubscribe-secret-env SALVO_TEST_UNSUB \
+    --unsubscribe-mailto unsubscribe@news.example.com
+  start_emulator
+  make_campaign 20
+  python3 - "$work/job.json" "$lurl" "$mode" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["merge"] = sys.argv[3]
+j["message"]["mailing_id"] = "camp-1"
+j["unsubscribe"] = {"url": sys.argv[2] + "/unsubscribe?t=%%salvo_unsubscribe_token%%",
+                    "mailto": "unsubscribe@news.example.com", "secret_env": "SALVO_TEST_UNSUB"}
+json.dump(j, open(sys.argv[1], "w"))
+PY
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/send.out" 2>&1 ||
+    { cat "$work/send.out"; fail "send failed"; }
+  python3 - "$work/emails.ndjson" "$lurl" "$SALVO_LISTEN_SECRET_KEY" <<'PY' || fail "inbound/one-click posts"
+import base64, json, re, sys, urllib.request
+emails = {}
+for line in open(sys.argv[1]):
+    e = json.loads(line); emails[e["to"]] = e
+assert len(emails) == 20, len(emails)
+lurl, secret = sys.argv[2], sys.argv[3]
+def post(path, body, ctype):
+    req = urllib.request.Request(lurl + path, data=body.encode(), method="POST",
+                                 headers={"Content-Type": ctype})
+    try:
+        with urllib.request.urlopen(req) as r: return r.status
+    except urllib.error.HTTPError as e: return e.code
+tokens = set()
+for to, e in emails.items():
+    h = {x["name"]: x["value"] for x in e["headers"]}
+    assert h["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", h
+    m = re.search(r"<(http[^>]*/unsubscribe\?t=([A-Za-z0-9_-]+))>", h["List-Unsubscribe"])
+    assert m, h["List-Unsubscribe"]
+    tokens.add(m.group(2))
+assert len(tokens) == 20, "one token per row"
+# One-click for users 1-3, twice for user 1 (idempotent).
+for n in (1, 1, 2, 3):
+    h = {x["name"]: x["value"] for x in emails[f"user{n}@example.com"]["headers"]}
+    link = re.search(r"<(http[^>]*)>", h["List-Unsubscribe"].split(",")[-1]).group(1)
+    assert post(link[len(lurl):], "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded") == 200
+bad = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+assert post(bad[len(lurl):], "List-Unsubscribe=One-Click", "application/x-www-form-urlencoded") == 400
+def msg(frm, rcpt, subject, text, headers=(), atts=()):
+    return json.dumps({"SecretKey": secret, "InboundMailFrom": frm, "InboundRcptTo": rcpt,
+        "Message": {"Subject": subject, "TextBody": text, "From": {"EmailAddress": frm},
+                    "To": [{"EmailAddress": rcpt}],
+                    "CustomHeaders": [{"Name": k, "Value": v} for k, v in headers],
+                    "Attachments": [{"Name": "", "ContentType": t, "Content": base64.b64encode(c.encode()).decode()} for t, c in atts]}})
+j = "application/json"
+# user4: hard bounce (DSN); user5: soft bounce (not suppressed); user6: ARF;
+# user7: unsubscribe by mail (+tag); user8: out of office; user9: human reply.
+assert post("/inbound", msg("MAILER-DAEMON@mx.example.com", "bounces@news.example.com", "Undelivered Mail Returned to Sender", "see report",
+    [("Content-Type", "multipart/report; report-type=delivery-status")],
+    [("message/delivery-status", "Final-Recipient: rfc822; user4@example.com\nAction: failed\nStatus: 5.1.1\n")]), j) == 200
+assert post("/inbound", msg("MAILER-DAEMON@mx.example.com", "bounces@news.example.com", "Delayed Mail", "see report",
+    [("Content-Type", "multipart/report; report-type=delivery-status")],
+    [("message/delivery-status", "Final-Recipient: rfc822; user5@example.com\nAction: delayed\nStatus: 4.4.1\n")]), j) == 200
+assert post("/inbound", msg("feedback@arf.example.net", "fbl@news.example.com", "complaint", "abuse report",
+    [("Content-Type", "multipart/report; report-type=feedback-report")],
+    [("message/feedback-report", "Feedback-Type: abuse\nOriginal-Rcpt-To: user6@example.com\n")]), j) == 200
+assert post("/inbound", msg("user7@example.com", "unsubscribe+camp-1-user7@example.com@news.example.com", "", ""), j) == 200
+assert post("/inbound", msg("user8@example.com", "news@news.example.com", "Automatic reply: Hello", "away"), j) == 200
+assert post("/inbound", msg("user9@example.com", "news@news.example.com", "Re: Hello", "thanks!",
+    [("In-Reply-To", "<camp-1-user9@example.com@news.example.com>")]), j) == 200
+assert post("/inbound", msg("user9@example.com", "news@news.example.com", "Re: Hello", "x")
+            .replace(secret, "wrong"), j) == 401
+PY
+  stop_listen
+  "$salvo" suppressions export --db "$work/events.sqlite" --with-source >"$work/export.csv" 2>/dev/null ||
+    fail "export failed"
+  cat >"$work/expected.csv" <<'CSV'
+user1@example.com,unsubscribe,one-click
+user2@example.com,unsubscribe,one-click
+user3@example.com,unsubscribe,one-click
+user4@example.com,hard_bounce,dsn
+user6@example.com,complaint,arf
+user7@example.com,unsubscribe,inbound-reply
+CSV
+  diff "$work/expected.csv" "$work/export.csv" || fail "the suppression list is not exactly right"
+  python3 - "$work/events.sqlite" <<'PY' || fail "the inbound messages are not classified right"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = dict(db.execute("SELECT address, kind FROM inbound_messages").fetchall())
+assert rows["user8@example.com"] == "auto_reply" and rows["user9@example.com"] == "reply", rows
+assert rows["user5@example.com"] == "soft_bounce" and rows["user4@example.com"] == "hard_bounce", rows
+assert db.execute("SELECT count(*) FROM inbound_messages").fetchone()[0] == 6, "the 401 post was not stored"
+PY
+  job_json "$work/job2.json" recipients.csv '"Second %%first_name%%"' '"<p>Again</p>"'
+  python3 - "$work/job2.json" "$work/events.sqlite" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["suppression"] = {"db": sys.argv[2]}
+j["results"] = "results2.ndjson"; j["journal"] = "campaign2.journal"
+json.dump(j, open(sys.argv[1], "w"))
+PY
+  "$salvo" send "$work/job2.json" --endpoint "$url" --progress=none >"$work/send2.out" 2>&1 ||
+    { cat "$work/send2.out"; fail "second send failed"; }
+  python3 - "$work/results2.ndjson" >"$work/got_suppressed" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["status"] == "suppressed": print(r["email"])
+PY
+  sort -o "$work/got_suppressed" "$work/got_suppressed"
+  cut -d, -f1 "$work/expected.csv" | diff - "$work/got_suppressed" ||
+    fail "the next campaign skipped other addresses"
+  stop_emulator
+  grep -q 'unsub-secret-42\|listen-secret' "$work/listen.err" "$work/emu.err" "$work/send.out" &&
+    fail "a secret was printed"
+  ;;
 *) fail "unknown scenario $scenario" ;;
 esac
 echo "ok: $scenario"

@@ -28,7 +28,8 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$build" \
   -DSALVO_BUILD_SAMPLES=OFF \
   "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
   >/dev/null
-targets=(fuzz_csv fuzz_json fuzz_template fuzz_response fuzz_job fuzz_event fuzz_sibling)
+targets=(fuzz_csv fuzz_json fuzz_template fuzz_response fuzz_job fuzz_event fuzz_sibling fuzz_inbound
+  fuzz_token)
 cmake --build "$build" -j2 --target "${targets[@]}"
 
 status=0

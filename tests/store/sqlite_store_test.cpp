@@ -231,3 +231,81 @@ TEST_F(SqliteStore, AFailedWriteStoresNothing) {
 
 }  // namespace
 }  // namespace salvo::store
+
+namespace salvo::store {
+namespace {
+
+TEST(SqliteStoreInbound, AnInboundMessageJoinsItsRowAndADsnSuppressesAsDsn) {
+    test::temp_dir dir{"salvo-store-inbound"};
+    sqlite_options o;
+    o.path = dir.path() / "events.sqlite";
+    auto s = open_sqlite(o);
+    ASSERT_TRUE(s) << s.error().message();
+    platform::event sent;
+    sent.type = platform::event_type::delivered;
+    sent.type_name = "Delivered";
+    sent.date_time = "2026-01-01T00:00:00Z";
+    sent.time_ms = 1767225600000;
+    sent.address = "bob@example.org";
+    sent.mailing_id = "camp-1";
+    sent.message_id = "camp-1-bob@example.org";
+    sent.raw = "{}";
+    ASSERT_TRUE((*s)->write(std::span(&sent, 1), 1));
+
+    inbound_record dsn;
+    dsn.kind = platform::inbound_kind::hard_bounce;
+    dsn.kind_reason = "DSN";
+    dsn.address = "bob@example.org";
+    dsn.status = "5.1.1";
+    dsn.join_ids = {"nothing-like-it", "camp-1-bob@example.org"};
+    dsn.dedupe_key = "<dsn-1@mx> bounces@news";
+    dsn.raw = "{}";
+    dsn.attachments.push_back({"report", "message/delivery-status", false, 10, "ab12", ""});
+    platform::event e;
+    e.type = platform::event_type::failed;
+    e.type_name = "Failed";
+    e.failure_type = platform::failure_permanent;
+    e.address = dsn.address;
+    e.date_time = "2026-01-02T00:00:00Z";
+    e.time_ms = 1767312000000;
+    e.raw = "{}";
+    dsn.as_event = e;
+    inbound_record reply;
+    reply.kind = platform::inbound_kind::unsubscribe;
+    reply.address = "Jack@Example.NET";
+    reply.unsubscribe = true;
+    reply.raw = "{}";
+    const std::vector<write_item> items{
+        {nullptr, "inbound", &dsn}, {nullptr, "inbound", &dsn}, {nullptr, "inbound", &reply}};
+    const auto r = (*s)->write_items(items, 2);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->inbound_stored, 2u);
+    EXPECT_EQ(r->inbound_duplicates, 1u) << "the same Message-ID and recipient is stored once";
+    EXPECT_EQ(r->suppressed, 2u);
+    std::vector<suppression> got;
+    ASSERT_FALSE((*s)->for_each_suppression([&](const suppression& x) { got.push_back(x); }));
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].address, "Jack@example.net");
+    EXPECT_EQ(got[0].reason, "unsubscribe");
+    EXPECT_EQ(got[0].source, "inbound-reply");
+    EXPECT_EQ(got[1].address, "bob@example.org");
+    EXPECT_EQ(got[1].reason, "hard_bounce");
+    EXPECT_EQ(got[1].source, "dsn");
+    // The bounce event joined the campaign row found through the join ids.
+    std::size_t bounced = 0;
+    ASSERT_FALSE((*s)->for_each_event("camp-1", [&](const event_row& row) {
+        if (row.state == platform::delivery_state::bounced) {
+            ++bounced;
+            EXPECT_EQ(row.message_id, "camp-1-bob@example.org");
+        }
+    }));
+    EXPECT_EQ(bounced, 1u);
+    ASSERT_TRUE((*s)->add_suppression("m@example.org", "manual", 3));
+    got.clear();
+    ASSERT_FALSE((*s)->for_each_suppression([&](const suppression& x) { got.push_back(x); }));
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[2].source, "manual");
+}
+
+}  // namespace
+}  // namespace salvo::store

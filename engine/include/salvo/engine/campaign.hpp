@@ -41,6 +41,13 @@ namespace salvo::engine {
 /// file's absolute paths (stable across resumes, distinct per campaign).
 [[nodiscard]] std::string campaign_mailing_id(const job_config& job);
 
+/// The built-in per-row field holding the one-click unsubscribe token
+/// (base64url, platform::make_unsubscribe_token over the campaign's
+/// MailingId and the row's address), present when the job sets
+/// `unsubscribe.secret_env`. compile_message() adds it as the column after
+/// the source's last; the job fills it for every row it renders.
+inline constexpr const char* unsubscribe_token_field = "salvo_unsubscribe_token";
+
 /// The job's message compiled against a set of columns.
 struct compiled_message {
     injection::message_spec spec;

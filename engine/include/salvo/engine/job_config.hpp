@@ -77,6 +77,11 @@ struct message_spec {
 struct unsubscribe_spec {
     std::string url;
     std::string mailto;
+    /// The environment variable holding the one-click token secret; when
+    /// set, every row has the built-in field `salvo_unsubscribe_token`
+    /// (platform/unsubscribe_token.hpp) for use in `url`.
+    std::string secret_env;
+    std::size_t expiry_days = 0;  ///< tokens expire after this many days; 0: never
 };
 
 struct limits_spec {

@@ -1,8 +1,11 @@
 #pragma once
 /// `salvo listen`: the HTTP(S) endpoint SocketLabs' Event Webhooks post to.
 ///
-/// Routes: `POST /notifications` (events, JSON or form), `GET /healthz`,
-/// `GET /metrics` (Prometheus text). Every post is checked against the
+/// Routes: `POST /notifications` (events, JSON or form), `POST /inbound`
+/// (the Inbound API: parsed mail, classified and stored; attachments as
+/// files named by their SHA-256), `GET`/`POST /unsubscribe?t=TOKEN` (RFC
+/// 8058 one-click unsubscribe), `GET /healthz`, `GET /metrics` (Prometheus
+/// text). Every post is checked against the
 /// SecretKey (and the ServerId, when configured): a mismatch is 401 and
 /// nothing is stored. Events are handed to one writer thread that commits
 /// them in batches; a post is answered 200 (with the Validation Key in the
@@ -17,9 +20,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace salvo::receiver {
 
@@ -54,12 +59,29 @@ struct options {
     std::chrono::milliseconds idle_timeout{60000};    ///< between requests: closed
     /// At most this many events in one transaction.
     std::size_t max_batch_events = 4096;
+
+    /// The Inbound API's folder: `spool/` (bodies being received) and
+    /// `attachments/<sha256>`. Empty: `POST /inbound` answers 404.
+    std::filesystem::path inbound_dir;
+    std::size_t max_inbound_bytes = 50 * 1024 * 1024;  ///< above: 413
+    /// Bodies up to this size are read into memory; larger ones are
+    /// spooled to a file and parsed from there.
+    std::size_t inbound_memory_bytes = 1024 * 1024;
+    /// Inbound bodies parsed at once (each needs its size in memory).
+    std::size_t inbound_parsers = 2;
+    /// The campaigns' `unsubscribe.mailto` addresses (unsubscribe by mail).
+    std::vector<std::string> unsubscribe_mailto;
+    /// The one-click token secret (`unsubscribe.secret_env`); empty:
+    /// `/unsubscribe` answers 404.
+    std::string unsubscribe_secret;
 };
 
 /// Counters behind `GET /metrics`, for tests and the command line.
 struct stats {
     std::uint64_t events_stored = 0;
     std::uint64_t duplicates = 0;
+    std::uint64_t inbound_stored = 0, inbound_duplicates = 0;
+    std::uint64_t one_click = 0;
     std::uint64_t commits = 0;
     std::uint64_t answered_200 = 0, answered_400 = 0, answered_401 = 0, answered_413 = 0,
                   answered_503 = 0;

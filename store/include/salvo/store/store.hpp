@@ -5,6 +5,7 @@
 /// behind the same interface for multi-host deployments.
 
 #include <salvo/platform/event.hpp>
+#include <salvo/platform/inbound.hpp>
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
@@ -54,6 +55,45 @@ struct write_result {
     std::size_t suppressed = 0;  ///< addresses newly suppressed
     /// New events by platform::event_type.
     std::array<std::size_t, platform::event_type_count> stored_by_type{};
+    std::size_t inbound_stored = 0;      ///< new inbound messages
+    std::size_t inbound_duplicates = 0;  ///< inbound posts already stored
+};
+
+/// One classified inbound message as the store keeps it.
+struct inbound_record {
+    platform::inbound_kind kind = platform::inbound_kind::reply;
+    std::string kind_reason;
+    std::string address;  ///< the recipient reported on, or the sender
+    std::string status;   ///< a DSN's Status
+    std::string mail_from, rcpt_to, subject, header_message_id;
+    std::string mailing_id;  ///< as classified; replaced by the joined row's when found
+    /// Candidate MessageIds of the campaign row, best first; the first that
+    /// a stored event carries joins the message to its row.
+    std::vector<std::string> join_ids;
+    /// Message-ID + RcptTo; empty: never deduplicated.
+    std::string dedupe_key;
+    std::string raw;  ///< platform::stored_json()
+    struct attachment {
+        std::string name, content_type;
+        bool embedded = false;
+        std::uint64_t size = 0;
+        std::string sha256, error;  ///< sha256 empty when not stored
+    };
+    std::vector<attachment> attachments;
+    /// The event a report stands for (a DSN as Failed, an ARF as
+    /// Complaint): stored (with the joined MailingId/MessageId) and
+    /// suppressing as an event would, with source `dsn` or `arf`.
+    std::optional<platform::event> as_event;
+    /// Suppress `address` as `unsubscribe`, source `inbound-reply`.
+    bool unsubscribe = false;
+};
+
+/// One thing to write: an event (with the source its suppression gets:
+/// `event`, `one-click`) or an inbound message.
+struct write_item {
+    const platform::event* event = nullptr;
+    std::string_view source = "event";
+    const inbound_record* inbound = nullptr;
 };
 
 /// One suppressed address.
@@ -63,6 +103,8 @@ struct suppression {
         reason;  ///< hard_bounce, platform_suppressed, complaint, unsubscribe, soft_bounces, manual
     std::optional<std::int64_t> source_event;  ///< the event's id, none for `manual`
     std::int64_t added_ms = 0;
+    /// Who suppressed it: event, dsn, arf, inbound-reply, one-click, manual.
+    std::string source;
 };
 
 /// One stored event as `salvo status` reads it. The views point into the
@@ -96,6 +138,12 @@ class event_store {
     /// this returns a value the events are durable.
     [[nodiscard]] virtual boost::system::result<write_result> write(
         std::span<const platform::event> events, std::int64_t now_ms) = 0;
+
+    /// Stores events and inbound messages in one transaction, as write()
+    /// does; an inbound message already stored (same dedupe_key) is
+    /// skipped with everything it would have suppressed.
+    [[nodiscard]] virtual boost::system::result<write_result> write_items(
+        std::span<const write_item> items, std::int64_t now_ms) = 0;
 
     /// Calls `f` for every stored event of `mailing_id`, in no given order.
     [[nodiscard]] virtual boost::system::error_code for_each_event(

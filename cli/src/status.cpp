@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 #include <simdjson.h>
 #include <boost/json/serialize.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <array>
 #include <fstream>
@@ -53,51 +54,30 @@ digest digest_of(std::string_view first, std::string_view second = {}) {
         a = std::_Hash_bytes(second.data(), second.size(), a ^ (first.size() + 1));
         b = std::_Hash_bytes(second.data(), second.size(), b ^ (first.size() + 1));
     }
-    return {a, b | 1};  // b is never 0: an empty slot
+    return {a, b};
 }
 
-// Open addressing on digests, growing at 70 % full.
+struct digest_hash {
+    using is_avalanching = void;  // already a hash: no extra mixing
+    std::size_t operator()(const digest& d) const noexcept { return d.a; }
+};
+struct digest_equal {
+    bool operator()(const digest& x, const digest& y) const noexcept {
+        return x.a == y.a && x.b == y.b;
+    }
+};
+
+// Boost 1.81's open-addressing map: flat slots, no node per key.
 class outcome_index {
   public:
-    outcome& at(const digest& d) {
-        if ((count_ + 1) * 10 > slots_.size() * 7) grow();
-        slot& s = probe(slots_, d);
-        if (s.key.b == 0) {
-            s.key = d;
-            ++count_;
-        }
-        return s.value;
-    }
+    outcome& at(const digest& d) { return map_[d]; }
     [[nodiscard]] const outcome* find(const digest& d) const {
-        if (slots_.empty()) return nullptr;
-        std::size_t i = d.a & (slots_.size() - 1);
-        for (;; i = (i + 1) & (slots_.size() - 1)) {
-            const slot& s = slots_[i];
-            if (s.key.b == 0) return nullptr;
-            if (s.key.a == d.a && s.key.b == d.b) return &s.value;
-        }
+        const auto it = map_.find(d);
+        return it == map_.end() ? nullptr : &it->second;
     }
 
   private:
-    struct slot {
-        digest key;
-        outcome value;
-    };
-    static slot& probe(std::vector<slot>& slots, const digest& d) {
-        std::size_t i = d.a & (slots.size() - 1);
-        for (;; i = (i + 1) & (slots.size() - 1)) {
-            slot& s = slots[i];
-            if (s.key.b == 0 || (s.key.a == d.a && s.key.b == d.b)) return s;
-        }
-    }
-    void grow() {
-        std::vector<slot> bigger(slots_.empty() ? 1024 : slots_.size() * 2);
-        for (const slot& s : slots_)
-            if (s.key.b != 0) probe(bigger, s.key) = s;
-        slots_ = std::move(bigger);
-    }
-    std::vector<slot> slots_;
-    std::size_t count_ = 0;
+    boost::unordered_flat_map<digest, outcome, digest_hash, digest_equal> map_;
 };
 
 struct domain_counts {

@@ -485,7 +485,7 @@ error_code check_version(sqlite3* db) {
     sqlite3_finalize(s);
     if (rc != SQLITE_ROW) return sqlite_error(rc);
     if (version > static_cast<int>(std::size(detail::migrations))) return errc::schema_too_new;
-    if (version < static_cast<int>(std::size(detail::migrations))) return errc::not_a_database;
+    if (version < static_cast<int>(std::size(detail::migrations))) return errc::schema_too_old;
     return {};
 }
 
@@ -552,6 +552,10 @@ class store_cat final : public boost::system::error_category {
                        "create one)";
             case errc::bad_address:
                 return "not an email address";
+            case errc::schema_too_old:
+                return "the event database was made by an older salvo; open it once with "
+                       "`salvo listen --db FILE` (or `salvo suppressions add|remove --db FILE`), "
+                       "which upgrades it in place, then run this again";
         }
         return "unknown store error";
     }

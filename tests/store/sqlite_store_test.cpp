@@ -194,6 +194,26 @@ TEST_F(SqliteStore, ANewerSchemaIsRefused) {
     EXPECT_EQ(open_sqlite(o).error(), make_error_code(errc::schema_too_new));
 }
 
+// salvo status and a job's suppression source open read-only, so they
+// cannot upgrade a database an older salvo made: they say how to.
+TEST_F(SqliteStore, AnOlderSchemaOpenedReadOnlySaysHowToUpgrade) {
+    { auto s = open(); }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "events.sqlite").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "DELETE FROM schema_version WHERE version > 1", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+    sqlite_options o;
+    o.path = dir_ / "events.sqlite";
+    o.read_only = true;
+    const auto r = open_sqlite(o);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), make_error_code(errc::schema_too_old));
+    EXPECT_NE(r.error().message().find("salvo listen --db"), std::string::npos)
+        << r.error().message();
+}
+
 TEST_F(SqliteStore, AFileThatIsNotADatabaseIsRefused) {
     const auto p = dir_ / "junk.sqlite";
     std::FILE* f = std::fopen(p.c_str(), "wb");

@@ -29,6 +29,9 @@ enum class errc {
     schema_too_new = 1,  ///< the database was made by a newer salvo
     not_a_database,      ///< the file exists and is not a salvo event store
     bad_address,         ///< add_suppression() of something that is not an address
+    /// Opened read-only, the database was made by an older salvo: a
+    /// read-write open (salvo listen) upgrades it in place.
+    schema_too_old,
 };
 
 [[nodiscard]] const boost::system::error_category& store_category() noexcept;

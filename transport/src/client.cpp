@@ -124,11 +124,14 @@ struct client::impl {
             // A waiting submitter is woken once a quarter of the window is
             // free (or it is empty), not for every slot: each wake is a futex
             // call on both threads, and the submitter then fills the room it
-            // finds without waiting again.
-            wake = waiters > 0 &&
-                   (max_admitted - in_flight >= wake_room || in_flight == 0 ||
-                    (options.max_queued_bytes != 0 &&
-                     options.max_queued_bytes - admitted_bytes >= options.max_queued_bytes / 4));
+            // finds without waiting again. Both limits must have room: with
+            // the byte limit far from binding, "a quarter of the bytes free"
+            // alone held on every release and woke the submitter each time.
+            const bool count_room = max_admitted - in_flight >= wake_room;
+            const bool byte_room =
+                options.max_queued_bytes == 0 ||
+                options.max_queued_bytes - admitted_bytes >= options.max_queued_bytes / 4;
+            wake = waiters > 0 && ((count_room && byte_room) || in_flight == 0);
         }
         if (wake) slot_free.notify_all();
     }

@@ -297,6 +297,36 @@ TEST(Client, DeadReusedConnectionIsNotSilentlyResentByCurl) {
     EXPECT_EQ(server.arrivals(), 2u);  // one each, no invisible duplicate
 }
 
+TEST(Client, DeadReusedConnectionIsNotReissuedOnAnotherPooledConnection) {
+    // Two requests at once leave two kept-alive connections in the pool. The
+    // third goes out on one of them, which the server reads and closes
+    // without a word. curl's own retry then takes the other pooled connection
+    // (no new socket, so the socket guard never sees it): the pre-request
+    // callback must refuse that second issue.
+    http_test_server server([](std::size_t index, const received_request&) {
+        if (index == 2) return http_action::of(http_action::kind::close_without_answer);
+        http_action a;
+        if (index < 2) a.delay = std::chrono::milliseconds(100);  // both connections open
+        return a;
+    });
+    auto o = quick_options();
+    o.max_total_connections = 2;
+    o.max_in_flight = 2;
+    client c(o);
+    auto f1 = send(c, make_request(server.url(), "{\"n\":1}"));
+    auto f2 = send(c, make_request(server.url(), "{\"n\":2}"));
+    ASSERT_EQ(wait(f1).out.result, disposition::success);
+    ASSERT_EQ(wait(f2).out.result, disposition::success);
+    ASSERT_EQ(server.connections(), 2u);
+    auto third = send_and_wait(c, make_request(server.url(), "{\"n\":3}"));
+    EXPECT_EQ(third.out.result, disposition::maybe_delivered) << third.out.message;
+    EXPECT_TRUE(third.out.whole_body_sent);
+    EXPECT_EQ(third.out.attempts, 1u);
+    EXPECT_NE(third.out.message.find("never sent twice"), std::string::npos) << third.out.message;
+    EXPECT_TRUE(server.wait_until([&] { return server.closed_connections() >= 1; }, 2s));
+    EXPECT_EQ(server.arrivals(), 3u);  // one each, no invisible duplicate
+}
+
 TEST(Client, KeptAliveConnectionClosedBetweenRequestsStillSendsOnce) {
     http_test_server server([](std::size_t, const received_request& r) {
         http_action a;

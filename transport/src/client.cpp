@@ -405,6 +405,10 @@ void client::impl::on_done(CURL* easy, CURLcode code) {
                               std::memory_order_relaxed);
     stats.bytes_in.fetch_add(t->answer.body.size(), std::memory_order_relaxed);
 
+    // on_prereq refusing curl's re-issue of the request on another pooled
+    // connection ends the transfer as "aborted by callback"; it is the same
+    // refusal the socket guard makes, not a cancel.
+    if (code == CURLE_ABORTED_BY_CALLBACK && t->refused_reconnect) code = CURLE_SEND_FAIL_REWIND;
     t->answer.curl_code = static_cast<int>(code);
     t->answer.http_status = status;
     t->answer.bytes_uploaded = static_cast<std::uint64_t>(std::max<curl_off_t>(uploaded, 0));
@@ -536,7 +540,7 @@ bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& mess
     // or a timeout before curl read any of the body (a connect timeout).
     const bool unreachable =
         t->answer.http_status == 0 && (classify_curl_code(code) == curl_class::before_send ||
-                                       (code == CURLE_OPERATION_TIMEDOUT && !t->read_called));
+                                       (code == CURLE_OPERATION_TIMEDOUT && !t->issued));
     if (!retryable && !unreachable) {
         // An answer the endpoint meant (success, a permanent error) or a
         // maybe-delivered one: only a real answer says the endpoint is up.

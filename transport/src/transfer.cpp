@@ -30,22 +30,19 @@ std::string header_value(std::string_view line, std::size_t name_size) {
 
 // --- curl easy callbacks (no curl calls inside) -----------------------------
 
-std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* userp) {
+// Called by curl once a connection is ready, just before it issues the
+// request. A second call within one attempt is curl's own retry of a request
+// that went out on a reused connection that then died: the body may have
+// arrived, so that retry is refused (the request fails and is classified as
+// maybe delivered) rather than sent twice unknowingly.
+int on_prereq(void* userp, char*, char*, int, int) {
     auto* t = static_cast<transfer*>(userp);
-    t->read_called = true;
-    const std::size_t room = size * count;
-    const std::size_t n = std::min(room, t->req.body.size() - t->offset);
-    std::memcpy(buffer, t->req.body.data() + t->offset, n);
-    t->offset += n;
-    return n;
-}
-
-int on_seek(void* userp, curl_off_t offset, int origin) {
-    auto* t = static_cast<transfer*>(userp);
-    // Rewinding a body that nothing has read yet changes nothing; any other
-    // rewind would be curl re-sending without telling us.
-    if (offset == 0 && origin == SEEK_SET && t->offset == 0) return CURL_SEEKFUNC_OK;
-    return CURL_SEEKFUNC_CANTSEEK;
+    if (t->issued) {
+        t->refused_reconnect = true;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    t->issued = true;
+    return CURL_PREREQFUNC_OK;
 }
 
 std::size_t on_write(char* data, std::size_t size, std::size_t count, void* userp) {
@@ -112,8 +109,7 @@ bool build_headers(transfer& t, curl_slist* shared) {
 
 void configure_handle(CURL* e, const client_options& options, const std::string& user_agent) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_read);
-    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &on_seek);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &on_prereq);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());
@@ -138,12 +134,17 @@ void configure_handle(CURL* e, const client_options& options, const std::string&
 void configure_attempt(CURL* e, transfer& t, const client_options& options) {
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
     curl_easy_setopt(e, CURLOPT_URL, t.req.url.c_str());
+    // The body goes from the request's own buffer: curl sends a body under
+    // 64 KB in the same send() as the headers (one segment, one wake-up of
+    // the server instead of two), and larger ones straight from it. That
+    // makes the body rewindable for curl, so on_prereq is what stops curl
+    // from re-sending it on its own.
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.req.body.data());
     // The handle is reused: nullptr puts POST back.
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
                      t.req.method.empty() ? nullptr : t.req.method.c_str());
-    curl_easy_setopt(e, CURLOPT_READDATA, &t);
-    curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);

@@ -24,20 +24,19 @@ struct transfer final : open_guard {
         if (owns_header_list) curl_slist_free_all(header_list);
     }
 
-    /// A new connection within one attempt is fine until curl has read any of
-    /// the body; after that it could only be curl's silent retry.
+    /// A new connection within one attempt is fine until curl has issued the
+    /// request; after that it could only be curl's silent retry.
     [[nodiscard]] bool may_open_socket() const noexcept override {
-        if (read_called) refused_reconnect = true;
-        return !read_called;
+        if (issued) refused_reconnect = true;
+        return !issued;
     }
     transfer(const transfer&) = delete;
     transfer& operator=(const transfer&) = delete;
 
-    /// Starts a new attempt: the body is read from byte 0 again, the answer
-    /// of the previous attempt is dropped. Never called mid-transfer.
+    /// Starts a new attempt: the answer of the previous attempt is dropped.
+    /// Never called mid-transfer.
     void reset_attempt() noexcept {
-        offset = 0;
-        read_called = false;
+        issued = false;
         refused_reconnect = false;
         answer.body.clear();
         answer.retry_after.clear();
@@ -46,22 +45,22 @@ struct transfer final : open_guard {
     }
 
     /// Whether the whole body may have reached the server on this attempt:
-    /// curl counted it uploaded, or the read callback handed all of it over
-    /// (curl's own retry on a dead reused connection can reset its counter).
+    /// curl counted it uploaded, or curl wanted to issue the request a second
+    /// time (its retry resets the counter, so the first issue may have sent
+    /// it all).
     [[nodiscard]] bool whole_body_sent(curl_off_t uploaded) const noexcept {
-        if (req.body.empty()) return read_called;
-        return offset >= req.body.size() ||
-               (uploaded >= 0 && static_cast<std::size_t>(uploaded) >= req.body.size());
+        if (!issued) return false;
+        if (req.body.empty() || refused_reconnect) return true;
+        return uploaded >= 0 && static_cast<std::size_t>(uploaded) >= req.body.size();
     }
 
     request req;
     completion done;
-    outcome answer;                     // accumulates the response of the current attempt
-    CURL* easy = nullptr;               // set while an attempt is in the multi
-    curl_slist* header_list = nullptr;  // request headers + "Expect:", built once
-    bool owns_header_list = false;      // else the client's shared list
-    std::size_t offset = 0;             // next body byte to hand to curl (no rewind)
-    bool read_called = false;
+    outcome answer;                          // accumulates the response of the current attempt
+    CURL* easy = nullptr;                    // set while an attempt is in the multi
+    curl_slist* header_list = nullptr;       // request headers + "Expect:", built once
+    bool owns_header_list = false;           // else the client's shared list
+    bool issued = false;                     // curl issued the request on this attempt
     mutable bool refused_reconnect = false;  // may_open_socket said no this attempt
     bool waiting_retry = false;              // retry_timer is armed
     unsigned attempts = 0;

@@ -14,7 +14,7 @@
 namespace salvo::engine {
 namespace {
 
-constexpr std::size_t recorder_batch = 8;
+constexpr std::size_t recorder_batch = 32;
 constexpr std::chrono::milliseconds recorder_tick{2};
 
 }  // namespace

@@ -52,7 +52,11 @@ void batcher::seal() {
         spare_.pop_back();
     } else {
         current_ = outgoing_request{};
-        current_.body.reserve(body_hint_);
+        // Room for the largest body so far plus a margin: the template
+        // expansion grows the body to an upper bound of each message before
+        // trimming it, and a body reserved at exactly the last size was
+        // reallocated (and copied whole) for its last message.
+        current_.body.reserve(body_hint_ + std::max<std::size_t>(body_hint_ / 4, 16384));
         current_.slots.reserve(slots_hint_);
     }
     start();

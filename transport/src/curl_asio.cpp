@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,7 +61,7 @@ CURLMcode curl_asio_bridge::remove(CURL* easy) noexcept {
 int curl_asio_bridge::on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
     auto* self = static_cast<curl_asio_bridge*>(userp);
     if (what == CURL_POLL_REMOVE) {
-        self->forget(s);
+        self->rest(s);
         return 0;
     }
     return self->watch(s, what);
@@ -125,12 +126,19 @@ curl_socket_t curl_asio_bridge::on_open_socket(void* clientp, curlsocktype,
     const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
     if (fd < 0) return CURL_SOCKET_BAD;
     self->stats_.connections_opened.fetch_add(1, std::memory_order_relaxed);
+    try {
+        self->forget(fd);  // nothing of an earlier socket with this number survives
+        self->opened_.insert(fd);
+    } catch (...) {
+        // Out of memory: the socket is then treated like one curl opened.
+    }
     return fd;
 }
 
 int curl_asio_bridge::on_close_socket(void* clientp, curl_socket_t s) {
     auto* self = static_cast<curl_asio_bridge*>(clientp);
     self->forget(s);
+    self->opened_.erase(s);
     return ::close(s);
 }
 
@@ -147,13 +155,50 @@ int curl_asio_bridge::watch(curl_socket_t s, int what) noexcept {
             it = sockets_.emplace(s, std::move(st)).first;
         }
         const state_ptr& st = it->second;
+        const bool woke = st->idle;
+        st->idle = false;
         st->want = what;
         if ((what & CURL_POLL_IN) != 0) arm(st, true);
         if ((what & CURL_POLL_OUT) != 0) arm(st, false);
+        if (woke) catch_up(st);
         return 0;
     } catch (...) {
         return -1;  // out of memory: never let an exception cross into C
     }
+}
+
+// An idle connection's readiness may have come and gone (edge-triggered)
+// while no wait was pending: ask the kernel once, and hand what is ready to
+// curl from a posted handler (never from inside curl's callback).
+void curl_asio_bridge::catch_up(const state_ptr& st) {
+    pollfd p{};
+    p.fd = st->fd;
+    p.events = static_cast<short>(((st->want & CURL_POLL_IN) != 0 ? POLLIN : 0) |
+                                  ((st->want & CURL_POLL_OUT) != 0 ? POLLOUT : 0));
+    if (::poll(&p, 1, 0) <= 0) return;
+    int events = 0;
+    if ((p.revents & (POLLIN | POLLHUP)) != 0) events |= CURL_CSELECT_IN;
+    if ((p.revents & POLLOUT) != 0) events |= CURL_CSELECT_OUT;
+    if ((p.revents & (POLLERR | POLLNVAL)) != 0) events |= CURL_CSELECT_ERR;
+    if (events == 0) return;
+    boost::asio::post(io_, [this, st, events, alive = alive_] {
+        if (!*alive || st->closed || st->idle) return;
+        const int wanted = ((st->want & CURL_POLL_IN) != 0 ? CURL_CSELECT_IN : 0) |
+                           ((st->want & CURL_POLL_OUT) != 0 ? CURL_CSELECT_OUT : 0);
+        if ((events & (wanted | CURL_CSELECT_ERR)) == 0) return;
+        action(st->fd, events & (wanted | CURL_CSELECT_ERR));
+    });
+}
+
+void curl_asio_bridge::rest(curl_socket_t s) noexcept {
+    if (opened_.count(s) == 0) {
+        forget(s);
+        return;
+    }
+    const auto it = sockets_.find(s);
+    if (it == sockets_.end()) return;
+    it->second->want = 0;  // pending waits end without calling curl
+    it->second->idle = true;
 }
 
 void curl_asio_bridge::forget(curl_socket_t s) noexcept {

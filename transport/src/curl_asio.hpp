@@ -15,9 +15,18 @@
 //    most one async_wait per direction in flight; each completion clears its
 //    flag, calls socket_action with CURL_CSELECT_IN/OUT (ERR on error), and
 //    re-arms while curl still wants that direction;
-//  - on CURL_POLL_REMOVE and in the close-socket callback the descriptor is
-//    release()d, never closed by Asio; per-socket state is a shared_ptr held
-//    by every pending handler, with a `closed` flag checked first;
+//  - a connection curl keeps alive between transfers stays registered with
+//    Asio (CURL_POLL_REMOVE only marks it idle): deregistering and
+//    registering it again cost an epoll_ctl DEL, ADD and MOD and a FIONBIO
+//    ioctl per request. Asio's epoll registration is edge-triggered, so when
+//    curl wants an idle connection again, one poll() finds readiness that
+//    arrived while nobody waited. Only sockets the bridge opened itself are
+//    kept (curl closes others, e.g. its resolver's socketpair, without the
+//    close-socket callback, and their fd number could come back);
+//  - in the close-socket callback (and on CURL_POLL_REMOVE of a socket the
+//    bridge did not open) the descriptor is release()d, never closed by Asio;
+//    per-socket state is a shared_ptr held by every pending handler, with a
+//    `closed` flag checked first;
 //  - curl_multi_info_read is drained to NULL after every socket_action, and
 //    finished transfers are handed on only after the drain;
 //  - no curl function is ever called from inside a curl callback.
@@ -35,6 +44,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -91,7 +101,8 @@ class curl_asio_bridge {
         }
         boost::asio::posix::stream_descriptor descriptor;
         curl_socket_t fd;
-        int want = 0;  // CURL_POLL_IN / OUT / INOUT
+        int want = 0;       // CURL_POLL_IN / OUT / INOUT
+        bool idle = false;  // kept alive by curl, no transfer wants it
         bool reading = false;
         bool writing = false;
         bool closed = false;
@@ -105,7 +116,9 @@ class curl_asio_bridge {
     static int on_close_socket(void* clientp, curl_socket_t s);
 
     int watch(curl_socket_t s, int what) noexcept;
+    void rest(curl_socket_t s) noexcept;
     void forget(curl_socket_t s) noexcept;
+    void catch_up(const state_ptr& st);
     void arm(const state_ptr& st, bool read_direction);
     void on_ready(const state_ptr& st, bool read_direction, boost::system::error_code ec);
     void action(curl_socket_t s, int events);
@@ -126,6 +139,7 @@ class curl_asio_bridge {
     // Read by posted handlers, which may outlive the bridge.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::unordered_map<curl_socket_t, state_ptr> sockets_;
+    std::unordered_set<curl_socket_t> opened_;          // fds on_open_socket made, until closed
     std::vector<std::pair<CURL*, CURLcode>> finished_;  // reused drain buffer
 };
 

@@ -296,8 +296,7 @@ int run_bench(const bench_options& o) {
     res.max_in_flight = o.max_in_flight;
     res.messages_per_request = o.messages_per_request;
     res.recipients_per_message = o.recipients_per_message;
-    const unsigned cores = std::max(2u, std::thread::hardware_concurrency());
-    res.threads = config.threads > 0 ? config.threads : cores - 1;
+    res.threads = engine::pipeline_threads(config);
 
     std::mutex samples_mutex;
     long progress_tid = 0;
@@ -398,7 +397,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
     b->add_option("--recipients-per-message", o->recipients_per_message,
                   "Server mode: rows per merge message")
         ->capture_default_str();
-    b->add_option("--threads", o->threads, "Pipeline threads (0: cores - 1)")
+    b->add_option("--threads", o->threads,
+                  "Pipeline threads (0: every core in server mode, cores - 1 in local mode)")
         ->capture_default_str();
     b->add_option("--emulator-threads", o->emulator_threads, "I/O threads of the in-process sink")
         ->capture_default_str();

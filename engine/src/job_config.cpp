@@ -14,6 +14,7 @@
 #include <functional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace salvo::engine {
 namespace {
@@ -537,7 +538,9 @@ constexpr key_doc key_docs[] = {
     {"results", "`results.ndjson`", "One JSON line per recipient row, with its fate."},
     {"journal", "`campaign.journal`",
      "What makes a run resumable; another campaign's journal is refused."},
-    {"threads", "`0` (cores − 1)", "Rendering threads."},
+    {"threads", "`0` (automatic)",
+     "Rendering threads. `0`: every core in server mode, one less than the cores in local mode "
+     "(where sending needs a core of its own)."},
 };
 
 // Keys the key table does not hold (maps, arrays), for the reference.
@@ -1162,6 +1165,13 @@ transport::client_options transport_options(const job_config& config,
 
 void throw_exception_from_error(const job_error& e, const boost::source_location&) {
     throw std::runtime_error(e.message);
+}
+
+std::size_t pipeline_threads(const job_config& job) {
+    if (job.threads > 0) return job.threads;
+    const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    if (job.merge == merge_mode::server) return cores;
+    return std::max<std::size_t>(1, cores - 1);
 }
 
 }  // namespace salvo::engine

@@ -461,9 +461,7 @@ report job::impl::run() {
         });
     }
 
-    const int threads =
-        config.threads > 0 ? static_cast<int>(config.threads)
-                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+    const int threads = static_cast<int>(pipeline_threads(config));
     tbb::task_arena arena(threads);
     tbb::enumerable_thread_specific<std::optional<injection::batcher>> thread_batchers;
     tbb::concurrent_queue<std::unique_ptr<work>> spare_work;

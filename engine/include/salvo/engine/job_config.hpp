@@ -183,7 +183,7 @@ struct job_config {
     auto_pause_spec auto_pause;
     std::filesystem::path results = "results.ndjson";
     std::filesystem::path journal = "campaign.journal";
-    std::size_t threads = 0;  ///< TBB workers; 0: one less than the cores
+    std::size_t threads = 0;  ///< TBB workers; 0: pipeline_threads() decides
     marketing_spec marketing;
     reporting_spec reporting;
 };
@@ -209,6 +209,12 @@ struct job_error {
 /// The job-file reference as Markdown (`salvo help job-file`,
 /// docs/job-file.md): every key, what it takes, its default, what it does.
 [[nodiscard]] std::string job_file_reference();
+
+/// The rendering threads a job runs with: `threads` when set; otherwise
+/// every core in server mode (the network thread moves few, large requests
+/// and needs little CPU), and one less than the cores in local mode (where
+/// the network thread needs a core of its own).
+[[nodiscard]] std::size_t pipeline_threads(const job_config& job);
 
 /// Keys of the parser without a reference entry, and entries without a key:
 /// empty when the two agree.

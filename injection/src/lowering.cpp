@@ -93,11 +93,21 @@ std::vector<server_placeholder> server_scan(std::string_view text) {
 }
 
 server_lowering::server_lowering(const merge::field_set& fields) : fields_in_(&fields) {
-    for (int k = 0;; ++k) {
-        prefix_ = k == 0 ? "salvo_" : "salvo" + std::to_string(k) + "_";
+    // Every row carries every computed field's name, so the name is short:
+    // `s1`, `s2`, … (and `spct`), unless one of the user's own names has
+    // that shape; then `salvo_1`, …, then `salvo1_1`, ….
+    const auto taken = [&](std::string_view name) {
+        if (!starts_with_folded(name, prefix_)) return false;
+        const std::string_view rest = name.substr(prefix_.size());
+        if (folded(rest) == "pct") return true;
+        return !rest.empty() &&
+               std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    for (int k = -1;; ++k) {
+        prefix_ = k < 0 ? "s" : k == 0 ? "salvo_" : "salvo" + std::to_string(k) + "_";
         bool clash = false;
-        for (const auto& c : fields.columns) clash = clash || starts_with_folded(c, prefix_);
-        for (const auto& g : fields.globals) clash = clash || starts_with_folded(g.name, prefix_);
+        for (const auto& c : fields.columns) clash = clash || taken(c);
+        for (const auto& g : fields.globals) clash = clash || taken(g.name);
         if (!clash) break;
     }
 }

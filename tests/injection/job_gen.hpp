@@ -162,8 +162,10 @@ struct job_gen {
 
     std::string text(bool header) {
         static const char* literals[] = {
-            "Hello ", "50%% off", "%",    "%%",   "%%%", "%%First Name%%", "<&>\"'", "ü€", "\\",
-            " ",      "a:b|c",    "100%", "%%%%", "x%%", "%%salvo_1%%!"};
+            "Hello ",         "50%% off", "%",    "%%",  "%%%",
+            "%%First Name%%", "<&>\"'",   "ü€",   "\\",  " ",
+            "a:b|c",          "100%",     "%%%%", "x%%", "%%salvo_1%%!",
+            "%%s1%% %%spct%%"};
         static const char* body_only[] = {"\n", "\t", "line\r\n"};
         std::string out;
         const auto n = pick(7);
@@ -290,9 +292,10 @@ inline part random_part(job_gen& g, const merge::field_set& f, merge::context wh
 
 inline job random_job(job_gen& g, std::size_t max_rows = 6) {
     using merge::context;
-    static const char* column_pool[] = {"first",   "Last_Name", "code-1",          "salvo_1",
-                                        "SALVO_x", "note",      "DeliveryAddress", "recipientName"};
-    static const char* global_pool[] = {"Company", "first", "note", "salvo_g"};
+    static const char* column_pool[] = {"first",           "Last_Name",     "code-1",
+                                        "salvo_1",         "SALVO_x",       "note",
+                                        "DeliveryAddress", "recipientName", "S2"};
+    static const char* global_pool[] = {"Company", "first", "note", "salvo_g", "spct"};
     static const char* global_values[] = {"ACME", "<&>", "", "%%first%%", "50%"};
     job j;
     for (const auto* c : column_pool)

@@ -48,33 +48,49 @@ TEST(ServerLowering, PlainTextFieldKeepsItsName) {
 TEST(ServerLowering, EscapingEncodingAndFallbackBecomeDerivedFields) {
     merge::field_set f{{"first", "email"}, {}};
     server_lowering l(f);
-    EXPECT_EQ(lowered(l, tpl("<p>%%first%%</p>", f, context::html)), "<p>%%salvo_1%%</p>");
+    EXPECT_EQ(l.prefix(), "s");  // every row carries the names: short ones
+    EXPECT_EQ(lowered(l, tpl("<p>%%first%%</p>", f, context::html)), "<p>%%s1%%</p>");
     EXPECT_EQ(lowered(l, tpl("%%email:url%% %%first|friend%% %%first:raw%%", f, context::html)),
-              "%%salvo_2%% %%salvo_3%% %%first%%");
+              "%%s2%% %%s3%% %%first%%");
     // The same (field, modifier, context, fallback) reuses its derived field.
-    EXPECT_EQ(lowered(l, tpl("<b>%%First%%</b>", f, context::html)), "<b>%%salvo_1%%</b>");
+    EXPECT_EQ(lowered(l, tpl("<b>%%First%%</b>", f, context::html)), "<b>%%s1%%</b>");
     // A different context is a different derived field.
-    EXPECT_EQ(lowered(l, tpl("%%first|friend%%", f, context::text)), "%%salvo_4%%");
+    EXPECT_EQ(lowered(l, tpl("%%first|friend%%", f, context::text)), "%%s4%%");
 }
 
 TEST(ServerLowering, DerivedNamesNeverCollideWithUserFields) {
-    merge::field_set f{{"salvo_1", "Salvo1_x"}, {{"SALVO2_g", "v"}}};
-    server_lowering l(f);
-    EXPECT_EQ(l.prefix(), "salvo3_");
-    EXPECT_EQ(lowered(l, tpl("%%salvo_1|x%%", f, context::text)), "%%salvo3_1%%");
+    {
+        // Names that only start like ours are no clash.
+        merge::field_set f{{"salvo_1", "Sx1", "S1x", "s"}, {{"SPCTX", "v"}}};
+        server_lowering l(f);
+        EXPECT_EQ(l.prefix(), "s");
+    }
+    {
+        merge::field_set f{{"S12"}, {}};
+        server_lowering l(f);
+        EXPECT_EQ(l.prefix(), "salvo_");
+        EXPECT_EQ(lowered(l, tpl("%%S12|x%%", f, context::text)), "%%salvo_1%%");
+    }
+    {
+        // `pct` is taken too: the percent field is named prefix + "pct".
+        merge::field_set f{{"s1", "salvo_7"}, {{"SALVO1_PCT", "v"}}};
+        server_lowering l(f);
+        EXPECT_EQ(l.prefix(), "salvo2_");
+        EXPECT_EQ(lowered(l, tpl("%%s1|x%%", f, context::text)), "%%salvo2_1%%");
+    }
 }
 
 TEST(ServerLowering, EnvelopeNamesAreAlwaysDerived) {
     merge::field_set f{{"DeliveryAddress", "recipientname"}, {}};
     server_lowering l(f);
     EXPECT_EQ(lowered(l, tpl("%%DeliveryAddress%% %%RecipientName%%", f, context::text)),
-              "%%salvo_1%% %%salvo_2%%");
+              "%%s1%% %%s2%%");
 }
 
 TEST(ServerLowering, GlobalThroughADerivedFieldIsADerivedGlobal) {
     merge::field_set f{{"note"}, {{"note", "<g>"}, {"Company", "A&B"}}};
     server_lowering l(f);
-    EXPECT_EQ(lowered(l, tpl("%%note%% %%Company%%", f, context::html)), "%%salvo_1%% %%salvo_2%%");
+    EXPECT_EQ(lowered(l, tpl("%%note%% %%Company%%", f, context::html)), "%%s1%% %%s2%%");
     l.finish();
     ASSERT_EQ(l.fields().size(), 2U);
     EXPECT_EQ(l.fields()[0].global, "&lt;g&gt;");

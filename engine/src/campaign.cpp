@@ -222,10 +222,15 @@ boost::system::result<compiled_message, run_error> compile_message(
     const std::string mailing_id = campaign_mailing_id(cfg);
     spec.mailing_id.emplace();
     SALVO_TRY_COMPILE(*spec.mailing_id, mailing_id, header, "message.mailing_id");
+    const auto email = email_column_of(columns, cfg.recipients.email);
+    if (email) {
+        const auto at = std::find(columns.begin(), columns.end(), *email);
+        spec.address_column = static_cast<std::size_t>(at - columns.begin());
+    }
     if (!cfg.message.message_id.empty()) {
         spec.message_id.emplace();
         SALVO_TRY_COMPILE(*spec.message_id, cfg.message.message_id, header, "message.message_id");
-    } else if (const auto email = email_column_of(columns, cfg.recipients.email)) {
+    } else if (email) {
         spec.message_id.emplace();
         SALVO_TRY_COMPILE(*spec.message_id, mailing_id + "-%%" + *email + "%%", header,
                           "message.message_id (derived)");

@@ -66,6 +66,9 @@ bool is_identity(const merge::compiled_template& t, const merge::placeholder& p)
     return f != "deliveryaddress" && f != "recipientname";
 }
 
+// token_field's mark for a placeholder written as %%DeliveryAddress%%.
+constexpr std::size_t delivery_address = static_cast<std::size_t>(-1);
+
 }  // namespace
 
 std::vector<server_placeholder> server_scan(std::string_view text) {
@@ -92,7 +95,9 @@ std::vector<server_placeholder> server_scan(std::string_view text) {
     return out;
 }
 
-server_lowering::server_lowering(const merge::field_set& fields) : fields_in_(&fields) {
+server_lowering::server_lowering(const merge::field_set& fields,
+                                 std::optional<std::size_t> address_column)
+    : fields_in_(&fields), address_column_(address_column) {
     // Every row carries every computed field's name, so the name is short:
     // `s1`, `s2`, … (and `spct`), unless one of the user's own names has
     // that shape; then `salvo_1`, …, then `salvo1_1`, ….
@@ -229,8 +234,15 @@ boost::system::result<std::string, error_info> server_lowering::lower(
             token_field.push_back(0);
             continue;
         }
-        const auto index = is_identity(t, s.field) ? identity_field(t, s.field, error)
-                                                   : derived_field(t, s.field, error);
+        const bool identity = is_identity(t, s.field);
+        if (identity && address_column_ && s.field.column == address_column_) {
+            // The row's DeliveryAddress is this column's value, byte for byte.
+            pieces.push_back({true, "DeliveryAddress"});
+            token_field.push_back(delivery_address);
+            continue;
+        }
+        const auto index =
+            identity ? identity_field(t, s.field, error) : derived_field(t, s.field, error);
         if (!error.empty()) {
             return error_info{
                 make_error_code(errc::server_mode_refused),
@@ -240,7 +252,8 @@ boost::system::result<std::string, error_info> server_lowering::lower(
         token_field.push_back(index);
     }
     for (std::size_t i = 0; i < pieces.size(); ++i)
-        if (pieces[i].is_placeholder) pieces[i].text = fields_[token_field[i]].name;
+        if (pieces[i].is_placeholder && token_field[i] != delivery_address)
+            pieces[i].text = fields_[token_field[i]].name;
     bool escaped = false;
     auto text = assemble_for_server(pieces, prefix_ + "pct", escaped);
     if (!text) {

@@ -259,7 +259,7 @@ void request_writer::build_local_tail() {
 }
 
 boost::system::result<void, error_info> request_writer::build_server_parts() {
-    server_lowering lowering(spec_.fields);
+    server_lowering lowering(spec_.fields, spec_.address_column);
     // Lower every template first (the field list grows), then write the head.
     std::vector<std::pair<const merge::compiled_template*, std::string>> lowered;
     std::string probe;

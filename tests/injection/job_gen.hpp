@@ -198,6 +198,7 @@ struct part {
 
 struct job {
     merge::field_set fields;
+    std::optional<std::size_t> address_column;  ///< a column holding each row's address
     bool html_escape = true;
     part from, subject, text;
     std::optional<part> from_name, reply_to, html, amp, mailing_id, message_id, header;
@@ -210,6 +211,7 @@ struct job {
     message_spec spec() const {
         message_spec s;
         s.fields = fields;
+        s.address_column = address_column;
         s.from.email = compile(from, "From address");
         if (from_name) s.from.name = compile(*from_name, "From name");
         if (reply_to) {
@@ -301,6 +303,12 @@ inline job random_job(job_gen& g, std::size_t max_rows = 6) {
     for (const auto* c : column_pool)
         if (g.coin(60)) j.fields.columns.emplace_back(c);
     if (j.fields.columns.empty()) j.fields.columns.emplace_back("first");
+    // Often the address is a column too, as in a real job: templates may
+    // then name it, and server mode writes it as %%DeliveryAddress%%.
+    if (g.coin(50)) {
+        j.address_column = j.fields.columns.size();
+        j.fields.columns.emplace_back("Email");
+    }
     for (const auto* name : global_pool)
         if (g.coin(40)) j.fields.globals.push_back({name, global_values[g.pick(5)]});
     g.names = j.fields.columns;
@@ -342,7 +350,8 @@ inline job random_job(job_gen& g, std::size_t max_rows = 6) {
             rec.name = std::to_string(r);
             rec.name.insert(0, "Name ");
         }
-        for (std::size_t c = 0; c < j.fields.columns.size(); ++c) rec.values.push_back(g.value());
+        for (std::size_t c = 0; c < j.fields.columns.size(); ++c)
+            rec.values.push_back(j.address_column == c ? rec.address : g.value());
         rec.id = r;
         j.recipients.push_back(std::move(rec));
     }

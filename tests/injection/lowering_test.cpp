@@ -80,6 +80,20 @@ TEST(ServerLowering, DerivedNamesNeverCollideWithUserFields) {
     }
 }
 
+TEST(ServerLowering, ThePlainAddressColumnIsWrittenAsDeliveryAddress) {
+    merge::field_set f{{"first", "Email"}, {}};
+    server_lowering l(f, 1);
+    EXPECT_EQ(lowered(l, tpl("news-%%email%%", f, context::header)), "news-%%DeliveryAddress%%");
+    // Escaped or encoded, it is still a computed field of its own.
+    EXPECT_EQ(lowered(l, tpl("<a>%%Email%%</a> %%email:url%%", f, context::html)),
+              "<a>%%s1%%</a> %%s2%%");
+    l.finish();
+    for (const auto& field : l.fields()) EXPECT_NE(field.name, "Email");
+    // Without an address column it is an ordinary field.
+    server_lowering plain(f);
+    EXPECT_EQ(lowered(plain, tpl("news-%%email%%", f, context::header)), "news-%%email%%");
+}
+
 TEST(ServerLowering, EnvelopeNamesAreAlwaysDerived) {
     merge::field_set f{{"DeliveryAddress", "recipientname"}, {}};
     server_lowering l(f);

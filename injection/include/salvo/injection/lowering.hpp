@@ -75,11 +75,14 @@ struct lowered_piece {
 /// building. Errors name the template (its label) and the reason.
 class server_lowering {
   public:
-    /// Picks the derived-name prefix: "salvo_", or "salvo<k>_" for the
-    /// smallest k such that no column or Global name starts with it
-    /// (case-insensitively), so derived names never collide with user fields
-    /// nor with DeliveryAddress and RecipientName.
-    explicit server_lowering(const merge::field_set& fields);
+    /// Picks the derived-name prefix: "s", else "salvo_", else "salvo<k>_"
+    /// for the smallest k such that no column or Global name is the prefix
+    /// followed by digits or "pct" (case-insensitively), so derived names
+    /// never collide with user fields nor with DeliveryAddress and
+    /// RecipientName. A plain placeholder of `address_column` is written as
+    /// `%%DeliveryAddress%%`: every row already carries that value.
+    explicit server_lowering(const merge::field_set& fields,
+                             std::optional<std::size_t> address_column = std::nullopt);
 
     /// Returns `t` rewritten in plain `%%Field%%` form, unescaped.
     [[nodiscard]] boost::system::result<std::string, error_info> lower(
@@ -100,6 +103,7 @@ class server_lowering {
                               std::string& error);
 
     const merge::field_set* fields_in_;
+    std::optional<std::size_t> address_column_;
     std::string prefix_;
     std::string percent_field_;
     std::vector<lowered_field> fields_;

@@ -51,6 +51,10 @@ struct metadata_entry {
 /// read-only between threads.
 struct message_spec {
     merge::field_set fields;
+    /// The column each recipient's address comes from, when there is one:
+    /// server mode writes a plain `%%<that column>%%` as `%%DeliveryAddress%%`
+    /// (the same text, already in every row) instead of a second field.
+    std::optional<std::size_t> address_column;
     address_template from;
     std::optional<address_template> reply_to;
     merge::compiled_template subject;

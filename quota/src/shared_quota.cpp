@@ -251,7 +251,7 @@ struct shared_quota::impl {
             delete p;
             // Maybe inside a hiredis callback: drop from a fresh handler.
             boost::asio::post(io, [this, conn = connection] {
-                if (conn == connection)
+                if (conn == connection && ac != nullptr)
                     drop("cannot send a command to " + describe(options.endpoint));
             });
             return;
@@ -307,7 +307,7 @@ struct shared_quota::impl {
             const std::string message = what + " failed on " + describe(options.endpoint) + ": " +
                                         std::string(reply.str, reply.len);
             boost::asio::post(io, [this, message, conn = connection] {
-                if (conn == connection) drop(message);
+                if (conn == connection && ac != nullptr) drop(message);
             });
             if (p.kind == command::give_back) finish_stop();
             return;

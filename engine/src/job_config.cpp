@@ -349,21 +349,8 @@ const std::vector<key_def>& key_table() {
         {"rate.emails_per_day", "a whole number (0: no quota)", SALVO_UINT(rate.emails_per_day)},
         {"rate.adaptive", "true or false", SALVO_BOOL(rate.adaptive)},
         {"rate.shared.redis", "a redis:// or unix:// URL (no password in it)",
-         [](job_config& j, const leaf& v, const parse_context&) {
-             auto s = get_string(v);
-             if (!s) return false;
-             j.rate.shared.redis = std::move(*s);
-             j.rate.shared.present = true;
-             return true;
-         }},
-        {"rate.shared.key", "a string",
-         [](job_config& j, const leaf& v, const parse_context&) {
-             auto s = get_string(v);
-             if (!s) return false;
-             j.rate.shared.key = std::move(*s);
-             j.rate.shared.present = true;
-             return true;
-         }},
+         SALVO_STRING(rate.shared.redis)},
+        {"rate.shared.key", "a string", SALVO_STRING(rate.shared.key)},
         {"rate.shared.emails_per_second", "a number (0: no emails limit)",
          SALVO_NUMBER(rate.shared.emails_per_second)},
         {"rate.shared.requests_per_second", "a number (0: no requests limit)",
@@ -960,6 +947,12 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
         return e;
     if (auto e = need(job.retry.max_attempts >= 1, "retry.max_attempts", "must be at least 1"))
         return e;
+    {
+        auto& q = job.rate.shared;
+        q.present = !q.redis.empty() || !q.key.empty() || q.emails_per_second > 0 ||
+                    q.requests_per_second > 0 || !q.password_env.empty() ||
+                    !q.password_file.empty() || q.give_up_after.has_value();
+    }
     if (job.rate.shared.present) {
         const auto& q = job.rate.shared;
         if (auto e = need(!q.redis.empty(), "rate.shared.redis",

@@ -168,6 +168,12 @@ std::string duration_text(std::chrono::milliseconds d) {
     return std::to_string(ms) + "ms";
 }
 
+std::string outage_line(const quota::quota_state& s) {
+    if (!s.unreachable) return {};
+    return "shared quota unreachable since " + clock_time(s.since) + ": " + s.last_error +
+           " \u2014 retrying; Ctrl-C stops, the same command resumes";
+}
+
 std::string outage_line(const transport::circuit_state& c) {
     if (!c.open) return {};
     return "endpoint unreachable since " + clock_time(c.since) + ": " + c.last_error +
@@ -475,10 +481,7 @@ report job::impl::run() {
             p.emails_per_second =
                 p.seconds > 0 ? static_cast<double>(accepted_this_run.load()) / p.seconds : 0;
             p.outage = outage_line(net->circuit());
-            if (p.outage.empty() && shared_quota) {
-                p.outage = quota::outage_line(shared_quota->state());
-                if (!p.outage.empty()) p.outage += "; Ctrl-C stops, the same command resumes";
-            }
+            if (p.outage.empty() && shared_quota) p.outage = outage_line(shared_quota->state());
             options.on_progress(p);
         });
     }

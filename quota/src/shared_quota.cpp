@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,15 +27,6 @@ using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 enum class command : std::uint8_t { auth, select, lease, give_back, hold };
-
-std::string clock_time(std::chrono::system_clock::time_point at) {
-    const std::time_t t = std::chrono::system_clock::to_time_t(at);
-    std::tm local{};
-    localtime_r(&t, &local);
-    char text[16];
-    std::strftime(text, sizeof text, "%H:%M:%S", &local);
-    return text;
-}
 
 std::string number(double v) {
     char text[64];
@@ -89,6 +79,7 @@ struct shared_quota::impl {
             const std::int64_t need_r = base_requests > 0 ? 1 : 0;
             if (stopped || gave_up) return milliseconds(1'000);
             if (hold_until > now) return hold_until - now;
+            if (now > lease_expires) emails_left = requests_left = 0;
             if (emails_left >= need_e && requests_left >= need_r) {
                 emails_left -= need_e;
                 requests_left -= need_r;
@@ -332,6 +323,9 @@ struct shared_quota::impl {
         if (at(0) == 1) {
             {
                 std::lock_guard lock(lease_mutex);
+                lease_expires =
+                    steady::now() + std::chrono::duration_cast<steady::duration>(
+                                        options.lease_window * options.lease_lifetime_windows);
                 emails_left += static_cast<std::int64_t>(last_lease_e);
                 requests_left += static_cast<std::int64_t>(last_lease_r);
                 leased_e = static_cast<std::int64_t>(last_lease_e);
@@ -540,6 +534,7 @@ struct shared_quota::impl {
     bool unreachable = true;                  // no answer yet, or Redis failed
     bool stopped = false, gave_up = false;
     steady::time_point hold_until{};
+    steady::time_point lease_expires{};  // the lease's tokens are dropped after this
 
     std::mutex wake_mutex;
     std::function<void()> wake;
@@ -603,12 +598,6 @@ void shared_quota::on_throttle(std::chrono::milliseconds pause) noexcept {
 void shared_quota::set_wake(std::function<void()> wake) {
     std::lock_guard lock(impl_->wake_mutex);
     impl_->wake = std::move(wake);
-}
-
-std::string outage_line(const quota_state& s) {
-    if (!s.unreachable) return {};
-    return "shared quota unreachable since " + clock_time(s.since) + ": " + s.last_error +
-           " \u2014 retrying";
 }
 
 }  // namespace salvo::quota

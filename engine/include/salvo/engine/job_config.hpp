@@ -102,7 +102,7 @@ struct shared_rate_spec {
     /// Redis unreachable this long stops the job (exit 3, rows pending);
     /// unset: retry.give_up_after.
     std::optional<std::chrono::milliseconds> give_up_after;
-    bool present = false;  ///< some rate.shared key was given
+    bool present = false;  ///< some rate.shared key was given (set when the job is loaded)
 };
 
 struct rate_spec {

@@ -27,6 +27,10 @@ struct shared_quota_options {
     /// How far the shared TAT may run ahead of now, in lease windows: room
     /// for this many leases outstanding across all processes at once.
     double tolerance_windows = 2.0;
+    /// Leased tokens not used within this many lease windows are dropped
+    /// (they stay counted in Redis): a process that stalls with a lease in
+    /// hand does not spend it later in a burst above the rate.
+    double lease_lifetime_windows = 4.0;
     /// A connect or a command with no answer after this is a failure.
     std::chrono::milliseconds command_timeout{2'000};
     /// Reconnects wait a random time in [0, min(cap, base·2^(n−1))].
@@ -86,9 +90,5 @@ class shared_quota final : public transport::admission_hook {
     struct impl;
     std::unique_ptr<impl> impl_;
 };
-
-/// "shared quota unreachable since HH:MM:SS: <error> — retrying", or "" when
-/// it is reachable; for progress lines.
-[[nodiscard]] std::string outage_line(const quota_state& s);
 
 }  // namespace salvo::quota

@@ -24,6 +24,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libsqlite3-dev
+  # The shared quota (rate.shared): the Redis client library, and the
+  # server its tests start on a unix socket in a temp dir.
+  libhiredis-dev redis-server
   wrk
   # For the tests: tests/cli/bad_input.sh makes its largest inputs with
   # python3, tests/cli/security.sh its self-signed certificate with openssl,

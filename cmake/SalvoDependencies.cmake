@@ -46,6 +46,21 @@ salvo_require(CLI11_FOUND "CLI11 >= 2.1" libcli11-dev)
 find_package(SQLite3 3.40 QUIET)
 salvo_require(SQLite3_FOUND "SQLite >= 3.40" libsqlite3-dev)
 
+# The shared quota's Redis client (quota/): hiredis 0.14, whose CMake file
+# sets variables only, so an imported target is made here.
+find_path(HIREDIS_INCLUDE_DIR hiredis/async.h)
+find_library(HIREDIS_LIBRARY hiredis)
+if(HIREDIS_INCLUDE_DIR AND HIREDIS_LIBRARY)
+  set(hiredis_FOUND TRUE)
+endif()
+salvo_require(hiredis_FOUND "hiredis (the Redis client library)" libhiredis-dev)
+if(NOT TARGET hiredis::hiredis)
+  add_library(hiredis::hiredis UNKNOWN IMPORTED)
+  set_target_properties(hiredis::hiredis PROPERTIES
+    IMPORTED_LOCATION "${HIREDIS_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${HIREDIS_INCLUDE_DIR}")
+endif()
+
 find_package(Threads REQUIRED)
 
 if(SALVO_BUILD_TESTS)

@@ -34,10 +34,13 @@ void progress_display::update(const engine::progress& p) {
         in_outage_ = !p.outage.empty();
         if (drawn_) std::fputs("\n", stderr);
         drawn_ = false;
-        if (in_outage_)
+        if (in_outage_) {
             fmt::print(stderr, "salvo: {}\n", p.outage);
-        else
-            fmt::print(stderr, "salvo: the endpoint answers again; sending\n");
+            quota_outage_ = p.outage.starts_with("shared quota");
+        } else {
+            fmt::print(stderr, "salvo: the {} answers again; sending\n",
+                       quota_outage_ ? "shared quota's Redis" : "endpoint");
+        }
         std::fflush(stderr);
     }
     if (!enabled_) return;

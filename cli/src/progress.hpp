@@ -35,7 +35,8 @@ class progress_display {
     double window_rate(double seconds, std::uint64_t decided);
 
     bool drawn_ = false;
-    bool in_outage_ = false;  // the outage line was printed, not yet the recovery
+    bool in_outage_ = false;     // the outage line was printed, not yet the recovery
+    bool quota_outage_ = false;  // that outage was the shared quota's Redis, not the endpoint
     std::optional<std::uint64_t> total_;
     std::optional<std::uint64_t> baseline_;                 // rows decided before this run
     std::deque<std::pair<double, std::uint64_t>> samples_;  // (seconds, decided)

@@ -1,4 +1,5 @@
 #include <salvo/engine/job_config.hpp>
+#include <salvo/quota/redis_url.hpp>
 #include <salvo/transport/client.hpp>
 
 #include <simdjson.h>
@@ -348,6 +349,23 @@ const std::vector<key_def>& key_table() {
         {"rate.emails_per_hour", "a whole number (0: no quota)", SALVO_UINT(rate.emails_per_hour)},
         {"rate.emails_per_day", "a whole number (0: no quota)", SALVO_UINT(rate.emails_per_day)},
         {"rate.adaptive", "true or false", SALVO_BOOL(rate.adaptive)},
+        {"rate.shared.redis", "a redis:// or unix:// URL (no password in it)",
+         SALVO_STRING(rate.shared.redis)},
+        {"rate.shared.key", "a string", SALVO_STRING(rate.shared.key)},
+        {"rate.shared.emails_per_second", "a number (0: no emails limit)",
+         SALVO_NUMBER(rate.shared.emails_per_second)},
+        {"rate.shared.requests_per_second", "a number (0: no requests limit)",
+         SALVO_NUMBER(rate.shared.requests_per_second)},
+        {"rate.shared.password_env", "the name of an environment variable",
+         SALVO_STRING(rate.shared.password_env)},
+        {"rate.shared.password_file", "a file path", SALVO_PATH(rate.shared.password_file)},
+        {"rate.shared.give_up_after", "a duration: seconds, or a string such as \"30s\", \"10m\"",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto d = get_duration(v);
+             if (!d || d->count() == 0) return false;
+             j.rate.shared.give_up_after = *d;
+             return true;
+         }},
         {"retry.max_attempts", "a whole number", SALVO_UINT(retry.max_attempts)},
         {"retry.base_delay_ms", "a whole number", SALVO_UINT(retry.base_delay_ms)},
         {"retry.max_delay_ms", "a whole number", SALVO_UINT(retry.max_delay_ms)},
@@ -496,6 +514,23 @@ constexpr key_doc key_docs[] = {
     {"rate.adaptive", "`false`",
      "Needs a rate: halves it on 429/`OverQuota` or a spent retry budget, raises it again when "
      "quiet."},
+    {"rate.shared.redis", "none (no shared quota)",
+     "A quota shared with other processes through Redis: `redis://HOST:PORT/DB` or "
+     "`unix:///path/redis.sock?db=N`. `rediss://` is refused (Debian 12's hiredis has no TLS), "
+     "and so is a password in the URL. See docs/shared-quota.md."},
+    {"rate.shared.key", "none (required with `redis`)",
+     "The quota's name in Redis: the same in every process that shares the account."},
+    {"rate.shared.emails_per_second", "`0` (no emails limit)",
+     "Emails a second, at most, for all the processes together."},
+    {"rate.shared.requests_per_second", "`0` (no requests limit)",
+     "API requests a second, at most, for all the processes together."},
+    {"rate.shared.password_env", "none",
+     "The environment variable holding Redis' password (AUTH), if it has one."},
+    {"rate.shared.password_file", "none",
+     "A file holding Redis' password; wins over the variable."},
+    {"rate.shared.give_up_after", "`retry.give_up_after`",
+     "How long Redis may be unreachable (nothing is sent meanwhile) before the job stops with "
+     "exit 3, rows pending: seconds or `\"30s\"`, `\"10m\"`."},
     {"retry.max_attempts", "`25`",
      "Attempts per request, the first included; attempts during an outage do not count."},
     {"retry.give_up_after", "`10m`",
@@ -915,6 +950,28 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
         return e;
     if (auto e = need(job.retry.max_attempts >= 1, "retry.max_attempts", "must be at least 1"))
         return e;
+    {
+        auto& q = job.rate.shared;
+        q.present = !q.redis.empty() || !q.key.empty() || q.emails_per_second > 0 ||
+                    q.requests_per_second > 0 || !q.password_env.empty() ||
+                    !q.password_file.empty() || q.give_up_after.has_value();
+    }
+    if (job.rate.shared.present) {
+        const auto& q = job.rate.shared;
+        if (auto e = need(!q.redis.empty(), "rate.shared.redis",
+                          "is required: the Redis that keeps the shared quota, e.g. "
+                          "\"redis://127.0.0.1:6379/0\""))
+            return e;
+        // The message never repeats the URL: it might hold a password.
+        if (auto url = quota::parse_redis_url(q.redis); !url)
+            if (auto e = need(false, "rate.shared.redis", url.error().c_str())) return e;
+        if (auto e = need(!q.key.empty(), "rate.shared.key",
+                          "is required: the quota's name, the same in every process sharing it"))
+            return e;
+        if (auto e = need(q.emails_per_second > 0 || q.requests_per_second > 0, "rate.shared",
+                          "needs emails_per_second or requests_per_second (or both)"))
+            return e;
+    }
     for (const auto& a : job.message.attachments)
         if (auto e = need(fs::is_regular_file(a.file), "message.attachments",
                           ("cannot read attachment file '" + a.file.string() + "'").c_str()))
@@ -1134,6 +1191,28 @@ boost::system::result<std::string, job_error> resolve_secret(const std::string& 
 
 boost::system::result<std::string, job_error> resolve_api_key(const job_config& job) {
     return resolve_secret(job.api_key_env, job.api_key_file, "");
+}
+
+boost::system::result<std::string, job_error> resolve_shared_quota_password(const job_config& job) {
+    const auto& q = job.rate.shared;
+    if (!q.password_file.empty()) {
+        std::ifstream in(q.password_file, std::ios::binary);
+        const std::string k = "rate.shared.password_file";
+        if (!in) return job_error{k, k + ": cannot read '" + q.password_file.string() + "'"};
+        std::ostringstream s;
+        s << in.rdbuf();
+        std::string pw = s.str();
+        while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+        if (pw.empty()) return job_error{k, k + ": '" + q.password_file.string() + "' is empty"};
+        return {boost::system::in_place_value, std::move(pw)};
+    }
+    if (q.password_env.empty()) return {boost::system::in_place_value, std::string()};
+    const char* v = std::getenv(q.password_env.c_str());
+    const std::string k = "rate.shared.password_env";
+    if (v == nullptr || *v == '\0')
+        return job_error{k, k + ": the environment variable " + q.password_env +
+                                " is not set (it holds Redis' password)"};
+    return {boost::system::in_place_value, std::string(v)};
 }
 
 transport::client_options transport_options(const job_config& config,

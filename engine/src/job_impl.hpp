@@ -6,6 +6,7 @@
 #include <salvo/injection/batcher.hpp>
 #include <salvo/injection/request_writer.hpp>
 #include <salvo/injection/response_reader.hpp>
+#include <salvo/quota/shared_quota.hpp>
 #include <salvo/transport/client.hpp>
 
 #include <oneapi/tbb/concurrent_queue.h>
@@ -121,6 +122,10 @@ struct job::impl {
     std::atomic<std::uint64_t> accepted_this_run{0};
     std::atomic<std::uint64_t> next_request{1};
     std::atomic<std::uint64_t> first_sends{0};
+    // rate.shared: the quota's settings (password resolved by create()),
+    // and the quota itself while run() runs; the client holds it too.
+    std::optional<quota::shared_quota_options> quota_options;
+    std::shared_ptr<quota::shared_quota> shared_quota;
     std::unique_ptr<transport::client> net;
     std::atomic<transport::client*> net_ptr{nullptr};  // for cancel() from other threads
 

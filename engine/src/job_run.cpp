@@ -168,6 +168,12 @@ std::string duration_text(std::chrono::milliseconds d) {
     return std::to_string(ms) + "ms";
 }
 
+std::string outage_line(const quota::quota_state& s) {
+    if (!s.unreachable) return {};
+    return "shared quota unreachable since " + clock_time(s.since) + ": " + s.last_error +
+           " \u2014 retrying; Ctrl-C stops, the same command resumes";
+}
+
 std::string outage_line(const transport::circuit_state& c) {
     if (!c.open) return {};
     return "endpoint unreachable since " + clock_time(c.since) + ": " + c.last_error +
@@ -430,6 +436,24 @@ report job::impl::run() {
                          ". No row was failed for it: the rows not accepted stay pending; run "
                          "the same command to resume once the endpoint answers");
     };
+    if (quota_options) {
+        // Fail closed: while Redis is unreachable the quota admits nothing;
+        // after rate.shared.give_up_after the job stops as for an outage of
+        // the endpoint (exit 3, rows pending).
+        shared_quota = std::make_shared<quota::shared_quota>(
+            *quota_options, [this](const quota::quota_state& s) {
+                request_stop(
+                    job_status::unreachable,
+                    "the shared quota's Redis (" + quota::describe(quota_options->endpoint) +
+                        ") unreachable since " + clock_time(s.since) +
+                        ", gave up after rate.shared.give_up_after (" +
+                        duration_text(quota_options->give_up_after) + "): " + s.last_error +
+                        ". Nothing was sent without it and no row was failed for it: the "
+                        "rows not accepted stay pending; run the same command to resume "
+                        "once Redis answers");
+            });
+        co.admission = shared_quota;
+    }
     net = std::make_unique<transport::client>(co);
     net_ptr = net.get();
     if (stopping()) net->stop_admitting();  // cancelled before the client existed
@@ -457,6 +481,7 @@ report job::impl::run() {
             p.emails_per_second =
                 p.seconds > 0 ? static_cast<double>(accepted_this_run.load()) / p.seconds : 0;
             p.outage = outage_line(net->circuit());
+            if (p.outage.empty() && shared_quota) p.outage = outage_line(shared_quota->state());
             options.on_progress(p);
         });
     }
@@ -498,6 +523,8 @@ report job::impl::run() {
 
     wait_until_idle();
     net->shutdown(stopping() ? options.shutdown_deadline : std::chrono::milliseconds(0));
+    // Gives the unused part of its lease back to the other processes.
+    if (shared_quota) shared_quota->stop(std::chrono::milliseconds(1'000));
     book->on_durable({});
     {
         std::lock_guard lock(finished_mutex);

@@ -81,6 +81,20 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                              ", so no failed rows to retry; run without --retry-failed to send "
                              "the campaign"};
     }
+    if (cfg.rate.shared.present) {
+        auto password = resolve_shared_quota_password(cfg);
+        if (!password) return run_error{password.error().message};
+        auto endpoint = quota::parse_redis_url(cfg.rate.shared.redis);
+        if (!endpoint) return run_error{"rate.shared.redis: " + endpoint.error()};
+        quota::shared_quota_options q;
+        q.endpoint = std::move(*endpoint);
+        q.key = cfg.rate.shared.key;
+        q.emails_per_second = cfg.rate.shared.emails_per_second;
+        q.requests_per_second = cfg.rate.shared.requests_per_second;
+        q.password = std::move(*password);
+        q.give_up_after = cfg.rate.shared.give_up_after.value_or(cfg.retry.give_up_after);
+        p->quota_options = std::move(q);
+    }
     if (p->options.restart) {
         std::string error;
         if (!move_aside(cfg.journal, error) || !move_aside(cfg.results, error))

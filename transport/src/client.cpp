@@ -78,6 +78,8 @@ struct client::impl {
         curl_multi_setopt(m, CURLMOPT_PIPELINING,
                           options.http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
         stats.current_rate.store(limiter.current_request_rate(), std::memory_order_relaxed);
+        if (options.admission)
+            options.admission->set_wake([this] { boost::asio::post(io, [this] { pump(); }); });
         thread = std::thread([this] {
             pthread_setname_np(pthread_self(), "salvo-net");  // visible in top, perf, gdb
             io.run();
@@ -169,6 +171,8 @@ struct client::impl {
         std::call_once(stop_once, [&] {
             boost::asio::post(io, [this, deadline] { begin_stop(deadline); });
             thread.join();
+            // The hook may outlive the client: no wake may post to io now.
+            if (options.admission) options.admission->set_wake({});
         });
     }
 
@@ -227,7 +231,13 @@ struct client::impl {
                 if (t->req.gate > gate.load(std::memory_order_acquire)) return;
                 gate_blocked.store(false, std::memory_order_relaxed);
             }
-            const auto wait = limiter.try_acquire(t->req.cost);
+            auto wait = clock::duration::zero();
+            if (options.admission) wait = options.admission->try_acquire(t->req.cost);
+            if (wait == clock::duration::zero()) {
+                wait = limiter.try_acquire(t->req.cost);
+                if (wait > clock::duration::zero() && options.admission)
+                    options.admission->give_back(t->req.cost);
+            }
             if (wait > clock::duration::zero()) {
                 if (!admission_armed) {
                     admission_armed = true;
@@ -430,6 +440,13 @@ void client::impl::on_done(CURL* easy, CURLcode code) {
         if (!error && v.result != disposition::success) error = errc::http_status;
     }
 
+    if (v.throttled && options.admission) {
+        std::optional<clock::duration> pause;
+        if (!t->answer.retry_after.empty())
+            pause = parse_retry_after(t->answer.retry_after, clock_.system_now());
+        options.admission->on_throttle(
+            std::chrono::ceil<std::chrono::milliseconds>(pause.value_or(clock::duration::zero())));
+    }
     if (options.adaptive.enabled && limiter.limited()) {
         const double before = adaptive.scale();
         const double after = v.throttled                        ? adaptive.on_throttle()

@@ -90,6 +90,21 @@ struct limits_spec {
     std::size_t max_request_bytes = 10 * 1024 * 1024;
 };
 
+/// One account quota shared by several processes through Redis
+/// (`rate.shared`, docs/shared-quota.md). Off while `redis` is empty.
+struct shared_rate_spec {
+    std::string redis;                    ///< redis://HOST:PORT/DB or unix:///path?db=N
+    std::string key;                      ///< the quota's name, the same in every process
+    double emails_per_second = 0;         ///< 0: no emails limit
+    double requests_per_second = 0;       ///< 0: no requests limit
+    std::string password_env;             ///< a variable holding Redis' password
+    std::filesystem::path password_file;  ///< a file holding it; wins over the variable
+    /// Redis unreachable this long stops the job (exit 3, rows pending);
+    /// unset: retry.give_up_after.
+    std::optional<std::chrono::milliseconds> give_up_after;
+    bool present = false;  ///< some rate.shared key was given (set when the job is loaded)
+};
+
 struct rate_spec {
     double emails_per_second = 0;    ///< 0: unlimited
     double requests_per_second = 0;  ///< 0: unlimited
@@ -99,6 +114,7 @@ struct rate_spec {
     std::size_t emails_per_hour = 0;
     std::size_t emails_per_day = 0;
     bool adaptive = false;  ///< halve the rate on 429/OverQuota, raise it when quiet
+    shared_rate_spec shared;
 };
 
 struct retry_spec {
@@ -233,6 +249,12 @@ struct job_error {
 /// the job keys the error names.
 [[nodiscard]] boost::system::result<std::string, job_error> resolve_secret(
     const std::string& env, const std::filesystem::path& file, std::string_view key_name);
+
+/// Redis' password for rate.shared: from `password_file` when set, else the
+/// variable `password_env`, else none (""). The error names the key, never
+/// the password.
+[[nodiscard]] boost::system::result<std::string, job_error> resolve_shared_quota_password(
+    const job_config& job);
 
 /// The transport's settings from the job (in-flight window, timeouts, TLS,
 /// proxy, rates, retry), as `send` uses them and the sibling-API commands too.

@@ -4,6 +4,7 @@
 /// timeouts and TLS options.
 
 #include "salvo/transport/adaptive_rate.hpp"
+#include "salvo/transport/admission.hpp"
 #include "salvo/transport/classify.hpp"
 #include "salvo/transport/clock.hpp"
 #include "salvo/transport/counters.hpp"
@@ -106,7 +107,10 @@ struct client_options {
     /// Called on the network thread when the circuit opens, closes or gives
     /// up; must not block (same rules as a completion).
     std::function<void(circuit_event, const circuit_state&)> on_circuit;
-    body_hook hook;                                    ///< optional; see classify.hpp.
+    body_hook hook;  ///< optional; see classify.hpp.
+    /// Optional: asked before each attempt starts (a shared quota); see
+    /// admission.hpp. Told of each throttled answer.
+    std::shared_ptr<admission_hook> admission;
     std::uint64_t random_seed = 0x5a17'0c0d'e5eedULL;  ///< backoff jitter.
 };
 

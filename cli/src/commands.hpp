@@ -57,6 +57,11 @@ struct emulate_args {
         open_rate, click_rate, unsubscribe_rate;
     std::uint64_t events_seed = 1;
     bool events_shuffle = false;
+    // The Inbound API (emulator::inbound_options); inbound_url empty: none.
+    std::string inbound_url, inbound_secret_env, inbound_validation_key_env;
+    double reply_rate = 0, auto_reply_rate = 0, dsn_rate = 0, arf_rate = 0,
+           unsubscribe_reply_rate = 0;
+    std::uint64_t inbound_seed = 1;
     // The Marketing and Reporting APIs (emulator::sibling_options).
     std::string marketing_data;
     std::size_t max_contacts = 0;
@@ -71,8 +76,10 @@ struct listen_args {
     std::string config_file;  ///< optional JSON file with the same keys
     std::optional<std::string> listen, db, secret_key_env, secret_key_file, validation_key_env,
         validation_key_file, server_id, tls_cert, tls_key, inbound_dir, unsubscribe_secret_env,
-        unsubscribe_secret_file;
+        unsubscribe_secret_file, on_reply, forward_url;
     std::vector<std::string> unsubscribe_mailto;
+    std::optional<std::size_t> reply_concurrency;
+    std::optional<unsigned> reply_timeout, reply_attempts;  ///< seconds; runs
     std::optional<std::size_t> threads;
     std::optional<unsigned> soft_bounce_count, soft_bounce_days;
 };

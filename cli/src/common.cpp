@@ -1,9 +1,15 @@
 // Exit codes and the rendering setup of preview and validate.
 #include "common.hpp"
 
+#include "commands.hpp"
+
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include <sys/stat.h>
 
 namespace salvo::cli {
 
@@ -22,6 +28,29 @@ std::optional<rendering> prepare_rendering(engine::job_config cfg, std::string k
     };
     rendering r;
     r.cfg = std::move(cfg);
+    // A list job reads the copy `salvo send` makes of the list: the last one,
+    // saying when it was made, or a first one fetched now.
+    if (const auto id = r.cfg.recipients.marketing_list; id != 0) {
+        const auto& copy = r.cfg.recipients.path;
+        struct stat st {};
+        if (::stat(copy.c_str(), &st) == 0) {
+            char when[32] = "?";
+            std::tm tm{};
+            if (gmtime_r(&st.st_mtime, &tm))
+                std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+            fmt::print(stderr,
+                       "note: recipients.marketing_list {}: reading the copy the last salvo send "
+                       "made, {} (written {} UTC); salvo send fetches the list again and says "
+                       "if it changed\n",
+                       id, copy.string(), when);
+        } else {
+            fmt::print(stderr,
+                       "note: recipients.marketing_list {}: no copy of the list yet; fetching it "
+                       "from the Marketing API into {} (the copy salvo send starts from)\n",
+                       id, copy.string());
+            if (fetch_marketing_list(r.cfg, false, false) != exit_ok) return std::nullopt;
+        }
+    }
     auto src = engine::open_recipients(r.cfg);
     if (!src) return failed(src.error());
     r.src = std::move(*src);

@@ -96,6 +96,32 @@ std::optional<emulator::fault_rule> parse_fault(std::string_view spec, std::stri
     return rule;
 }
 
+// The receiver's SecretKey and (optional) Validation Key for the poster
+// `what` ("events", "inbound"), from the variables --WHAT-secret-env and
+// --WHAT-validation-key-env name; false (said on stderr) when one is unset.
+bool receiver_keys(std::string_view what, const std::string& secret_env,
+                   const std::string& validation_env, std::string& secret,
+                   std::string& validation) {
+    const char* s = secret_env.empty() ? nullptr : std::getenv(secret_env.c_str());
+    if (!s || !*s) {
+        fmt::print(stderr,
+                   "salvo: --{0}-url needs the receiver's SecretKey in an environment variable "
+                   "named by --{0}-secret-env{1}\n",
+                   what, secret_env.empty() ? "" : " (" + secret_env + " is not set)");
+        return false;
+    }
+    secret = s;
+    if (validation_env.empty()) return true;
+    const char* v = std::getenv(validation_env.c_str());
+    if (!v || !*v) {
+        fmt::print(stderr, "salvo: --{}-validation-key-env {}: the variable is not set\n", what,
+                   validation_env);
+        return false;
+    }
+    validation = v;
+    return true;
+}
+
 }  // namespace
 
 int run_emulate(const emulate_args& a) {
@@ -189,27 +215,9 @@ int run_emulate(const emulate_args& a) {
     if (!a.events_url.empty()) {
         emulator::event_options ev;
         ev.url = a.events_url;
-        const char* secret =
-            a.events_secret_env.empty() ? nullptr : std::getenv(a.events_secret_env.c_str());
-        if (!secret || !*secret) {
-            fmt::print(
-                stderr,
-                "salvo: --events-url needs the receiver's SecretKey in an environment "
-                "variable named by --events-secret-env{}\n",
-                a.events_secret_env.empty() ? "" : " (" + a.events_secret_env + " is not set)");
+        if (!receiver_keys("events", a.events_secret_env, a.events_validation_key_env,
+                           ev.secret_key, ev.validation_key))
             return exit_usage;
-        }
-        ev.secret_key = secret;
-        if (!a.events_validation_key_env.empty()) {
-            const char* v = std::getenv(a.events_validation_key_env.c_str());
-            if (!v || !*v) {
-                fmt::print(stderr,
-                           "salvo: --events-validation-key-env {}: the variable is not set\n",
-                           a.events_validation_key_env);
-                return exit_usage;
-            }
-            ev.validation_key = v;
-        }
         if (!o.server_id.empty()) ev.server_id = o.server_id;
         ev.form = a.events_format == "form";
         ev.per_second = a.events_per_second;
@@ -239,6 +247,31 @@ int run_emulate(const emulate_args& a) {
             return exit_usage;
         }
         o.events = std::move(ev);
+    }
+    if (!a.inbound_url.empty()) {
+        emulator::inbound_options in;
+        in.url = a.inbound_url;
+        if (!receiver_keys("inbound", a.inbound_secret_env, a.inbound_validation_key_env,
+                           in.secret_key, in.validation_key))
+            return exit_usage;
+        in.reply_rate = a.reply_rate;
+        in.auto_reply_rate = a.auto_reply_rate;
+        in.dsn_rate = a.dsn_rate;
+        in.arf_rate = a.arf_rate;
+        in.unsubscribe_reply_rate = a.unsubscribe_reply_rate;
+        in.seed = a.inbound_seed;
+        if (in.reply_rate + in.auto_reply_rate + in.dsn_rate + in.arf_rate +
+                in.unsubscribe_reply_rate >
+            1) {
+            fmt::print(stderr,
+                       "salvo: --reply-rate + --auto-reply-rate + --dsn-rate + --arf-rate + "
+                       "--unsubscribe-reply-rate exceed 1 (each email gets at most one)\n");
+            return exit_usage;
+        }
+        o.inbound = std::move(in);
+    } else if (!a.inbound_secret_env.empty()) {
+        fmt::print(stderr, "salvo: --inbound-secret-env without --inbound-url\n");
+        return exit_usage;
     }
     // Block the stop signals before the server's threads exist.
     sigset_t set;

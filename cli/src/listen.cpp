@@ -110,6 +110,19 @@ bool read_config(listen_args& a) {
         else if (key == "unsubscribe_mailto") {
             ok = is_string;
             if (ok && a.unsubscribe_mailto.empty()) a.unsubscribe_mailto.emplace_back(s);
+        } else if (key == "on_reply")
+            ok = set(a.on_reply);
+        else if (key == "forward_url")
+            ok = set(a.forward_url);
+        else if (key == "reply_concurrency") {
+            ok = is_number && n > 0 && n <= 64;
+            if (ok && !a.reply_concurrency) a.reply_concurrency = static_cast<std::size_t>(n);
+        } else if (key == "reply_timeout") {
+            ok = is_number && n > 0;
+            if (ok && !a.reply_timeout) a.reply_timeout = static_cast<unsigned>(n);
+        } else if (key == "reply_attempts") {
+            ok = is_number && n > 0;
+            if (ok && !a.reply_attempts) a.reply_attempts = static_cast<unsigned>(n);
         } else if (key == "tls_key")
             ok = set(a.tls_key);
         else if (key == "server_id") {
@@ -139,7 +152,8 @@ bool read_config(listen_args& a) {
                        "secret_key_file, validation_key_env, validation_key_file, server_id, "
                        "tls_cert, tls_key, threads, soft_bounce_count, soft_bounce_days, "
                        "inbound_dir, unsubscribe_secret_env, unsubscribe_secret_file, "
-                       "unsubscribe_mailto)\n",
+                       "unsubscribe_mailto, on_reply, forward_url, reply_concurrency, "
+                       "reply_timeout, reply_attempts)\n",
                        a.config_file, key);
             return false;
         }
@@ -194,6 +208,25 @@ int run_listen(listen_args a) {
         o.unsubscribe_secret = std::move(*u);
     }
     o.unsubscribe_mailto = a.unsubscribe_mailto;
+    o.on_reply = a.on_reply.value_or("");
+    if (!o.on_reply.empty()) {
+        std::vector<std::string> argv;
+        std::string why;
+        if (receiver::split_command(o.on_reply, argv, why)) {
+            fmt::print(stderr, "salvo listen: --on-reply: {}\n", why);
+            return exit_usage;
+        }
+    }
+    o.forward_url = a.forward_url.value_or("");
+    if (!o.forward_url.empty() && o.forward_url.rfind("http://", 0) != 0 &&
+        o.forward_url.rfind("https://", 0) != 0) {
+        fmt::print(stderr, "salvo listen: --forward-url {}: expected an http:// or https:// URL\n",
+                   o.forward_url);
+        return exit_usage;
+    }
+    if (a.reply_concurrency) o.reply_concurrency = *a.reply_concurrency;
+    if (a.reply_timeout) o.reply_timeout = std::chrono::seconds(*a.reply_timeout);
+    if (a.reply_attempts) o.reply_attempts = *a.reply_attempts;
 
     const auto so = store_options(a);
     o.inbound_dir = a.inbound_dir.value_or(so.path.string() + ".inbound");
@@ -232,6 +265,13 @@ int run_listen(listen_args a) {
                sig == SIGINT ? "SIGINT" : "SIGTERM", st.events_stored, st.duplicates,
                st.inbound_stored, st.one_click, st.answered_401, st.answered_400, st.answered_413,
                st.answered_503);
+    if (!o.on_reply.empty() || !o.forward_url.empty())
+        fmt::print(stderr,
+                   "salvo listen: replies handed on: commands {} ok, {} failed ({} reruns); "
+                   "forwards {} ok, {} failed ({} retries); {} not handed on{}{}\n",
+                   st.command_ok, st.command_failed, st.command_retried, st.forward_ok,
+                   st.forward_failed, st.forward_retried, st.handoff_dropped,
+                   st.last_handoff_error.empty() ? "" : "; last failure: ", st.last_handoff_error);
     return exit_ok;
 }
 
@@ -285,8 +325,9 @@ int run_suppressions(const suppressions_args& a) {
                          .count();
     std::size_t changed = 0;
     for (const auto& address : addresses) {
-        auto r = a.action == "add" ? (*db)->add_suppression(address, a.reason, now)
-                                   : (*db)->remove_suppression(address);
+        auto r = a.action == "add"
+                     ? (*db)->add_suppression(address, store::canonical_reason(a.reason), now)
+                     : (*db)->remove_suppression(address);
         if (!r) {
             fmt::print(stderr, "salvo suppressions: {}: {}\n", address, r.error().message());
             return exit_usage;

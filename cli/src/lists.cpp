@@ -372,7 +372,8 @@ int run_unsubscribe(const lists_args& a) {
     }
     std::vector<std::string> addresses;
     const auto ec = (*db)->for_each_suppression([&](const store::suppression& sup) {
-        if ((sup.reason == "unsubscribe" || sup.reason == "complaint") && sup.added_ms >= since)
+        const auto reason = store::canonical_reason(sup.reason);
+        if ((reason == "unsubscribed" || reason == "complained") && sup.added_ms >= since)
             addresses.push_back(sup.address);
     });
     if (ec) {

@@ -186,6 +186,27 @@ int main(int argc, char** argv) {
     e->add_option("--unsubscribe-rate", emu.unsubscribe_rate, "Of delivered: unsubscribes (0.01)");
     e->add_option("--events-seed", emu.events_seed, "Seed of the event draws (default 1)");
     e->add_flag("--events-shuffle", emu.events_shuffle, "Post events out of order");
+    e->add_option("--inbound-url", emu.inbound_url,
+                  "Post inbound mail (replies, auto-replies, DSNs, ARF complaints, unsubscribe "
+                  "mails) for a share of accepted emails here, e.g. http://127.0.0.1:8466/inbound");
+    e->add_option("--inbound-secret-env", emu.inbound_secret_env,
+                  "Environment variable holding the receiver's SecretKey for --inbound-url");
+    e->add_option("--inbound-validation-key-env", emu.inbound_validation_key_env,
+                  "Environment variable holding the Validation Key the inbound handshake must "
+                  "return");
+    e->add_option("--reply-rate", emu.reply_rate, "Share of emails answered by a person (0)")
+        ->check(CLI::Range(0.0, 1.0));
+    e->add_option("--auto-reply-rate", emu.auto_reply_rate, "... by an out-of-office (0)")
+        ->check(CLI::Range(0.0, 1.0));
+    e->add_option("--dsn-rate", emu.dsn_rate, "... bounced back as a DSN, 5.1.1 (0)")
+        ->check(CLI::Range(0.0, 1.0));
+    e->add_option("--arf-rate", emu.arf_rate, "... reported as an ARF complaint (0)")
+        ->check(CLI::Range(0.0, 1.0));
+    e->add_option("--unsubscribe-reply-rate", emu.unsubscribe_reply_rate,
+                  "... answered \"unsubscribe\" to the List-Unsubscribe mailto (0); the five "
+                  "add up to at most 1")
+        ->check(CLI::Range(0.0, 1.0));
+    e->add_option("--inbound-seed", emu.inbound_seed, "Seed of the inbound draws (default 1)");
     e->add_option("--marketing-data", emu.marketing_data,
                   "Marketing API lists and contacts: loaded from this JSON file (if it exists) "
                   "and written back at exit");
@@ -290,6 +311,21 @@ int main(int argc, char** argv) {
     l->add_option("--unsubscribe-mailto", lis.unsubscribe_mailto,
                   "The campaigns' unsubscribe.mailto address (repeatable): mail to it "
                   "unsubscribes its sender");
+    l->add_option("--on-reply", lis.on_reply,
+                  "Run this command for every human reply, the message's JSON on its standard "
+                  "input; split into words like a shell's but run without one (write "
+                  "\"sh -c '...'\" for pipes); never delays the answer");
+    l->add_option("--forward-url", lis.forward_url,
+                  "Re-POST every human reply's JSON to this URL (with the transport's retries)");
+    l->add_option("--reply-concurrency", lis.reply_concurrency,
+                  "Commands / forwards of replies at once (default 2)")
+        ->check(CLI::Range(1, 64));
+    l->add_option("--reply-timeout", lis.reply_timeout,
+                  "Seconds an --on-reply command may run before it is killed (default 30)")
+        ->check(CLI::Range(1, 3600));
+    l->add_option("--reply-attempts", lis.reply_attempts,
+                  "Runs of a failing --on-reply command (default 3)")
+        ->check(CLI::Range(1, 100));
     l->add_option("--soft-bounce-count", lis.soft_bounce_count,
                   "Suppress after this many soft bounces (default 3; 0 = never)");
     l->add_option("--soft-bounce-days", lis.soft_bounce_days,

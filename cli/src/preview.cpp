@@ -4,6 +4,7 @@
 #include <salvo/engine/campaign.hpp>
 #include <salvo/engine/validate.hpp>
 #include <salvo/merge/escape.hpp>
+#include <salvo/platform/unsubscribe_token.hpp>
 
 #include <fmt/core.h>
 
@@ -212,6 +213,27 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
     }
     const auto& spec = job->message.spec;
     const bool server = job->cfg.merge == engine::merge_mode::server;
+    // The built-in one-click token field, as salvo send fills it: after the
+    // source's last column, in both merge modes.
+    std::string token_secret, token_mailing_id;
+    std::uint32_t token_expiry_day = 0;
+    if (const auto& env = job->cfg.unsubscribe.secret_env; !env.empty()) {
+        const char* secret = std::getenv(env.c_str());
+        if (secret && *secret) {
+            token_secret = secret;
+            token_mailing_id = engine::campaign_mailing_id(job->cfg);
+            if (job->cfg.unsubscribe.expiry_days > 0)
+                token_expiry_day = platform::days_since_epoch_now() +
+                                   static_cast<std::uint32_t>(job->cfg.unsubscribe.expiry_days);
+        } else {
+            fmt::print(stderr,
+                       "note: unsubscribe.secret_env {} is not set, so %%salvo_unsubscribe_token%% "
+                       "renders empty here (salvo send refuses to start without it)\n",
+                       env);
+        }
+    }
+    std::vector<std::string_view> extended;
+    std::string token;
     std::string body;
     job->writer->begin_request(body);
     bool first_message = true, opened = false;
@@ -236,8 +258,16 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
                            v ? engine::to_string(*v) : "error", v ? reason : v.error().message);
                 continue;
             }
-            const auto values = c.values(i);
-            const injection::recipient r = job->check->recipient_of(values, info.row);
+            auto values = c.values(i);
+            injection::recipient r = job->check->recipient_of(values, info.row);
+            if (!token_secret.empty()) {
+                token = platform::make_unsubscribe_token(token_secret, token_mailing_id, r.address,
+                                                         token_expiry_day);
+                extended.assign(values.begin(), values.end());
+                extended.emplace_back(token);
+                values = merge::row_view(extended.data(), extended.size());
+                r.row = values;
+            }
             std::string error;
             const std::string subject = render(spec.subject, values, error);
             const std::string text = spec.text_body ? render(*spec.text_body, values, error) : "";

@@ -84,73 +84,58 @@ std::optional<url_parts> parse_url(const std::string& url) {
 
 }  // namespace
 
-event_poster::event_poster(event_options o) : o_(std::move(o)) {
-    thread_ = std::thread([this] { run(); });
+post_target events_target(const event_options& o) {
+    const std::vector<field> validation{
+        {"ServerId", o.server_id}, {"SecretKey", o.secret_key}, {"Type", "Validation"}};
+    post_target t;
+    t.url = o.url;
+    t.flag = "--events-url";
+    t.handshake = encode(validation, o.form);
+    t.content_type = o.form ? "application/x-www-form-urlencoded" : "application/json";
+    t.handshake_type = t.content_type;
+    t.validation_key = o.validation_key;
+    t.connections = o.connections;
+    t.per_second = o.per_second;
+    return t;
 }
 
-event_poster::~event_poster() {
-    stop();
-}
-
-void event_poster::stop() {
-    {
-        const std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    for (auto& t : more_)
-        if (t.joinable()) t.join();
-}
-
-std::map<std::string, std::uint64_t> event_poster::states() const {
-    const std::lock_guard lock(mutex_);
-    return states_;
-}
-
-std::string event_poster::error() const {
-    const std::lock_guard lock(mutex_);
-    return error_;
-}
-
-void event_poster::add(const std::vector<recorded_email>& emails) {
-    if (emails.empty()) return;
-    std::vector<pending> posts;
-    std::map<std::string, std::uint64_t> counted;
+post_batch make_events(const event_options& o, const std::vector<recorded_email>& emails) {
+    post_batch batch;
+    auto& posts = batch.bodies;
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
     for (const auto& e : emails) {
         // Draws seeded by (seed, address): the same email gets the same fate.
-        std::seed_seq seq{o_.seed, std::hash<std::string>{}(e.to)};
+        std::seed_seq seq{o.seed, std::hash<std::string>{}(e.to)};
         std::mt19937_64 rng(seq);
         std::uniform_real_distribution<double> u(0, 1);
         auto base = [&](const char* type, std::int64_t at) {
             std::vector<field> f{{"Type", type},
-                                 {"DateTime", o_.form ? rfc1123(at) : platform::format_iso8601(at)},
-                                 {"ServerId", o_.server_id},
-                                 {"SecretKey", o_.secret_key},
+                                 {"DateTime", o.form ? rfc1123(at) : platform::format_iso8601(at)},
+                                 {"ServerId", o.server_id},
+                                 {"SecretKey", o.secret_key},
                                  {"Address", e.to},
                                  {"MailingId", e.mailing_id},
                                  {"MessageId", e.message_id}};
             return f;
         };
         delivery_state state = delivery_state::queued;
-        auto push = [&](std::vector<field> f) { posts.push_back({encode(f, o_.form), 1}); };
+        auto push = [&](std::vector<field> f) { posts.push_back(encode(f, o.form)); };
         auto q = base("Queued", now);
         q.push_back({"FromAddress", e.from});
         q.push_back({"Subject", e.subject});
         push(std::move(q));
         const double r = u(rng);
-        if (r < o_.hard_bounce_rate || r < o_.hard_bounce_rate + o_.soft_bounce_rate) {
-            const bool hard = r < o_.hard_bounce_rate;
+        if (r < o.hard_bounce_rate || r < o.hard_bounce_rate + o.soft_bounce_rate) {
+            const bool hard = r < o.hard_bounce_rate;
             auto f = base("Failed", now + 1000);
             f.push_back({"FailureType", hard ? "1" : "0", true});
             f.push_back({"FailureCode", hard ? "2001" : "3001", true});
             f.push_back({"Reason", hard ? "550 5.1.1 no such user" : "452 4.2.2 mailbox full"});
             push(std::move(f));
             state = hard ? delivery_state::bounced : delivery_state::soft_bounced;
-        } else if (r < o_.hard_bounce_rate + o_.soft_bounce_rate + o_.deferral_rate) {
+        } else if (r < o.hard_bounce_rate + o.soft_bounce_rate + o.deferral_rate) {
             auto f = base("Deferred", now + 1000);
             f.push_back({"DeferralCode", "421", true});
             f.push_back({"Reason", "421 4.7.0 try again later"});
@@ -163,43 +148,80 @@ void event_poster::add(const std::vector<recorded_email>& emails) {
             push(std::move(f));
             state = delivery_state::delivered;
             const auto tracking = [&](int type, std::int64_t at) {
+                if (type != 2)
+                    batch.opens_clicks.push_back({static_cast<std::size_t>(&e - emails.data()),
+                                                  type,
+                                                  type == 0 ? "https://example.com/offer" : ""});
                 auto t = base("Tracking", at);
                 t.push_back({"TrackingType", std::to_string(type), true});
                 t.push_back({"Url", type == 0 ? "https://example.com/offer" : ""});
                 t.push_back({"ClientIp", "192.0.2.7"});
                 push(std::move(t));
             };
-            if (u(rng) < o_.open_rate) tracking(1, now + 2000);
-            if (u(rng) < o_.click_rate) tracking(0, now + 3000);
-            if (u(rng) < o_.unsubscribe_rate) {
+            if (u(rng) < o.open_rate) tracking(1, now + 2000);
+            if (u(rng) < o.click_rate) tracking(0, now + 3000);
+            if (u(rng) < o.unsubscribe_rate) {
                 tracking(2, now + 4000);
                 state = delivery_state::unsubscribed;
             }
-            if (u(rng) < o_.complaint_rate) {
+            if (u(rng) < o.complaint_rate) {
                 push(base("Complaint", now + 5000));
                 state = delivery_state::complained;
             }
         }
-        ++counted[std::string(platform::to_string(state))];
+        ++batch.states[std::string(platform::to_string(state))];
     }
-    if (o_.shuffle) {
-        std::mt19937_64 rng(o_.seed ^ posts.size());
+    if (o.shuffle) {
+        std::mt19937_64 rng(o.seed ^ posts.size());
         std::shuffle(posts.begin(), posts.end(), rng);
     }
+    return batch;
+}
+
+poster::poster(post_target t) : t_(std::move(t)) {
+    thread_ = std::thread([this] { run(); });
+}
+
+poster::~poster() {
+    stop();
+}
+
+void poster::stop() {
     {
         const std::lock_guard lock(mutex_);
-        for (auto& [k, v] : counted) states_[k] += v;
-        generated_ += posts.size();
-        for (auto& p : posts) queue_.push_back(std::move(p));
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    for (auto& t : more_)
+        if (t.joinable()) t.join();
+}
+
+std::map<std::string, std::uint64_t> poster::states() const {
+    const std::lock_guard lock(mutex_);
+    return states_;
+}
+
+std::string poster::error() const {
+    const std::lock_guard lock(mutex_);
+    return error_;
+}
+
+void poster::add(post_batch batch) {
+    {
+        const std::lock_guard lock(mutex_);
+        for (auto& [k, v] : batch.states) states_[k] += v;
+        generated_ += batch.bodies.size();
+        for (auto& b : batch.bodies) queue_.push_back(std::move(b));
     }
     wake_.notify_all();
 }
 
-bool event_poster::post_until_ok(connection& c, const std::string& body, bool handshake) {
-    const auto u = parse_url(o_.url);
+bool poster::post_until_ok(connection& c, const std::string& body, bool handshake) {
+    const auto u = parse_url(t_.url);
     if (!u) {
         const std::lock_guard lock(mutex_);
-        error_ = "--events-url " + o_.url + ": expected http://HOST:PORT/PATH";
+        error_ = t_.flag + " " + t_.url + ": expected http://HOST:PORT/PATH";
         return false;
     }
     auto& stream = c.stream;
@@ -221,8 +243,7 @@ bool event_poster::post_until_ok(connection& c, const std::string& body, bool ha
         if (!ec) {
             http::request<http::string_body> req{http::verb::post, u->target, 11};
             req.set(http::field::host, u->host);
-            req.set(http::field::content_type,
-                    o_.form ? "application/x-www-form-urlencoded" : "application/json");
+            req.set(http::field::content_type, handshake ? t_.handshake_type : t_.content_type);
             req.body() = body;
             req.prepare_payload();
             stream->expires_after(std::chrono::seconds(10));
@@ -232,13 +253,13 @@ bool event_poster::post_until_ok(connection& c, const std::string& body, bool ha
         }
         if (!ec && res.result() == http::status::ok) {
             if (handshake &&
-                (res.body().empty() || (!o_.validation_key.empty() &&
-                                        res.body().find(o_.validation_key) == std::string::npos))) {
+                (res.body().empty() || (!t_.validation_key.empty() &&
+                                        res.body().find(t_.validation_key) == std::string::npos))) {
                 const std::lock_guard lock(mutex_);
-                error_ =
-                    "the events endpoint answered the Validation handshake without the "
-                    "validation key; no events are posted (check --events-url and the "
-                    "receiver's validation key)";
+                error_ = "the endpoint of " + t_.flag +
+                         " answered the Validation handshake without the validation key; nothing "
+                         "is posted (check " +
+                         t_.flag + " and the receiver's validation key)";
                 return false;
             }
             if (!res.keep_alive()) stream.reset();
@@ -251,17 +272,15 @@ bool event_poster::post_until_ok(connection& c, const std::string& body, bool ha
     }
 }
 
-void event_poster::run() {
-    const std::vector<field> validation{
-        {"ServerId", o_.server_id}, {"SecretKey", o_.secret_key}, {"Type", "Validation"}};
+void poster::run() {
     connection c;
-    if (!post_until_ok(c, encode(validation, o_.form), true)) return;
+    if (!post_until_ok(c, t_.handshake, true)) return;
     {
         // The other posters start once the handshake passed; stop() joins
         // them after this thread (it sets stopping_ under the same mutex).
         const std::lock_guard lock(mutex_);
         if (stopping_) return;
-        for (std::size_t i = 1; i < o_.connections; ++i)
+        for (std::size_t i = 1; i < t_.connections; ++i)
             more_.emplace_back([this] {
                 connection mine;
                 post_loop(mine);
@@ -270,14 +289,14 @@ void event_poster::run() {
     post_loop(c);
 }
 
-void event_poster::post_loop(connection& c) {
+void poster::post_loop(connection& c) {
     // The rate is the poster's as a whole: each of n threads keeps 1/n of it.
     const double each =
-        o_.per_second / static_cast<double>(std::max<std::size_t>(1, o_.connections));
+        t_.per_second / static_cast<double>(std::max<std::size_t>(1, t_.connections));
     const auto gap =
         each > 0 ? std::chrono::duration<double>(1.0 / each) : std::chrono::duration<double>(0);
     for (;;) {
-        pending p;
+        std::string p;
         {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -285,9 +304,9 @@ void event_poster::post_loop(connection& c) {
             p = std::move(queue_.front());
             queue_.pop_front();
         }
-        posted_ += p.events;
-        if (!post_until_ok(c, p.body, false)) return;
-        acked_ += p.events;
+        ++posted_;
+        if (!post_until_ok(c, p, false)) return;
+        ++acked_;
         if (gap.count() > 0) {
             std::unique_lock lock(mutex_);
             wake_.wait_for(lock, gap, [this] { return stopping_; });

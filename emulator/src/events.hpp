@@ -1,15 +1,18 @@
 #pragma once
-// The emulator's Event Webhook poster (options::events): turns accepted
-// emails into events and posts them, one per POST, retrying each until 200,
-// from event_options::connections threads each with its own connection.
+// The emulator's webhook posters: one queue of request bodies posted to an
+// http:// URL after a Validation handshake, one per POST, each retried with
+// backoff until it is answered 200, from `connections` threads each with its
+// own keep-alive connection. The Event Webhook (options::events) and the
+// Inbound API (options::inbound) each have one; make_events() and
+// make_inbound() turn accepted emails into their bodies.
 
+#include <salvo/emulator/inbound.hpp>
 #include <salvo/emulator/options.hpp>
 #include <salvo/emulator/record.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
-#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -23,15 +26,43 @@
 
 namespace salvo::emulator::detail {
 
-class event_poster {
-  public:
-    explicit event_poster(event_options o);
-    ~event_poster();
-    event_poster(const event_poster&) = delete;
-    event_poster& operator=(const event_poster&) = delete;
+/// Where and how a poster posts.
+struct post_target {
+    std::string url;              ///< http://HOST:PORT/PATH
+    std::string flag;             ///< the option naming the URL, for errors: "--events-url"
+    std::string handshake;        ///< the Validation post's body
+    std::string handshake_type;   ///< its Content-Type
+    std::string content_type;     ///< the posts' Content-Type
+    std::string validation_key;   ///< expected in the handshake's answer; empty: any body
+    std::size_t connections = 1;  ///< posts in flight at once
+    double per_second = 0;        ///< posts per second; 0: as fast as answered
+};
 
-    /// Queues the events of these accepted emails (any thread).
-    void add(const std::vector<recorded_email>& emails);
+/// A batch of bodies to post and what they stand for (a name → count map
+/// added to poster::states()).
+struct post_batch {
+    std::vector<std::string> bodies;
+    std::map<std::string, std::uint64_t> states;
+    /// make_events(): the opens and clicks it made (for the Reporting API's
+    /// messagesOpenClick): the email's position, TrackingType (0 click,
+    /// 1 open) and Url.
+    struct tracking {
+        std::size_t email = 0;
+        int type = 0;
+        std::string url;
+    };
+    std::vector<tracking> opens_clicks;
+};
+
+class poster {
+  public:
+    explicit poster(post_target t);
+    ~poster();
+    poster(const poster&) = delete;
+    poster& operator=(const poster&) = delete;
+
+    /// Queues these posts (any thread).
+    void add(post_batch batch);
     /// Stops posting (what is not yet acknowledged is abandoned) and joins.
     void stop();
 
@@ -42,10 +73,6 @@ class event_poster {
     std::string error() const;
 
   private:
-    struct pending {
-        std::string body;
-        std::size_t events = 0;
-    };
     // One poster's keep-alive connection.
     struct connection {
         boost::asio::io_context ioc;
@@ -55,17 +82,28 @@ class event_poster {
     void post_loop(connection& c);
     bool post_until_ok(connection& c, const std::string& body, bool handshake);
 
-    event_options o_;
+    post_target t_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<pending> queue_;
+    std::deque<std::string> queue_;
     bool stopping_ = false;
     std::string error_;
     std::map<std::string, std::uint64_t> states_;
-    std::uint64_t emails_ = 0;
     std::atomic<std::uint64_t> generated_{0}, posted_{0}, acked_{0};
     std::thread thread_;             // the handshake, then the first poster
     std::vector<std::thread> more_;  // the other posters
 };
+
+/// The Event Webhook's target and posts for these accepted emails (states:
+/// the delivery state each email's events add up to).
+[[nodiscard]] post_target events_target(const event_options& o);
+[[nodiscard]] post_batch make_events(const event_options& o,
+                                     const std::vector<recorded_email>& emails);
+
+/// The Inbound API's target and posts (states: inbound_kind names); sets
+/// each email's `inbound` to the kind posted for it.
+[[nodiscard]] post_target inbound_target(const inbound_options& o);
+[[nodiscard]] post_batch make_inbound(const inbound_options& o,
+                                      std::vector<recorded_email>& emails);
 
 }  // namespace salvo::emulator::detail

@@ -107,7 +107,9 @@ std::string to_ndjson(const recorded_email& e) {
         if (i) out += ',';
         injection::append_json_string(out, e.tags[i]);
     }
-    out += "]}";
+    out += ']';
+    if (!e.inbound.empty()) str(out, "inbound", e.inbound);
+    out += '}';
     return out;
 }
 

@@ -54,7 +54,7 @@ void bump(counter& c, std::uint64_t n = 1) noexcept {
 struct server::impl {
     options opts;
     std::unique_ptr<detail::fault_plan> faults;
-    std::unique_ptr<detail::event_poster> events;
+    std::unique_ptr<detail::poster> events, inbound;
     // The Marketing and Reporting APIs, with their own request numbering
     // for the same fault rules.
     std::unique_ptr<detail::siblings> siblings;
@@ -215,9 +215,16 @@ reply handle_email(server::impl& s, injection::request_reader& reader, std::stri
         bump(s.rejected, m.addresses.size());
     }
     if (o.status == 200) {
+        std::optional<detail::post_batch> inbound;
+        if (s.inbound) inbound = detail::make_inbound(*s.opts.inbound, o.emails);
         s.record(o.emails);
         s.siblings->record(o.emails, o.refused);
-        if (s.events) s.events->add(o.emails);
+        if (s.events) {
+            auto events = detail::make_events(*s.opts.events, o.emails);
+            s.siblings->record_opens_clicks(o.emails, events.opens_clicks);
+            s.events->add(std::move(events));
+        }
+        if (inbound) s.inbound->add(std::move(*inbound));
         bump(s.emails, o.emails.size());
     }
     r.status = static_cast<http::status>(o.status);
@@ -552,7 +559,9 @@ boost::system::result<std::unique_ptr<server>> server::start(options opts) {
         p->record_file = std::fopen(o.record_file.c_str(), "wb");
         if (!p->record_file) return make_error_code(errc::record_file_failed);
     }
-    if (o.events) p->events = std::make_unique<detail::event_poster>(*o.events);
+    if (o.events) p->events = std::make_unique<detail::poster>(detail::events_target(*o.events));
+    if (o.inbound)
+        p->inbound = std::make_unique<detail::poster>(detail::inbound_target(*o.inbound));
     p->ioc.emplace(static_cast<int>(o.threads));
     auto acc = httpd::listen_on(*p->ioc, o.host, o.port);
     if (!acc) return acc.error();
@@ -585,6 +594,7 @@ void server::stop() {
     if (impl_->stopped) return;
     impl_->stopped = true;
     if (impl_->events) impl_->events->stop();
+    if (impl_->inbound) impl_->inbound->stop();
     impl_->ioc->stop();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
@@ -652,6 +662,12 @@ stats server::impl::snapshot() const {
         st.event_states = events->states();
         st.events_error = events->error();
     }
+    if (inbound) {
+        st.inbound_generated = inbound->generated();
+        st.inbound_acknowledged = inbound->acknowledged();
+        st.inbound_kinds = inbound->states();
+        st.inbound_error = inbound->error();
+    }
     return st;
 }
 
@@ -691,6 +707,14 @@ std::string server::impl::stats_json() const {
         object("event_states", st.event_states);
         out += ",\"events_error\":\"";
         merge::append_json_escaped(out, st.events_error);
+        out += '"';
+    }
+    if (inbound) {
+        out += ",\"inbound_generated\":" + std::to_string(st.inbound_generated) +
+               ",\"inbound_acknowledged\":" + std::to_string(st.inbound_acknowledged);
+        object("inbound_kinds", st.inbound_kinds);
+        out += ",\"inbound_error\":\"";
+        merge::append_json_escaped(out, st.inbound_error);
         out += '"';
     }
     out += '}';

@@ -343,18 +343,33 @@ void siblings::record(const std::vector<recorded_email>& accepted,
         if (!invented_) {
             invented_ = true;
             for (std::uint64_t i = 1; i <= opts_.invent; ++i)
-                processed_.push_back({date, "invented-" + std::to_string(i) + "@emulator.invalid",
-                                      e.from, e.mailing_id,
-                                      "emulator-invented-" + std::to_string(i)});
+                processed_.push_back({date,
+                                      "invented-" + std::to_string(i) + "@emulator.invalid",
+                                      e.from,
+                                      e.mailing_id,
+                                      "emulator-invented-" + std::to_string(i),
+                                      -1,
+                                      {}});
         }
         if (forgotten_ < opts_.forget) {
             ++forgotten_;
             continue;
         }
-        processed_.push_back({date, e.to, e.from, e.mailing_id, e.message_id});
+        processed_.push_back({date, e.to, e.from, e.mailing_id, e.message_id, -1, {}});
     }
     for (const auto& e : refused)
-        failed_.push_back({date, e.to, e.from, e.mailing_id, e.message_id});
+        failed_.push_back({date, e.to, e.from, e.mailing_id, e.message_id, -1, {}});
+}
+
+void siblings::record_opens_clicks(const std::vector<recorded_email>& accepted,
+                                   const std::vector<post_batch::tracking>& opens_clicks) {
+    if (!opts_.reporting || opens_clicks.empty()) return;
+    const std::string date = now_string();
+    const std::lock_guard lock(mutex_);
+    for (const auto& t : opens_clicks) {
+        const auto& e = accepted[t.email];
+        opens_clicks_.push_back({date, e.to, e.from, e.mailing_id, e.message_id, t.type, t.url});
+    }
 }
 
 sibling_reply siblings::handle(std::string_view method, std::string_view target,
@@ -560,8 +575,9 @@ sibling_reply siblings::reporting(std::string_view method, std::string_view name
         source = &processed_;
     else if (name == "messagesFailed")
         source = &failed_;
-    else if (name == "messagesQueued" || name == "messagesFblReported" ||
-             name == "messagesOpenClick")
+    else if (name == "messagesOpenClick")
+        source = &opens_clicks_;
+    else if (name == "messagesQueued" || name == "messagesFblReported")
         source = &none;
     else if (name != "accountData")
         return error(404, "NotFound", "no such Reporting API method");
@@ -595,6 +611,11 @@ sibling_reply siblings::reporting(std::string_view method, std::string_view name
                 num(items, "FailureType", 1);
                 num(items, "FailureCode", 2001);
                 str(items, "Reason", "Invalid address");
+            }
+            if (e.tracking_type >= 0) {
+                num(items, "TrackingType", static_cast<std::uint64_t>(e.tracking_type));
+                str(items, "Url", e.url);
+                str(items, "ClientIp", "192.0.2.7");
             }
             items += '}';
         }

@@ -7,6 +7,8 @@
 #include <salvo/emulator/options.hpp>
 #include <salvo/emulator/record.hpp>
 
+#include "events.hpp"
+
 #include <boost/system/error_code.hpp>
 
 #include <cstdint>
@@ -46,6 +48,11 @@ class siblings {
     void record(const std::vector<recorded_email>& accepted,
                 const std::vector<recorded_email>& refused);
 
+    // The opens and clicks the event poster made for these accepted emails
+    // (messagesOpenClick), thread-safe.
+    void record_opens_clicks(const std::vector<recorded_email>& accepted,
+                             const std::vector<post_batch::tracking>& opens_clicks);
+
     // Answers one request that no fault decided.
     [[nodiscard]] sibling_reply handle(std::string_view method, std::string_view target,
                                        std::string_view body, std::string_view authorization);
@@ -70,6 +77,8 @@ class siblings {
     struct report_entry {
         std::string date;  // "yyyy-mm-dd hh:mm:ss" UTC, sorts as a string
         std::string to, from, mailing_id, message_id;
+        int tracking_type = -1;  // messagesOpenClick: 0 click, 1 open
+        std::string url;         // a click's
     };
 
   private:
@@ -87,7 +96,7 @@ class siblings {
     std::uint64_t next_list_id_ = 1, next_contact_id_ = 1;
     std::size_t total_contacts_ = 0;
 
-    std::vector<report_entry> processed_, failed_;
+    std::vector<report_entry> processed_, failed_, opens_clicks_;
     std::uint64_t forgotten_ = 0;
     bool invented_ = false;
 };

@@ -1,6 +1,7 @@
 #include "inbound.hpp"
 
 #include "attachments.hpp"
+#include "handoff.hpp"
 
 #include <salvo/httpd/session.hpp>
 #include <salvo/platform/event.hpp>
@@ -196,6 +197,11 @@ asio::awaitable<reply> inbound_post(inbound_context& c, std::string_view content
         [&c, &body, &file]() -> asio::awaitable<parsed> { co_return parse_post(c, body, file); },
         asio::use_awaitable);
     if (!result.record) co_return std::move(result.answer);
+    // A human reply's JSON (SecretKey and attachment contents left out) is
+    // handed on once it is committed.
+    std::string reply_json;
+    if (c.replies && result.record->kind == platform::inbound_kind::reply)
+        reply_json = result.record->raw;
     work w;
     w.inbound = std::move(result.record);
     auto ex = co_await asio::this_coro::executor;
@@ -204,6 +210,7 @@ asio::awaitable<reply> inbound_post(inbound_context& c, std::string_view content
         co_return text(http::status::service_unavailable,
                        "the message could not be stored (" + ec.message() +
                            "); nothing was kept, send it again\n");
+    if (!reply_json.empty()) c.replies->add(std::move(reply_json));
     co_return text(http::status::ok, c.opts.validation_key);
 }
 

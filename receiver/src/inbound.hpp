@@ -21,6 +21,8 @@
 
 namespace salvo::receiver::detail {
 
+class handoff;
+
 struct reply {
     boost::beast::http::status status = boost::beast::http::status::ok;
     std::string body;
@@ -46,6 +48,7 @@ struct inbound_context {
     writer& w;
     boost::asio::thread_pool& pool;
     std::filesystem::path spool, attachments;
+    handoff* replies = nullptr;  ///< human replies handed on after their commit; may be null
 };
 
 /// Creates `opts.inbound_dir`'s spool/ and attachments/ folders; false

@@ -80,6 +80,19 @@ std::string metrics::text() const {
         "# TYPE salvo_listen_one_click_total counter\n";
     add("salvo_listen_one_click_total %llu\n", load(one_click));
     out +=
+        "# HELP salvo_listen_reply_handoff_total Human replies handed on (--on-reply, "
+        "--forward-url), by outcome.\n# TYPE salvo_listen_reply_handoff_total counter\n";
+    const std::pair<const char*, const counter*> handoffs[] = {
+        {"to=\"command\",result=\"ok\"", &command_ok},
+        {"to=\"command\",result=\"retried\"", &command_retried},
+        {"to=\"command\",result=\"failed\"", &command_failed},
+        {"to=\"forward\",result=\"ok\"", &forward_ok},
+        {"to=\"forward\",result=\"retried\"", &forward_retried},
+        {"to=\"forward\",result=\"failed\"", &forward_failed},
+        {"to=\"any\",result=\"dropped\"", &handoff_dropped}};
+    for (const auto& [labels, c] : handoffs)
+        add("salvo_listen_reply_handoff_total{%s} %llu\n", labels, load(*c));
+    out +=
         "# HELP salvo_listen_responses_total Answers to POST /notifications and other "
         "requests, by status.\n# TYPE salvo_listen_responses_total counter\n";
     const std::pair<const char*, const counter*> statuses[] = {

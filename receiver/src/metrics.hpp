@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace salvo::receiver::detail {
@@ -36,6 +37,19 @@ struct metrics {
     counter commit_micros{0};
     std::atomic<std::int64_t> queue_depth{0};  ///< events waiting for a commit
     std::atomic<std::int64_t> connections{0};
+    /// Replies handed on (options::on_reply, forward_url).
+    counter command_ok{0}, command_retried{0}, command_failed{0};
+    counter forward_ok{0}, forward_retried{0}, forward_failed{0}, handoff_dropped{0};
+    void last_handoff_error(std::string why) {
+        const std::lock_guard lock(error_mutex);
+        handoff_error = std::move(why);
+    }
+    [[nodiscard]] std::string last_handoff_error() const {
+        const std::lock_guard lock(error_mutex);
+        return handoff_error;
+    }
+    mutable std::mutex error_mutex;
+    std::string handoff_error;
 
     void answered(unsigned status) noexcept;
     void committed(std::chrono::steady_clock::duration took) noexcept;

@@ -2,6 +2,7 @@
 // secret checks, and the hand-over to the writer (durable before 200).
 #include <salvo/receiver/server.hpp>
 
+#include "handoff.hpp"
 #include "inbound.hpp"
 #include "metrics.hpp"
 #include "writer.hpp"
@@ -42,6 +43,7 @@ struct server::impl {
     std::optional<asio::io_context> ioc;
     std::optional<asio::thread_pool> parse_pool;
     std::optional<detail::inbound_context> inbound;
+    std::unique_ptr<detail::handoff> handoff;  // options::on_reply, forward_url
     std::optional<ssl::context> tls;
     std::optional<tcp::acceptor> acceptor;
     std::vector<std::thread> threads;
@@ -366,10 +368,13 @@ boost::system::result<std::unique_ptr<server>> server::start(
     if (!o.inbound_dir.empty() || !o.unsubscribe_secret.empty()) {
         if (!o.inbound_dir.empty())
             if (auto ec = detail::prepare_inbound_dirs(o)) return ec;
+        std::string why;
+        p->handoff = detail::handoff::make(o, p->m, why);
+        if (!why.empty()) return make_error_code(boost::system::errc::invalid_argument);
         p->parse_pool.emplace(o.inbound_parsers == 0 ? 1 : o.inbound_parsers);
-        p->inbound.emplace(detail::inbound_context{p->opts, p->m, *p->writer, *p->parse_pool,
-                                                   o.inbound_dir / "spool",
-                                                   o.inbound_dir / "attachments"});
+        p->inbound.emplace(detail::inbound_context{
+            p->opts, p->m, *p->writer, *p->parse_pool, o.inbound_dir / "spool",
+            o.inbound_dir / "attachments", p->handoff.get()});
     }
     asio::co_spawn(asio::make_strand(*p->ioc), accept_loop(*p), asio::detached);
     for (std::size_t i = 0; i < o.threads; ++i)
@@ -394,6 +399,7 @@ void server::stop() {
         a->close(ec);
     });
     impl_->writer->stop();
+    if (impl_->handoff) impl_->handoff->stop();
     impl_->ioc->stop();
     if (impl_->parse_pool) impl_->parse_pool->join();
     for (auto& t : impl_->threads) t.join();
@@ -427,6 +433,15 @@ stats server::counters() const {
     st.answered_401 = impl_->m.s401.load();
     st.answered_413 = impl_->m.s413.load();
     st.answered_503 = impl_->m.s503.load();
+    const auto& m = impl_->m;
+    st.command_ok = m.command_ok.load();
+    st.command_retried = m.command_retried.load();
+    st.command_failed = m.command_failed.load();
+    st.forward_ok = m.forward_ok.load();
+    st.forward_retried = m.forward_retried.load();
+    st.forward_failed = m.forward_failed.load();
+    st.handoff_dropped = m.handoff_dropped.load();
+    st.last_handoff_error = m.last_handoff_error();
     return st;
 }
 

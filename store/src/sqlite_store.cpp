@@ -322,7 +322,7 @@ class sqlite_store final : public event_store {
             auto& s = insert_suppression_;
             reset_on_exit guard{s};
             s.text(1, address_key(in.address));
-            s.text(2, "unsubscribe");
+            s.text(2, "unsubscribed");
             s.null(3);
             s.integer(4, now_ms);
             s.text(5, "inbound-reply");
@@ -384,10 +384,10 @@ class sqlite_store final : public event_store {
                                                                         : "hard_bounce";
                 break;
             case platform::delivery_state::complained:
-                reason = "complaint";
+                reason = "complained";
                 break;
             case platform::delivery_state::unsubscribed:
-                reason = "unsubscribe";
+                reason = "unsubscribed";
                 break;
             case platform::delivery_state::soft_bounced:
                 if (rules_.soft_bounce_count > 0 && e.time_ms) {

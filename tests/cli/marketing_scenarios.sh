@@ -195,10 +195,21 @@ JSON
   }
   start_emulator --marketing-data "$work/marketing.json"
   write_jobs
+  # validate and preview read the list: a first copy fetched now, then the
+  # copy as it is, saying which; send then finds it unchanged.
+  "$salvo" validate "$work/job-local.json" >"$work/val.out" 2>"$work/val.err" ||
+    { cat "$work/val.err"; fail "validate of a list job failed"; }
+  grep -q "marketing_list 7: no copy of the list yet; fetching it" "$work/val.err" || fail "$(cat "$work/val.err")"
+  grep -q "$n contacts copied" "$work/val.err" || fail "$(cat "$work/val.err")"
+  "$salvo" preview "$work/job-local.json" --rows 1 >"$work/prev.out" 2>"$work/prev.err" ||
+    { cat "$work/prev.err"; fail "preview of a list job failed"; }
+  grep -q "marketing_list 7: reading the copy the last salvo send made, .*campaign-local.journal.list-7.ndjson (written 20" \
+    "$work/prev.err" || fail "$(cat "$work/prev.err")"
+  grep -q "c0@example.com" "$work/prev.out" || fail "$(cat "$work/prev.out")"
   for mode in local server; do
     "$salvo" send "$work/job-$mode.json" --progress=none >"$work/send.out" 2>&1 ||
       { cat "$work/send.out"; fail "$mode: send failed"; }
-    grep -q "marketing list 7: $n contacts copied" "$work/send.out" || fail "$mode: $(cat "$work/send.out")"
+    grep -q "marketing list 7: $n contacts\( copied\|, unchanged\)" "$work/send.out" || fail "$mode: $(cat "$work/send.out")"
     [[ $(lines_with '"status":"accepted"' "$work/results-$mode.ndjson") == "$n" ]] ||
       fail "$mode: not $n accepted: $(cat "$work/send.out")"
   done

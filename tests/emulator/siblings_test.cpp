@@ -137,3 +137,51 @@ TEST(EmulatorSiblings, FaultsHitTheseRoutesWithTheirOwnNumbering) {
 }
 
 }  // namespace
+
+namespace {
+
+// messagesOpenClick answers the opens and clicks the event generator made
+// for accepted emails (posted or not: the events URL here refuses).
+TEST(EmulatorSiblings, OpenClickReportMatchesTheEvents) {
+    options o;
+    salvo::emulator::event_options ev;
+    ev.url = "http://127.0.0.1:1/notifications";
+    ev.secret_key = "s";
+    ev.hard_bounce_rate = ev.soft_bounce_rate = ev.deferral_rate = 0;
+    ev.open_rate = 1;
+    ev.click_rate = 0.5;
+    ev.complaint_rate = ev.unsubscribe_rate = 0;
+    o.events = ev;
+    auto s = start(std::move(o));
+    http_client c(s->port());
+    std::string body = R"({"ServerId":1,"ApiKey":"k","Messages":[)";
+    for (int i = 0; i < 10; ++i)
+        body +=
+            std::string(i ? "," : "") + R"({"To":[{"EmailAddress":"u)" + std::to_string(i) +
+            R"(@example.com"}],"From":{"EmailAddress":"f@example.com"},"Subject":"S","TextBody":"T","MailingId":"m1","MessageId":"id)" +
+            std::to_string(i) + R"("})";
+    body += "]}";
+    ASSERT_EQ(c.post(body).status, 200);
+    const auto r =
+        c.request(http::verb::get, "/v1/messagesOpenClick?type=JSON&mailingId=m1", "", auth);
+    ASSERT_EQ(r.status, 200);
+    auto count = [&](const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = r.body.find(needle); at != std::string::npos;
+             at = r.body.find(needle, at + 1))
+            ++n;
+        return n;
+    };
+    EXPECT_EQ(count("\"TrackingType\":1"), 10u) << r.body;  // every delivered email opened
+    const auto clicks = count("\"TrackingType\":0");
+    EXPECT_GT(clicks, 0u);
+    EXPECT_LT(clicks, 10u);
+    EXPECT_EQ(count("\"Url\":\"https://example.com/offer\""), clicks);
+    EXPECT_NE(r.body.find("\"totalCount\":" + std::to_string(10 + clicks)), std::string::npos);
+    EXPECT_NE(r.body.find("\"MessageId\":\"id3\""), std::string::npos);
+    const auto other =
+        c.request(http::verb::get, "/v1/messagesOpenClick?type=JSON&mailingId=m2", "", auth);
+    EXPECT_NE(other.body.find("\"totalCount\":0"), std::string::npos) << other.body;
+}
+
+}  // namespace

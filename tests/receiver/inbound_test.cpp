@@ -204,7 +204,7 @@ TEST_F(Inbound, UnsubscribeByMailSuppressesTheSender) {
     r = post("/inbound", inbound_json(key, "ooo@example.net", "news@news.example.com",
                                       "Out of Office: Spring sale", "Back Monday"));
     ASSERT_EQ(r.status, 200);
-    EXPECT_EQ(suppressions(), "jack@example.net|unsubscribe|inbound-reply")
+    EXPECT_EQ(suppressions(), "jack@example.net|unsubscribed|inbound-reply")
         << "an auto-reply never suppresses";
     EXPECT_EQ(query(db(), "SELECT kind FROM inbound_messages ORDER BY id"),
               "unsubscribe\nauto_reply");
@@ -217,7 +217,7 @@ TEST_F(Inbound, OneClickPostSuppressesOnceAndForgedTokensRecordNothing) {
     ASSERT_EQ(r.status, 200) << r.body;
     r = post("/unsubscribe?t=" + token, "List-Unsubscribe=One-Click", form);
     ASSERT_EQ(r.status, 200) << "idempotent";
-    EXPECT_EQ(suppressions(), "kim@example.net|unsubscribe|one-click");
+    EXPECT_EQ(suppressions(), "kim@example.net|unsubscribed|one-click");
     EXPECT_EQ(query(db(), "SELECT count(*) FROM events"), "1");
 
     auto altered = platform::make_unsubscribe_token(unsub_secret, "camp-1", "lea@example.net");
@@ -229,7 +229,7 @@ TEST_F(Inbound, OneClickPostSuppressesOnceAndForgedTokensRecordNothing) {
     const auto expired =
         platform::make_unsubscribe_token(unsub_secret, "camp-1", "lea@example.net", 1);
     EXPECT_EQ(post("/unsubscribe?t=" + expired, "", form).status, 400);
-    EXPECT_EQ(suppressions(), "kim@example.net|unsubscribe|one-click") << "nothing recorded";
+    EXPECT_EQ(suppressions(), "kim@example.net|unsubscribed|one-click") << "nothing recorded";
 }
 
 TEST_F(Inbound, OneClickGetShowsAPageWithAPostButtonAndUnsubscribesNobody) {
@@ -254,7 +254,7 @@ TEST_F(Inbound, SuppressionsExportShowsTheSources) {
                             db().string() + " --with-source --out " + out.string() + " 2>/dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     EXPECT_EQ(read_file(out),
-              "bob@example.org,hard_bounce,dsn\nkim@example.net,unsubscribe,one-click\n");
+              "bob@example.org,hard_bounce,dsn\nkim@example.net,unsubscribed,one-click\n");
 }
 
 }  // namespace

@@ -102,11 +102,11 @@ TEST_F(SqliteStore, HardBouncesComplaintsAndUnsubscribesSuppressAtOnce) {
     const auto l = list(*s);
     ASSERT_EQ(l.size(), 4u);
     EXPECT_EQ(l[0].address, "c@x.com");
-    EXPECT_EQ(l[0].reason, "complaint");
+    EXPECT_EQ(l[0].reason, "complained");
     EXPECT_EQ(l[1].reason, "hard_bounce");
     EXPECT_EQ(l[2].reason, "platform_suppressed");
     EXPECT_EQ(l[3].address, "u@x.com") << "the domain is compared in lower case";
-    EXPECT_EQ(l[3].reason, "unsubscribe");
+    EXPECT_EQ(l[3].reason, "unsubscribed");
     EXPECT_TRUE(l[3].source_event.has_value());
     EXPECT_EQ(l[3].added_ms, 100);
 }
@@ -214,6 +214,34 @@ TEST_F(SqliteStore, AnOlderSchemaOpenedReadOnlySaysHowToUpgrade) {
         << r.error().message();
 }
 
+// Schema 3 renames the reasons older salvos wrote (complaint, unsubscribe)
+// to the contract's names; other reasons stay as they are.
+TEST_F(SqliteStore, Schema3RenamesOldReasons) {
+    { auto s = open(); }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "events.sqlite").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DELETE FROM schema_version WHERE version > 2;"
+                           "INSERT INTO suppressions (address, reason, added_at, source) VALUES "
+                           "('c@x.com', 'complaint', 1, 'arf'), ('u@x.com', 'unsubscribe', 2, "
+                           "'one-click'), ('h@x.com', 'hard_bounce', 3, 'dsn'), ('m@x.com', "
+                           "'unsubscribe me', 4, 'manual')",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    auto s = open();
+    const auto l = list(*s);
+    ASSERT_EQ(l.size(), 4u);
+    EXPECT_EQ(l[0].reason, "complained");
+    EXPECT_EQ(l[1].reason, "hard_bounce");
+    EXPECT_EQ(l[2].reason, "unsubscribe me") << "only the exact old names are renamed";
+    EXPECT_EQ(l[3].reason, "unsubscribed");
+    EXPECT_EQ(l[3].source, "one-click");
+    EXPECT_EQ(salvo::store::canonical_reason("complaint"), "complained");
+    EXPECT_EQ(salvo::store::canonical_reason("unsubscribe"), "unsubscribed");
+    EXPECT_EQ(salvo::store::canonical_reason("manual"), "manual");
+}
+
 TEST_F(SqliteStore, AFileThatIsNotADatabaseIsRefused) {
     const auto p = dir_ / "junk.sqlite";
     std::FILE* f = std::fopen(p.c_str(), "wb");
@@ -306,7 +334,7 @@ TEST(SqliteStoreInbound, AnInboundMessageJoinsItsRowAndADsnSuppressesAsDsn) {
     ASSERT_FALSE((*s)->for_each_suppression([&](const suppression& x) { got.push_back(x); }));
     ASSERT_EQ(got.size(), 2u);
     EXPECT_EQ(got[0].address, "Jack@example.net");
-    EXPECT_EQ(got[0].reason, "unsubscribe");
+    EXPECT_EQ(got[0].reason, "unsubscribed");
     EXPECT_EQ(got[0].source, "inbound-reply");
     EXPECT_EQ(got[1].address, "bob@example.org");
     EXPECT_EQ(got[1].reason, "hard_bounce");

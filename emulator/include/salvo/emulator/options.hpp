@@ -99,6 +99,28 @@ struct event_options {
     bool shuffle = false;  ///< post a batch's events in a seeded random order
 };
 
+/// The emulator as the platform's Inbound API (docs/emulator.md): after a
+/// Validation handshake (`Type=Validation&SecretKey=…`, form-encoded), a
+/// share of the accepted emails gets one parsed message posted back as the
+/// Inbound API's JSON — a human reply, an out-of-office, a DSN, an ARF
+/// complaint or an "unsubscribe" mail to the email's List-Unsubscribe
+/// mailto — each retried with backoff until it is answered 200. Which email
+/// gets which is drawn by (seed, address) (inbound_fate()), so a run is
+/// reproducible and a test can predict it.
+struct inbound_options {
+    std::string url;         ///< http://HOST:PORT/PATH (plain HTTP)
+    std::string secret_key;  ///< sent as SecretKey
+    /// Expected in the handshake's answer; empty: any 200 with a body.
+    std::string validation_key;
+    std::size_t connections = 1;  ///< posts in flight at once
+    /// Shares of accepted emails (added up at most 1); each email gets at
+    /// most one message. An email without a `mailto:` List-Unsubscribe gets
+    /// no unsubscribe reply.
+    double reply_rate = 0, auto_reply_rate = 0, dsn_rate = 0, arf_rate = 0,
+           unsubscribe_reply_rate = 0;
+    std::uint64_t seed = 1;
+};
+
 /// The sibling APIs served on the same port (docs/marketing-and-reporting.md):
 /// the Marketing API under `/marketing/v1/` and the legacy Reporting API at
 /// `/v1/{method}`. Credentials: an empty value accepts anything non-empty.
@@ -168,6 +190,8 @@ struct options {
 
     /// Post delivery events for accepted emails (see event_options).
     std::optional<event_options> events;
+    /// Post inbound mail for accepted emails (see inbound_options).
+    std::optional<inbound_options> inbound;
 
     sibling_options siblings;
 

@@ -39,6 +39,9 @@ struct recorded_email {
     std::vector<recorded_attachment> attachments;
     std::vector<recorded_header> metadata;  ///< Key/Value pairs
     std::vector<std::string> tags;
+    /// With options::inbound: the kind of inbound message the emulator posts
+    /// for this email (inbound_kind's name: "reply", "dsn", …), or "" for none.
+    std::string inbound;
 
     friend bool operator==(const recorded_email&, const recorded_email&) = default;
 };
@@ -48,7 +51,9 @@ struct recorded_email {
 /// subject, text, html, amp, headers ([{"name","value"}]), mailing_id,
 /// message_id, charset, api_template, attachments ([{"name",
 /// "content_type","content_id","bytes"}]), metadata ([{"key","value"}]),
-/// tags. Every key is always present; absent strings are "".
+/// tags. Every key is always present; absent strings are "". With
+/// options::inbound, a last key `inbound` names the inbound message posted
+/// for the email (absent when none is).
 [[nodiscard]] std::string to_ndjson(const recorded_email& e);
 
 }  // namespace salvo::emulator

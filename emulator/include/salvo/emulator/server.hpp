@@ -36,6 +36,11 @@ struct stats {
     std::uint64_t events_generated = 0, events_posted = 0, events_acknowledged = 0;
     std::map<std::string, std::uint64_t> event_states;
     std::string events_error;  ///< why posting stopped, if it did
+    /// With options::inbound: inbound messages made, acknowledged (answered
+    /// 200), how many of each inbound_kind, and why posting stopped, if it did.
+    std::uint64_t inbound_generated = 0, inbound_acknowledged = 0;
+    std::map<std::string, std::uint64_t> inbound_kinds;
+    std::string inbound_error;
 };
 
 /// The running emulator. start() binds and spawns `options::threads` I/O

@@ -74,7 +74,30 @@ struct options {
     /// The one-click token secret (`unsubscribe.secret_env`); empty:
     /// `/unsubscribe` answers 404.
     std::string unsubscribe_secret;
+
+    /// Human replies (inbound kind `reply`) handed on after their commit,
+    /// never delaying an answer (docs/inbound-and-unsubscribe.md). `on_reply`:
+    /// a command line, split into words like a shell's (split_command) and
+    /// run without a shell, the reply's stored JSON on its standard input.
+    std::string on_reply;
+    /// Each reply's stored JSON re-POSTed here through salvo::transport
+    /// (its retry rules: 429/5xx/connection errors, Retry-After, backoff).
+    std::string forward_url;
+    std::size_t reply_concurrency = 2;               ///< commands / forwards at once
+    std::chrono::milliseconds reply_timeout{30000};  ///< a command running longer is killed
+    unsigned reply_attempts = 3;                     ///< a failing command runs at most this often
+    std::chrono::milliseconds reply_backoff{1000};   ///< before its 2nd run; doubled after
+    std::chrono::milliseconds reply_retry_total{300000};  ///< a forward's retries, in all
+    std::size_t reply_queue = 10000;  ///< replies waiting; more are not handed on (counted)
 };
+
+/// Splits a command line into words as a POSIX shell would (quotes,
+/// backslashes, `$VAR`) without running one: wordexp(3) with command
+/// substitution refused. Pipes, redirections, `;` and `&` are refused (they
+/// need a shell: `sh -c '…'`). Error: invalid_argument, `why` saying why.
+[[nodiscard]] boost::system::error_code split_command(const std::string& line,
+                                                      std::vector<std::string>& argv,
+                                                      std::string& why);
 
 /// Counters behind `GET /metrics`, for tests and the command line.
 struct stats {
@@ -85,6 +108,14 @@ struct stats {
     std::uint64_t commits = 0;
     std::uint64_t answered_200 = 0, answered_400 = 0, answered_401 = 0, answered_413 = 0,
                   answered_503 = 0;
+    /// Replies handed on: commands that succeeded, were run again after a
+    /// failure, failed for good; forwards likewise (retried counts extra
+    /// attempts); replies not handed on because the queue was full or
+    /// listen stopped; the last failure in words.
+    std::uint64_t command_ok = 0, command_retried = 0, command_failed = 0;
+    std::uint64_t forward_ok = 0, forward_retried = 0, forward_failed = 0;
+    std::uint64_t handoff_dropped = 0;
+    std::string last_handoff_error;
 };
 
 /// The running receiver. start() opens nothing itself: it takes the store

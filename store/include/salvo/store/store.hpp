@@ -102,13 +102,23 @@ struct write_item {
 /// One suppressed address.
 struct suppression {
     std::string address;  ///< local part as sent, domain lower case
-    std::string
-        reason;  ///< hard_bounce, platform_suppressed, complaint, unsubscribe, soft_bounces, manual
+    std::string reason;   ///< hard_bounce, platform_suppressed, complained, unsubscribed,
+                          ///< soft_bounces, manual
     std::optional<std::int64_t> source_event;  ///< the event's id, none for `manual`
     std::int64_t added_ms = 0;
     /// Who suppressed it: event, dsn, arf, inbound-reply, one-click, manual.
     std::string source;
 };
+
+/// A suppression reason as schema 3 names it: the spellings of schemas 1-2
+/// that a user may still type or have in a script ("complaint",
+/// "unsubscribe") give "complained" and "unsubscribed"; any other reason is
+/// returned as it is.
+[[nodiscard]] inline std::string_view canonical_reason(std::string_view reason) noexcept {
+    if (reason == "complaint") return "complained";
+    if (reason == "unsubscribe") return "unsubscribed";
+    return reason;
+}
 
 /// One stored event as `salvo status` reads it. The views point into the
 /// store's row buffer and live until the callback returns.

@@ -46,6 +46,10 @@ salvo_require(CLI11_FOUND "CLI11 >= 2.1" libcli11-dev)
 find_package(SQLite3 3.40 QUIET)
 salvo_require(SQLite3_FOUND "SQLite >= 3.40" libsqlite3-dev)
 
+# The stable hash shards are cut by (engine/src/address_set.cpp, header-only).
+find_path(XXHASH_INCLUDE_DIR xxhash.h)
+salvo_require(XXHASH_INCLUDE_DIR "xxHash >= 0.8 (xxhash.h)" libxxhash-dev)
+
 find_package(Threads REQUIRED)
 
 if(SALVO_BUILD_TESTS)

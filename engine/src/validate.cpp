@@ -308,8 +308,10 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
     const std::size_t n = ahead_hash_.size();
     const bool prepared = n == c.size() && n != 0 && ahead_first_row_ == c.info(0).row;
     if (prepared) {
-        const std::uint32_t from = i == 0 ? 0 : ahead_end_[i - 1];
-        canonical = std::string_view(ahead_text_).substr(from, ahead_end_[i] - from);
+        if (seen_) {  // the text is kept only for dedupe
+            const std::uint32_t from = i == 0 ? 0 : ahead_end_[i - 1];
+            canonical = std::string_view(ahead_text_).substr(from, ahead_end_[i] - from);
+        }
         hash = ahead_hash_[i];
     } else if (sharded || seen_) {
         canonical_address(address, scratch_);
@@ -366,6 +368,7 @@ void validator::prepare(const chunk& c) {
                                              : std::string_view{};
         canonical_address(address, scratch_);
         ahead_hash_.push_back(address_set::hash_of(scratch_));
+        if (!seen_) continue;  // sharding alone needs only the hash
         ahead_text_ += scratch_;
         ahead_end_.push_back(static_cast<std::uint32_t>(ahead_text_.size()));
     }

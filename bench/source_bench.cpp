@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -218,6 +219,64 @@ BENCHMARK(BM_Dedupe_InsertPrefetched)
     ->Args({10'000'000, 1})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(2);
+
+// The validation stage over the first 256 Ki rows of the 1 M-row CSV, held
+// in memory: prepare() then check() per row, as job_run's validate_stage
+// runs them. Args: shard count (0: not sharded; else this is shard 0 of N,
+// and the other shards' rows are filtered out) and dedupe (0/1). The
+// filter's own cost shows as shards=0 against shards=8 with dedupe off
+// (sharding then hashes every address, dedupe or not).
+void BM_Validate_Shard(benchmark::State& state) {
+    static std::vector<salvo::engine::chunk> chunks;
+    static std::vector<salvo::engine::field> fields;
+    static std::int64_t rows = 0;
+    if (chunks.empty()) {
+        auto src = salvo::engine::open_source(bench_file(false));
+        if (!src) {
+            state.SkipWithError(src.error().message.c_str());
+            return;
+        }
+        fields = (*src)->fields();
+        while (rows < (1 << 18)) {
+            salvo::engine::chunk c;
+            auto more = (*src)->next_chunk(c);
+            if (!more || c.size() == 0) break;
+            rows += static_cast<std::int64_t>(c.size());
+            chunks.push_back(std::move(c));
+            if (!*more) break;
+        }
+    }
+    salvo::engine::validate_options o;
+    o.shard_count = static_cast<std::uint32_t>(state.range(0));
+    o.dedupe = state.range(1) != 0;
+    std::string reason;
+    std::int64_t kept = 0;
+    for (auto _ : state) {
+        auto v = salvo::engine::validator::create(fields, o);
+        if (!v) {
+            state.SkipWithError(v.error().message.c_str());
+            return;
+        }
+        kept = 0;
+        for (const auto& c : chunks) {
+            v->prepare(c);
+            for (std::size_t i = 0; i < c.size(); ++i) {
+                auto f = v->check(c, i, reason);
+                kept += f && *f != salvo::engine::verdict::other_shard ? 1 : 0;
+            }
+        }
+        benchmark::DoNotOptimize(kept);
+    }
+    state.SetItemsProcessed(state.iterations() * rows);
+    state.counters["shard_rows"] = static_cast<double>(kept);
+}
+BENCHMARK(BM_Validate_Shard)
+    ->ArgNames({"shards", "dedupe"})
+    ->Args({0, 0})
+    ->Args({8, 0})
+    ->Args({0, 1})
+    ->Args({8, 1})
+    ->Unit(benchmark::kMillisecond);
 
 void BM_CheckAddress(benchmark::State& state) {
     const auto& input = dedupe_input();

@@ -61,6 +61,10 @@ if(NOT TARGET hiredis::hiredis)
     INTERFACE_INCLUDE_DIRECTORIES "${HIREDIS_INCLUDE_DIR}")
 endif()
 
+# The stable hash shards are cut by (engine/src/address_set.cpp, header-only).
+find_path(XXHASH_INCLUDE_DIR xxhash.h)
+salvo_require(XXHASH_INCLUDE_DIR "xxHash >= 0.8 (xxhash.h)" libxxhash-dev)
+
 find_package(Threads REQUIRED)
 
 if(SALVO_BUILD_TESTS)

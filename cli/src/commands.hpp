@@ -25,7 +25,33 @@ struct send_args {
     progress_mode progress = progress_mode::automatic;
     std::string proof;  ///< comma-separated addresses; empty: a real run
     std::size_t proof_rows = 1;
+    std::optional<std::string> shard;          ///< --shard K/N
+    std::optional<std::uint32_t> shard_count;  ///< --shard-count N (K: JOB_COMPLETION_INDEX)
 };
+
+/// The shard `--shard K/N`, or `--shard-count N` with K from the
+/// environment variable JOB_COMPLETION_INDEX (as a Kubernetes Indexed Job
+/// sets it), names: nothing when neither is given; the error is a complete
+/// message saying what to do.
+[[nodiscard]] boost::system::result<std::optional<engine::shard_spec>, std::string> shard_of_flags(
+    const std::optional<std::string>& shard, const std::optional<std::uint32_t>& shard_count);
+
+/// Makes `cfg` that shard; an error when the job file's own `shard` key
+/// names another one.
+[[nodiscard]] std::optional<std::string> use_shard(engine::job_config& cfg,
+                                                   const std::optional<engine::shard_spec>& shard);
+
+struct shards_report_args {
+    std::filesystem::path job_file;
+    std::vector<std::string> sets;
+    std::uint32_t of = 0;
+    bool json = false;
+};
+
+/// `salvo shards report`: the shards' results summed, and every row of the
+/// input decided in exactly one shard (exit 0), or the missing and doubled
+/// rows (exit 1).
+int run_shards_report(const shards_report_args& a);
 
 /// The overrides `--endpoint`, `--rate`, … stand for, then every `--set`.
 [[nodiscard]] std::vector<std::string> overrides_of(const send_args& a);

@@ -119,9 +119,16 @@ int main(int argc, char** argv) {
                   "Send the first row(s) to these addresses only (comma-separated), outside "
                   "the journal");
     s->add_option("--proof-rows", send.proof_rows, "Rows to send as proofs (default 1)");
+    s->add_option("--shard", send.shard,
+                  "Send only shard K/N of the rows (K from 0 to N-1; job key shard); results and "
+                  "journal get .shard-K-of-N in their names");
+    s->add_option("--shard-count", send.shard_count,
+                  "Send shard K of N, K from the environment variable JOB_COMPLETION_INDEX (a "
+                  "Kubernetes Indexed Job sets it)");
     s->footer(
         "Examples:\n"
         "  salvo send job.json --rate 200        # the key in SOCKETLABS_API_KEY\n"
+        "  salvo send job.json --shard 2/8        # one of 8 processes; see salvo shards report\n"
         "  salvo send job.json --proof me@example.com,boss@example.com\n"
         "  salvo send job.json --set retry.max_attempts=3 --report summary.json\n"
         "  salvo send job.json --retry-failed     # after a run that ended with exit code 1\n"
@@ -129,6 +136,32 @@ int main(int argc, char** argv) {
         "rejected, failed or unknown (--retry-failed sends failed and unknown again); 2 a\n"
         "usage or job error, nothing sent; 3 stopped early (Ctrl-C, auto-pause, refused\n"
         "credentials): the same command resumes.");
+
+    // shards report
+    cli::shards_report_args shards;
+    auto* sh = app.add_subcommand("shards", "Check the shards of a sharded campaign together");
+    sh->require_subcommand(1);
+    auto* shr = sh->add_subcommand(
+        "report", "Sum the N shards' results and check every row is decided in exactly one");
+    shr->add_option("job", shards.job_file, "The job file (JSON), as the shards ran it")
+        ->required()
+        ->check(CLI::ExistingFile);
+    shr->add_option("--of", shards.of, "How many shards the campaign was cut into (N)")
+        ->required()
+        ->check(CLI::Range(1u, 1000000u));
+    shr->add_flag("--json", shards.json, "Print the summary as one JSON object");
+    shr->add_option("--set", shards.sets, "Set any job key: key.path=value (as the shards had)")
+        ->allow_extra_args(false);
+    shr->footer(
+        "Reads results.shard-K-of-N.ndjson for K = 0..N-1 (the job's results path with\n"
+        ".shard-K-of-N inserted) and the recipients file.\n"
+        "Examples:\n"
+        "  salvo shards report job.json --of 8\n"
+        "  salvo shards report job.json --of 8 --json > totals.json\n"
+        "Exit codes: 0 every row decided in exactly one shard, none rejected, failed or\n"
+        "unknown; 1 rows missing (a shard not finished or not run) or decided twice, or some\n"
+        "rows rejected, failed or unknown; 2 a usage or job error, or a results file that\n"
+        "cannot be read.");
 
     // emulate
     cli::emulate_args emu;
@@ -485,6 +518,7 @@ int main(int argc, char** argv) {
             return cli::run_preview(preview_job, preview_sets, preview_rows, preview_out,
                                     preview_request);
         if (*v) return cli::run_validate(validate_job, validate_sets);
+        if (*shr) return cli::run_shards_report(shards);
         if (*d) return cli::run_demo(campaign);
         if (*h) {
             fmt::print("{}", salvo::engine::job_file_reference());

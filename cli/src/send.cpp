@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 #include <csignal>
@@ -26,6 +27,53 @@ std::vector<std::string> overrides_of(const send_args& a) {
     if (a.journal) o.push_back("journal=" + abs(*a.journal));
     o.insert(o.end(), a.sets.begin(), a.sets.end());
     return o;
+}
+
+boost::system::result<std::optional<engine::shard_spec>, std::string> shard_of_flags(
+    const std::optional<std::string>& shard, const std::optional<std::uint32_t>& shard_count) {
+    if (shard && shard_count)
+        return std::string(
+            "give --shard K/N or --shard-count N, not both (--shard-count takes K from "
+            "JOB_COMPLETION_INDEX)");
+    if (shard) {
+        auto s = engine::parse_shard(*shard, "--shard");
+        if (!s) return s.error();
+        return std::optional<engine::shard_spec>(*s);
+    }
+    if (!shard_count) return std::optional<engine::shard_spec>();
+    if (*shard_count == 0)
+        return std::string(
+            "--shard-count 0: N is how many shards split the rows (the Job's completions), at "
+            "least 1");
+    const char* index = std::getenv("JOB_COMPLETION_INDEX");
+    if (index == nullptr || *index == '\0')
+        return fmt::format(
+            "--shard-count {} takes this process's shard from the environment variable "
+            "JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it), which is not set: set it "
+            "to 0..{}, or give --shard K/{}",
+            *shard_count, *shard_count - 1, *shard_count);
+    auto s = engine::parse_shard(fmt::format("{}/{}", index, *shard_count),
+                                 "JOB_COMPLETION_INDEX with --shard-count");
+    if (!s)
+        return fmt::format(
+            "{} (JOB_COMPLETION_INDEX={}: make the Job's completions equal "
+            "--shard-count)",
+            s.error(), index);
+    return std::optional<engine::shard_spec>(*s);
+}
+
+std::optional<std::string> use_shard(engine::job_config& cfg,
+                                     const std::optional<engine::shard_spec>& shard) {
+    if (!shard) return std::nullopt;
+    if (cfg.shard.active()) {
+        if (cfg.shard == *shard) return std::nullopt;  // the file's key, paths applied
+        return fmt::format(
+            "{} sets \"shard\": \"{}\" and the command line says shard {}: drop one of them "
+            "(a job file without the key serves every shard)",
+            cfg.job_file.string(), cfg.shard.text(), shard->text());
+    }
+    engine::apply_shard(cfg, *shard);
+    return std::nullopt;
 }
 
 namespace {
@@ -162,12 +210,24 @@ int run_proof(const send_args& a, engine::job_config cfg) {
 }  // namespace
 
 int run_send(const send_args& a) {
+    const auto shard = shard_of_flags(a.shard, a.shard_count);
+    if (!shard) {
+        fmt::print(stderr, "salvo: {}\n", shard.error());
+        return exit_usage;
+    }
     const auto overrides = overrides_of(a);
     auto cfg = engine::load_job_file(a.job_file, overrides);
     if (!cfg) {
         fmt::print(stderr, "salvo: {}\n", cfg.error().message);
         return exit_usage;
     }
+    if (auto e = use_shard(*cfg, *shard)) {
+        fmt::print(stderr, "salvo: {}\n", *e);
+        return exit_usage;
+    }
+    if (cfg->shard.active())
+        fmt::print(stderr, "salvo: shard {}: results {}, journal {}\n", cfg->shard.text(),
+                   cfg->results.string(), cfg->journal.string());
     if (cfg->recipients.marketing_list != 0) {
         // --restart starts over: a changed list is then simply the new one.
         if (const int code = fetch_marketing_list(*cfg, a.restart, a.accept_changed_source);

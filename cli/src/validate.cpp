@@ -25,6 +25,7 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
     constexpr std::size_t shown = 10;
     std::vector<std::string> errors;
     std::uint64_t rows = 0, valid = 0, invalid = 0, duplicate = 0, suppressed_rows = 0;
+    std::uint64_t other_shards = 0;  // with the job key shard: rows the other shards send
     engine::chunk c;
     std::string reason, body;
     const bool server = job->cfg.merge == engine::merge_mode::server;
@@ -35,12 +36,16 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
             return exit_usage;
         }
         for (std::size_t i = 0; i < c.size(); ++i) {
-            ++rows;
             auto v = job->check->check(c, i, reason);
             if (!v) {
                 fmt::print(stderr, "salvo: {}\n", v.error().message);
                 return exit_usage;
             }
+            if (*v == engine::verdict::other_shard) {
+                ++other_shards;
+                continue;
+            }
+            ++rows;
             switch (*v) {
                 case engine::verdict::valid: {
                     // The row must also render: a template may refuse it.
@@ -69,10 +74,15 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
                 case engine::verdict::suppressed:
                     ++suppressed_rows;
                     break;
+                case engine::verdict::other_shard:
+                    break;  // counted above
             }
         }
         if (!*more) break;
     }
+    if (job->cfg.shard.active())
+        fmt::print("shard      {} ({} rows of the other shards not checked)\n",
+                   job->cfg.shard.text(), other_shards);
     fmt::print("rows       {}\nvalid      {}\ninvalid    {}\nduplicate  {}\nsuppressed {}\n", rows,
                valid, invalid, duplicate, suppressed_rows);
     if (!errors.empty()) {

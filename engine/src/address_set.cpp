@@ -16,6 +16,11 @@
 #include <functional>
 #include <new>
 
+// Header-only (XXH_INLINE_ALL): nothing to link, nothing for the installed
+// package to find_dependency.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace salvo::engine {
 namespace {
 
@@ -253,7 +258,10 @@ std::size_t address_set::memory_bytes() const noexcept {
 
 std::uint64_t address_set::hash_of(std::string_view s) noexcept {
     if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // as insert_row() keeps it
-    return std::hash<std::string_view>{}(s);
+    // Shards are cut by this value (validate.hpp): it must never change
+    // between salvo versions, so not std::hash, whose value is the
+    // library's to change.
+    return XXH3_64bits(s.data(), s.size());
 }
 
 void address_set::prefetch(std::uint64_t h) const noexcept {

@@ -116,9 +116,15 @@ std::string campaign_mailing_id(const job_config& job) {
     const auto abs = [&ec](const fs::path& p) {
         return p.empty() ? std::string() : fs::absolute(p, ec).lexically_normal().string();
     };
+    // Every shard of a campaign has the campaign's MailingId (the results
+    // path before its .shard-K-of-N): one mailing in the events and the
+    // reports. MessageIds stay unique per row across shards, as an address
+    // is sent by one shard only.
+    const fs::path results =
+        job.shard.active() ? unsharded_path(job.results, job.shard) : job.results;
     std::uint64_t h = detail::fnv1a_seed;
     h = fnv1a(h, abs(job.job_file));
-    h = fnv1a(h, abs(job.results));
+    h = fnv1a(h, abs(results));
     char buf[24];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
     return std::string("salvo-") + buf;
@@ -141,6 +147,8 @@ boost::system::result<validator, run_error> make_validator(
     vo.email_column = job.recipients.email;
     vo.name_column = job.recipients.name;
     vo.dedupe = job.dedupe;
+    vo.shard_index = job.shard.index;
+    vo.shard_count = job.shard.count;
     if (job.dedupe && !job.recipients.path.empty() && job.recipients.path.extension() != ".gz") {
         std::error_code ec;
         const auto size = std::filesystem::file_size(job.recipients.path, ec);

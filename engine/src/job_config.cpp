@@ -2,6 +2,7 @@
 #include <salvo/quota/redis_url.hpp>
 #include <salvo/transport/client.hpp>
 
+#include <fmt/format.h>
 #include <simdjson.h>
 #include <boost/json/stream_parser.hpp>
 #include <boost/url/parse.hpp>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace salvo::engine {
 namespace {
@@ -406,6 +408,15 @@ const std::vector<key_def>& key_table() {
         {"results", "a file path", SALVO_PATH(results)},
         {"journal", "a file path", SALVO_PATH(journal)},
         {"threads", "a whole number (0: automatic)", SALVO_UINT(threads)},
+        {"shard", "\"K/N\", the shard K (0 to N-1) of N",
+         [](job_config& j, const leaf& v, const parse_context&) {
+             auto s = get_string(v);
+             if (!s) return false;
+             auto spec = parse_shard(*s, "shard");
+             if (!spec) return false;
+             j.shard = *spec;
+             return true;
+         }},
         {"marketing.endpoint", "a URL string", SALVO_STRING(marketing.endpoint)},
         {"marketing.api_key_env", "the name of an environment variable",
          SALVO_STRING(marketing.api_key_env)},
@@ -576,6 +587,12 @@ constexpr key_doc key_docs[] = {
     {"threads", "`0` (automatic)",
      "Rendering threads. `0`: every core in server mode, one less than the cores in local mode "
      "(where sending needs a core of its own)."},
+    {"shard", "none (every row)",
+     "`\"K/N\"`: send only shard K (0 to N−1) of N: the rows whose canonical address hashes "
+     "(XXH3-64) to K mod N, and the rows without a usable address whose row number is K mod N. "
+     "`results` and `journal` get `.shard-K-of-N` before their extension. Also `salvo send "
+     "--shard K/N`, or `--shard-count N` with the index in `JOB_COMPLETION_INDEX`; "
+     "`salvo shards report` checks the shards together. See docs/scale-out.md."},
 };
 
 // Keys the key table does not hold (maps, arrays), for the reference.
@@ -898,6 +915,7 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
     // The defaults of results and journal live beside the job file too.
     if (job.results.is_relative()) job.results = (base_dir / job.results).lexically_normal();
     if (job.journal.is_relative()) job.journal = (base_dir / job.journal).lexically_normal();
+    const shard_spec shard = std::exchange(job.shard, shard_spec{});
     const auto need = [&](bool ok, const char* key, const char* what) -> std::optional<job_error> {
         if (ok) return std::nullopt;
         return job_error{key, source + ": " + key + ": " + what};
@@ -976,6 +994,7 @@ std::optional<job_error> finish(job_config& job, const std::string& source,
         if (auto e = need(fs::is_regular_file(a.file), "message.attachments",
                           ("cannot read attachment file '" + a.file.string() + "'").c_str()))
             return e;
+    if (shard.active()) apply_shard(job, shard);
     return std::nullopt;
 }
 
@@ -1148,6 +1167,70 @@ boost::system::result<job_config, job_error> parse_job(std::string_view json,
                                                        const fs::path& base_dir,
                                                        std::span<const std::string> overrides) {
     return parse_job_named(json, base_dir, overrides, "job");
+}
+
+std::string shard_spec::text() const {
+    return std::to_string(index) + "/" + std::to_string(count);
+}
+
+boost::system::result<shard_spec, std::string> parse_shard(std::string_view text,
+                                                           std::string_view what) {
+    const auto number = [](std::string_view t) -> std::optional<std::uint32_t> {
+        std::uint32_t n = 0;
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
+        return n;
+    };
+    const auto slash = text.find('/');
+    const auto k = number(text.substr(0, slash));
+    const auto n = slash == std::string_view::npos ? std::nullopt : number(text.substr(slash + 1));
+    if (!k || !n)
+        return fmt::format(
+            "{}: '{}' is not a shard: give K/N, shard K (counted from 0) of N, such as 0/4", what,
+            text);
+    if (*n == 0)
+        return fmt::format(
+            "{}: '{}' has no shards (N is 0): N is how many shards split the rows, "
+            "at least 1",
+            what, text);
+    if (*k >= *n)
+        return fmt::format("{}: '{}': shard K must be below N (shards are 0 to {}); check K and N",
+                           what, text, *n - 1);
+    return shard_spec{*k, *n};
+}
+
+namespace {
+std::string shard_tag(const shard_spec& shard) {
+    return ".shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count);
+}
+}  // namespace
+
+fs::path sharded_path(const fs::path& path, const shard_spec& shard) {
+    const std::string tag = shard_tag(shard);
+    fs::path out = path.parent_path() / path.stem();
+    out += tag;
+    out += path.extension();
+    return out;
+}
+
+fs::path unsharded_path(const fs::path& path, const shard_spec& shard) {
+    const std::string tag = shard_tag(shard);
+    std::string name = path.filename().string();
+    const auto at = name.rfind(tag);
+    if (at == std::string::npos) return path;
+    name.erase(at, tag.size());
+    return path.parent_path() / name;
+}
+
+void apply_shard(job_config& job, const shard_spec& shard) {
+    job.shard = shard;
+    job.results = sharded_path(job.results, shard);
+    job.journal = sharded_path(job.journal, shard);
+    if (job.recipients.marketing_list != 0) {
+        // The list's copy lives beside the journal: each shard has its own.
+        job.recipients.path = job.journal;
+        job.recipients.path += ".list-" + std::to_string(job.recipients.marketing_list) + ".ndjson";
+    }
 }
 
 boost::system::result<job_config, job_error> load_job_file(const fs::path& file,

@@ -200,7 +200,6 @@ std::unique_ptr<work> job::impl::read_stage(tbb::flow_control& fc) {
         fc.stop();
         return nullptr;
     }
-    rows_read += w->rows.size();
     return w;
 }
 
@@ -209,12 +208,18 @@ std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
     const bool resend_doubt = config.retry.ambiguous == ambiguous_policy::resend;
     std::string reason;
     check->prepare(w->rows);
+    // Another shard's rows are not this job's: not read, not decided.
+    std::uint64_t others = 0;
     for (std::size_t i = 0; i < w->rows.size(); ++i) {
         const row_info& info = w->rows.info(i);
         auto v = check->check(w->rows, i, reason);
         if (!v) {
             request_stop(job_status::input_failed, v.error().message);
             break;
+        }
+        if (*v == verdict::other_shard) {
+            ++others;
+            continue;
         }
         if (state.is_decided(info.row)) continue;  // decided by an earlier run
         row_outcome o;
@@ -245,10 +250,13 @@ std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
             case verdict::suppressed:
                 o.status = fate::suppressed;
                 break;
+            case verdict::other_shard:
+                continue;  // counted above
         }
         o.error = w->reasons.emplace_back(reason);
         w->early.emplace_back(i, o);
     }
+    rows_read += w->rows.size() - others;
     return w;
 }
 

@@ -194,6 +194,8 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     }
     fp.parts["suppression"] = sources.empty() ? "none" : sources;
     fp.parts["server_id"] = cfg.server_id;
+    // Only when sharded, so an unsharded campaign's journal stays as it was.
+    if (cfg.shard.active()) fp.parts["shard"] = cfg.shard.text();
 
     ledger_options lo;
     lo.journal = cfg.journal;
@@ -201,6 +203,25 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     lo.io = p->options.ledger_files;
     auto book = ledger::open(lo, fp, p->state);
     if (!book) {
+        if (book.error() == ledger_errc::other_campaign &&
+            (p->state.recorded.parts.count("shard") != 0) != cfg.shard.active())
+            return run_error{
+                "the journal " + cfg.journal.string() + " was written by " +
+                (cfg.shard.active() ? std::string("an unsharded run")
+                                    : "shard " + p->state.recorded.parts["shard"]) +
+                " of this campaign, and this run is " +
+                (cfg.shard.active() ? "shard " + cfg.shard.text() : std::string("unsharded")) +
+                ": each shard resumes only its own journal. Check --shard/--shard-count and the "
+                "journal path (shards get .shard-K-of-N in their file names)"};
+        if (book.error() == ledger_errc::other_campaign && cfg.shard.active() &&
+            p->state.recorded.parts["shard"] != cfg.shard.text())
+            return run_error{
+                "the journal " + cfg.journal.string() + " belongs to shard " +
+                p->state.recorded.parts["shard"] + ", and this run is shard " + cfg.shard.text() +
+                " (shard K/N: K from 0 to N-1): a shard resumes only its own journal, and "
+                "changing N re-cuts every shard. Run with --shard " +
+                p->state.recorded.parts["shard"] +
+                " to resume that shard, or keep N and use each shard's own journal"};
         if (book.error() == ledger_errc::other_campaign)
             return run_error{"the journal " + cfg.journal.string() +
                              " belongs to another campaign (different: " + p->state.detail +

@@ -259,7 +259,8 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
                 have_header = true;
                 if (*payload != header) {
                     std::string detail;
-                    for (const auto& d : fingerprint.differences(parse_header(body)))
+                    state.recorded = parse_header(body);
+                    for (const auto& d : fingerprint.differences(state.recorded))
                         detail += (detail.empty() ? "" : ", ") + d;
                     state.detail = detail.empty() ? std::string("fingerprint format") : detail;
                     return sys::error_code(ledger_errc::other_campaign);

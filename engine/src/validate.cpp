@@ -66,6 +66,8 @@ std::string_view to_string(verdict f) noexcept {
             return "duplicate";
         case verdict::suppressed:
             return "suppressed";
+        case verdict::other_shard:
+            return "other_shard";
     }
     return "unknown";
 }
@@ -246,6 +248,13 @@ boost::system::result<validator, source_error> validator::create(const std::vect
     v.suppressed_ = suppressed;
     if (options.dedupe) v.seen_ = std::make_unique<address_set>(options.temp_dir);
     v.input_bytes_ = options.input_bytes;
+    if (options.shard_count != 0 && options.shard_index >= options.shard_count)
+        return source_error{
+            make_error_code(errc::bad_option),
+            fmt::format("shard {} of {}: the shard must be below {}", options.shard_index,
+                        options.shard_count, options.shard_count)};
+    v.shard_index_ = options.shard_index;
+    v.shard_count_ = options.shard_count;
     return v;
 }
 
@@ -266,23 +275,50 @@ injection::recipient validator::recipient_of(merge::row_view values,
 boost::system::result<verdict, source_error> validator::check(const chunk& c, std::size_t i,
                                                               std::string& reason) {
     const row_info& info = c.info(i);
+    const bool sharded = shard_count_ > 1;
+    // A row without a usable address belongs to the shard of its row number.
+    const auto invalid_here = [&] {
+        return !sharded || shard_of_row(info.row, shard_count_) == shard_index_;
+    };
     if (!info.valid()) {
+        if (!invalid_here()) return verdict::other_shard;
         reason.assign(info.message);
         return verdict::invalid;
     }
     auto values = c.values(i);
     std::string_view address = email_ < values.size() ? values[email_] : std::string_view{};
     if (address.empty()) {
+        if (!invalid_here()) return verdict::other_shard;
         reason = detail::row_message(source_name_, info.row, info.line, "field '{}' is {}",
                                      email_label_, merge::is_absent(address) ? "missing" : "empty");
         return verdict::invalid;
     }
     if (const char* why = check_address(address)) {
+        if (!invalid_here()) return verdict::other_shard;
         reason = detail::row_message(source_name_, info.row, info.line,
                                      "field '{}': '{}' is not a usable address: {}", email_label_,
                                      shown(address), why);
         return verdict::invalid;
     }
+    // The canonical address and its hash: from prepare() when it ran for
+    // this chunk (then the dedupe slot of a later row is prefetched), else
+    // worked out here, only when sharding or dedupe needs them.
+    std::string_view canonical;
+    std::uint64_t hash = 0;
+    const std::size_t n = ahead_hash_.size();
+    const bool prepared = n == c.size() && n != 0 && ahead_first_row_ == c.info(0).row;
+    if (prepared) {
+        if (seen_) {  // the text is kept only for dedupe
+            const std::uint32_t from = i == 0 ? 0 : ahead_end_[i - 1];
+            canonical = std::string_view(ahead_text_).substr(from, ahead_end_[i] - from);
+        }
+        hash = ahead_hash_[i];
+    } else if (sharded || seen_) {
+        canonical_address(address, scratch_);
+        canonical = scratch_;
+        hash = address_set::hash_of(canonical);
+    }
+    if (sharded && shard_of_hash(hash, shard_count_) != shard_index_) return verdict::other_shard;
     if (const std::string* why = suppressed_ ? suppressed_->reason(address) : nullptr) {
         reason = detail::row_message(source_name_, info.row, info.line,
                                      "field '{}': '{}' is on the suppression list{}{}",
@@ -290,21 +326,11 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
         return verdict::suppressed;
     }
     if (seen_) {
-        boost::system::result<std::optional<std::uint64_t>, source_error> earlier =
-            std::optional<std::uint64_t>();
-        const std::size_t n = ahead_hash_.size();
-        if (n == c.size() && n != 0 && ahead_first_row_ == c.info(0).row) {
-            // prepare() ran for this chunk: prefetch a few rows ahead.
-            constexpr std::size_t distance = 8;
+        if (prepared) {
+            constexpr std::size_t distance = 8;  // prefetch a few rows ahead
             if (i + distance < n) seen_->prefetch(ahead_hash_[i + distance]);
-            const std::uint32_t from = i == 0 ? 0 : ahead_end_[i - 1];
-            earlier =
-                seen_->insert_row(std::string_view(ahead_text_).substr(from, ahead_end_[i] - from),
-                                  info.row, ahead_hash_[i]);
-        } else {
-            canonical_address(address, scratch_);
-            earlier = seen_->insert_row(scratch_, info.row);
         }
+        auto earlier = seen_->insert_row(canonical, info.row, hash);
         if (!earlier) return earlier.error();
         if (*earlier) {
             reason = detail::row_message(source_name_, info.row, info.line,
@@ -320,9 +346,9 @@ void validator::prepare(const chunk& c) {
     ahead_text_.clear();
     ahead_end_.clear();
     ahead_hash_.clear();
-    if (!seen_ || c.size() == 0) return;
+    if ((!seen_ && shard_count_ <= 1) || c.size() == 0) return;
     ahead_first_row_ = c.info(0).row;
-    if (!sized_ && input_bytes_ != 0 && seen_->size() == 0) {
+    if (seen_ && !sized_ && input_bytes_ != 0 && seen_->size() == 0) {
         // Rows in the file ~ its size over this chunk's bytes a row (values
         // and one separator each): the table is sized once for them.
         sized_ = true;
@@ -330,8 +356,10 @@ void validator::prepare(const chunk& c) {
         for (std::size_t i = 0; i < c.size(); ++i)
             for (const auto v : c.values(i)) bytes += v.size() + 1;
         const std::uint64_t per_row = std::max<std::uint64_t>(1, bytes / c.size());
+        // A shard keeps about 1/N of the addresses.
+        const std::uint64_t shards = std::max<std::uint32_t>(1, shard_count_);
         seen_->reserve(static_cast<std::size_t>(
-            std::min<std::uint64_t>(input_bytes_ / per_row, std::uint64_t{1} << 31)));
+            std::min<std::uint64_t>(input_bytes_ / per_row / shards, std::uint64_t{1} << 31)));
     }
     for (std::size_t i = 0; i < c.size(); ++i) {
         const auto values = c.values(i);
@@ -340,10 +368,12 @@ void validator::prepare(const chunk& c) {
                                              : std::string_view{};
         canonical_address(address, scratch_);
         ahead_hash_.push_back(address_set::hash_of(scratch_));
+        if (!seen_) continue;  // sharding alone needs only the hash
         ahead_text_ += scratch_;
         ahead_end_.push_back(static_cast<std::uint32_t>(ahead_text_.size()));
     }
-    for (std::size_t i = 0; i < c.size() && i < 8; ++i) seen_->prefetch(ahead_hash_[i]);
+    if (seen_)
+        for (std::size_t i = 0; i < c.size() && i < 8; ++i) seen_->prefetch(ahead_hash_[i]);
 }
 
 }  // namespace salvo::engine

@@ -406,6 +406,73 @@ TEST_F(JobTest, AnotherCampaignsJournalIsRefused) {
     EXPECT_NE(j.error().message.find("merge"), std::string::npos) << j.error().message;
 }
 
+// Three shards of one campaign, run one after the other: every row is
+// decided in exactly one shard's results, each accepted address delivered
+// once, and the MessageIds unique across the shards under one MailingId.
+TEST_F(JobTest, ShardsDecideEveryRowOnceWithUniqueMessageIds) {
+    constexpr std::size_t rows = 1000;
+    write_recipients(rows);
+    start_emulator();
+    std::map<std::uint64_t, std::uint32_t> owner;
+    std::set<std::string> message_ids, mailing_ids;
+    std::uint64_t duplicates = 0;
+    for (std::uint32_t k = 0; k < 3; ++k) {
+        const auto c = config(k == 1 ? "server" : "local", {"shard=" + std::to_string(k) + "/3"});
+        const auto r = run_job(c);
+        EXPECT_EQ(r.status, job_status::finished);
+        EXPECT_EQ(r.pending, 0u);
+        const auto file = dir_ / ("results.shard-" + std::to_string(k) + "-of-3.ndjson");
+        ASSERT_EQ(c.results, file);
+        const auto lines = read_results(file);
+        EXPECT_EQ(lines.size(), r.rows_read) << "a shard counts only its own rows";
+        EXPECT_LT(lines.size(), rows / 2);
+        std::ifstream in(file);
+        for (std::string line; std::getline(in, line);) {
+            const auto id = field_of(line, "message_id");
+            if (field_of(line, "status") != "accepted") continue;
+            EXPECT_TRUE(message_ids.insert(id).second) << "MessageId twice: " << id;
+            mailing_ids.insert(id.substr(0, id.find('-', 6)));
+        }
+        for (const auto& l : lines) {
+            EXPECT_TRUE(owner.emplace(l.row, k).second) << "row " << l.row << " in two shards";
+            if (l.status == "duplicate") ++duplicates;
+            if (l.status == "invalid") {
+                EXPECT_EQ(l.row % 3, k);
+            }
+        }
+    }
+    EXPECT_EQ(owner.size(), rows);
+    EXPECT_EQ(mailing_ids.size(), 1u) << "one MailingId for the whole campaign";
+    // Rows 97, 194, …, 970 repeat the row before.
+    EXPECT_EQ(duplicates, 10u);
+    for (const auto& [to, n] : deliveries()) EXPECT_EQ(n, 1) << to;
+    EXPECT_EQ(deliveries().size(), message_ids.size());
+}
+
+TEST_F(JobTest, AJournalOfAnotherShardOrAnotherCountIsRefused) {
+    write_recipients(100);
+    start_emulator();
+    ASSERT_EQ(run_job(config("local", {"shard=0/3"})).status, job_status::finished);
+    const auto refused = [&](const std::string& shard) {
+        auto c = config("local", {"shard=" + shard});
+        c.journal = dir_ / "campaign.shard-0-of-3.journal";
+        run_options o;
+        o.api_key = "test-key";
+        auto j = job::create(c, o);
+        EXPECT_FALSE(j) << shard;
+        return j ? std::string() : j.error().message;
+    };
+    const auto other_shard = refused("1/3");
+    EXPECT_NE(other_shard.find("belongs to shard 0/3, and this run is shard 1/3"),
+              std::string::npos)
+        << other_shard;
+    const auto other_count = refused("0/2");
+    EXPECT_NE(other_count.find("shard 0/3"), std::string::npos) << other_count;
+    // The shard's own journal still resumes: nothing left to send.
+    const auto again = run_job(config("local", {"shard=0/3"}));
+    EXPECT_EQ(again.status, job_status::already_finished);
+}
+
 // Kill the job with SIGKILL at seeded moments, resume, and check that the
 // emulator's record plus the results file account for every row once.
 // Each killed run is a forked child that starts its own emulator (recording

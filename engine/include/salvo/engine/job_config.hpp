@@ -172,6 +172,40 @@ struct reporting_spec {
     std::size_t grace_seconds = 300;
 };
 
+/// Which part of the rows a process sends (job key `shard`, `salvo send
+/// --shard K/N` or `--shard-count N` with `JOB_COMPLETION_INDEX`): shard
+/// `index` of `count`, 0 <= index < count. A row whose canonical address
+/// hashes to `index` mod `count` (address_set::hash_of: XXH3-64, seed 0, a
+/// hash fixed across processes, versions and machines) belongs to it; a row
+/// without a usable address belongs to shard `row` mod `count`. count 0: the
+/// job is not sharded.
+struct shard_spec {
+    std::uint32_t index = 0;
+    std::uint32_t count = 0;
+
+    [[nodiscard]] bool active() const noexcept { return count != 0; }
+    /// "K/N" (the form `--shard` and the job key take).
+    [[nodiscard]] std::string text() const;
+    friend bool operator==(const shard_spec&, const shard_spec&) = default;
+};
+
+/// Reads "K/N" (0 <= K < N, N >= 1). The error is a complete sentence that
+/// says what to give instead; `what` names where the text came from
+/// ("--shard", "the job key shard").
+[[nodiscard]] boost::system::result<shard_spec, std::string> parse_shard(std::string_view text,
+                                                                         std::string_view what);
+
+/// `path` with `.shard-K-of-N` inserted before its extension:
+/// `results.ndjson` -> `results.shard-2-of-8.ndjson`, `campaign.journal` ->
+/// `campaign.shard-2-of-8.journal`, `out` -> `out.shard-2-of-8`.
+[[nodiscard]] std::filesystem::path sharded_path(const std::filesystem::path& path,
+                                                 const shard_spec& shard);
+
+/// The inverse of sharded_path(): `path` without its `.shard-K-of-N`
+/// (unchanged when it has none).
+[[nodiscard]] std::filesystem::path unsharded_path(const std::filesystem::path& path,
+                                                   const shard_spec& shard);
+
 /// A whole job. Paths are already resolved against the job file's folder.
 /// The API key itself is never stored here: only where to find it.
 struct job_config {
@@ -200,6 +234,9 @@ struct job_config {
     std::filesystem::path results = "results.ndjson";
     std::filesystem::path journal = "campaign.journal";
     std::size_t threads = 0;  ///< TBB workers; 0: pipeline_threads() decides
+    /// The shard this process sends; when active, `results`, `journal` (and
+    /// a Marketing list's copy) are already the shard's own paths.
+    shard_spec shard;
     marketing_spec marketing;
     reporting_spec reporting;
 };
@@ -235,6 +272,12 @@ struct job_error {
 /// Keys of the parser without a reference entry, and entries without a key:
 /// empty when the two agree.
 [[nodiscard]] std::vector<std::string> undocumented_keys();
+
+/// Makes `job` shard `shard` of its campaign: records it and inserts
+/// `.shard-K-of-N` into `results`, `journal` and, for a Marketing list, the
+/// list's local copy. For a job whose file has no `shard` key (the file's
+/// key is applied when it is loaded); the caller checks that the two agree.
+void apply_shard(job_config& job, const shard_spec& shard);
 
 /// Applies one `key.path=value` override to a loaded job.
 [[nodiscard]] std::optional<job_error> apply_override(job_config& job, std::string_view assignment,

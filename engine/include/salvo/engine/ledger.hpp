@@ -130,6 +130,7 @@ struct ledger_state {
     std::uint64_t ambiguous = 0;
     std::uint64_t journal_bytes_dropped = 0;  ///< a torn last record cut off
     std::string detail;                       ///< for other_campaign: which parts differ
+    job_fingerprint recorded;                 ///< for other_campaign: the journal's own
     std::uint64_t reopened = 0;               ///< rows reopened by reopen_failed()
 
     [[nodiscard]] bool is_decided(std::uint64_t row) const noexcept {

@@ -26,6 +26,9 @@ enum class verdict : std::uint8_t {
     invalid,     ///< a malformed record or an unusable address
     duplicate,   ///< the same address as an earlier valid row of this job
     suppressed,  ///< the address is on the suppression list
+    /// Another shard's row (validate_options::shard_count): not this
+    /// process's to decide, not counted, not written anywhere.
+    other_shard,
 };
 
 [[nodiscard]] std::string_view to_string(verdict f) noexcept;
@@ -72,7 +75,11 @@ class address_set {
     /// insert() with the hash computed beforehand.
     [[nodiscard]] boost::system::result<bool, source_error> insert(std::string_view canonical,
                                                                    std::uint64_t hash);
-    /// The hash the set places `canonical` by.
+    /// The hash the set places `canonical` by, and the one shards are cut
+    /// by: XXH3-64 (xxHash 0.8, seed 0) of the bytes (the first 65 535 of
+    /// a longer text). Its value is fixed across processes, builds and
+    /// machines (XXH3's output is stable since xxHash 0.8.0), so every
+    /// shard of a campaign computes the same partition.
     [[nodiscard]] static std::uint64_t hash_of(std::string_view canonical) noexcept;
     /// Starts loading the slot `hash` probes first, so that an insert a few
     /// addresses later finds it in cache (a 10 M-address table is far larger
@@ -134,7 +141,23 @@ struct validate_options {
     /// prepare() sizes the dedupe table from it and the first chunk's bytes
     /// per row, instead of rebuilding the table as it grows.
     std::uint64_t input_bytes = 0;
+    /// Check only the rows of shard `shard_index` of `shard_count` (0: no
+    /// sharding); the others get verdict::other_shard, without touching
+    /// dedupe. A row with a usable address belongs to shard
+    /// `address_set::hash_of(canonical) % shard_count`, any other row to
+    /// shard `row % shard_count`.
+    std::uint32_t shard_index = 0;
+    std::uint32_t shard_count = 0;
 };
+
+/// The shard of a row whose canonical address hashes to `hash`.
+[[nodiscard]] inline std::uint32_t shard_of_hash(std::uint64_t hash, std::uint32_t count) noexcept {
+    return static_cast<std::uint32_t>(hash % count);
+}
+/// The shard of a row without a usable address (row numbers from 1).
+[[nodiscard]] inline std::uint32_t shard_of_row(std::uint64_t row, std::uint32_t count) noexcept {
+    return static_cast<std::uint32_t>(row % count);
+}
 
 /// Gives each row its fate. Built once per job from the source's fields.
 /// Not thread-safe (dedupe state): run it in one serial pipeline stage.
@@ -182,6 +205,8 @@ class validator {
     std::uint64_t ahead_first_row_ = 0;
     std::uint64_t input_bytes_ = 0;
     bool sized_ = false;
+    std::uint32_t shard_index_ = 0;
+    std::uint32_t shard_count_ = 0;  // 0 or 1: every row is this process's
 };
 
 }  // namespace salvo::engine

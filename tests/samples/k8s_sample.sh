@@ -14,14 +14,9 @@ sample=$2
 source "$(dirname "$0")/../cli/lib.sh"
 
 # ---- THE REDIS STEP (rate.shared, docs/shared-quota.md) --------------------
-# The sample's job file takes its quota from Redis (rate.shared). That key
-# comes with the shared-quota work (branch 17-redis); until it is merged,
-# this salvo does not know it, and the run below goes WITHOUT it (the key is
-# removed from the local copy of the job file, and the test says so).
-# AT MERGE: set redis_step=on. The test then starts a real redis-server on a
-# free loopback port and keeps rate.shared, pointed at it. If salvo knows
-# rate.shared while this is still off, the test FAILS, so it cannot be
-# forgotten.
+# The sample's job file takes its quota from Redis (rate.shared): the test
+# starts a real redis-server on a free loopback port and points rate.shared at
+# it. (redis_step=off runs without it, and then fails if salvo knows the key.)
 redis_step=on
 # ----------------------------------------------------------------------------
 

@@ -23,12 +23,15 @@ packages=(
   build-essential cmake pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libfmt-dev libsqlite3-dev
+  libcli11-dev libfmt-dev libsqlite3-dev libpq-dev
   wrk
   # For the tests: tests/cli/bad_input.sh makes its largest inputs with
   # python3, tests/cli/security.sh its self-signed certificate with openssl,
   # tests/cli/listen_scenarios.sh reads the emulator's /stats with curl.
   python3 openssl curl
+  # The store's PostgreSQL tests start their own PostgreSQL 15 server
+  # (initdb and pg_ctl from /usr/lib/postgresql/15/bin) in a temp dir.
+  postgresql
   # libcurl reads the system CA bundle to verify HTTPS servers; a minimal
   # Debian lacks it, and --no-install-recommends would not bring it.
   ca-certificates

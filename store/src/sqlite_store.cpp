@@ -556,6 +556,10 @@ class store_cat final : public boost::system::error_category {
                 return "the event database was made by an older salvo; open it once with "
                        "`salvo listen --db FILE` (or `salvo suppressions add|remove --db FILE`), "
                        "which upgrades it in place, then run this again";
+            case errc::password_in_url:
+                return "the PostgreSQL URL holds a password, which would show in `ps` and in "
+                       "logs; remove it from the URL and give it in the environment variable "
+                       "PGPASSWORD, or in a password file (PGPASSFILE, ~/.pgpass by default)";
         }
         return "unknown store error";
     }

@@ -25,6 +25,11 @@ namespace salvo::emulator::detail {
 
 class event_poster {
   public:
+    /// One receiver URL, http://HOST:PORT/TARGET.
+    struct url_parts {
+        std::string host, port, target;
+    };
+
     explicit event_poster(event_options o);
     ~event_poster();
     event_poster(const event_poster&) = delete;
@@ -47,15 +52,21 @@ class event_poster {
         std::size_t events = 0;
     };
     // One poster's keep-alive connection.
+    // One poster's keep-alive connections, one per URL, and the URL the
+    // next post goes to.
     struct connection {
         boost::asio::io_context ioc;
-        std::optional<boost::beast::tcp_stream> stream;
+        std::vector<std::optional<boost::beast::tcp_stream>> streams;
+        std::size_t next = 0;
     };
     void run();
     void post_loop(connection& c);
-    bool post_until_ok(connection& c, const std::string& body, bool handshake);
+    // Posts until answered 200: to URL `only`, or to each URL in turn.
+    bool post_until_ok(connection& c, const std::string& body, bool handshake,
+                       std::optional<std::size_t> only = std::nullopt);
 
     event_options o_;
+    std::vector<url_parts> urls_;  // o_.url split at commas; empty: invalid
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<pending> queue_;

@@ -168,6 +168,16 @@ constexpr const char* insert_event_sql =
     " RETURNING (xmax = 0) AS inserted)"
     " SELECT (SELECT id FROM ins), (SELECT count(*) FROM sup WHERE inserted)";
 
+// An event that suppresses nothing (most: Queued, Delivered, opens):
+// stored unless already there, without insert_event_sql's second insert.
+// $1-$18 as there; one row (its id) when stored, none when a redelivery.
+constexpr const char* insert_plain_event_sql =
+    "INSERT INTO events (type, kind, state, date_time, occurred_at, received_at, server_id,"
+    " mailing_id, message_id, address, address_key, failure_type, failure_code, tracking_type,"
+    " url, reason, identity, raw)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
+    " ON CONFLICT DO NOTHING RETURNING id, 0";
+
 // An inbound unsubscribe, ranked as an event's suppression.
 constexpr const char* upsert_suppression_sql =
     "INSERT INTO suppressions AS s (address, reason, source_event, added_at, source,"
@@ -190,6 +200,7 @@ struct named_statement {
 
 constexpr named_statement write_statements[] = {
     {"salvo_insert_event", insert_event_sql},
+    {"salvo_insert_plain_event", insert_plain_event_sql},
     {"salvo_upsert_suppression", upsert_suppression_sql},
     // salvo suppressions add: leaves an existing entry as it is, as SQLite.
     {"salvo_add_suppression",
@@ -366,9 +377,11 @@ class pg_store final : public event_store {
         return {};
     }
 
-    // The parameters of insert_event_sql for `e`.
-    void event_params(const platform::event& e, std::string_view source,
-                      std::optional<std::int64_t> inbound_id, std::int64_t now_ms, params& p) {
+    // The parameters for `e`, and the statement they are for:
+    // insert_event_sql when it may suppress, else insert_plain_event_sql.
+    const char* event_params(const platform::event& e, std::string_view source,
+                             std::optional<std::int64_t> inbound_id, std::int64_t now_ms,
+                             params& p) {
         const auto state = platform::state_of(e);
         p.text(e.type_name);
         p.integer(static_cast<std::int64_t>(e.type));
@@ -407,18 +420,17 @@ class pg_store final : public event_store {
             default:
                 break;
         }
-        if (reason)
-            p.text(reason);
-        else
-            p.null();
+        if (!reason || e.address.empty()) return "salvo_insert_plain_event";
+        p.text(reason);
         p.text(source);
         p.optional(inbound_id);
         p.integer(rules_.soft_bounce_count);
         p.integer(e.time_ms.value_or(0) - rules_.soft_bounce_window.count());
+        return "salvo_insert_event";
     }
 
     static void count_event(const PGresult* res, const platform::event& e, write_result& r) {
-        if (PQgetisnull(res, 0, 0)) {
+        if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
             ++r.duplicates;
             return;
         }
@@ -441,10 +453,9 @@ class pg_store final : public event_store {
             if (!ok) break;
             const auto& item = items[i];
             params p;
-            event_params(*item.event, item.source, std::nullopt, now_ms, p);
+            const char* statement = event_params(*item.event, item.source, std::nullopt, now_ms, p);
             const auto& v = p.values();
-            ok = PQsendQueryPrepared(conn_, "salvo_insert_event", p.size(), v.data(), nullptr,
-                                     nullptr, 0);
+            ok = PQsendQueryPrepared(conn_, statement, p.size(), v.data(), nullptr, nullptr, 0);
             sent.push_back(item.event);
         }
         ok = ok && PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0);
@@ -572,8 +583,7 @@ class pg_store final : public event_store {
                 if (auto res = insert_inbound(*item.inbound, now_ms, r)) return fail(res.get());
             } else if (item.event && item.event->type != platform::event_type::validation) {
                 params p;
-                event_params(*item.event, item.source, std::nullopt, now_ms, p);
-                auto res = exec(p, "salvo_insert_event");
+                auto res = exec(p, event_params(*item.event, item.source, std::nullopt, now_ms, p));
                 if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) return fail(res.get());
                 count_event(res.get(), *item.event, r);
             }
@@ -642,8 +652,7 @@ class pg_store final : public event_store {
             if (e.mailing_id.empty()) e.mailing_id = mailing_id;
             const char* source = in.kind == platform::inbound_kind::complaint ? "arf" : "dsn";
             params p;
-            event_params(e, source, id, now_ms, p);
-            auto res = exec(p, "salvo_insert_event");
+            auto res = exec(p, event_params(e, source, id, now_ms, p));
             if (PQresultStatus(res.get()) != PGRES_TUPLES_OK) return res;
             count_event(res.get(), e, r);
             return nullptr;

@@ -7,6 +7,7 @@
 #include <salvo/store/store.hpp>
 
 #include "migrations.hpp"
+#include "suppression_reason.hpp"
 
 #include <libpq-fe.h>
 
@@ -142,56 +143,52 @@ class params {
 // the soft-bounce count adds this event itself (SQLite counts after the
 // insert); earlier statements of the transaction, and commits of other
 // replicas, are seen.
+// The event's insert, $1-$18.
+#define SALVO_INSERT_EVENT                                                                      \
+    "INSERT INTO events (type, kind, state, date_time, occurred_at, received_at, server_id,"    \
+    " mailing_id, message_id, address, address_key, failure_type, failure_code, tracking_type," \
+    " url, reason, identity, raw)"                                                              \
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"                  \
+    " ON CONFLICT DO NOTHING RETURNING id"
+// A suppression already there is replaced only by one that outranks it.
+#define SALVO_UPSERT_RANKED                                                \
+    " ON CONFLICT (address) DO UPDATE SET reason = excluded.reason,"       \
+    " source_event = excluded.source_event, added_at = excluded.added_at," \
+    " source = excluded.source, source_inbound = excluded.source_inbound"  \
+    " WHERE (salvo_suppression_rank(s.reason, s.source),"                  \
+    " coalesce(excluded.source_event, 9223372036854775807),"               \
+    " coalesce(excluded.source_inbound, 9223372036854775807))"             \
+    " < (salvo_suppression_rank(excluded.reason, excluded.source),"        \
+    " coalesce(s.source_event, 9223372036854775807),"                      \
+    " coalesce(s.source_inbound, 9223372036854775807))"                    \
+    " RETURNING (xmax = 0) AS inserted"
+
 constexpr const char* insert_event_sql =
-    "WITH ins AS ("
-    " INSERT INTO events (type, kind, state, date_time, occurred_at, received_at, server_id,"
-    " mailing_id, message_id, address, address_key, failure_type, failure_code, tracking_type,"
-    " url, reason, identity, raw)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
-    " ON CONFLICT DO NOTHING RETURNING id),"
+    "WITH ins AS (" SALVO_INSERT_EVENT
+    "),"
     " sup AS ("
     " INSERT INTO suppressions AS s (address, reason, source_event, added_at, source,"
     " source_inbound)"
     " SELECT $11, $19::text, ins.id, $6, $20::text, $21::bigint FROM ins"
     " WHERE $19::text IS NOT NULL AND $10 <> '' AND ($19::text <> 'soft_bounces' OR"
     " (SELECT count(*) FROM events e WHERE e.address_key = $11 AND e.state = $3"
-    " AND e.occurred_at > $23::bigint AND e.occurred_at <= $5) + 1 >= $22::bigint)"
-    " ON CONFLICT (address) DO UPDATE SET reason = excluded.reason,"
-    " source_event = excluded.source_event, added_at = excluded.added_at,"
-    " source = excluded.source, source_inbound = excluded.source_inbound"
-    " WHERE (salvo_suppression_rank(s.reason, s.source), coalesce(excluded.source_event, "
-    "9223372036854775807),"
-    " coalesce(excluded.source_inbound, 9223372036854775807))"
-    " < (salvo_suppression_rank(excluded.reason, excluded.source), coalesce(s.source_event, "
-    "9223372036854775807),"
-    " coalesce(s.source_inbound, 9223372036854775807))"
-    " RETURNING (xmax = 0) AS inserted)"
+    " AND e.occurred_at > $23::bigint AND e.occurred_at <= $5) + 1 >= "
+    "$22::bigint)" SALVO_UPSERT_RANKED
+    ")"
     " SELECT (SELECT id FROM ins), (SELECT count(*) FROM sup WHERE inserted)";
 
 // An event that suppresses nothing (most: Queued, Delivered, opens):
 // stored unless already there, without insert_event_sql's second insert.
 // $1-$18 as there; one row (its id) when stored, none when a redelivery.
-constexpr const char* insert_plain_event_sql =
-    "INSERT INTO events (type, kind, state, date_time, occurred_at, received_at, server_id,"
-    " mailing_id, message_id, address, address_key, failure_type, failure_code, tracking_type,"
-    " url, reason, identity, raw)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
-    " ON CONFLICT DO NOTHING RETURNING id, 0";
+constexpr const char* insert_plain_event_sql = SALVO_INSERT_EVENT ", 0";
 
 // An inbound unsubscribe, ranked as an event's suppression.
 constexpr const char* upsert_suppression_sql =
     "INSERT INTO suppressions AS s (address, reason, source_event, added_at, source,"
-    " source_inbound) VALUES ($1, $2, NULL, $3, $4, $5)"
-    " ON CONFLICT (address) DO UPDATE SET reason = excluded.reason,"
-    " source_event = excluded.source_event, added_at = excluded.added_at,"
-    " source = excluded.source, source_inbound = excluded.source_inbound"
-    " WHERE (salvo_suppression_rank(s.reason, s.source), coalesce(excluded.source_event, "
-    "9223372036854775807),"
-    " coalesce(excluded.source_inbound, 9223372036854775807))"
-    " < (salvo_suppression_rank(excluded.reason, excluded.source), coalesce(s.source_event, "
-    "9223372036854775807),"
-    " coalesce(s.source_inbound, 9223372036854775807))"
-    " RETURNING (xmax = 0) AS inserted";
+    " source_inbound) VALUES ($1, $2, NULL, $3, $4, $5)" SALVO_UPSERT_RANKED;
+
+#undef SALVO_INSERT_EVENT
+#undef SALVO_UPSERT_RANKED
 
 struct named_statement {
     const char* name;
@@ -401,25 +398,7 @@ class pg_store final : public event_store {
         p.optional_text(e.reason);
         p.text(platform::identity_extra(e));
         p.text(e.raw);
-        // The reason it suppresses for, as the SQLite store decides it.
-        const char* reason = nullptr;
-        switch (state) {
-            case platform::delivery_state::bounced:
-                reason = e.failure_type == platform::failure_suppressed ? "platform_suppressed"
-                                                                        : "hard_bounce";
-                break;
-            case platform::delivery_state::complained:
-                reason = "complaint";
-                break;
-            case platform::delivery_state::unsubscribed:
-                reason = "unsubscribe";
-                break;
-            case platform::delivery_state::soft_bounced:
-                if (rules_.soft_bounce_count > 0 && e.time_ms) reason = "soft_bounces";
-                break;
-            default:
-                break;
-        }
+        const char* reason = detail::suppression_reason(e, rules_);
         if (!reason || e.address.empty()) return "salvo_insert_plain_event";
         p.text(reason);
         p.text(source);

@@ -68,32 +68,17 @@ void replicas_flood(const flood& f) {
     std::optional<listen_process> b(
         listen_process::start(SALVO_BINARY, dir.path(), "listen-b", db, inbound));
 
-    auto emu =
-        emulator_process::start(SALVO_BINARY, dir.path(), "emulate",
-                                {"--events-url",
-                                 a.url() + "/notifications," + b->url() + "/notifications",
-                                 "--events-secret-env",
-                                 "EVENTS_SECRET",
-                                 "--events-validation-key-env",
-                                 "EVENTS_VALIDATION",
-                                 "--events-per-second",
-                                 f.events_per_second,
-                                 "--hard-bounce-rate",
-                                 "0.1",
-                                 "--soft-bounce-rate",
-                                 "0.05",
-                                 "--complaint-rate",
-                                 "0.05",
-                                 "--unsubscribe-rate",
-                                 "0.05",
-                                 "--open-rate",
-                                 "0.3",
-                                 "--click-rate",
-                                 "0.1",
-                                 "--events-seed",
-                                 "17"},
-                                {std::string("EVENTS_SECRET=") + listen_process::secret,
-                                 std::string("EVENTS_VALIDATION=") + listen_process::validation});
+    auto emu = emulator_process::start(
+        SALVO_BINARY, dir.path(), "emulate",
+        {"--events-url", a.url() + "/notifications," + b->url() + "/notifications",
+         "--events-secret-env", "EVENTS_SECRET", "--events-validation-key-env", "EVENTS_VALIDATION",
+         "--events-per-second", f.events_per_second,
+         // Each post waits for its commit: many in flight, as the platform posts.
+         "--events-connections", "64", "--hard-bounce-rate", "0.1", "--soft-bounce-rate", "0.05",
+         "--complaint-rate", "0.05", "--unsubscribe-rate", "0.05", "--open-rate", "0.3",
+         "--click-rate", "0.1", "--events-seed", "17"},
+        {std::string("EVENTS_SECRET=") + listen_process::secret,
+         std::string("EVENTS_VALIDATION=") + listen_process::validation});
 
     salvo_campaign campaign(SALVO_BINARY, f.rows);
     auto send = campaign.start_send({"--endpoint", emu.url(), "--progress=none"}, "send");
@@ -167,9 +152,9 @@ void replicas_flood(const flood& f) {
 }
 
 TEST(ListenReplicasOnPostgres, AReplicaKilledMidFloodLosesAndDuplicatesNothing) {
-    // About 2.2 events a row: ~5 000 events, posted at 2 500 a second so
+    // About 2.2 events a row: ~5 000 events, posted at 4 000 a second so
     // that the kill lands in the middle.
-    replicas_flood({2200, 1500, "2500"});
+    replicas_flood({2200, 1500, "4000"});
 }
 
 TEST(ListenReplicasOnPostgresSlow, AHundredThousandEventsAndAKill) {

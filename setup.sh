@@ -23,7 +23,7 @@ packages=(
   build-essential cmake pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libfmt-dev libsqlite3-dev libxxhash-dev
+  libcli11-dev libfmt-dev libsqlite3-dev libxxhash-dev libpq-dev
   # The shared quota (rate.shared): the Redis client library, and the
   # server its tests start on a unix socket in a temp dir.
   libhiredis-dev redis-server
@@ -33,6 +33,9 @@ packages=(
   # tests/cli/listen_scenarios.sh reads the emulator's /stats with curl,
   # tests/samples/k8s_sample.sh reads samples/k8s/*.yaml with python3-yaml.
   python3 python3-yaml openssl curl
+  # The store's PostgreSQL tests start their own PostgreSQL 15 server
+  # (initdb and pg_ctl from /usr/lib/postgresql/15/bin) in a temp dir.
+  postgresql
   # libcurl reads the system CA bundle to verify HTTPS servers; a minimal
   # Debian lacks it, and --no-install-recommends would not bring it.
   ca-certificates

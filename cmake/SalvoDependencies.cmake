@@ -45,6 +45,9 @@ salvo_require(CLI11_FOUND "CLI11 >= 2.1" libcli11-dev)
 # The event store's embedded database (store/, salvo listen).
 find_package(SQLite3 3.40 QUIET)
 salvo_require(SQLite3_FOUND "SQLite >= 3.40" libsqlite3-dev)
+# The event store's server database (salvo listen replicas): libpq.
+find_package(PostgreSQL 15 QUIET)
+salvo_require(PostgreSQL_FOUND "libpq >= 15" libpq-dev)
 
 # The shared quota's Redis client (quota/): hiredis 0.14, whose CMake file
 # sets variables only, so an imported target is made here.

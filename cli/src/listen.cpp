@@ -167,9 +167,9 @@ bool read_config(listen_args& a) {
 
 }  // namespace
 
-static store::sqlite_options store_options(const listen_args& a) {
-    store::sqlite_options so;
-    so.path = a.db.value_or("events.sqlite");
+static store::store_options store_options(const listen_args& a) {
+    store::store_options so;
+    so.db = a.db.value_or("events.sqlite");
     if (a.soft_bounce_count) so.rules.soft_bounce_count = *a.soft_bounce_count;
     if (a.soft_bounce_days)
         so.rules.soft_bounce_window = std::chrono::hours(24) * *a.soft_bounce_days;
@@ -229,11 +229,15 @@ int run_listen(listen_args a) {
     if (a.reply_attempts) o.reply_attempts = *a.reply_attempts;
 
     const auto so = store_options(a);
-    o.inbound_dir = a.inbound_dir.value_or(so.path.string() + ".inbound");
-    auto db = store::open_sqlite(so);
+    // Beside a SQLite file; in the working directory for a PostgreSQL
+    // database (replicas share it through a volume: see
+    // docs/listen-postgresql.md).
+    o.inbound_dir = a.inbound_dir.value_or(
+        store::is_postgresql_url(so.db) ? std::string("salvo-listen.inbound") : so.db + ".inbound");
+    auto db = store::open_store(so);
     if (!db) {
         fmt::print(stderr, "salvo listen: cannot open the event database {}: {}\n",
-                   so.path.string(), db.error().message());
+                   store::redact(so.db), db.error().message());
         return exit_usage;
     }
     // Block the stop signals before the server's threads exist.
@@ -253,7 +257,7 @@ int run_listen(listen_args a) {
     fmt::print(stderr,
                "salvo listen: events to {0}/notifications and inbound mail to {0}/inbound are "
                "stored in {1} (attachments in {2}){3}; metrics at {0}/metrics; Ctrl-C stops\n",
-               (*s)->base_url(), so.path.string(), (o.inbound_dir / "attachments").string(),
+               (*s)->base_url(), store::redact(so.db), (o.inbound_dir / "attachments").string(),
                o.unsubscribe_secret.empty() ? "" : ", one-click unsubscribes at /unsubscribe");
     const int sig = wait_for_signal();
     (*s)->stop();
@@ -276,12 +280,13 @@ int run_listen(listen_args a) {
 }
 
 int run_suppressions(const suppressions_args& a) {
-    store::sqlite_options so;
-    so.path = a.db;
+    store::store_options so;
+    so.db = a.db;
     so.read_only = a.action == "export";
-    auto db = store::open_sqlite(so);
+    auto db = store::open_store(so);
     if (!db) {
-        fmt::print(stderr, "salvo suppressions: {}: {}\n", a.db, db.error().message());
+        fmt::print(stderr, "salvo suppressions: {}: {}\n", store::redact(a.db),
+                   db.error().message());
         return exit_usage;
     }
     if (a.action == "export") {

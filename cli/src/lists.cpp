@@ -361,12 +361,12 @@ int run_unsubscribe(const lists_args& a) {
         }
         since = *t;
     }
-    store::sqlite_options so;
-    so.path = a.db;
+    store::store_options so;
+    so.db = a.db;
     so.read_only = true;
-    auto db = store::open_sqlite(so);
+    auto db = store::open_store(so);
     if (!db) {
-        fmt::print(stderr, "salvo: lists unsubscribe: cannot open {}: {}\n", a.db,
+        fmt::print(stderr, "salvo: lists unsubscribe: cannot open {}: {}\n", store::redact(a.db),
                    db.error().message());
         return exit_usage;
     }

@@ -197,7 +197,8 @@ int main(int argc, char** argv) {
     tls_key->needs(tls_cert);
     e->add_option("--events-url", emu.events_url,
                   "Post delivery events for accepted emails here, e.g. "
-                  "http://127.0.0.1:8466/notifications");
+                  "http://127.0.0.1:8466/notifications; several URLs separated by commas "
+                  "(replicas): posts go to each in turn, a failed post is retried on the next");
     e->add_option("--events-secret-env", emu.events_secret_env,
                   "Environment variable holding the receiver's SecretKey");
     e->add_option("--events-validation-key-env", emu.events_validation_key_env,
@@ -319,7 +320,10 @@ int main(int argc, char** argv) {
     l->add_option("config", lis.config_file, "A JSON file with the same keys (optional)")
         ->check(CLI::ExistingFile);
     l->add_option("--listen", lis.listen, "ADDR:PORT (default 127.0.0.1:8466; port 0 = any)");
-    l->add_option("--db", lis.db, "The SQLite event database (default events.sqlite)");
+    l->add_option("--db", lis.db,
+                  "The event database: a SQLite file (default events.sqlite), or a PostgreSQL URL "
+                  "postgresql://[user@]host[:port]/dbname (password from PGPASSWORD or PGPASSFILE, "
+                  "never in the URL) shared by several replicas");
     l->add_option("--secret-key-env", lis.secret_key_env,
                   "Environment variable holding the endpoint's SecretKey "
                   "(default SALVO_LISTEN_SECRET_KEY)");
@@ -378,8 +382,8 @@ int main(int argc, char** argv) {
         app.add_subcommand("status", "A campaign's delivery funnel from the received events");
     stc->add_option("job", st.job_file, "The job file")->required()->check(CLI::ExistingFile);
     stc->add_option("--db", st.db,
-                    "The event database (default: the job's suppression db, "
-                    "else events.sqlite)");
+                    "The event database, a SQLite file or a postgresql:// URL (default: the "
+                    "job's suppression db, else events.sqlite)");
     stc->add_flag("--json", st.json, "Print one JSON object");
     stc->add_option("--rows", st.rows_file, "Write each results line with its delivery state");
     stc->add_option("--set", st.sets, "Set any job key: key.path=value")->allow_extra_args(false);
@@ -397,7 +401,8 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::IsMember({"export", "add", "remove"}));
     sp->add_option("addresses", sup.addresses, "Addresses to add or remove");
-    sp->add_option("--db", sup.db, "The event database")->required();
+    sp->add_option("--db", sup.db, "The event database: a SQLite file or a postgresql:// URL")
+        ->required();
     sp->add_option("--file", sup.file, "add/remove: a file of addresses, one per line");
     sp->add_option("--reason", sup.reason, "add: the reason recorded (default manual)");
     sp->add_option("--out", sup.out, "export: write to this file instead of stdout");

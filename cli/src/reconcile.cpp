@@ -116,14 +116,15 @@ int run_reconcile(const reconcile_args& a) {
             if (s.type == engine::suppression_source::kind::db) db_path = s.path.string();
     bool have_events = false;
     std::unordered_set<std::string> failed_events;
-    if (!db_path.empty() && std::filesystem::exists(db_path, fec)) {
-        store::sqlite_options so;
-        so.path = db_path;
+    if (!db_path.empty() &&
+        (store::is_postgresql_url(db_path) || std::filesystem::exists(db_path, fec))) {
+        store::store_options so;
+        so.db = db_path;
         so.read_only = true;
-        auto db = store::open_sqlite(so);
+        auto db = store::open_store(so);
         if (!db) {
-            fmt::print(stderr, "salvo reconcile: the event database {}: {}\n", db_path,
-                       db.error().message());
+            fmt::print(stderr, "salvo reconcile: the event database {}: {}\n",
+                       store::redact(db_path), db.error().message());
             return exit_usage;
         }
         const auto ec = (*db)->for_each_event(mailing_id, [&](const store::event_row& e) {

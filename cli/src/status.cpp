@@ -101,13 +101,13 @@ int run_status(const status_args& a) {
         for (const auto& s : cfg->suppression)
             if (s.type == engine::suppression_source::kind::db) db_path = s.path.string();
     if (db_path.empty()) db_path = "events.sqlite";
-    store::sqlite_options so;
-    so.path = db_path;
+    store::store_options so;
+    so.db = db_path;
     so.read_only = true;
-    auto db = store::open_sqlite(so);
+    auto db = store::open_store(so);
     if (!db) {
-        fmt::print(stderr, "salvo status: the event database {}: {} (give it with --db)\n", db_path,
-                   db.error().message());
+        fmt::print(stderr, "salvo status: the event database {}: {} (give it with --db)\n",
+                   store::redact(db_path), db.error().message());
         return exit_usage;
     }
     const std::string mailing_id = engine::campaign_mailing_id(*cfg);

@@ -64,9 +64,7 @@ std::string encode(const std::vector<field>& fields, bool form) {
     return out + "}";
 }
 
-struct url_parts {
-    std::string host, port, target;
-};
+using url_parts = poster::url_parts;
 
 std::optional<url_parts> parse_url(const std::string& url) {
     const std::string scheme = "http://";
@@ -179,6 +177,19 @@ post_batch make_events(const event_options& o, const std::vector<recorded_email>
 }
 
 poster::poster(post_target t) : t_(std::move(t)) {
+    // Several URLs (replicas of one receiver): posts go to each in turn, and
+    // a post that fails is retried on the next.
+    for (std::size_t start = 0;;) {
+        const auto comma = t_.url.find(',', start);
+        const auto u = parse_url(t_.url.substr(start, comma - start));
+        if (!u) {
+            urls_.clear();
+            break;
+        }
+        urls_.push_back(*u);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
     thread_ = std::thread([this] { run(); });
 }
 
@@ -217,20 +228,26 @@ void poster::add(post_batch batch) {
     wake_.notify_all();
 }
 
-bool poster::post_until_ok(connection& c, const std::string& body, bool handshake) {
-    const auto u = parse_url(t_.url);
-    if (!u) {
+bool poster::post_until_ok(connection& c, const std::string& body, bool handshake,
+                           std::optional<std::size_t> only) {
+    if (urls_.empty()) {
         const std::lock_guard lock(mutex_);
-        error_ = t_.flag + " " + t_.url + ": expected http://HOST:PORT/PATH";
+        error_ = t_.flag + " " + t_.url +
+                 ": expected http://HOST:PORT/PATH (several: separated by commas)";
         return false;
     }
-    auto& stream = c.stream;
+    c.streams.resize(urls_.size());
     std::chrono::milliseconds backoff(10);
     for (;;) {
         {
             const std::lock_guard lock(mutex_);
             if (stopping_) return false;
         }
+        // Each attempt goes to the next URL: a replica that is down gets no
+        // more than its turn, and a retry lands on another one.
+        const std::size_t at = only ? *only : c.next++ % urls_.size();
+        const url_parts* u = &urls_[at];
+        auto& stream = c.streams[at];
         beast::error_code ec;
         if (!stream) {
             stream.emplace(c.ioc);
@@ -266,6 +283,9 @@ bool poster::post_until_ok(connection& c, const std::string& body, bool handshak
             return true;
         }
         stream.reset();
+        // With several URLs, the next one is tried at once; the backoff
+        // starts when every one has failed in turn.
+        if (!only && urls_.size() > 1 && c.next % urls_.size() != 0) continue;
         std::unique_lock lock(mutex_);
         wake_.wait_for(lock, backoff, [this] { return stopping_; });
         backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
@@ -274,7 +294,9 @@ bool poster::post_until_ok(connection& c, const std::string& body, bool handshak
 
 void poster::run() {
     connection c;
-    if (!post_until_ok(c, t_.handshake, true)) return;
+    // The handshake with every receiver, as the platform validates an endpoint.
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, urls_.size()); ++i)
+        if (!post_until_ok(c, t_.handshake, true, i)) return;
     {
         // The other posters start once the handshake passed; stop() joins
         // them after this thread (it sets stopping_ under the same mutex).

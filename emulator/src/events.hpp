@@ -28,7 +28,7 @@ namespace salvo::emulator::detail {
 
 /// Where and how a poster posts.
 struct post_target {
-    std::string url;              ///< http://HOST:PORT/PATH
+    std::string url;              ///< http://HOST:PORT/PATH, or several separated by commas
     std::string flag;             ///< the option naming the URL, for errors: "--events-url"
     std::string handshake;        ///< the Validation post's body
     std::string handshake_type;   ///< its Content-Type
@@ -56,6 +56,11 @@ struct post_batch {
 
 class poster {
   public:
+    /// One receiver URL, http://HOST:PORT/TARGET.
+    struct url_parts {
+        std::string host, port, target;
+    };
+
     explicit poster(post_target t);
     ~poster();
     poster(const poster&) = delete;
@@ -73,16 +78,21 @@ class poster {
     std::string error() const;
 
   private:
-    // One poster's keep-alive connection.
+    // One poster's keep-alive connections, one per URL, and the URL the
+    // next post goes to.
     struct connection {
         boost::asio::io_context ioc;
-        std::optional<boost::beast::tcp_stream> stream;
+        std::vector<std::optional<boost::beast::tcp_stream>> streams;
+        std::size_t next = 0;
     };
     void run();
     void post_loop(connection& c);
-    bool post_until_ok(connection& c, const std::string& body, bool handshake);
+    // Posts until answered 200: to URL `only`, or to each URL in turn.
+    bool post_until_ok(connection& c, const std::string& body, bool handshake,
+                       std::optional<std::size_t> only = std::nullopt);
 
     post_target t_;
+    std::vector<url_parts> urls_;  // t_.url split at commas; empty: invalid
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::string> queue_;

@@ -7,6 +7,7 @@
 #include <boost/json/stream_parser.hpp>
 #include <boost/url/parse.hpp>
 #include <salvo/merge/suggest.hpp>
+#include <salvo/store/store.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -43,6 +44,12 @@ fs::path resolve(const parse_context& ctx, std::string_view p) {
     // Normal form: `./job.json` with `./results.ndjson` names
     // `results.ndjson`, not `././results.ndjson`.
     return path.is_absolute() ? path : (ctx.base_dir / path).lexically_normal();
+}
+
+// A suppression database: a SQLite path as resolve() makes it, or a
+// PostgreSQL URL as it is.
+fs::path resolve_db(const parse_context& ctx, std::string_view p) {
+    return store::is_postgresql_url(p) ? fs::path(p) : resolve(ctx, p);
 }
 
 std::optional<std::string> get_string(const leaf& v) {
@@ -333,7 +340,7 @@ const std::vector<key_def>& key_table() {
          [](job_config& j, const leaf& v, const parse_context& c) {
              auto s = get_string(v);
              if (!s) return false;
-             j.suppression.push_back({suppression_source::kind::db, resolve(c, *s)});
+             j.suppression.push_back({suppression_source::kind::db, resolve_db(c, *s)});
              return true;
          }},
         {"limits.messages_per_request", "a whole number", SALVO_UINT(limits.messages_per_request)},
@@ -509,7 +516,9 @@ constexpr key_doc key_docs[] = {
      "Addresses never to send to: a file (one address a line, or a CSV with an email column), "
      "`{\"db\": \"events.sqlite\"}` (a `salvo listen` database), or a list of them."},
     {"suppression.file", "none", "A suppression file (as an object: `{\"file\": path}`)."},
-    {"suppression.db", "none", "A `salvo listen` event database (`{\"db\": path}`)."},
+    {"suppression.db", "none",
+     "A `salvo listen` event database (`{\"db\": path}`), or its PostgreSQL URL "
+     "(`{\"db\": \"postgresql://host/dbname\"}`; the password from PGPASSWORD or PGPASSFILE)."},
     {"limits.messages_per_request", "`10`", "Messages in one API request."},
     {"limits.recipients_per_message", "`50`", "Recipients in one message (server merge)."},
     {"limits.max_request_bytes", "`10485760` (10 MiB)", "Bytes in one API request."},
@@ -839,7 +848,7 @@ class job_parser {
                 if (field.value.get_string().get(s) != simdjson::SUCCESS)
                     return error(join(at, field.key), "expected a path string");
                 if (field.key == "db")
-                    job_.suppression.push_back({suppression_source::kind::db, resolve(ctx_, s)});
+                    job_.suppression.push_back({suppression_source::kind::db, resolve_db(ctx_, s)});
                 else if (field.key == "file")
                     job_.suppression.push_back({suppression_source::kind::file, resolve(ctx_, s)});
                 else

@@ -3,6 +3,7 @@
 #include "job_impl.hpp"
 
 #include <salvo/platform/unsubscribe_token.hpp>
+#include <salvo/store/store.hpp>
 
 #include <cstdlib>
 
@@ -189,7 +190,9 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     for (const auto& src : cfg.suppression) {
         if (!sources.empty()) sources += ';';
         sources += src.type == suppression_source::kind::db
-                       ? "db:" + fs::absolute(src.path).lexically_normal().string()
+                       ? "db:" + (store::is_postgresql_url(src.path.string())
+                                      ? store::redact(src.path.string())
+                                      : fs::absolute(src.path).lexically_normal().string())
                        : file_identity(src.path);
     }
     fp.parts["suppression"] = sources.empty() ? "none" : sources;

@@ -150,22 +150,27 @@ const std::string* suppression_list::reason(std::string_view address) const {
 }
 
 std::optional<source_error> suppression_list::load_db(const std::string& path) {
-    store::sqlite_options o;
-    o.path = path;
+    store::store_options o;
+    o.db = path;
     o.read_only = true;
-    auto db = store::open_sqlite(o);
+    auto db = store::open_store(o);
+    const std::string shown = store::redact(path);
     if (!db)
         return source_error{db.error(),
                             fmt::format("suppression database {}: {} (it is made by `salvo listen "
                                         "--db {}`; check the path)",
-                                        path, db.error().message(), path)};
-    const std::string name = std::filesystem::path(path).filename().string();
+                                        shown, db.error().message(), shown)};
+    // The reason names the database: its file name, or the URL's database.
+    const std::string name = store::is_postgresql_url(path)
+                                 ? shown.substr(shown.find_last_of('/') + 1)
+                                 : std::filesystem::path(path).filename().string();
     std::string why;
     const auto ec = (*db)->for_each_suppression([&](const store::suppression& s) {
         why = s.reason + " (" + name + ")";
         add(s.address, why);
     });
-    if (ec) return source_error{ec, fmt::format("suppression database {}: {}", path, ec.message())};
+    if (ec)
+        return source_error{ec, fmt::format("suppression database {}: {}", shown, ec.message())};
     return std::nullopt;
 }
 

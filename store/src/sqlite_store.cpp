@@ -3,6 +3,7 @@
 #include <salvo/store/store.hpp>
 
 #include "migrations.hpp"
+#include "suppression_reason.hpp"
 
 #include <sqlite3.h>
 
@@ -377,35 +378,19 @@ class sqlite_store final : public event_store {
         ++r.stored_by_type[static_cast<std::size_t>(e.type)];
         if (e.address.empty()) return {};
         const std::int64_t id = sqlite3_last_insert_rowid(db_);
-        const char* reason = nullptr;
-        switch (state) {
-            case platform::delivery_state::bounced:
-                reason = e.failure_type == platform::failure_suppressed ? "platform_suppressed"
-                                                                        : "hard_bounce";
-                break;
-            case platform::delivery_state::complained:
-                reason = "complained";
-                break;
-            case platform::delivery_state::unsubscribed:
-                reason = "unsubscribed";
-                break;
-            case platform::delivery_state::soft_bounced:
-                if (rules_.soft_bounce_count > 0 && e.time_ms) {
-                    auto& c = count_soft_;
-                    reset_on_exit guard{c};
-                    c.text(1, key);
-                    c.integer(2, static_cast<std::int64_t>(state));
-                    c.integer(3, *e.time_ms - rules_.soft_bounce_window.count());
-                    c.integer(4, *e.time_ms);
-                    const int rc = c.step();
-                    if (rc != SQLITE_ROW) return sqlite_error(rc);
-                    if (sqlite3_column_int64(c.get(), 0) >=
-                        static_cast<std::int64_t>(rules_.soft_bounce_count))
-                        reason = "soft_bounces";
-                }
-                break;
-            default:
-                break;
+        const char* reason = detail::suppression_reason(e, rules_);
+        if (reason && std::string_view(reason) == "soft_bounces") {
+            auto& c = count_soft_;
+            reset_on_exit guard{c};
+            c.text(1, key);
+            c.integer(2, static_cast<std::int64_t>(state));
+            c.integer(3, *e.time_ms - rules_.soft_bounce_window.count());
+            c.integer(4, *e.time_ms);
+            const int rc = c.step();
+            if (rc != SQLITE_ROW) return sqlite_error(rc);
+            if (sqlite3_column_int64(c.get(), 0) <
+                static_cast<std::int64_t>(rules_.soft_bounce_count))
+                reason = nullptr;
         }
         if (!reason) return {};
         auto& s = insert_suppression_;
@@ -556,6 +541,10 @@ class store_cat final : public boost::system::error_category {
                 return "the event database was made by an older salvo; open it once with "
                        "`salvo listen --db FILE` (or `salvo suppressions add|remove --db FILE`), "
                        "which upgrades it in place, then run this again";
+            case errc::password_in_url:
+                return "the PostgreSQL URL holds a password, which would show in `ps` and in "
+                       "logs; remove it from the URL and give it in the environment variable "
+                       "PGPASSWORD, or in a password file (PGPASSFILE, ~/.pgpass by default)";
         }
         return "unknown store error";
     }

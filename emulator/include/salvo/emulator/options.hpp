@@ -83,7 +83,10 @@ struct tls_files {
 /// post is retried with backoff until it is answered 200. Draws are seeded
 /// by (seed, address), so a run is reproducible.
 struct event_options {
-    std::string url;         ///< http://HOST:PORT/PATH (plain HTTP)
+    /// http://HOST:PORT/PATH (plain HTTP), or several separated by commas
+    /// (replicas of one receiver): posts go to each in turn, and a post
+    /// that fails is retried on the next.
+    std::string url;
     std::string secret_key;  ///< sent as SecretKey
     /// Expected in the handshake's answer; empty: any 200 with a body.
     std::string validation_key;

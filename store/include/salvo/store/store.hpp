@@ -1,8 +1,9 @@
 #pragma once
 /// Where received events and the suppression list live. `event_store` is
 /// the interface the receiver, `salvo status` and the engine use; SQLite is
-/// its embedded backend (open_sqlite), and a server database can be added
-/// behind the same interface for multi-host deployments.
+/// its embedded backend (open_sqlite), PostgreSQL its server backend for
+/// several `salvo listen` replicas (open_postgresql); open_store() picks one
+/// by the `--db` value.
 
 #include <salvo/platform/event.hpp>
 #include <salvo/platform/inbound.hpp>
@@ -32,11 +33,17 @@ enum class errc {
     /// Opened read-only, the database was made by an older salvo: a
     /// read-write open (salvo listen) upgrades it in place.
     schema_too_old,
+    /// A PostgreSQL URL that holds a password: it would show in `ps` and
+    /// in logs; the password comes from PGPASSWORD or PGPASSFILE instead.
+    password_in_url,
 };
 
 [[nodiscard]] const boost::system::error_category& store_category() noexcept;
 /// SQLite result codes; message() is sqlite3_errstr().
 [[nodiscard]] const boost::system::error_category& sqlite_category() noexcept;
+/// PostgreSQL errors; message() is libpq's (or the server's) message, with
+/// any password removed.
+[[nodiscard]] const boost::system::error_category& postgresql_category() noexcept;
 
 [[nodiscard]] inline boost::system::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), store_category()};
@@ -195,6 +202,43 @@ struct sqlite_options {
 /// SQLite's (sqlite_category), schema_too_new, not_a_database.
 [[nodiscard]] boost::system::result<std::unique_ptr<event_store>> open_sqlite(
     const sqlite_options& options);
+
+/// How to open a PostgreSQL event store.
+struct postgresql_options {
+    /// A libpq connection URI, `postgresql://[user@]host[:port]/dbname[?param=value…]`
+    /// (or `postgres://…`). It must not hold a password: libpq reads
+    /// PGPASSWORD or the file PGPASSFILE (~/.pgpass by default) instead.
+    std::string conninfo;
+    suppression_rules rules{};
+    /// No migration runs, and the session is read-only.
+    bool read_only = false;
+};
+
+/// Connects, brings the schema up to date (several replicas may start at
+/// once: migrations are serialised by an advisory lock), and prepares the
+/// statements. Errors: postgresql_category, schema_too_new, schema_too_old
+/// (read-only), not_a_database, password_in_url.
+[[nodiscard]] boost::system::result<std::unique_ptr<event_store>> open_postgresql(
+    const postgresql_options& options);
+
+/// True for `postgresql://…` and `postgres://…`: such a `--db` value names
+/// a PostgreSQL database, anything else a SQLite file.
+[[nodiscard]] bool is_postgresql_url(std::string_view db) noexcept;
+
+/// `db` fit for messages: a PostgreSQL URL with any password (in the user
+/// part or a `password=` parameter) replaced by `***`; a path as it is.
+[[nodiscard]] std::string redact(std::string_view db);
+
+/// How to open the store a `--db` value names.
+struct store_options {
+    std::string db;  ///< a SQLite path or a PostgreSQL URL
+    suppression_rules rules{};
+    bool read_only = false;
+};
+
+/// open_postgresql() when is_postgresql_url(db), else open_sqlite().
+[[nodiscard]] boost::system::result<std::unique_ptr<event_store>> open_store(
+    const store_options& options);
 
 }  // namespace salvo::store
 

@@ -106,7 +106,9 @@ nginx_server nginx_server::start(const std::filesystem::path& dir, const nginx_o
          << "  fastcgi_temp_path " << d << "/fastcgi;\n"
          << "  uwsgi_temp_path " << d << "/uwsgi;\n"
          << "  scgi_temp_path " << d << "/scgi;\n"
-         << "  log_format t '$status $server_protocol $content_length $connection';\n"
+         << "  log_format t escape=json '$status $server_protocol $content_length $connection"
+         << (options.log_bodies ? " $request_body" : "") << "';\n"
+         << "  client_body_buffer_size " << (options.log_bodies ? "1m" : "16k") << ";\n"
          << "  access_log " << s.access_log_.string() << " t;\n"
          << "  keepalive_requests " << options.keepalive_requests << ";\n"
          << "  client_max_body_size 30m;\n"
@@ -186,7 +188,8 @@ std::vector<nginx_request> nginx_server::requests() const {
         nginx_request r;
         std::string length;
         f >> r.status >> r.protocol >> length >> r.connection;
-        r.content_length = length == "-" ? 0 : std::stoull(length);
+        r.content_length = length.empty() || length == "-" ? 0 : std::stoull(length);
+        std::getline(f >> std::ws, r.body);
         out.push_back(r);
     }
     return out;

@@ -32,6 +32,9 @@ struct nginx_options {
     int status = 200;
     /// The answer's body; empty: the canonical success body.
     std::string body;
+    /// Log each request's body too (JSON-escaped, read whole in memory up
+    /// to 1 MiB): which recipients the server was sent, for exact counts.
+    bool log_bodies = false;
 };
 
 /// One access-log line: what nginx saw of one request.
@@ -40,6 +43,7 @@ struct nginx_request {
     std::string protocol;  ///< "HTTP/2.0" or "HTTP/1.1"
     std::uint64_t content_length = 0;
     std::uint64_t connection = 0;  ///< nginx's connection serial number
+    std::string body;              ///< with log_bodies: the body, JSON-escaped
 };
 
 class nginx_server {

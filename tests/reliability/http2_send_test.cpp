@@ -57,7 +57,7 @@ void send_over_http2(const std::string& mode) {
     const auto o = run_send(c, server.url(), args, "h2");
     ASSERT_TRUE(o.run.status.exited_with(0)) << describe(o.run.status) << "\n" << o.run.err;
 
-    const auto seen = server.requests();
+    const auto seen = server.wait_for_requests(rows / 10);
     const auto a = check_accounting(c, o.lines, o.report, {delivered(seen)}, {});
     EXPECT_EQ(a.by_status.at("accepted"), rows);
     EXPECT_EQ(o.report.ambiguous, 0u) << "a row was sent again as maybe-delivered";

@@ -195,6 +195,16 @@ std::vector<nginx_request> nginx_server::requests() const {
     return out;
 }
 
+std::vector<nginx_request> nginx_server::wait_for_requests(
+    std::size_t n, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto seen = requests();
+        if (seen.size() >= n || std::chrono::steady_clock::now() > deadline) return seen;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
+
 std::string nginx_server::error_log() const {
     return read_file(error_log_);
 }

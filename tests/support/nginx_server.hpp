@@ -67,9 +67,14 @@ class nginx_server {
     [[nodiscard]] const std::filesystem::path& ca_file() const noexcept { return ca_file_; }
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
 
-    /// The requests nginx has logged so far (the access log is unbuffered:
-    /// a request is logged when nginx has answered it).
+    /// The requests nginx has logged so far. The access log is unbuffered,
+    /// but nginx writes a request's line after it sent the answer: a client
+    /// can see the answer first (use wait_for_requests).
     [[nodiscard]] std::vector<nginx_request> requests() const;
+    /// requests(), once at least `n` are logged or `timeout` has passed
+    /// (polls every 2 ms).
+    [[nodiscard]] std::vector<nginx_request> wait_for_requests(
+        std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
     /// nginx's error log (notice level), for assertion messages.
     [[nodiscard]] std::string error_log() const;

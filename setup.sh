@@ -7,8 +7,9 @@
 #   ./setup.sh build     build only
 #   ./setup.sh deps      install the Debian packages only
 #   ./setup.sh bench-deps  install what the benchmarks need besides (only when
-#                        asked: the tests never need it): nginx-light for
-#                        bench/limit/run.sh's sink, wrk, linux-perf, strace
+#                        asked): nginx-light for bench/limit/run.sh's sink
+#                        (the tests need only nginx, in deps), wrk,
+#                        linux-perf, strace
 #
 # Environment: SALVO_BUILD_DIR (default build/release), SALVO_JOBS (default 2).
 set -euo pipefail
@@ -39,6 +40,11 @@ packages=(
   # libcurl reads the system CA bundle to verify HTTPS servers; a minimal
   # Debian lacks it, and --no-install-recommends would not bring it.
   ca-certificates
+  # tests/transport/client_http2_test.cpp and the CLI's HTTP/2 send test run
+  # Debian's nginx (HTTP/2 over TLS, its own config on a loopback port; the
+  # package's default site is never used). `nginx` is the server alone;
+  # nginx-light below adds the echo module the tests do not need.
+  nginx
 )
 
 # For bench/limit/run.sh and profiling only. Debian's nginx package also

@@ -109,6 +109,41 @@ TEST(Classify, EveryCodeAndStatusInTheTable) {
     }
 }
 
+// A refused HTTP/2 stream (REFUSED_STREAM, or above a GOAWAY's
+// last-stream-id) was not processed: safe to send again even when the whole
+// body went out. Only when no answer came; certificates and our own abort
+// keep their meaning.
+TEST(Classify, RefusedHttp2StreamIsSafeToSendAgain) {
+    struct refused_row {
+        CURLcode code;
+        long status;
+        disposition expected;
+    };
+    const refused_row rows[] = {
+        {CURLE_SEND_FAIL_REWIND, 0, d::retry_now},  // curl's resend, refused by us
+        {CURLE_SEND_ERROR, 0, d::retry_now},        // "Connection died, tried 5 times"
+        {CURLE_RECV_ERROR, 0, d::retry_now},
+        {CURLE_HTTP2_STREAM, 0, d::retry_now},
+        {CURLE_COULDNT_CONNECT, 0, d::retry_now},  // curl's resend, socket refused
+        {CURLE_OK, 200, d::success},               // an answer decides
+        {CURLE_RECV_ERROR, 503, d::retry_after_backoff},
+        {CURLE_PARTIAL_FILE, 200, d::maybe_delivered},
+        {CURLE_ABORTED_BY_CALLBACK, 0, d::cancelled},
+        {CURLE_PEER_FAILED_VERIFICATION, 0, d::permanent},
+    };
+    for (const auto& r : rows) {
+        attempt_facts f{static_cast<int>(r.code), r.status, true};
+        f.refused_stream = true;
+        EXPECT_EQ(classify(f).result, r.expected) << "curl " << r.code << ", HTTP " << r.status
+                                                  << ": got " << to_string(classify(f).result);
+        // The same without the refusal: the body went, so in doubt.
+        f.refused_stream = false;
+        if (r.status == 0 && r.expected == d::retry_now) {
+            EXPECT_EQ(classify(f).result, d::maybe_delivered) << "curl " << r.code;
+        }
+    }
+}
+
 TEST(Classify, EveryCurlCodeHasAClassAndNoneIsSuccess) {
     // No failure code may ever come out as success, whatever the status says.
     for (int c = 1; c < CURL_LAST; ++c) {

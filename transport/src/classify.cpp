@@ -73,7 +73,13 @@ verdict classify(const attempt_facts& facts) noexcept {
     const auto in_doubt = [&](disposition if_not_sent) {
         return verdict{facts.whole_body_sent ? disposition::maybe_delivered : if_not_sent, false};
     };
-    switch (classify_curl_code(facts.curl_code)) {
+    const curl_class cls = classify_curl_code(facts.curl_code);
+    // RFC 9113 §8.7: a stream refused (RST_STREAM REFUSED_STREAM, or above a
+    // GOAWAY's last-stream-id) was not processed; sending it again is safe.
+    if (facts.refused_stream && facts.http_status == 0 && cls != curl_class::ok &&
+        cls != curl_class::aborted && cls != curl_class::cert_failure)
+        return {disposition::retry_now, false};
+    switch (cls) {
         case curl_class::ok:
             if (facts.http_status == 0) return in_doubt(disposition::retry_now);
             return classify_http_status(facts.http_status);

@@ -27,6 +27,22 @@ using detail::transfer;
 
 namespace {
 
+// CURLINFO_HTTP_VERSION's value as the version number people write.
+int http_version_number(long curl_version) noexcept {
+    switch (curl_version) {
+        case CURL_HTTP_VERSION_1_0:
+            return 10;
+        case CURL_HTTP_VERSION_1_1:
+            return 11;
+        case CURL_HTTP_VERSION_2_0:
+            return 20;
+        case CURL_HTTP_VERSION_3:
+            return 30;
+        default:
+            return 0;
+    }
+}
+
 const real_clock& shared_real_clock() {
     static const real_clock instance;
     return instance;
@@ -195,6 +211,7 @@ struct client::impl {
         const std::size_t size = req.body.size();
         try {
             owned = std::make_unique<transfer>(io, std::move(req), std::move(done));
+            owned->goaways = &goaways;
         } catch (...) {
             // Out of memory: report it rather than let the network thread die.
             outcome out;
@@ -391,6 +408,7 @@ struct client::impl {
     std::unordered_map<transfer*, std::unique_ptr<transfer>> live;
     std::uint64_t serials = 0;  // transfer::serial of the last one admitted
     std::deque<transfer*> queue;
+    detail::goaway_book goaways;  // HTTP/2 GOAWAYs seen, by curl connection number
     std::vector<std::pair<request, completion>> taken;  // take_incoming()'s batch
     std::vector<CURL*> idle_easy;
     std::size_t active = 0;  // attempts inside the multi
@@ -407,6 +425,8 @@ void client::impl::on_done(CURL* easy, CURLcode code) {
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     curl_off_t uploaded = 0;
     curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    long version = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
     detach_easy(t);
 
     const auto latency = std::chrono::steady_clock::now() - t->attempt_start;
@@ -421,10 +441,13 @@ void client::impl::on_done(CURL* easy, CURLcode code) {
     if (code == CURLE_ABORTED_BY_CALLBACK && t->refused_reconnect) code = CURLE_SEND_FAIL_REWIND;
     t->answer.curl_code = static_cast<int>(code);
     t->answer.http_status = status;
+    t->answer.http_version = http_version_number(version);
     t->answer.bytes_uploaded = static_cast<std::uint64_t>(std::max<curl_off_t>(uploaded, 0));
-    t->answer.whole_body_sent = t->whole_body_sent(uploaded);
+    // A refused HTTP/2 stream was not processed, whatever went out.
+    t->answer.whole_body_sent = !t->refused_stream && t->whole_body_sent(uploaded);
 
-    verdict v = classify({static_cast<int>(code), status, t->answer.whole_body_sent});
+    verdict v =
+        classify({static_cast<int>(code), status, t->answer.whole_body_sent, t->refused_stream});
     boost::system::error_code error;
     if (code != CURLE_OK) {
         error = make_curl_error(static_cast<int>(code));
@@ -479,6 +502,10 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
             "server's CA with the CA file option (or, for a test server only, the "
             "insecure switch). curl said: ";
         message += t->error_text.data();
+    } else if (t->refused_stream && v.result == disposition::retry_now) {
+        message =
+            "the server refused the HTTP/2 stream (REFUSED_STREAM or GOAWAY): it did not "
+            "process the request, so it is sent again";
     } else if (t->refused_reconnect) {
         message =
             "the connection died after the body had started to go, and curl wanted to "
@@ -550,6 +577,9 @@ bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& mess
     const bool was_probe = t->probe;
     t->probe = false;
     if (was_probe) probe_in_flight = false;
+    // A refused HTTP/2 stream comes from a server that is up (a GOAWAY, a
+    // stream limit): no step towards an outage, the request just goes again.
+    if (t->refused_stream && v.result == disposition::retry_now && !circuit_open) return false;
     const bool retryable =
         v.result == disposition::retry_now || v.result == disposition::retry_after_backoff;
     const int code = t->answer.curl_code;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <optional>
 
 namespace salvo::transport::detail {
 namespace {
@@ -45,6 +46,36 @@ int on_prereq(void* userp, char*, char*, int, int) {
     return CURL_PREREQFUNC_OK;
 }
 
+// Only for connections that may speak HTTP/2 (CURLOPT_VERBOSE is on for
+// them): curl 7.88 tells nobody but its debug output that a stream was
+// refused or came after a GOAWAY's last stream (note_debug_line).
+int on_debug(CURL*, curl_infotype type, char* data, std::size_t size, void* userp) {
+    if (type != CURLINFO_TEXT || userp == nullptr) return 0;
+    try {
+        note_debug_line(*static_cast<transfer*>(userp), std::string_view(data, size));
+    } catch (...) {
+        // Out of memory recording a GOAWAY: the stream stays maybe-delivered.
+    }
+    return 0;
+}
+
+// The decimal number at the start of `s` (0 if none).
+std::uint64_t leading_number(std::string_view s) {
+    std::uint64_t n = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') break;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+// The number after the first `key` in `line`; nullopt when `key` is absent.
+std::optional<std::uint64_t> number_after(std::string_view line, std::string_view key) {
+    const auto at = line.find(key);
+    if (at == std::string_view::npos) return std::nullopt;
+    return leading_number(line.substr(at + key.size()));
+}
+
 std::size_t on_write(char* data, std::size_t size, std::size_t count, void* userp) {
     auto* t = static_cast<transfer*>(userp);
     const std::size_t n = size * count;
@@ -76,6 +107,39 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 }
 
 }  // namespace
+
+void note_debug_line(transfer& t, std::string_view line) {
+    // The lines, as curl 7.88.1 writes them (lib/connect.c, lib/url.c,
+    // lib/http2.c, lib/transfer.c):
+    //   Connected to 127.0.0.1 (127.0.0.1) port 44321 (#3)
+    //   Re-using existing connection #3 with host 127.0.0.1
+    //   Using Stream ID: 21 (easy handle 0x...)
+    //   recveived GOAWAY, error=0, last_stream=19   [sic]
+    //   REFUSED_STREAM, retrying a fresh connect
+    //   Connection died, retrying a fresh connect (retry count: 1)
+    //   Connection died, tried 5 times before giving up
+    if (line.starts_with("Connected to ")) {
+        if (auto n = number_after(line, "(#")) t.connection = static_cast<long>(*n);
+    } else if (line.starts_with("Re-using existing connection #")) {
+        if (auto n = number_after(line, "#")) t.connection = static_cast<long>(*n);
+    } else if (line.starts_with("Using Stream ID: ")) {
+        t.stream_id = static_cast<std::uint32_t>(leading_number(line.substr(17)));
+    } else if (line.find("GOAWAY, error=") != std::string_view::npos) {
+        auto last = number_after(line, "last_stream=");
+        if (last && t.goaways != nullptr && t.connection >= 0)
+            (*t.goaways)[t.connection] = static_cast<std::uint32_t>(*last);
+    } else if (line.starts_with("REFUSED_STREAM")) {
+        t.refused_stream = true;
+    } else if (line.starts_with("Connection died")) {
+        // "..., retrying a fresh connect" or "..., tried 5 times before giving
+        // up": no answer at all on this stream. Above a GOAWAY's last stream?
+        t.died_retry = true;
+        if (t.goaways != nullptr && t.stream_id != 0) {
+            const auto g = t.goaways->find(t.connection);
+            if (g != t.goaways->end() && t.stream_id > g->second) t.refused_stream = true;
+        }
+    }
+}
 
 header_list_ptr build_header_list(const std::vector<std::string>& lines) {
     header_list_ptr list;
@@ -112,6 +176,7 @@ void configure_handle(CURL* e, const client_options& options, const std::string&
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &on_prereq);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &on_debug);
     curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -147,12 +212,17 @@ void configure_attempt(CURL* e, transfer& t, const client_options& options) {
     curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, &t);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.header_list);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_text.data());
     // Waiting for a connection to learn whether it multiplexes only pays
     // where HTTP/2 can be offered at all (ALPN over TLS).
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT,
-                     options.http2 && t.req.url.starts_with("https:") ? 1L : 0L);
+    const bool may_be_h2 = options.http2 && t.req.url.starts_with("https:");
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, may_be_h2 ? 1L : 0L);
+    // curl's debug output is the only place curl 7.88 reports a refused
+    // stream or a GOAWAY (note_debug_line); it costs a dozen short formatted
+    // lines per request, so only where HTTP/2 can be spoken.
+    curl_easy_setopt(e, CURLOPT_VERBOSE, may_be_h2 ? 1L : 0L);
 }
 
 }  // namespace salvo::transport::detail

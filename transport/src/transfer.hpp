@@ -12,10 +12,18 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace salvo::transport::detail {
+
+/// The GOAWAYs the client's HTTP/2 connections received: curl's connection
+/// number -> the last-stream-id the server said it may process. Kept by the
+/// client, written by the transfers' debug callbacks (network thread only).
+using goaway_book = std::unordered_map<long, std::uint32_t>;
 
 struct transfer final : open_guard {
     transfer(boost::asio::io_context& io, request r, completion c)
@@ -38,6 +46,10 @@ struct transfer final : open_guard {
     void reset_attempt() noexcept {
         issued = false;
         refused_reconnect = false;
+        refused_stream = false;
+        died_retry = false;
+        connection = -1;
+        stream_id = 0;
         answer.body.clear();
         answer.retry_after.clear();
         answer.content_type.clear();
@@ -62,7 +74,19 @@ struct transfer final : open_guard {
     bool owns_header_list = false;           // else the client's shared list
     bool issued = false;                     // curl issued the request on this attempt
     mutable bool refused_reconnect = false;  // may_open_socket said no this attempt
-    bool waiting_retry = false;              // retry_timer is armed
+    /// The server refused this attempt's HTTP/2 stream (RST_STREAM
+    /// REFUSED_STREAM, or a GOAWAY whose last-stream-id is below it): by
+    /// RFC 9113 §8.7 it did not process the request, so it is safe to send
+    /// again even though the whole body went out.
+    bool refused_stream = false;
+    /// What curl's debug output said about this attempt (HTTP/2 only, see
+    /// note_debug_line): its connection number, its stream, and whether curl
+    /// wanted to send it again because the connection died.
+    bool died_retry = false;
+    long connection = -1;
+    std::uint32_t stream_id = 0;
+    goaway_book* goaways = nullptr;  // the client's; null in tests of one transfer
+    bool waiting_retry = false;      // retry_timer is armed
     unsigned attempts = 0;
     unsigned outage_attempts = 0;  // attempts that failed while the circuit was open
     bool probe = false;            // this attempt is the open circuit's probe
@@ -74,6 +98,14 @@ struct transfer final : open_guard {
     boost::asio::steady_timer retry_timer;
     std::array<char, CURL_ERROR_SIZE> error_text{};
 };
+
+/// Reads one line of curl 7.88's debug text (CURLINFO_TEXT) for what it
+/// says about HTTP/2 streams: the connection and stream of `t`, a GOAWAY on
+/// its connection (into `*t.goaways`), REFUSED_STREAM, a "connection died"
+/// retry. Then sets `t.refused_stream` when the server refused the stream:
+/// REFUSED_STREAM, or curl's retry of a stream above the last-stream-id of a
+/// GOAWAY on its connection (RFC 9113 §6.8: never processed).
+void note_debug_line(transfer& t, std::string_view line);
 
 struct header_list_deleter {
     void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }

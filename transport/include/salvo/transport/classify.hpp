@@ -15,6 +15,9 @@ struct attempt_facts {
     int curl_code = 0;             ///< CURLcode (0 = CURLE_OK).
     long http_status = 0;          ///< 0 when no status line arrived.
     bool whole_body_sent = false;  ///< the whole body may have reached the server.
+    /// The server refused the HTTP/2 stream (REFUSED_STREAM, or GOAWAY with a
+    /// lower last-stream-id): it did not process the request.
+    bool refused_stream = false;
 };
 
 /// The verdict of the table. `throttled` marks a server asking to slow down
@@ -48,7 +51,8 @@ enum class curl_class : std::uint8_t {
 /// retry_after_backoff (DNS, connect, handshake). A transfer broken after a
 /// final status arrived follows the status when it is an error (the server
 /// refused it), and is maybe_delivered when it was 2xx. Certificate failures
-/// are permanent.
+/// are permanent. A refused HTTP/2 stream with no answer is retry_now, the
+/// whole body sent or not: the server says it did not process it.
 [[nodiscard]] verdict classify(const attempt_facts& facts) noexcept;
 
 /// Caller hook for answers that the HTTP status alone does not decide

@@ -47,9 +47,12 @@ struct outcome {
     /// Empty on success. Otherwise a curl code (curl_category), or an
     /// salvo::transport::errc (http_status, no_response, cancelled, ...).
     boost::system::error_code error;
-    std::string message;                  ///< plain words for a person; never holds secrets.
-    int curl_code = 0;                    ///< CURLcode of the last attempt (0 = CURLE_OK).
-    long http_status = 0;                 ///< 0 when no status line arrived.
+    std::string message;   ///< plain words for a person; never holds secrets.
+    int curl_code = 0;     ///< CURLcode of the last attempt (0 = CURLE_OK).
+    long http_status = 0;  ///< 0 when no status line arrived.
+    /// The HTTP version the last attempt's connection spoke (curl's
+    /// CURLINFO_HTTP_VERSION): 10, 11, 20 (HTTP/2) or 30; 0 when none.
+    int http_version = 0;
     std::string body;                     ///< response body of the last attempt.
     std::string retry_after;              ///< raw `Retry-After` header value, if any.
     std::string content_type;             ///< raw `Content-Type` header value, if any.

@@ -252,13 +252,6 @@ class pg_store final : public event_store {
         return {};
     }
 
-    boost::system::result<write_result> write(std::span<const platform::event> events,
-                                              std::int64_t now_ms) override {
-        std::vector<write_item> items(events.size());
-        for (std::size_t i = 0; i < events.size(); ++i) items[i].event = &events[i];
-        return write_items(items, now_ms);
-    }
-
     boost::system::result<write_result> write_items(std::span<const write_item> items,
                                                     std::int64_t now_ms) override {
         if (items.empty()) return write_result{};

@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace salvo::store {
 
@@ -156,8 +157,12 @@ class event_store {
     /// Stores `events` in one transaction, skipping redeliveries, and
     /// suppresses the addresses they call for (suppression_rules). When
     /// this returns a value the events are durable.
-    [[nodiscard]] virtual boost::system::result<write_result> write(
-        std::span<const platform::event> events, std::int64_t now_ms) = 0;
+    [[nodiscard]] boost::system::result<write_result> write(std::span<const platform::event> events,
+                                                            std::int64_t now_ms) {
+        std::vector<write_item> items(events.size());
+        for (std::size_t i = 0; i < events.size(); ++i) items[i].event = &events[i];
+        return write_items(items, now_ms);
+    }
 
     /// Stores events and inbound messages in one transaction, as write()
     /// does; an inbound message already stored (same dedupe_key) is

@@ -237,6 +237,7 @@ int run_send(const send_args& a) {
     if (!a.proof.empty()) return run_proof(a, std::move(*cfg));
 
     // For the message when the API refuses the credentials.
+    const std::string cfg_server_id = cfg->server_id;
     const std::string credentials_hint = fmt::format(
         "check the API key in {} and server_id {} in {}; the same command resumes once they "
         "are right",
@@ -262,6 +263,11 @@ int run_send(const send_args& a) {
         fmt::print(stderr, "salvo: {}\n", j.error().message);
         return exit_usage;
     }
+    if (!(*j)->recovered().server_id_was.empty())
+        fmt::print(stderr,
+                   "salvo: resuming under server_id {} (the journal had {}; no row was accepted "
+                   "under it)\n",
+                   cfg_server_id, (*j)->recovered().server_id_was);
     if (a.retry_failed)
         fmt::print(stderr, "salvo: --retry-failed: {} failed or unknown row(s) reopened\n",
                    (*j)->recovered().reopened);

@@ -225,6 +225,23 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                 "changing N re-cuts every shard. Run with --shard " +
                 p->state.recorded.parts["shard"] +
                 " to resume that shard, or keep N and use each shard's own journal"};
+        if (book.error() == ledger_errc::other_campaign && p->state.detail == "server_id") {
+            const auto& n = p->state.counts;
+            const std::uint64_t maybe = n[static_cast<std::size_t>(fate::accepted)] +
+                                        n[static_cast<std::size_t>(fate::unknown)] +
+                                        p->state.unsettled;
+            return run_error{
+                "the journal " + cfg.journal.string() + " was written with server_id " +
+                p->state.recorded.parts["server_id"] + ", and " + std::to_string(maybe) +
+                " row(s) were or may have been accepted under it, so this campaign cannot go on "
+                "under server_id " +
+                cfg.server_id +
+                " (a server_id may change on a resume only while nothing was "
+                "accepted). Put server_id " +
+                p->state.recorded.parts["server_id"] +
+                " back to resume, or use --restart to start a new campaign (the old files are "
+                "kept)"};
+        }
         if (book.error() == ledger_errc::other_campaign)
             return run_error{"the journal " + cfg.journal.string() +
                              " belongs to another campaign (different: " + p->state.detail +

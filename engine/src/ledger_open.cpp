@@ -230,7 +230,8 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
     std::uint64_t good_end = 0;  // end of the last whole, valid record
     bool have_header = false, damaged = false;
     std::string pending;
-    std::uint64_t offset = 0;  // file offset of pending's first byte
+    std::string recorded_header;  // the last H record
+    std::uint64_t offset = 0;     // file offset of pending's first byte
     char chunk[1 << 16];
     for (;;) {
         const ssize_t n = ::read(l->journal_fd_, chunk, sizeof chunk);
@@ -254,23 +255,46 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
             const char type = payload->empty() ? '?' : (*payload)[0];
             const std::string_view body =
                 payload->size() > 2 ? payload->substr(2) : std::string_view{};
-            if (!have_header) {
-                if (type != 'H') return sys::error_code(ledger_errc::corrupt_journal);
+            if (!have_header && type != 'H') return sys::error_code(ledger_errc::corrupt_journal);
+            if (type == 'H') {
+                // The first record; a later one is a change of server_id
+                // made on a resume (below), and holds from there on.
                 have_header = true;
-                if (*payload != header) {
-                    std::string detail;
-                    state.recorded = parse_header(body);
-                    for (const auto& d : fingerprint.differences(state.recorded))
-                        detail += (detail.empty() ? "" : ", ") + d;
-                    state.detail = detail.empty() ? std::string("fingerprint format") : detail;
-                    return sys::error_code(ledger_errc::other_campaign);
-                }
+                recorded_header.assign(payload->data(), payload->size());
                 continue;
             }
             if (!scan.apply(type, body, at)) return sys::error_code(ledger_errc::corrupt_journal);
         }
         offset += start;
         pending.erase(0, start);
+    }
+    // Another campaign's journal is refused, with the parts that differ.
+    // One exception: only server_id changed (the fix after a 401), and no
+    // row can have been accepted under the old one: nothing accepted or
+    // unknown, no request without an outcome. The new header is appended,
+    // so the journal says from where on the new server_id holds.
+    bool new_server_id = false;
+    if (have_header && recorded_header != header) {
+        state.recorded =
+            parse_header(std::string_view(recorded_header)
+                             .substr(std::min<std::size_t>(2, recorded_header.size())));
+        const auto differences = fingerprint.differences(state.recorded);
+        for (const auto& d : differences) state.detail += (state.detail.empty() ? "" : ", ") + d;
+        if (state.detail.empty()) state.detail = "fingerprint format";
+        if (differences.size() != 1 || differences.front() != "server_id")
+            return sys::error_code(ledger_errc::other_campaign);
+        std::uint64_t unsettled = 0;  // dispatched, no outcome
+        for (std::size_t row = 0; row < scan.dispatched.size(); ++row)
+            if (scan.dispatched[row] && !is_set(scan.decided, row)) ++unsettled;
+        state.counts = scan.counts;
+        state.ambiguous = scan.ambiguous;
+        state.unsettled = unsettled;
+        if (scan.counts[static_cast<std::size_t>(fate::accepted)] != 0 ||
+            scan.counts[static_cast<std::size_t>(fate::unknown)] != 0 || scan.ambiguous != 0 ||
+            unsettled != 0)
+            return sys::error_code(ledger_errc::other_campaign);
+        new_server_id = true;
+        state.server_id_was = state.recorded.parts["server_id"];
     }
     const std::uint64_t journal_size = offset + pending.size();
     state.journal_bytes_dropped = journal_size - good_end;
@@ -283,6 +307,11 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
     const off_t journal_end = ::lseek(l->journal_fd_, 0, SEEK_END);
     if (journal_end < 0) return last_error();
     l->journal_bytes_ = static_cast<std::uint64_t>(journal_end);
+    if (new_server_id) {
+        std::string rec;
+        frame(rec, header);
+        if (auto ec = l->write_journal_locked(rec)) return ec;
+    }
 
     struct stat st {};
     if (::fstat(l->results_fd_, &st) != 0) return last_error();

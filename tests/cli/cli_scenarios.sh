@@ -270,6 +270,38 @@ other_campaign)
   [[ -f $work/campaign.journal.1 && -f $work/results.ndjson.1 ]] || fail "old files not kept aside"
   [[ $(wc -l <"$work/emails.ndjson") == 40 ]] || fail "--restart did not send again"
   ;;
+server_id_fix)
+  # A 401 for a wrong server_id: fixing server_id resumes the campaign,
+  # since nothing was accepted under the old one; the journal records the
+  # change, and a later resume under the new server_id needs no notice.
+  start_emulator --server-id 777
+  make_job 30
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 3 ]] || { cat "$work/err"; fail "wrong server_id: exit $rc, expected 3"; }
+  sed -i 's/"server_id": 4242/"server_id": 777/' "$work/job.json"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "resume after fixing server_id: exit $rc, expected 0"; }
+  grep -q 'resuming under server_id 777 (the journal had 4242; no row was accepted' "$work/err" ||
+    { cat "$work/err"; fail "the resume does not say that server_id changed"; }
+  [[ $(lines_with '"status":"accepted"' "$work/results.ndjson") == 30 ]] || fail "not 30 accepted"
+  [[ $(wc -l <"$work/results.ndjson") == 30 ]] || fail "not one line per row"
+  [[ $(wc -l <"$work/emails.ndjson") == 30 ]] || fail "the emulator did not record each row once"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 0 ]] || { cat "$work/err"; fail "the finished campaign again: exit $rc, expected 0"; }
+  grep -q 'resuming under server_id' "$work/err" && fail "the change was not recorded in the journal"
+  # Rows were accepted under 777: another server_id is refused, and says why.
+  sed -i 's/"server_id": 777/"server_id": 778/' "$work/job.json"
+  "$salvo" send "$work/job.json" --endpoint "$url" --progress=none >"$work/out" 2>"$work/err"
+  rc=$?
+  [[ $rc == 2 ]] || { cat "$work/err"; fail "server_id changed after acceptances: exit $rc, expected 2"; }
+  grep -q 'written with server_id 777, and 30 row(s) were or may have been accepted under it' "$work/err" ||
+    { cat "$work/err"; fail "the refusal does not say why"; }
+  grep -q 'Put server_id 777 back to resume, or use --restart' "$work/err" || fail "no way out named"
+  [[ $(wc -l <"$work/emails.ndjson") == 30 ]] || fail "sent something before refusing"
+  ;;
 emulate_listen_names)
   # --listen takes a name (resolved) and a bracketed IPv6 address, and a
   # send reaches it; a missing port or a bad name is a usage error.

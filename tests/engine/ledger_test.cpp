@@ -353,6 +353,41 @@ TEST_F(LedgerTest, AnotherCampaignsJournalIsRefusedNamingTheDifference) {
 namespace salvo::engine {
 namespace {
 
+// The fix after a 401 is often server_id: a resume may change it while no
+// row can have been accepted under the old one, and the journal records the
+// change; a request without an outcome (maybe accepted) refuses it.
+TEST_F(LedgerTest, ServerIdChangesOnAResumeOnlyWhileNothingCanHaveBeenAccepted) {
+    ledger_state state;
+    fp_.parts["server_id"] = "4242";
+    {
+        auto l = open_ledger(state);
+        const std::vector<std::uint64_t> rows{1, 2};
+        ASSERT_FALSE(l->dispatch(1, 1, rows));
+        ASSERT_FALSE(l->release(rows));  // the 401: released, not sent
+    }
+    fp_.parts["server_id"] = "777";
+    {
+        auto l = open_ledger(state);
+        EXPECT_EQ(state.server_id_was, "4242");
+        const std::vector<std::uint64_t> rows{1};
+        ASSERT_FALSE(l->dispatch(2, 1, rows));  // no outcome: maybe accepted
+    }
+    {
+        auto l = open_ledger(state);  // the journal holds the change
+        EXPECT_EQ(state.server_id_was, "");
+        EXPECT_EQ(state.in_doubt, std::vector<std::uint64_t>{1});
+    }
+    const std::string journal = slurp(options_.journal);
+    fp_.parts["server_id"] = "778";
+    auto l = ledger::open(options_, fp_, state);
+    ASSERT_FALSE(l);
+    EXPECT_EQ(l.error(), ledger_errc::other_campaign);
+    EXPECT_EQ(state.detail, "server_id");
+    EXPECT_EQ(state.recorded.parts["server_id"], "777");
+    EXPECT_EQ(state.unsettled, 1u);
+    EXPECT_EQ(slurp(options_.journal), journal);  // refusing writes nothing
+}
+
 TEST_F(LedgerTest, ReleasedRowsAreNotInDoubt) {
     ledger_state state;
     {

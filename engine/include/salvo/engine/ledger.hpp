@@ -132,6 +132,12 @@ struct ledger_state {
     std::string detail;                       ///< for other_campaign: which parts differ
     job_fingerprint recorded;                 ///< for other_campaign: the journal's own
     std::uint64_t reopened = 0;               ///< rows reopened by reopen_failed()
+    /// The journal's server_id when this resume changed it (only while no
+    /// row can have been accepted under the old one); empty otherwise.
+    std::string server_id_was;
+    /// For other_campaign when only server_id differs: rows dispatched
+    /// with no outcome (counts and ambiguous are filled in too).
+    std::uint64_t unsettled = 0;
 
     [[nodiscard]] bool is_decided(std::uint64_t row) const noexcept {
         return row < decided.size() && decided[row];

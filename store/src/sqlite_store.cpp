@@ -99,6 +99,19 @@ class sqlite_store final : public event_store {
                      "INSERT OR IGNORE INTO suppressions (address, reason, source_event, added_at, "
                      "source, source_inbound) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")))
                 return ec;
+            // Already suppressed: replaced only by a suppression that
+            // outranks it (suppression_reason.hpp), as on PostgreSQL, so
+            // both backends keep the same row whatever the order of events.
+            if ((ec = upgrade_suppression_.prepare(
+                     db_,
+                     "UPDATE suppressions SET reason = ?2, source_event = ?3, added_at = ?4, "
+                     "source = ?5, source_inbound = ?6 WHERE address = ?1 AND "
+                     "(salvo_suppression_rank(reason, source), "
+                     "coalesce(?3, 9223372036854775807), coalesce(?6, 9223372036854775807)) < "
+                     "(salvo_suppression_rank(?2, ?5), "
+                     "coalesce(source_event, 9223372036854775807), "
+                     "coalesce(source_inbound, 9223372036854775807))")))
+                return ec;
             if ((ec = insert_inbound_.prepare(
                      db_,
                      "INSERT OR IGNORE INTO inbound_messages (received_at, kind, kind_reason, "
@@ -312,18 +325,33 @@ class sqlite_store final : public event_store {
             const char* source = in.kind == platform::inbound_kind::complaint ? "arf" : "dsn";
             return insert(e, source, id, now_ms, r);
         }
-        if (in.unsubscribe && !in.address.empty()) {
-            auto& s = insert_suppression_;
+        if (in.unsubscribe && !in.address.empty())
+            return suppress(address_key(in.address), "unsubscribed", std::nullopt, now_ms,
+                            "inbound-reply", id, r);
+        return {};
+    }
+
+    // Suppresses an address; counted when it was not suppressed before. An
+    // address already on the list gets the new reason only if it outranks.
+    error_code suppress(const std::string& key, std::string_view reason,
+                        std::optional<std::int64_t> event_id, std::int64_t now_ms,
+                        std::string_view source, std::optional<std::int64_t> inbound_id,
+                        write_result& r) {
+        for (statement* st : {&insert_suppression_, &upgrade_suppression_}) {
+            auto& s = *st;
             reset_on_exit guard{s};
-            s.text(1, address_key(in.address));
-            s.text(2, "unsubscribed");
-            s.null(3);
+            s.text(1, key);
+            s.text(2, reason);
+            s.optional(3, event_id);
             s.integer(4, now_ms);
-            s.text(5, "inbound-reply");
-            s.integer(6, id);
+            s.text(5, source);
+            s.optional(6, inbound_id);
             const int rc = s.step();
             if (rc != SQLITE_DONE) return sqlite_error(rc);
-            if (sqlite3_changes(db_) > 0) ++r.suppressed;
+            if (st == &insert_suppression_ && sqlite3_changes(db_) > 0) {
+                ++r.suppressed;
+                break;
+            }
         }
         return {};
     }
@@ -386,25 +414,14 @@ class sqlite_store final : public event_store {
                 reason = nullptr;
         }
         if (!reason) return {};
-        auto& s = insert_suppression_;
-        reset_on_exit guard{s};
-        s.text(1, key);
-        s.text(2, reason);
-        s.integer(3, id);
-        s.integer(4, now_ms);
-        s.text(5, source);
-        s.optional(6, inbound_id);
-        const int rc = s.step();
-        if (rc != SQLITE_DONE) return sqlite_error(rc);
-        if (sqlite3_changes(db_) > 0) ++r.suppressed;
-        return {};
+        return suppress(key, reason, id, now_ms, source, inbound_id, r);
     }
 
     sqlite3* db_;
     suppression_rules rules_;
-    statement insert_event_, insert_suppression_, count_soft_, begin_, commit_, remove_,
-        select_events_, select_suppressions_, count_events_, insert_inbound_, insert_attachment_,
-        find_row_;
+    statement insert_event_, insert_suppression_, upgrade_suppression_, count_soft_, begin_,
+        commit_, remove_, select_events_, select_suppressions_, count_events_, insert_inbound_,
+        insert_attachment_, find_row_;
 };
 
 error_code exec(sqlite3* db, const char* sql) {
@@ -510,6 +527,19 @@ boost::system::result<std::unique_ptr<event_store>> open_sqlite(const sqlite_opt
     } else if ((ec = check_version(db))) {
         return fail(ec);
     }
+    // salvo_suppression_rank(reason, source), as PostgreSQL has it in SQL.
+    rc = sqlite3_create_function_v2(
+        db, "salvo_suppression_rank", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+        [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+            const auto text = [](sqlite3_value* v) {
+                const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+                return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_value_bytes(v)))
+                         : std::string_view();
+            };
+            sqlite3_result_int(ctx, detail::suppression_rank(text(argv[0]), text(argv[1])));
+        },
+        nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return fail(sqlite_error(rc));
     auto store = std::make_unique<sqlite_store>(db, o);
     if ((ec = store->prepare_statements(o.read_only))) return ec;  // the store closes db
     return std::unique_ptr<event_store>(std::move(store));

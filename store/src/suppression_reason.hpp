@@ -1,9 +1,12 @@
 #pragma once
-// Why a newly stored event puts its address on the suppression list: the
-// one rule both backends apply (sqlite_store.cpp, pg_store.cpp).
+// Why a newly stored event puts its address on the suppression list, and
+// which of two suppressions of one address is kept: the rules both
+// backends apply (sqlite_store.cpp, pg_store.cpp).
 
 #include <salvo/platform/event.hpp>
 #include <salvo/store/store.hpp>
+
+#include <string_view>
 
 namespace salvo::store::detail {
 
@@ -24,6 +27,21 @@ inline const char* suppression_reason(const platform::event& e, const suppressio
         default:
             return nullptr;
     }
+}
+
+/// The rank of a suppression: an entry added by hand (source `manual`) is
+/// never replaced; otherwise a higher rank replaces a lower one (complaint >
+/// unsubscribe > hard bounce / platform suppression > soft bounces), and
+/// between equal ranks the earlier stored event stays. PostgreSQL has the
+/// same function in SQL (schema/pg/003_reason_names.sql); SQLite calls
+/// this one. The old names `complaint` and `unsubscribe` rank as the new.
+inline int suppression_rank(std::string_view reason, std::string_view source) noexcept {
+    if (source == "manual") return 9;
+    if (reason == "complained" || reason == "complaint") return 5;
+    if (reason == "unsubscribed" || reason == "unsubscribe") return 4;
+    if (reason == "hard_bounce" || reason == "platform_suppressed") return 3;
+    if (reason == "soft_bounces") return 1;
+    return 0;
 }
 
 }  // namespace salvo::store::detail

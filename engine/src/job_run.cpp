@@ -450,6 +450,16 @@ report job::impl::run() {
         // the endpoint (exit 3, rows pending).
         shared_quota = std::make_shared<quota::shared_quota>(
             *quota_options, [this](const quota::quota_state& s) {
+                if (s.refused) {
+                    request_stop(job_status::unreachable,
+                                 "the shared quota's Redis (" +
+                                     quota::describe(quota_options->endpoint) +
+                                     ") refused the credentials: " + s.last_error +
+                                     ". Nothing was sent without it and no row was failed for "
+                                     "it: the rows not accepted stay pending; the same command "
+                                     "resumes once the password is right");
+                    return;
+                }
                 request_stop(
                     job_status::unreachable,
                     "the shared quota's Redis (" + quota::describe(quota_options->endpoint) +

@@ -294,11 +294,23 @@ struct shared_quota::impl {
             const std::string what = p.kind == command::auth     ? "AUTH"
                                      : p.kind == command::select ? "SELECT"
                                                                  : "the quota script";
+            const std::string_view text(reply.str, reply.len);
+            // A refused password does not get better by reconnecting: it
+            // ends the quota at once, as giving up does, and says what to fix.
+            // (Redis 7 answers an unauthenticated command of more than 10
+            // arguments, such as the quota script, with "Protocol error:
+            // unauthenticated multibulk length" rather than NOAUTH.)
+            const bool refused = p.kind == command::auth || text.starts_with("NOAUTH") ||
+                                 text.starts_with("WRONGPASS") ||
+                                 text.find("unauthenticated") != std::string_view::npos;
+            const std::string message =
+                what + " failed on " + describe(options.endpoint) + ": " + std::string(text) +
+                (refused ? std::string(" (check the password in rate.shared.password_env or "
+                                       "rate.shared.password_file)")
+                         : std::string());
             // Post the drop: this runs inside a hiredis callback.
-            const std::string message = what + " failed on " + describe(options.endpoint) + ": " +
-                                        std::string(reply.str, reply.len);
-            boost::asio::post(io, [this, message, conn = connection] {
-                if (conn == connection && ac != nullptr) drop(message);
+            boost::asio::post(io, [this, message, refused, conn = connection] {
+                if (conn == connection && ac != nullptr) drop(message, refused);
             });
             if (p.kind == command::give_back) finish_stop();
             return;
@@ -388,18 +400,19 @@ struct shared_quota::impl {
     }
 
     // Frees the connection (never from inside a hiredis callback) and
-    // counts it as a failure.
-    void drop(const std::string& message) {
+    // counts it as a failure (`refused`: one that ends the quota at once).
+    void drop(const std::string& message, bool refused = false) {
         if (ac != nullptr) {
             redisAsyncContext* c = ac;
             ac = nullptr;  // the disconnect callback then ignores it
             redisAsyncFree(c);
         }
-        failed(message);
+        failed(message, refused);
     }
 
-    // Redis failed: admit nothing, and reconnect after a backoff, or give up.
-    void failed(const std::string& message) {
+    // Redis failed: admit nothing, and reconnect after a backoff, or give up
+    // (after give_up_after, or at once when Redis refused the password).
+    void failed(const std::string& message, bool refused = false) {
         outstanding = 0;
         lease_in_flight = false;
         if (timer_armed) command_timer.cancel();
@@ -418,7 +431,7 @@ struct shared_quota::impl {
             unreachable_since = now;
             unreachable_since_wall = std::chrono::system_clock::now();
         }
-        const bool give_up = now - unreachable_since >= options.give_up_after;
+        const bool give_up = refused || now - unreachable_since >= options.give_up_after;
         quota_state copy;
         {
             std::lock_guard lock(state_mutex);
@@ -427,6 +440,7 @@ struct shared_quota::impl {
             shared.unreachable = true;
             shared.last_error = message;
             if (give_up) shared.gave_up = true;
+            if (refused) shared.refused = true;
             copy = shared;
         }
         if (stopping) {

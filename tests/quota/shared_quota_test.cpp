@@ -212,12 +212,33 @@ TEST(SharedQuotaAuth, UsesThePasswordAndNeverShowsIt) {
 
     auto bad = options_for(server, 1000);
     bad.password = "wrong-pw-123";
-    quota::shared_quota refused(bad);
-    ASSERT_TRUE(eventually([&] { return refused.state().unreachable; }));
+    bad.give_up_after = std::chrono::minutes(10);
+    // A wrong password is not an outage: no reconnecting until
+    // give_up_after (10 minutes here), it gives up at once.
+    std::atomic<bool> gave_up{false};
+    quota::shared_quota refused(bad, [&](const quota::quota_state&) { gave_up = true; });
+    ASSERT_TRUE(eventually([&] { return gave_up.load(); }));
     const auto s = refused.state();
+    EXPECT_TRUE(s.refused);
+    EXPECT_TRUE(s.gave_up);
     EXPECT_NE(s.last_error.find("AUTH failed"), std::string::npos) << s.last_error;
+    EXPECT_NE(s.last_error.find("rate.shared.password_env"), std::string::npos) << s.last_error;
     EXPECT_EQ(s.last_error.find("wrong-pw-123"), std::string::npos) << s.last_error;
     EXPECT_GT(refused.try_acquire(1), transport::clock::duration::zero());
+
+    // No password where Redis wants one: also at once (Redis 7 answers the
+    // script's 13 arguments with "unauthenticated multibulk length").
+    auto none = options_for(server, 1000);
+    none.give_up_after = std::chrono::minutes(10);
+    std::atomic<bool> none_gave_up{false};
+    quota::shared_quota unauthenticated(none,
+                                        [&](const quota::quota_state&) { none_gave_up = true; });
+    ASSERT_TRUE(eventually([&] { return none_gave_up.load(); }))
+        << unauthenticated.state().last_error;
+    EXPECT_TRUE(unauthenticated.state().refused);
+    EXPECT_NE(unauthenticated.state().last_error.find("rate.shared.password_env"),
+              std::string::npos)
+        << unauthenticated.state().last_error;
 }
 
 }  // namespace

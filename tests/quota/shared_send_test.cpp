@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <regex>
 #include <thread>
 
@@ -137,6 +138,34 @@ TEST_F(SharedSend, RedisGoneStopsTheJobWithExit3AndItResumes) {
     EXPECT_TRUE(again.status.exited_with(0)) << describe(again.status) << again.err;
     expect_all_accepted(c, "again");
     EXPECT_EQ(emu.stop().emails, 200u);
+}
+
+// A wrong Redis password is not an outage to wait out for give_up_after
+// (10 minutes by default): the job stops at once, exit 3, saying which
+// setting to fix, and resumes with the right password.
+TEST(SharedSendAuth, AWrongRedisPasswordStopsTheJobAtOnceAndItResumes) {
+    temp_dir dir{"salvo-shared-auth"};
+    auto redis = redis_server::start(dir.path(), "quota-pw-4242");
+    auto emu = emulator_process::start(SALVO_BINARY, dir.path(), "emu", {});
+    ::setenv("SALVO_TEST_REDIS_PASSWORD", "not-the-password", 1);
+    salvo_campaign c(SALVO_BINARY, 50,
+                     R"("rate": {"shared": {"redis": ")" + redis.url() +
+                         R"(", "key": "acct-4242", "emails_per_second": 1000,)"
+                         R"( "password_env": "SALVO_TEST_REDIS_PASSWORD"}})");
+    const auto t0 = steady::now();
+    const auto run = c.send(send_args(emu), "wrong", 60s);
+    EXPECT_LT(steady::now() - t0, 30s) << "waited for give_up_after";
+    EXPECT_TRUE(run.status.exited_with(3)) << describe(run.status) << run.err;
+    EXPECT_NE(run.err.find("refused the credentials"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("rate.shared.password_env"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("not-the-password"), std::string::npos) << run.err;
+    EXPECT_TRUE(read_results(c.results()).empty()) << "rows were decided without the quota";
+    ::setenv("SALVO_TEST_REDIS_PASSWORD", "quota-pw-4242", 1);
+    const auto again = c.send(send_args(emu), "again", 60s);
+    ::unsetenv("SALVO_TEST_REDIS_PASSWORD");
+    EXPECT_TRUE(again.status.exited_with(0)) << describe(again.status) << again.err;
+    expect_all_accepted(c, "again");
+    EXPECT_EQ(emu.stop().emails, 50u);
 }
 
 // A 429 seen by one process (its emulator throttles once, Retry-After 2)

@@ -4,7 +4,7 @@
 #include "commands.hpp"
 
 #include <salvo/engine/campaign.hpp>
-#include <salvo/engine/ledger.hpp>
+#include <salvo/engine/outcome.hpp>
 
 #include <fmt/format.h>
 #include <simdjson.h>

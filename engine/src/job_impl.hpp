@@ -1,6 +1,8 @@
 #pragma once
 // The inside of salvo::engine::job: what create() prepares and run() uses.
 
+#include "ledger.hpp"
+
 #include <salvo/engine/job.hpp>
 #include <salvo/engine/validate.hpp>
 #include <salvo/injection/batcher.hpp>

@@ -3,7 +3,7 @@
 // recovery (ledger_open.cpp): journal framing, row lists, results lines.
 // Private to the engine.
 
-#include <salvo/engine/ledger.hpp>
+#include "ledger.hpp"
 
 #include <zlib.h>
 #include <boost/system/error_code.hpp>

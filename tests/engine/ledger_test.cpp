@@ -1,6 +1,6 @@
 // The ledger: one line per decided row, recovery after a kill or a torn
 // write, and refusal of another campaign's journal.
-#include <salvo/engine/ledger.hpp>
+#include "ledger.hpp"
 
 #include "support/power_cut_io.hpp"
 

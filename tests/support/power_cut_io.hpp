@@ -11,7 +11,7 @@
 // own. Files are told apart by path (from /proc/self/fd), so a rebuilt
 // results file renamed into place is the same file.
 
-#include <salvo/engine/ledger.hpp>
+#include <salvo/engine/outcome.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>

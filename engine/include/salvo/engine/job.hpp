@@ -9,7 +9,7 @@
 /// or at once (each has its own threads).
 
 #include <salvo/engine/job_config.hpp>
-#include <salvo/engine/ledger.hpp>
+#include <salvo/engine/outcome.hpp>
 #include <salvo/engine/source.hpp>
 
 #include <boost/system/result.hpp>

@@ -143,13 +143,11 @@ ledger::~ledger() {
         std::lock_guard lock(mutex_);
         (void)sync_locked();
     }
-    if (journal_fd_ >= 0) ::close(journal_fd_);
-    if (results_fd_ >= 0) ::close(results_fd_);
 }
 
 sys::error_code ledger::write_journal_locked(const std::string& records) {
     if (sync_error_) return sync_error_;  // a failed background fsync stops the ledger
-    if (!write_all(journal_fd_, records)) return last_error();
+    if (!write_all(journal_fd_.get(), records)) return last_error();
     journal_bytes_ += records.size();
     dirty_ = true;
     return {};
@@ -259,7 +257,7 @@ sys::error_code ledger::decide(std::span<const row_outcome> outcomes) {
     if (sync_error_) return sync_error_;
     // The results first: a fate record never exists without its line before
     // it (recovery finds the line of every record a checkpoint covers).
-    if (!write_all(results_fd_, scratch_results_)) return last_error();
+    if (!write_all(results_fd_.get(), scratch_results_)) return last_error();
     results_bytes_ += scratch_results_.size();
     fates_since_checkpoint_ += outcomes.size();
     return write_journal_locked(scratch_);
@@ -306,72 +304,44 @@ sys::result<std::vector<std::uint64_t>> ledger::reopen_failed(ledger_state& stat
 sys::error_code ledger::rebuild_results_locked(std::span<const std::uint64_t> drop) {
     // The journal first: the new results file must never be on disk while
     // the R records that explain it are not.
-    if (!sync_fd(journal_fd_)) return last_error();
+    if (!sync_fd(journal_fd_.get())) return last_error();
     std::filesystem::path next = options_.results;
     next += ".rebuild";
-    const int out = ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out < 0) return last_error();
+    const unique_fd out(::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!out) return last_error();
     // Every line but those of the dropped rows (sorted), in file order.
-    std::string buffer, pending;
+    std::string buffer;
     std::uint64_t size = 0;
-    bool ok = ::lseek(results_fd_, 0, SEEK_SET) == 0;
-    char chunk[1 << 16];
-    while (ok) {
-        const ssize_t n = ::read(results_fd_, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ok = n == 0;
-            break;
-        }
-        pending.append(chunk, static_cast<std::size_t>(n));
-        std::size_t start = 0;
-        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
-             start = nl + 1) {
-            const std::string_view line(pending.data() + start, nl - start + 1);
-            const std::uint64_t row = read_fate(line).row;
-            if (std::binary_search(drop.begin(), drop.end(), row)) continue;
+    bool ok = true;
+    line_scan lines;
+    const bool read =
+        for_each_line(results_fd_.get(), 0, lines, [&](std::string_view line, std::uint64_t) {
+            if (std::binary_search(drop.begin(), drop.end(), read_fate(line).row)) return true;
             buffer.append(line);
-        }
-        pending.erase(0, start);
-        if (buffer.size() >= (1u << 20)) {
-            ok = write_all(out, buffer);
-            size += buffer.size();
-            buffer.clear();
-        }
-    }
-    if (ok) {
-        buffer += pending;  // a torn last line stays as it was
-        ok = write_all(out, buffer);
+            buffer.push_back('\n');
+            if (buffer.size() >= (1u << 20)) {
+                ok = write_all(out.get(), buffer);
+                size += buffer.size();
+                buffer.clear();
+            }
+            return ok;
+        });
+    if (ok && read) {
+        buffer += lines.tail;  // a torn last line stays as it was
+        ok = write_all(out.get(), buffer);
         size += buffer.size();
     }
-    if (!ok || !sync_fd(out)) {
-        const auto ec = last_error();
-        ::close(out);
-        return ec;
-    }
-    ::close(out);
+    if (!ok || !read || !sync_fd(out.get())) return last_error();
     // Rename into place, then make the rename itself durable.
     if (::rename(next.c_str(), options_.results.c_str()) != 0) return last_error();
     const auto dir = options_.results.has_parent_path() ? options_.results.parent_path()
                                                         : std::filesystem::path(".");
-    if (const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-        (void)::fsync(d);
-        ::close(d);
-    }
-    const int fd = ::open(options_.results.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return last_error();
-    if (::lseek(fd, 0, SEEK_END) < 0) {
-        const auto ec = last_error();
-        ::close(fd);
-        return ec;
-    }
+    if (const unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); d)
+        (void)::fsync(d.get());
+    const unique_fd fd(::open(options_.results.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd || ::lseek(fd.get(), 0, SEEK_END) < 0) return last_error();
     // The same descriptor number from here on: the syncer may be fsyncing it.
-    if (::dup2(fd, results_fd_) < 0) {
-        const auto ec = last_error();
-        ::close(fd);
-        return ec;
-    }
-    ::close(fd);
+    if (::dup2(fd.get(), results_fd_.get()) < 0) return last_error();
     results_bytes_ = size;
     ++results_generation_;  // a checkpoint measured on the old file is void
     return {};
@@ -400,9 +370,9 @@ sys::error_code ledger::sync() {
 sys::error_code ledger::sync_locked() {
     // Results, then the checkpoint that vouches for them, then the journal.
     const std::uint64_t results = results_bytes_, journal = journal_bytes_;
-    if (!sync_fd(results_fd_)) return last_error();
+    if (!sync_fd(results_fd_.get())) return last_error();
     if (auto ec = checkpoint_locked(results, journal)) return ec;
-    if (!sync_fd(journal_fd_)) return last_error();
+    if (!sync_fd(journal_fd_.get())) return last_error();
     dirty_ = false;
     durable_ = journal_bytes_;
     return {};
@@ -430,7 +400,7 @@ void ledger::sync_loop() {
                 const std::uint64_t results = results_bytes_, journal = journal_bytes_;
                 const std::uint64_t generation = results_generation_;
                 lock.unlock();
-                const bool ok = sync_fd(results_fd_);
+                const bool ok = sync_fd(results_fd_.get());
                 const sys::error_code ec = ok ? sys::error_code{} : last_error();
                 lock.lock();
                 if (!ok && !sync_error_) sync_error_ = ec;
@@ -448,7 +418,7 @@ void ledger::sync_loop() {
         // fsync outside the lock: decisions and dispatches go on while the
         // disk catches up, and share the next fsync.
         lock.unlock();
-        const bool ok = sync_fd(journal_fd_);
+        const bool ok = sync_fd(journal_fd_.get());
         const sys::error_code ec = ok ? sys::error_code{} : last_error();
         lock.lock();
         if (!ok && !sync_error_) sync_error_ = ec;

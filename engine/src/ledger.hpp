@@ -46,6 +46,8 @@
 
 #include <boost/system/result.hpp>
 
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -58,9 +60,36 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace salvo::engine {
+
+namespace detail {
+
+// An owned file descriptor: closed when it goes, however the scope is left.
+class unique_fd {
+  public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        reset(std::exchange(other.fd_, -1));
+        return *this;
+    }
+    ~unique_fd() { reset(); }
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
+    void reset(int fd = -1) noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+}  // namespace detail
 
 enum class ledger_errc {
     cannot_open = 1,   ///< a file could not be opened or created
@@ -188,8 +217,8 @@ class ledger {
     [[nodiscard]] bool write_all(int fd, std::string_view data);
     [[nodiscard]] bool sync_fd(int fd);
 
-    int journal_fd_ = -1;
-    int results_fd_ = -1;
+    detail::unique_fd journal_fd_;
+    detail::unique_fd results_fd_;
     ledger_options options_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;

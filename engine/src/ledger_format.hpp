@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace salvo::engine::detail {
@@ -216,5 +217,42 @@ inline fate_record read_fate(std::string_view line) {
 
 /// The ledger_io that does the system calls (ledger.cpp).
 ledger_io& system_ledger_io();
+
+// What for_each_line() read past its last whole line.
+struct line_scan {
+    std::uint64_t end = 0;  // file offset just past the last whole line read
+    std::string tail;       // the bytes after it (a torn last line), if read to the end
+};
+
+// Reads `fd` from offset `from` in 64 KiB chunks and calls
+// f(line without its newline, the line's file offset) for each whole line,
+// until f returns false or the file ends. The one line reader of the
+// journal's recovery, the results file's tail and the results rebuild.
+// False on a read error (errno set).
+template <class F>
+bool for_each_line(int fd, std::uint64_t from, line_scan& out, F&& f) {
+    out = line_scan{from, {}};
+    if (::lseek(fd, static_cast<off_t>(from), SEEK_SET) < 0) return false;
+    std::string pending;
+    char chunk[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (n == 0) break;
+        pending.append(chunk, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
+             start = nl + 1) {
+            if (!f(std::string_view(pending.data() + start, nl - start), out.end)) return true;
+            out.end += nl + 1 - start;
+        }
+        pending.erase(0, start);
+    }
+    out.tail = std::move(pending);
+    return true;
+}
 
 }  // namespace salvo::engine::detail

@@ -162,34 +162,15 @@ struct results_tail {
 };
 
 bool read_results_tail(int fd, std::uint64_t from, results_tail& out) {
-    out.good_end = from;
-    if (::lseek(fd, static_cast<off_t>(from), SEEK_SET) < 0) return false;
-    std::string pending;
-    char chunk[1 << 16];
-    bool stop = false;
-    while (!stop) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        if (n == 0) break;
-        pending.append(chunk, static_cast<std::size_t>(n));
-        std::size_t start = 0;
-        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
-             start = nl + 1) {
-            const std::string_view text(pending.data() + start, nl - start);
-            const fate_record r = read_fate(text);
-            if (r.row == 0 || !r.status) {  // torn or garbage: the file ends here
-                stop = true;
-                break;
-            }
-            out.lines.emplace(r.row, results_tail::line{r, std::string(text)});
-            out.good_end += nl + 1 - start;
-        }
-        pending.erase(0, start);
-    }
-    return true;
+    line_scan scan;
+    const bool ok = for_each_line(fd, from, scan, [&](std::string_view text, std::uint64_t) {
+        const fate_record r = read_fate(text);
+        if (r.row == 0 || !r.status) return false;  // torn or garbage: the file ends here
+        out.lines.emplace(r.row, results_tail::line{r, std::string(text)});
+        return true;
+    });
+    out.good_end = scan.end;
+    return ok;
 }
 
 // The fingerprint a header holds (to_json's object of strings), read as the
@@ -219,55 +200,55 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
     const std::string header = "H " + fingerprint.to_json();
 
     // Recipient data is personal data: neither file is for other users.
-    l->journal_fd_ = ::open(options.journal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (l->journal_fd_ < 0) return last_error();
-    l->results_fd_ = ::open(options.results.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (l->results_fd_ < 0) return last_error();
+    l->journal_fd_.reset(::open(options.journal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!l->journal_fd_) return last_error();
+    l->results_fd_.reset(::open(options.results.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!l->results_fd_) return last_error();
 
     // Read the journal record by record; a bad record is only acceptable as
     // the torn end of the file.
     journal_scan scan;
     std::uint64_t good_end = 0;  // end of the last whole, valid record
     bool have_header = false, damaged = false;
-    std::string pending;
     std::string recorded_header;  // the last H record
-    std::uint64_t offset = 0;     // file offset of pending's first byte
-    char chunk[1 << 16];
-    for (;;) {
-        const ssize_t n = ::read(l->journal_fd_, chunk, sizeof chunk);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return last_error();
-        }
-        if (n == 0) break;
-        pending.append(chunk, static_cast<std::size_t>(n));
-        std::size_t start = 0;
-        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
-             start = nl + 1) {
-            const auto payload = unframe(std::string_view(pending.data() + start, nl - start));
+    sys::error_code failure;
+    line_scan journal_lines;
+    const bool read = for_each_line(
+        l->journal_fd_.get(), 0, journal_lines, [&](std::string_view line, std::uint64_t at) {
+            const auto payload = unframe(line);
             if (!payload || damaged) {
-                if (payload && damaged) return sys::error_code(ledger_errc::corrupt_journal);
+                // Only the torn end of the file may be bad.
+                if (payload && damaged) {
+                    failure = ledger_errc::corrupt_journal;
+                    return false;
+                }
                 damaged = true;
-                continue;
+                return true;
             }
-            const std::uint64_t at = offset + start;
-            good_end = offset + nl + 1;
+            good_end = at + line.size() + 1;
             const char type = payload->empty() ? '?' : (*payload)[0];
-            const std::string_view body =
-                payload->size() > 2 ? payload->substr(2) : std::string_view{};
-            if (!have_header && type != 'H') return sys::error_code(ledger_errc::corrupt_journal);
+            if (!have_header && type != 'H') {
+                failure = ledger_errc::corrupt_journal;
+                return false;
+            }
             if (type == 'H') {
                 // The first record; a later one is a change of server_id
                 // made on a resume (below), and holds from there on.
                 have_header = true;
                 recorded_header.assign(payload->data(), payload->size());
-                continue;
+                return true;
             }
-            if (!scan.apply(type, body, at)) return sys::error_code(ledger_errc::corrupt_journal);
-        }
-        offset += start;
-        pending.erase(0, start);
-    }
+            const std::string_view body =
+                payload->size() > 2 ? payload->substr(2) : std::string_view{};
+            if (!scan.apply(type, body, at)) {
+                failure = ledger_errc::corrupt_journal;
+                return false;
+            }
+            return true;
+        });
+    if (!read) return last_error();
+    if (failure) return failure;
+
     // Another campaign's journal is refused, with the parts that differ.
     // One exception: only server_id changed (the fix after a 401), and no
     // row can have been accepted under the old one: nothing accepted or
@@ -296,15 +277,15 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
         new_server_id = true;
         state.server_id_was = state.recorded.parts["server_id"];
     }
-    const std::uint64_t journal_size = offset + pending.size();
+    const std::uint64_t journal_size = journal_lines.end + journal_lines.tail.size();
     state.journal_bytes_dropped = journal_size - good_end;
     state.fresh = !have_header;
     state.finished = scan.finished;
 
     if (state.journal_bytes_dropped > 0 &&
-        ::ftruncate(l->journal_fd_, static_cast<off_t>(good_end)) != 0)
+        ::ftruncate(l->journal_fd_.get(), static_cast<off_t>(good_end)) != 0)
         return last_error();
-    const off_t journal_end = ::lseek(l->journal_fd_, 0, SEEK_END);
+    const off_t journal_end = ::lseek(l->journal_fd_.get(), 0, SEEK_END);
     if (journal_end < 0) return last_error();
     l->journal_bytes_ = static_cast<std::uint64_t>(journal_end);
     if (new_server_id) {
@@ -314,11 +295,11 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
     }
 
     struct stat st {};
-    if (::fstat(l->results_fd_, &st) != 0) return last_error();
+    if (::fstat(l->results_fd_.get(), &st) != 0) return last_error();
     std::string lines;  // lines to append to the results file
     if (state.fresh) {
         // A new job: an old results file without a journal is not ours to keep.
-        if (::ftruncate(l->results_fd_, 0) != 0) return last_error();
+        if (::ftruncate(l->results_fd_.get(), 0) != 0) return last_error();
         std::string rec;
         frame(rec, header);
         if (auto ec = l->write_journal_locked(rec)) return ec;
@@ -327,9 +308,9 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
         if (static_cast<std::uint64_t>(st.st_size) < scan.checkpoint_results)
             return sys::error_code(ledger_errc::results_mismatch);
         results_tail present;
-        if (!read_results_tail(l->results_fd_, scan.checkpoint_results, present))
+        if (!read_results_tail(l->results_fd_.get(), scan.checkpoint_results, present))
             return last_error();
-        if (::ftruncate(l->results_fd_, static_cast<off_t>(present.good_end)) != 0)
+        if (::ftruncate(l->results_fd_.get(), static_cast<off_t>(present.good_end)) != 0)
             return last_error();
         l->results_bytes_ = present.good_end;
         // The records past the checkpoint, against the lines past it.
@@ -363,9 +344,9 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
         if (!records.empty())
             if (auto ec = l->write_journal_locked(records)) return ec;
     }
-    if (::lseek(l->results_fd_, 0, SEEK_END) < 0) return last_error();
+    if (::lseek(l->results_fd_.get(), 0, SEEK_END) < 0) return last_error();
     if (!lines.empty()) {
-        if (!l->write_all(l->results_fd_, lines)) return last_error();
+        if (!l->write_all(l->results_fd_.get(), lines)) return last_error();
         l->results_bytes_ += lines.size();
     }
     l->notable_ = std::move(scan.notable);

@@ -262,7 +262,7 @@ void BM_Validate_Shard(benchmark::State& state) {
             v->prepare(c);
             for (std::size_t i = 0; i < c.size(); ++i) {
                 auto f = v->check(c, i, reason);
-                kept += f && *f != salvo::engine::verdict::other_shard ? 1 : 0;
+                kept += f && *f != salvo::engine::validity::other_shard ? 1 : 0;
             }
         }
         benchmark::DoNotOptimize(kept);

@@ -252,11 +252,11 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
         for (std::size_t i = 0; i < c.size() && seen < rows; ++i, ++seen) {
             const auto& info = c.info(i);
             auto v = job->check->check(c, i, reason);
-            if (v && *v == engine::verdict::other_shard) {
+            if (v && *v == engine::validity::other_shard) {
                 --seen;  // another shard's row: not this shard's to show
                 continue;
             }
-            if (!v || *v != engine::verdict::valid) {
+            if (!v || *v != engine::validity::valid) {
                 ++problems;
                 fmt::print(notes, "row {} (line {}): {}: {}\n\n", info.row, info.line,
                            v ? engine::to_string(*v) : "error", v ? reason : v.error().message);

@@ -133,7 +133,7 @@ std::optional<proof_rows> read_proof_rows(const engine::job_config& cfg, std::si
         }
         for (std::size_t i = 0; i < c.size() && out.rows.size() < n; ++i) {
             auto v = check->check(c, i, reason);
-            if (!v || *v != engine::verdict::valid) continue;
+            if (!v || *v != engine::validity::valid) continue;
             std::vector<std::string> row;
             for (const auto value : c.values(i)) row.emplace_back(value);
             out.rows.push_back(std::move(row));

@@ -41,13 +41,13 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
                 fmt::print(stderr, "salvo: {}\n", v.error().message);
                 return exit_usage;
             }
-            if (*v == engine::verdict::other_shard) {
+            if (*v == engine::validity::other_shard) {
                 ++other_shards;
                 continue;
             }
             ++rows;
             switch (*v) {
-                case engine::verdict::valid: {
+                case engine::validity::valid: {
                     // The row must also render: a template may refuse it.
                     const auto values = c.values(i);
                     const injection::recipient r = job->check->recipient_of(values, c.info(i).row);
@@ -64,17 +64,17 @@ int run_validate(const std::filesystem::path& job_file, const std::vector<std::s
                     }
                     break;
                 }
-                case engine::verdict::invalid:
+                case engine::validity::invalid:
                     ++invalid;
                     if (errors.size() < shown) errors.push_back(reason);
                     break;
-                case engine::verdict::duplicate:
+                case engine::validity::duplicate:
                     ++duplicate;
                     break;
-                case engine::verdict::suppressed:
+                case engine::validity::suppressed:
                     ++suppressed_rows;
                     break;
-                case engine::verdict::other_shard:
+                case engine::validity::other_shard:
                     break;  // counted above
             }
         }

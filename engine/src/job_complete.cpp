@@ -30,7 +30,7 @@ transport::completion job::impl::completion_for(std::unique_ptr<flight> f) {
         if (o.http_status != 0 &&
             (o.http_status != 200 || o.body != injection::canonical_success_body)) {
             const auto& v = net_reader.read(static_cast<int>(o.http_status), o.body, raw->meta);
-            if (v.request_fate == injection::fate::stop_job)
+            if (v.request_fate == injection::api_result::stop_job)
                 request_stop(job_status::stopped_auth, v.detail);
         }
         finished_request done{std::move(r), std::move(o), std::unique_ptr<flight>(raw)};
@@ -181,9 +181,9 @@ void job::impl::complete(finished_request& done) {
         (out.result == transport::disposition::success ||
          out.result == transport::disposition::permanent)) {
         const auto& v = reader.read(static_cast<int>(out.http_status), out.body, f->meta);
-        using injection::fate;
+        using injection::api_result;
         switch (v.request_fate) {
-            case fate::accepted: {
+            case api_result::accepted: {
                 std::size_t r = 0;  // v.rejected is in slot order
                 for (std::uint32_t i = 0; i < f->meta.slots.size(); ++i) {
                     const auto& s = f->meta.slots[i];
@@ -208,21 +208,21 @@ void job::impl::complete(finished_request& done) {
                 decide_held(false);
                 return;
             }
-            case fate::rejected:
+            case api_result::rejected:
                 decide_all(*f, engine::fate::rejected, injection::to_string(v.code), keep(v.detail),
                            f->transport_attempts);
                 note_request_result(false);
                 decide_held(false);
                 return;
-            case fate::stop_job:
+            case api_result::stop_job:
                 (void)book->release(rows_of());
                 request_stop(job_status::stopped_auth, v.detail);
                 return;
-            case fate::ambiguous:
+            case api_result::ambiguous:
                 maybe_delivered = true;
                 break;
-            case fate::retry:
-            case fate::failed:
+            case api_result::retry:
+            case api_result::failed:
                 hold_failure(std::move(f),
                              v.code == injection::api_code::unknown ? std::string_view{}
                                                                     : injection::to_string(v.code),

@@ -217,7 +217,7 @@ std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
             request_stop(job_status::input_failed, v.error().message);
             break;
         }
-        if (*v == verdict::other_shard) {
+        if (*v == validity::other_shard) {
             ++others;
             continue;
         }
@@ -227,7 +227,7 @@ std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
         o.line = info.line;
         o.email = value_or_empty(w->rows.values(i), email_column);
         switch (*v) {
-            case verdict::valid: {
+            case validity::valid: {
                 const bool doubted = info.row < in_doubt.size() && in_doubt[info.row];
                 const bool forced = info.row < resend_anyway.size() && resend_anyway[info.row];
                 if (doubted && !resend_doubt && !forced) {
@@ -241,16 +241,16 @@ std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
                 }
                 continue;
             }
-            case verdict::invalid:
+            case validity::invalid:
                 o.status = fate::invalid;
                 break;
-            case verdict::duplicate:
+            case validity::duplicate:
                 o.status = fate::duplicate;
                 break;
-            case verdict::suppressed:
+            case validity::suppressed:
                 o.status = fate::suppressed;
                 break;
-            case verdict::other_shard:
+            case validity::other_shard:
                 continue;  // counted above
         }
         o.error = w->reasons.emplace_back(reason);

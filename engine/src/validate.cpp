@@ -56,17 +56,17 @@ namespace {
 
 }  // namespace
 
-std::string_view to_string(verdict f) noexcept {
+std::string_view to_string(validity f) noexcept {
     switch (f) {
-        case verdict::valid:
+        case validity::valid:
             return "valid";
-        case verdict::invalid:
+        case validity::invalid:
             return "invalid";
-        case verdict::duplicate:
+        case validity::duplicate:
             return "duplicate";
-        case verdict::suppressed:
+        case validity::suppressed:
             return "suppressed";
-        case verdict::other_shard:
+        case validity::other_shard:
             return "other_shard";
     }
     return "unknown";
@@ -277,8 +277,8 @@ injection::recipient validator::recipient_of(merge::row_view values,
     return r;
 }
 
-boost::system::result<verdict, source_error> validator::check(const chunk& c, std::size_t i,
-                                                              std::string& reason) {
+boost::system::result<validity, source_error> validator::check(const chunk& c, std::size_t i,
+                                                               std::string& reason) {
     const row_info& info = c.info(i);
     const bool sharded = shard_count_ > 1;
     // A row without a usable address belongs to the shard of its row number.
@@ -286,24 +286,24 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
         return !sharded || shard_of_row(info.row, shard_count_) == shard_index_;
     };
     if (!info.valid()) {
-        if (!invalid_here()) return verdict::other_shard;
+        if (!invalid_here()) return validity::other_shard;
         reason.assign(info.message);
-        return verdict::invalid;
+        return validity::invalid;
     }
     auto values = c.values(i);
     std::string_view address = email_ < values.size() ? values[email_] : std::string_view{};
     if (address.empty()) {
-        if (!invalid_here()) return verdict::other_shard;
+        if (!invalid_here()) return validity::other_shard;
         reason = detail::row_message(source_name_, info.row, info.line, "field '{}' is {}",
                                      email_label_, merge::is_absent(address) ? "missing" : "empty");
-        return verdict::invalid;
+        return validity::invalid;
     }
     if (const char* why = check_address(address)) {
-        if (!invalid_here()) return verdict::other_shard;
+        if (!invalid_here()) return validity::other_shard;
         reason = detail::row_message(source_name_, info.row, info.line,
                                      "field '{}': '{}' is not a usable address: {}", email_label_,
                                      shown(address), why);
-        return verdict::invalid;
+        return validity::invalid;
     }
     // The canonical address and its hash: from prepare() when it ran for
     // this chunk (then the dedupe slot of a later row is prefetched), else
@@ -323,12 +323,12 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
         canonical = scratch_;
         hash = address_set::hash_of(canonical);
     }
-    if (sharded && shard_of_hash(hash, shard_count_) != shard_index_) return verdict::other_shard;
+    if (sharded && shard_of_hash(hash, shard_count_) != shard_index_) return validity::other_shard;
     if (const std::string* why = suppressed_ ? suppressed_->reason(address) : nullptr) {
         reason = detail::row_message(source_name_, info.row, info.line,
                                      "field '{}': '{}' is on the suppression list{}{}",
                                      email_label_, shown(address), why->empty() ? "" : ": ", *why);
-        return verdict::suppressed;
+        return validity::suppressed;
     }
     if (seen_) {
         if (prepared) {
@@ -341,10 +341,10 @@ boost::system::result<verdict, source_error> validator::check(const chunk& c, st
             reason = detail::row_message(source_name_, info.row, info.line,
                                          "field '{}': '{}' repeats row {} (sent once, from there)",
                                          email_label_, shown(address), **earlier);
-            return verdict::duplicate;
+            return validity::duplicate;
         }
     }
-    return verdict::valid;
+    return validity::valid;
 }
 
 void validator::prepare(const chunk& c) {

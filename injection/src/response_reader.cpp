@@ -50,56 +50,56 @@ bool is_absent_value(simdjson::dom::element e) {
 
 }  // namespace
 
-std::string_view to_string(fate f) noexcept {
+std::string_view to_string(api_result f) noexcept {
     switch (f) {
-        case fate::accepted:
+        case api_result::accepted:
             return "accepted";
-        case fate::rejected:
+        case api_result::rejected:
             return "rejected";
-        case fate::retry:
+        case api_result::retry:
             return "retry";
-        case fate::stop_job:
+        case api_result::stop_job:
             return "stop_job";
-        case fate::failed:
+        case api_result::failed:
             return "failed";
-        case fate::ambiguous:
+        case api_result::ambiguous:
             return "ambiguous";
     }
     return "?";
 }
 
-fate response_verdict::fate_of(std::uint32_t i) const noexcept {
-    if (request_fate != fate::accepted) return request_fate;
+api_result response_verdict::fate_of(std::uint32_t i) const noexcept {
+    if (request_fate != api_result::accepted) return request_fate;
     for (const auto& r : rejected)
         if (r.slot == i) return r.what;
-    return fate::accepted;
+    return api_result::accepted;
 }
 
 api_code response_verdict::code_of(std::uint32_t i) const noexcept {
-    if (request_fate != fate::accepted) return code;
+    if (request_fate != api_result::accepted) return code;
     for (const auto& r : rejected)
         if (r.slot == i) return r.code;
     return api_code::success;
 }
 
-fate classify_top_level(api_code c) noexcept {
+api_result classify_top_level(api_code c) noexcept {
     switch (c) {
         case api_code::success:
         case api_code::warning:
-            return fate::accepted;
+            return api_result::accepted;
         case api_code::over_quota:
         case api_code::internal_error:
-            return fate::retry;
+            return api_result::retry;
         case api_code::invalid_authentication:
         case api_code::account_disabled:
         case api_code::too_many_errors:
-            return fate::stop_job;
+            return api_result::stop_job;
         case api_code::invalid_data:
         case api_code::no_messages:
         case api_code::empty_message:
         case api_code::too_many_messages:
         case api_code::too_many_recipients:
-            return fate::failed;
+            return api_result::failed;
         case api_code::no_valid_recipients:
         case api_code::invalid_attachment:
         case api_code::message_too_large:
@@ -113,29 +113,29 @@ fate classify_top_level(api_code c) noexcept {
         case api_code::message_body_conflict:
         case api_code::metadata_or_tags_are_too_large:
         case api_code::invalid_address:
-            return fate::rejected;
+            return api_result::rejected;
         case api_code::unknown:
-            return fate::ambiguous;
+            return api_result::ambiguous;
     }
-    return fate::ambiguous;
+    return api_result::ambiguous;
 }
 
-fate classify_http_status(int status) noexcept {
-    if (status >= 200 && status < 300) return fate::accepted;
+api_result classify_http_status(int status) noexcept {
+    if (status >= 200 && status < 300) return api_result::accepted;
     switch (status) {
         case 0:
-            return fate::ambiguous;  // no HTTP answer at all
+            return api_result::ambiguous;  // no HTTP answer at all
         case 401:
-            return fate::stop_job;
+            return api_result::stop_job;
         case 408:
         case 429:
         case 500:
         case 502:
         case 503:
         case 504:
-            return fate::retry;
+            return api_result::retry;
         default:
-            return fate::failed;
+            return api_result::failed;
     }
 }
 
@@ -148,7 +148,7 @@ struct response_reader::impl {
     void reject(std::uint32_t slot, api_code c) {
         if (used[slot]) return;
         used[slot] = 1;
-        verdict.rejected.push_back({slot, fate::rejected, c});
+        verdict.rejected.push_back({slot, api_result::rejected, c});
     }
 
     void note(const std::string& s) {
@@ -156,7 +156,7 @@ struct response_reader::impl {
         verdict.detail += s;
     }
 
-    void fail(fate f, std::string why) {
+    void fail(api_result f, std::string why) {
         verdict.request_fate = f;
         verdict.rejected.clear();
         note(why);
@@ -183,13 +183,13 @@ bool response_reader::impl::read_messages(simdjson::dom::array results,
         std::int64_t index = -1;
         simdjson::dom::element e;
         if (m.at_key_case_insensitive("Index").get(e) || e.get_int64().get(index)) {
-            fail(fate::ambiguous, where() + " has no integer Index");
+            fail(api_result::ambiguous, where() + " has no integer Index");
             return false;
         }
         if (index < 0 || static_cast<std::uint64_t>(index) >= req.messages) {
-            fail(fate::ambiguous, where() + ".Index " + std::to_string(index) +
-                                      " is out of range for a request of " +
-                                      std::to_string(req.messages) + " messages");
+            fail(api_result::ambiguous, where() + ".Index " + std::to_string(index) +
+                                            " is out of range for a request of " +
+                                            std::to_string(req.messages) + " messages");
             return false;
         }
         std::string_view code_text;
@@ -217,7 +217,7 @@ bool response_reader::impl::read_messages(simdjson::dom::array results,
         bool has_addresses = false;
         if (!m.at_key_case_insensitive("AddressResults").get(e) && !is_absent_value(e)) {
             if (e.get_array().get(addresses)) {
-                fail(fate::ambiguous, where() + ".AddressResults is not an array");
+                fail(api_result::ambiguous, where() + ".AddressResults is not an array");
                 return false;
             }
             has_addresses = true;
@@ -267,7 +267,7 @@ bool response_reader::impl::read_messages(simdjson::dom::array results,
 
 void response_reader::impl::read(int http_status, std::string_view body,
                                  const outgoing_request& req) {
-    verdict.request_fate = fate::accepted;
+    verdict.request_fate = api_result::accepted;
     verdict.code = api_code::unknown;
     verdict.http_status = http_status;
     verdict.fast_path = false;
@@ -289,7 +289,7 @@ void response_reader::impl::read(int http_status, std::string_view body,
     if (has_code) verdict.code = parse_api_code(code_text);
 
     const auto by_status = classify_http_status(http_status);
-    if (by_status != fate::accepted) {
+    if (by_status != api_result::accepted) {
         verdict.request_fate = by_status;
         if (http_status == 401) verdict.code = api_code::invalid_authentication;
         std::string why =
@@ -299,25 +299,25 @@ void response_reader::impl::read(int http_status, std::string_view body,
         return;
     }
     if (parse_error) {
-        fail(fate::ambiguous, "HTTP " + std::to_string(http_status) +
-                                  " with a body that is not JSON (" +
-                                  std::string(simdjson::error_message(parse_error)) + ")");
+        fail(api_result::ambiguous, "HTTP " + std::to_string(http_status) +
+                                        " with a body that is not JSON (" +
+                                        std::string(simdjson::error_message(parse_error)) + ")");
         return;
     }
     if (!root.is_object()) {
-        fail(fate::ambiguous, "the response body is not a JSON object");
+        fail(api_result::ambiguous, "the response body is not a JSON object");
         return;
     }
     if (!has_code) {
-        fail(fate::ambiguous, "the response has no string ErrorCode");
+        fail(api_result::ambiguous, "the response has no string ErrorCode");
         return;
     }
     const auto top = classify_top_level(verdict.code);
     if (verdict.code == api_code::unknown) {
-        fail(fate::ambiguous, "the response has the unknown ErrorCode " + quoted(code_text));
+        fail(api_result::ambiguous, "the response has the unknown ErrorCode " + quoted(code_text));
         return;
     }
-    if (top != fate::accepted && top != fate::rejected) {
+    if (top != api_result::accepted && top != api_result::rejected) {
         fail(top, "the API answered " + std::string(to_string(verdict.code)));
         return;
     }
@@ -329,16 +329,16 @@ void response_reader::impl::read(int http_status, std::string_view body,
     if (has_results) {
         simdjson::dom::array arr;
         if (results.get_array().get(arr)) {
-            fail(fate::ambiguous, "MessageResults is not an array");
+            fail(api_result::ambiguous, "MessageResults is not an array");
             return;
         }
         if (!read_messages(arr, req)) return;
     } else if (verdict.code == api_code::warning) {
         // A partial failure that does not say what failed.
-        fail(fate::ambiguous, "a Warning response without MessageResults");
+        fail(api_result::ambiguous, "a Warning response without MessageResults");
         return;
     }
-    if (top == fate::rejected) {
+    if (top == api_result::rejected) {
         // A message-level code at top level refuses every message.
         for (std::uint32_t s = 0; s < req.slots.size(); ++s) reject(s, verdict.code);
         note("the API answered " + std::string(to_string(verdict.code)));

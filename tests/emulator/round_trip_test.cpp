@@ -70,7 +70,7 @@ struct sender {
             numbers.push_back(++next_number);
             EXPECT_FALSE(reply.error) << reply.error.message();
             const auto& v = reader.read(reply.status, reply.body, req);
-            EXPECT_EQ(v.request_fate, fate::accepted) << v.detail << "\n" << req.body;
+            EXPECT_EQ(v.request_fate, api_result::accepted) << v.detail << "\n" << req.body;
             EXPECT_TRUE(v.rejected.empty()) << v.detail << "\n" << req.body;
             b.recycle(std::move(req));
         }
@@ -196,11 +196,11 @@ TEST(RoundTrip, RejectedAddressesMapToTheExactRecipients) {
             const auto req = b->take();
             const auto reply = client.post(req.body);
             const auto& v = reader.read(reply.status, reply.body, req);
-            ASSERT_EQ(v.request_fate, fate::accepted) << v.detail;
+            ASSERT_EQ(v.request_fate, api_result::accepted) << v.detail;
             EXPECT_EQ(v.code, api_code::warning);
             for (std::uint32_t s = 0; s < req.slots.size(); ++s) {
                 const bool bad = req.address(req.slots[s]).substr(0, 3) == "bad";
-                EXPECT_EQ(v.fate_of(s), bad ? fate::rejected : fate::accepted)
+                EXPECT_EQ(v.fate_of(s), bad ? api_result::rejected : api_result::accepted)
                     << req.address(req.slots[s]);
                 if (bad) {
                     EXPECT_EQ(v.code_of(s), api_code::invalid_address);
@@ -236,7 +236,7 @@ TEST(RoundTrip, WrongKeyStopsTheJob) {
     response_reader reader;
     const auto& v = reader.read(reply.status, reply.body, req);
     EXPECT_EQ(reply.status, 401);
-    EXPECT_EQ(v.request_fate, fate::stop_job);
+    EXPECT_EQ(v.request_fate, api_result::stop_job);
     EXPECT_EQ(v.code, api_code::invalid_authentication);
     EXPECT_EQ(v.detail.find("the-wrong-key"), std::string::npos);
 }

@@ -27,7 +27,7 @@ TEST(ShardHash, IsXxh3OfTheCanonicalAddressAndNeverChanges) {
 }
 
 struct shard_run {
-    std::map<std::uint64_t, verdict> rows;  // this shard's rows only
+    std::map<std::uint64_t, validity> rows;  // this shard's rows only
     std::uint64_t others = 0;
 };
 
@@ -75,7 +75,7 @@ shard_run run_shard(const temp_dir& dir, const std::string& file, std::uint32_t 
             auto f = v->check(c, i, reason);
             EXPECT_TRUE(f);
             if (!f) continue;
-            if (*f == verdict::other_shard)
+            if (*f == validity::other_shard)
                 ++out.others;
             else
                 out.rows[c.info(i).row] = *f;
@@ -92,7 +92,7 @@ TEST(Shards, EveryRowIsDecidedInExactlyOneShardAndDuplicatesMeet) {
     for (const bool prepare : {false, true}) {
         constexpr std::uint32_t n = 3;
         std::map<std::uint64_t, std::uint32_t> owner;
-        std::map<std::uint64_t, verdict> sharded;
+        std::map<std::uint64_t, validity> sharded;
         for (std::uint32_t k = 0; k < n; ++k) {
             const auto s = run_shard(dir, "r.csv", k, n, prepare);
             EXPECT_EQ(s.rows.size() + s.others, static_cast<std::size_t>(rows));
@@ -102,7 +102,7 @@ TEST(Shards, EveryRowIsDecidedInExactlyOneShardAndDuplicatesMeet) {
                 EXPECT_TRUE(owner.emplace(row, k).second) << "row " << row << " in two shards";
                 sharded[row] = f;
                 // Rows without a usable address go by row number.
-                if (f == verdict::invalid) {
+                if (f == validity::invalid) {
                     EXPECT_EQ(row % n, k) << "row " << row;
                 }
             }
@@ -113,7 +113,7 @@ TEST(Shards, EveryRowIsDecidedInExactlyOneShardAndDuplicatesMeet) {
         EXPECT_EQ(whole.others, 0u);
         EXPECT_EQ(sharded, whole.rows);
         int duplicates = 0;
-        for (const auto& [row, f] : sharded) duplicates += f == verdict::duplicate ? 1 : 0;
+        for (const auto& [row, f] : sharded) duplicates += f == validity::duplicate ? 1 : 0;
         EXPECT_GT(duplicates, 100);
         // Every repeat of first@example.com is in row 1's shard, and a duplicate.
         for (int i = 5; i <= rows; i += 5) {

@@ -49,7 +49,7 @@ std::unique_ptr<recipient_source> open_csv(const temp_dir& dir, const std::strin
 }
 
 struct outcome {
-    std::vector<verdict> fates;
+    std::vector<validity> fates;
     std::vector<std::string> reasons;
 };
 
@@ -65,7 +65,7 @@ outcome run(recipient_source& src, validator& v, bool prepare = false) {
             std::string reason;
             auto f = v.check(c, i, reason);
             EXPECT_TRUE(f);
-            o.fates.push_back(f ? *f : verdict::invalid);
+            o.fates.push_back(f ? *f : validity::invalid);
             o.reasons.push_back(reason);
         }
         if (!*more) break;
@@ -96,10 +96,10 @@ TEST(Validator, GivesEachRowItsFate) {
     EXPECT_EQ(v->email_column(), 1u);
     EXPECT_EQ(v->name_column(), std::optional<std::size_t>(0));
     auto o = run(*src, *v);
-    std::vector<verdict> want = {verdict::valid,      verdict::duplicate, verdict::valid,
-                                 verdict::invalid,    verdict::invalid,   verdict::suppressed,
-                                 verdict::suppressed, verdict::invalid,   verdict::invalid,
-                                 verdict::valid};
+    std::vector<validity> want = {validity::valid,      validity::duplicate, validity::valid,
+                                  validity::invalid,    validity::invalid,   validity::suppressed,
+                                  validity::suppressed, validity::invalid,   validity::invalid,
+                                  validity::valid};
     EXPECT_EQ(o.fates, want);
     EXPECT_NE(o.reasons[1].find("row 2, line 3: field 'EMAIL': 'ann@X.IO' repeats row 1"),
               std::string::npos)
@@ -136,8 +136,8 @@ TEST(Validator, PreparedChunksGiveTheSameFates) {
     ASSERT_EQ(runs[1].fates.size(), 30002u);
     EXPECT_EQ(runs[1].fates, runs[0].fates);
     EXPECT_EQ(runs[1].reasons, runs[0].reasons);
-    EXPECT_EQ(runs[1].fates[20000], verdict::duplicate);
-    EXPECT_EQ(runs[1].fates[30000], verdict::invalid);
+    EXPECT_EQ(runs[1].fates[20000], validity::duplicate);
+    EXPECT_EQ(runs[1].fates[30000], validity::invalid);
 }
 
 TEST(Validator, ShowsControlBytesOfABadAddressEscaped) {
@@ -148,7 +148,7 @@ TEST(Validator, ShowsControlBytesOfABadAddressEscaped) {
     auto v = validator::create(src->fields(), {}, nullptr, src->name());
     ASSERT_TRUE(v) << v.error().message;
     auto o = run(*src, *v);
-    ASSERT_EQ(o.fates, std::vector<verdict>{verdict::invalid});
+    ASSERT_EQ(o.fates, std::vector<validity>{validity::invalid});
     EXPECT_EQ(o.reasons[0].find('\x1b'), std::string::npos) << o.reasons[0];
     EXPECT_EQ(o.reasons[0].find('\t'), std::string::npos) << o.reasons[0];
     EXPECT_NE(o.reasons[0].find(R"('ann\x1b[2J\x09@x.io')"), std::string::npos) << o.reasons[0];
@@ -187,7 +187,7 @@ TEST(Validator, DedupeOffKeepsRepeats) {
     auto v = validator::create(src->fields(), o);
     ASSERT_TRUE(v);
     auto out = run(*src, *v);
-    EXPECT_EQ(out.fates, (std::vector<verdict>{verdict::valid, verdict::valid}));
+    EXPECT_EQ(out.fates, (std::vector<validity>{validity::valid, validity::valid}));
 }
 
 TEST(AddressSet, IsExactAcrossTheDiskLogAndGrowth) {

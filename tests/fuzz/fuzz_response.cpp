@@ -31,7 +31,7 @@ outgoing_request shaped(std::uint32_t messages, std::uint32_t per_message) {
 }
 
 // The verdict is well formed: outcomes name real slots, in slot order,
-// at most once each, and every slot has a fate.
+// at most once each, and every slot has a api_result.
 void check(const response_verdict& v, const outgoing_request& req) {
     std::uint32_t last = 0;
     bool first = true;
@@ -45,7 +45,7 @@ void check(const response_verdict& v, const outgoing_request& req) {
         (void)v.fate_of(i);
         (void)v.code_of(i);
     }
-    if (v.request_fate != fate::accepted && v.detail.empty()) std::abort();  // says why
+    if (v.request_fate != api_result::accepted && v.detail.empty()) std::abort();  // says why
     (void)to_string(v.request_fate);
 }
 

@@ -45,7 +45,7 @@ TEST(ResponseReader, CanonicalSuccessTakesTheFastPath) {
     const auto req = local_request(10);
     const auto& v = rr.read(200, canonical_success_body, req);
     EXPECT_TRUE(v.fast_path);
-    EXPECT_EQ(v.request_fate, fate::accepted);
+    EXPECT_EQ(v.request_fate, api_result::accepted);
     EXPECT_EQ(v.code, api_code::success);
     EXPECT_TRUE(v.rejected.empty());
     EXPECT_TRUE(v.detail.empty());
@@ -59,7 +59,7 @@ TEST(ResponseReader, OtherSuccessSpellingsAreParsed) {
         "{ \"errorcode\" : \"Success\", \"MessageResults\": null, \"TransactionReceipt\": \"t\" }",
         req);
     EXPECT_FALSE(v.fast_path);
-    EXPECT_EQ(v.request_fate, fate::accepted);
+    EXPECT_EQ(v.request_fate, api_result::accepted);
     EXPECT_TRUE(v.rejected.empty());
 }
 
@@ -73,22 +73,22 @@ TEST(ResponseReader, EveryTopLevelCodeIsClassified) {
         SCOPED_TRACE(std::string(to_string(c)));
         switch (c) {
             case api_code::success:
-                EXPECT_EQ(v.request_fate, fate::accepted);
+                EXPECT_EQ(v.request_fate, api_result::accepted);
                 EXPECT_TRUE(v.rejected.empty());
                 break;
             case api_code::warning:
                 // A Warning that lists nothing does not say what failed.
-                EXPECT_EQ(v.request_fate, fate::ambiguous);
+                EXPECT_EQ(v.request_fate, api_result::ambiguous);
                 EXPECT_TRUE(v.rejected.empty());
                 break;
             case api_code::over_quota:
             case api_code::internal_error:
-                EXPECT_EQ(v.request_fate, fate::retry);
+                EXPECT_EQ(v.request_fate, api_result::retry);
                 break;
             case api_code::invalid_authentication:
             case api_code::account_disabled:
             case api_code::too_many_errors:
-                EXPECT_EQ(v.request_fate, fate::stop_job);
+                EXPECT_EQ(v.request_fate, api_result::stop_job);
                 EXPECT_TRUE(stops_job(c));
                 break;
             case api_code::invalid_data:
@@ -96,26 +96,26 @@ TEST(ResponseReader, EveryTopLevelCodeIsClassified) {
             case api_code::empty_message:
             case api_code::too_many_messages:
             case api_code::too_many_recipients:
-                EXPECT_EQ(v.request_fate, fate::failed);
+                EXPECT_EQ(v.request_fate, api_result::failed);
                 break;
             case api_code::unknown:
                 // "Unknown" is not a spelling the API uses.
-                EXPECT_EQ(v.request_fate, fate::ambiguous);
+                EXPECT_EQ(v.request_fate, api_result::ambiguous);
                 EXPECT_NE(v.detail.find("unknown ErrorCode 'Unknown'"), std::string::npos);
                 break;
             default:
                 // Message- and address-level codes at top level refuse everyone.
-                EXPECT_EQ(v.request_fate, fate::accepted);
+                EXPECT_EQ(v.request_fate, api_result::accepted);
                 ASSERT_EQ(v.rejected.size(), 3U);
                 for (std::uint32_t s = 0; s < 3; ++s) {
-                    EXPECT_EQ(v.fate_of(s), fate::rejected);
+                    EXPECT_EQ(v.fate_of(s), api_result::rejected);
                     EXPECT_EQ(v.code_of(s), c);
                 }
         }
         if (c != api_code::unknown) {
             EXPECT_EQ(v.code, c);
         }
-        EXPECT_EQ(stops_job(c), v.request_fate == fate::stop_job);
+        EXPECT_EQ(stops_job(c), v.request_fate == api_result::stop_job);
     }
 }
 
@@ -142,11 +142,11 @@ TEST(ResponseReader, EveryMessageLevelCodeRejectsExactlyThatMessage) {
             std::string(to_string(c)) + "\",\"AddressResults\":[]}]}";
         const auto& v = rr.read(200, body, req);
         SCOPED_TRACE(std::string(to_string(c)));
-        EXPECT_EQ(v.request_fate, fate::accepted);
+        EXPECT_EQ(v.request_fate, api_result::accepted);
         ASSERT_EQ(v.rejected.size(), 3U);  // the three rows of message 1
         for (std::uint32_t s = 0; s < req.slots.size(); ++s) {
             const bool in_message_1 = req.slots[s].message == 1;
-            EXPECT_EQ(v.fate_of(s), in_message_1 ? fate::rejected : fate::accepted);
+            EXPECT_EQ(v.fate_of(s), in_message_1 ? api_result::rejected : api_result::accepted);
             if (in_message_1) {
                 EXPECT_EQ(v.code_of(s), c);
             }
@@ -168,7 +168,7 @@ TEST(ResponseReader, WarningMapsAddressResultsToExactRows) {
          {"EmailAddress":"m1r8@x.example","Accepted":true,"ErrorCode":"Success"},
          {"EmailAddress":"m1r49@x.example","Accepted":false,"ErrorCode":"InvalidAddress"}]}]})",
                 req);
-    EXPECT_EQ(v.request_fate, fate::accepted);
+    EXPECT_EQ(v.request_fate, api_result::accepted);
     ASSERT_EQ(v.rejected.size(), 4U);
     // Sorted by slot: message 1 rows 7 and 49, then message 2 rows 0 and 1.
     EXPECT_EQ(v.rejected[0].slot, 3U + 7);
@@ -177,8 +177,8 @@ TEST(ResponseReader, WarningMapsAddressResultsToExactRows) {
     EXPECT_EQ(v.rejected[2].code, api_code::no_valid_recipients);
     EXPECT_EQ(v.rejected[3].slot, 54U);
     EXPECT_EQ(v.rejected[3].code, api_code::invalid_address);
-    EXPECT_EQ(v.fate_of(3 + 8), fate::accepted);
-    EXPECT_EQ(v.fate_of(0), fate::accepted);
+    EXPECT_EQ(v.fate_of(3 + 8), api_result::accepted);
+    EXPECT_EQ(v.fate_of(0), api_result::accepted);
 }
 
 TEST(ResponseReader, DuplicateAddressesMatchOneRowEach) {
@@ -198,7 +198,7 @@ TEST(ResponseReader, DuplicateAddressesMatchOneRowEach) {
     ASSERT_EQ(v.rejected.size(), 2U);
     EXPECT_EQ(v.rejected[0].slot, 0U);
     EXPECT_EQ(v.rejected[1].slot, 1U);
-    EXPECT_EQ(v.fate_of(2), fate::accepted);
+    EXPECT_EQ(v.fate_of(2), api_result::accepted);
     EXPECT_NE(v.detail.find("not a recipient"), std::string::npos);
 }
 
@@ -208,7 +208,7 @@ TEST(ResponseReader, UnknownMessageCodeRejectsThatMessageAndSaysSo) {
     const auto& v = rr.read(
         200, R"({"ErrorCode":"Warning","MessageResults":[{"Index":0,"ErrorCode":"BrandNewCode"}]})",
         req);
-    EXPECT_EQ(v.request_fate, fate::accepted);
+    EXPECT_EQ(v.request_fate, api_result::accepted);
     ASSERT_EQ(v.rejected.size(), 1U);
     EXPECT_EQ(v.rejected[0].code, api_code::unknown);
     EXPECT_NE(v.detail.find("'BrandNewCode'"), std::string::npos);
@@ -217,10 +217,11 @@ TEST(ResponseReader, UnknownMessageCodeRejectsThatMessageAndSaysSo) {
 TEST(ResponseReader, HttpStatusesAreClassified) {
     response_reader rr;
     const auto req = local_request(1);
-    const std::pair<int, fate> table[] = {
-        {0, fate::ambiguous}, {401, fate::stop_job}, {408, fate::retry},  {429, fate::retry},
-        {500, fate::retry},   {502, fate::retry},    {503, fate::retry},  {504, fate::retry},
-        {413, fate::failed},  {400, fate::failed},   {404, fate::failed}, {501, fate::failed}};
+    const std::pair<int, api_result> table[] = {
+        {0, api_result::ambiguous}, {401, api_result::stop_job}, {408, api_result::retry},
+        {429, api_result::retry},   {500, api_result::retry},    {502, api_result::retry},
+        {503, api_result::retry},   {504, api_result::retry},    {413, api_result::failed},
+        {400, api_result::failed},  {404, api_result::failed},   {501, api_result::failed}};
     for (const auto& [status, want] : table) {
         const auto& v = rr.read(status, R"({"ErrorCode":"InternalError"})", req);
         EXPECT_EQ(v.request_fate, want) << status;
@@ -232,7 +233,7 @@ TEST(ResponseReader, HttpStatusesAreClassified) {
     EXPECT_EQ(v.code, api_code::invalid_authentication);
     EXPECT_NE(v.detail.find("HTTP 401"), std::string::npos);
     // An error status with a body that is not JSON is still classified.
-    EXPECT_EQ(rr.read(503, "<html>busy</html>", req).request_fate, fate::retry);
+    EXPECT_EQ(rr.read(503, "<html>busy</html>", req).request_fate, api_result::retry);
 }
 
 TEST(ResponseReader, MalformedBodiesAreClassifiedNotCrashed) {
@@ -258,13 +259,13 @@ TEST(ResponseReader, MalformedBodiesAreClassifiedNotCrashed) {
     };
     for (const char* b : bodies) {
         const auto& v = rr.read(200, b, req);
-        EXPECT_EQ(v.request_fate, fate::ambiguous) << b;
+        EXPECT_EQ(v.request_fate, api_result::ambiguous) << b;
         EXPECT_FALSE(v.detail.empty()) << b;
         EXPECT_TRUE(v.rejected.empty()) << b;
     }
     // A message entry without ErrorCode still counts that message refused.
     const auto& v = rr.read(200, R"({"ErrorCode":"Warning","MessageResults":[{"Index":2}]})", req);
-    EXPECT_EQ(v.request_fate, fate::accepted);
+    EXPECT_EQ(v.request_fate, api_result::accepted);
     ASSERT_EQ(v.rejected.size(), 1U);
     EXPECT_EQ(v.rejected[0].slot, 2U);
 }

@@ -45,9 +45,9 @@ TEST(WirePair, EveryTopLevelCodeReadsBackAsWritten) {
         const auto& v = rr.read(200, response_body(c), req);
         SCOPED_TRACE(std::string(to_string(c)));
         EXPECT_EQ(v.code, c);
-        if (classify_top_level(c) == fate::rejected) {
+        if (classify_top_level(c) == api_result::rejected) {
             // Every recipient is rejected, each with the code.
-            EXPECT_EQ(v.request_fate, fate::accepted);
+            EXPECT_EQ(v.request_fate, api_result::accepted);
             ASSERT_EQ(v.rejected.size(), req.slots.size());
             for (const auto& o : v.rejected) EXPECT_EQ(o.code, c);
         } else {
@@ -71,7 +71,7 @@ TEST(WirePair, MessageAndAddressResultsLandOnTheirRecipients) {
     std::string body;
     write_response(r, body);
     const auto& v = rr.read(200, body, req);
-    ASSERT_EQ(v.request_fate, fate::accepted) << v.detail;
+    ASSERT_EQ(v.request_fate, api_result::accepted) << v.detail;
     std::vector<std::pair<std::uint32_t, api_code>> got;
     for (const auto& o : v.rejected) got.emplace_back(o.slot, o.code);
     const std::vector<std::pair<std::uint32_t, api_code>> want{{3, api_code::invalid_merge_data},

@@ -21,7 +21,7 @@
 namespace salvo::engine {
 
 /// What validation decided for a row (`valid` rows go on to be sent).
-enum class verdict : std::uint8_t {
+enum class validity : std::uint8_t {
     valid,
     invalid,     ///< a malformed record or an unusable address
     duplicate,   ///< the same address as an earlier valid row of this job
@@ -31,7 +31,7 @@ enum class verdict : std::uint8_t {
     other_shard,
 };
 
-[[nodiscard]] std::string_view to_string(verdict f) noexcept;
+[[nodiscard]] std::string_view to_string(validity f) noexcept;
 
 /// Checks an address: not blank, exactly one `@`, non-empty local part and
 /// domain, at most 320 characters, no `,` `;` space or control character,
@@ -142,7 +142,7 @@ struct validate_options {
     /// per row, instead of rebuilding the table as it grows.
     std::uint64_t input_bytes = 0;
     /// Check only the rows of shard `shard_index` of `shard_count` (0: no
-    /// sharding); the others get verdict::other_shard, without touching
+    /// sharding); the others get validity::other_shard, without touching
     /// dedupe. A row with a usable address belongs to shard
     /// `address_set::hash_of(canonical) % shard_count`, any other row to
     /// shard `row % shard_count`.
@@ -172,8 +172,8 @@ class validator {
 
     /// The fate of row `i` of `c`; for anything but `valid`, `reason` gets
     /// a complete message naming the row, the line and the field.
-    [[nodiscard]] boost::system::result<verdict, source_error> check(const chunk& c, std::size_t i,
-                                                                     std::string& reason);
+    [[nodiscard]] boost::system::result<validity, source_error> check(const chunk& c, std::size_t i,
+                                                                      std::string& reason);
     /// Optional, before checking the rows of `c` in order: works out every
     /// row's canonical address and dedupe hash at once, so that check() can
     /// prefetch the dedupe slots of the rows a few places ahead.

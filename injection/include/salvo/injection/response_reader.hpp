@@ -16,7 +16,7 @@
 namespace salvo::injection {
 
 /// What happened to a request, or to one recipient of it.
-enum class fate : std::uint8_t {
+enum class api_result : std::uint8_t {
     accepted,   ///< the API took it
     rejected,   ///< the API refused it for good, with a code (message or address level)
     retry,      ///< nothing was accepted; send the same body again after backoff
@@ -26,12 +26,12 @@ enum class fate : std::uint8_t {
     ambiguous,  ///< the server processed it but the answer cannot be read: maybe delivered
 };
 
-[[nodiscard]] std::string_view to_string(fate f) noexcept;
+[[nodiscard]] std::string_view to_string(api_result f) noexcept;
 
 /// One recipient that is not simply accepted.
 struct recipient_outcome {
     std::uint32_t slot = 0;  ///< index into outgoing_request::slots
-    fate what = fate::rejected;
+    api_result what = api_result::rejected;
     api_code code = api_code::unknown;
 };
 
@@ -39,7 +39,7 @@ struct recipient_outcome {
 struct response_verdict {
     /// accepted: every recipient is accepted except those in `rejected`.
     /// Any other value applies to every recipient of the request.
-    fate request_fate = fate::accepted;
+    api_result request_fate = api_result::accepted;
     api_code code = api_code::unknown;  ///< the top-level ErrorCode, if read
     int http_status = 0;
     bool fast_path = false;                   ///< the canonical success body, matched byte for byte
@@ -47,7 +47,7 @@ struct response_verdict {
     std::string detail;  ///< why, for anything but plain success (names codes, never keys)
 
     /// The fate of slot `i` (linear in rejected; for tests and reports).
-    [[nodiscard]] fate fate_of(std::uint32_t i) const noexcept;
+    [[nodiscard]] api_result fate_of(std::uint32_t i) const noexcept;
     [[nodiscard]] api_code code_of(std::uint32_t i) const noexcept;
 };
 
@@ -80,7 +80,7 @@ class response_reader {
 /// How a top-level code (or an HTTP status with no readable code) is
 /// handled: the table of INJECTION_API.md §6. Message-level codes at top
 /// level reject every recipient of the request.
-[[nodiscard]] fate classify_top_level(api_code c) noexcept;
-[[nodiscard]] fate classify_http_status(int status) noexcept;
+[[nodiscard]] api_result classify_top_level(api_code c) noexcept;
+[[nodiscard]] api_result classify_http_status(int status) noexcept;
 
 }  // namespace salvo::injection

@@ -100,7 +100,7 @@ std::string_view job::impl::keep(std::string text) {
 
 void job::impl::record(std::vector<row_outcome>& outcomes) {
     if (outcomes.empty()) return;
-    if (auto ec = book->decide(outcomes)) {
+    if (auto ec = results_ledger->decide(outcomes)) {
         stop_for_ledger("write the results", config.results, ec);
         return;
     }
@@ -173,7 +173,7 @@ void job::impl::complete(finished_request& done) {
     if (out.result == transport::disposition::cancelled) {
         // Stopped by shutdown: undecided. Certainly not delivered unless the
         // body went out, in which case the next run treats it as in doubt.
-        if (!out.whole_body_sent) (void)book->release(rows_of());
+        if (!out.whole_body_sent) (void)results_ledger->release(rows_of());
         return;
     }
     bool maybe_delivered = out.result == transport::disposition::maybe_delivered;
@@ -215,7 +215,7 @@ void job::impl::complete(finished_request& done) {
                 decide_held(false);
                 return;
             case api_result::stop_job:
-                (void)book->release(rows_of());
+                (void)results_ledger->release(rows_of());
                 request_stop(job_status::stopped_auth, v.detail);
                 return;
             case api_result::ambiguous:
@@ -244,7 +244,7 @@ void job::impl::complete(finished_request& done) {
             f->ambiguous = true;
             dispatch_batch again;
             again.add(f->id, f->attempt, rows_of());
-            auto ticket = book->dispatch(again);
+            auto ticket = results_ledger->dispatch(again);
             if (!ticket) {
                 stop_for_ledger("write the journal", config.journal, ticket.error());
                 return;
@@ -261,7 +261,7 @@ void job::impl::complete(finished_request& done) {
     }
     if (out.result == transport::disposition::permanent &&
         transport::classify_curl_code(out.curl_code) == transport::curl_class::cert_failure) {
-        (void)book->release(rows_of());
+        (void)results_ledger->release(rows_of());
         request_stop(job_status::stopped_tls, out.message);
         return;
     }
@@ -315,7 +315,7 @@ void job::impl::release_held() {
     for (const auto& h : held)
         for (const auto& slot : h.f->meta.slots) rows.push_back(slot.id);
     held.clear();
-    if (!rows.empty()) (void)book->release(rows);
+    if (!rows.empty()) (void)results_ledger->release(rows);
 }
 
 void job::impl::drain_resends(bool wait_for_slot) {
@@ -331,7 +331,7 @@ void job::impl::drain_resends(bool wait_for_slot) {
             // try_submit leaves the request as it was when the window is full.
             flight* raw = next.second.get();
             unrecorded.fetch_add(1);
-            auto ec = net->try_submit(next.first, completion_for(std::move(next.second)));
+            auto ec = client->try_submit(next.first, completion_for(std::move(next.second)));
             if (!ec) continue;
             unrecorded.fetch_sub(1);
             if (ec == transport::errc::window_full) {
@@ -344,7 +344,7 @@ void job::impl::drain_resends(bool wait_for_slot) {
         }
         flight* raw = next.second.get();
         unrecorded.fetch_add(1);
-        if (net->submit(std::move(next.first), completion_for(std::move(next.second)))) {
+        if (client->submit(std::move(next.first), completion_for(std::move(next.second)))) {
             unrecorded.fetch_sub(1);
             delete raw;  // shut down: the body went out before; the next run decides
             return;

@@ -76,14 +76,33 @@ class progress_reporter {
     std::thread thread_;
 };
 
+// Why a job stops: empty while it runs; the first reason given wins. Set
+// from any thread (a signal's cancel(), the network thread, the pipeline).
+class stop_reason {
+  public:
+    /// True when this was the first reason.
+    bool set(job_status why) noexcept {
+        std::uint8_t none = 0;
+        return code_.compare_exchange_strong(none, static_cast<std::uint8_t>(why) + 1);
+    }
+    [[nodiscard]] std::optional<job_status> get() const noexcept {
+        const std::uint8_t c = code_.load();
+        if (c == 0) return std::nullopt;
+        return static_cast<job_status>(c - 1);
+    }
+
+  private:
+    std::atomic<std::uint8_t> code_{0};  // 0: running; else the job_status + 1
+};
+
 struct job::impl {
     job_config config;
     run_options options;
     std::unique_ptr<recipient_source> source;
     std::unique_ptr<suppression_list> suppressed;
-    std::optional<validator> check;
+    std::optional<validator> rows_validator;
     std::shared_ptr<const injection::request_writer> writer;
-    std::unique_ptr<ledger> book;
+    std::unique_ptr<ledger> results_ledger;
     ledger_state state;
     std::vector<bool> in_doubt;       // by row: dispatched earlier, no fate
     std::vector<bool> resend_anyway;  // by row: in doubt, reopened by retry_failed
@@ -117,8 +136,8 @@ struct job::impl {
     std::deque<std::string> batch_reasons;
 
     // Run state.
-    std::atomic<int> stop{0};  // a job_status value when stopping, else 0
-    std::string stop_detail;   // guarded by stop_mutex
+    stop_reason stop;         // why the job stops, once something asked it to
+    std::string stop_detail;  // guarded by stop_mutex
     std::mutex stop_mutex;
     std::atomic<std::uint64_t> rows_read{0};
     std::atomic<std::uint64_t> accepted_this_run{0};
@@ -128,8 +147,8 @@ struct job::impl {
     // and the quota itself while run() runs; the client holds it too.
     std::optional<quota::shared_quota_options> quota_options;
     std::shared_ptr<quota::shared_quota> shared_quota;
-    std::unique_ptr<transport::client> net;
-    std::atomic<transport::client*> net_ptr{nullptr};  // for cancel() from other threads
+    std::unique_ptr<transport::client> client;
+    std::atomic<transport::client*> client_ptr{nullptr};  // for cancel() from other threads
 
     // Maybe-delivered requests waiting to be re-sent (policy resend).
     std::mutex resend_mutex;
@@ -161,7 +180,7 @@ struct job::impl {
     [[nodiscard]] std::string ledger_failure(std::string_view what,
                                              const std::filesystem::path& file,
                                              const boost::system::error_code& ec) const;
-    [[nodiscard]] bool stopping() const noexcept { return stop.load() != 0; }
+    [[nodiscard]] bool stopping() const noexcept { return stop.get().has_value(); }
 
     report run();
     // The pipeline's stages (job_run.cpp), one serial or parallel filter each.

@@ -52,14 +52,13 @@ std::string_view to_string(job_status s) noexcept {
 }
 
 void job::impl::request_stop(job_status why, std::string detail) {
-    int expected = 0;
-    if (stop.compare_exchange_strong(expected, static_cast<int>(why) + 1)) {
+    if (stop.set(why)) {
         std::lock_guard lock(stop_mutex);
         stop_detail = std::move(detail);
     }
     // Whoever asked, nothing more goes out: a submit() waiting for a slot
     // fails instead of sending the next request.
-    if (auto* n = net_ptr.load()) n->stop_admitting();
+    if (auto* n = client_ptr.load()) n->stop_admitting();
     {
         std::lock_guard lock(idle_mutex);  // wakes a hand-over waiting for the recorder
     }
@@ -85,15 +84,15 @@ report job::impl::make_report(job_status status, double seconds) const {
         std::lock_guard lock(const_cast<std::mutex&>(stop_mutex));
         r.stop_detail = stop_detail;
     }
-    r.fates = book->counts();
-    r.ambiguous = book->ambiguous();
+    r.fates = results_ledger->counts();
+    r.ambiguous = results_ledger->ambiguous();
     r.rows_read = rows_read.load();
     std::uint64_t decided = 0;
     for (const auto c : r.fates) decided += c;
     r.pending = r.rows_read > decided ? r.rows_read - decided : 0;
     r.requests = first_sends.load();
-    if (net) {
-        const auto s = net->stats();
+    if (client) {
+        const auto s = client->stats();
         r.retries = s.retries;
         r.bytes_out = s.bytes_out;
         r.bytes_in = s.bytes_in;
@@ -207,12 +206,12 @@ std::unique_ptr<work> job::impl::read_stage(tbb::flow_control& fc) {
 std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
     const bool resend_doubt = config.retry.ambiguous == ambiguous_policy::resend;
     std::string reason;
-    check->prepare(w->rows);
+    rows_validator->prepare(w->rows);
     // Another shard's rows are not this job's: not read, not decided.
     std::uint64_t others = 0;
     for (std::size_t i = 0; i < w->rows.size(); ++i) {
         const row_info& info = w->rows.info(i);
-        auto v = check->check(w->rows, i, reason);
+        auto v = rows_validator->check(w->rows, i, reason);
         if (!v) {
             request_stop(job_status::input_failed, v.error().message);
             break;
@@ -349,14 +348,14 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
         flights.push_back(std::move(f));
     }
     if (!flights.empty()) {
-        const auto ticket = book->dispatch(dispatches);
+        const auto ticket = results_ledger->dispatch(dispatches);
         if (!ticket) {
             stop_for_ledger("write the journal", config.journal, ticket.error());
             // Whether or not the records reached the file, nothing was sent.
             rows.clear();
             for (const auto& f : flights)
                 for (const auto& s : f->meta.slots) rows.push_back(s.id);
-            (void)book->release(rows);
+            (void)results_ledger->release(rows);
         } else {
             std::size_t sent = 0;
             for (; sent < flights.size() && !stopping(); ++sent) {
@@ -370,7 +369,7 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
                 flight* raw = f.get();
                 wait_for_recorder();
                 unrecorded.fetch_add(1);
-                if (net->submit(std::move(t), completion_for(std::move(f)))) {
+                if (client->submit(std::move(t), completion_for(std::move(f)))) {
                     // Shut down: the request was not taken, nor its flight.
                     unrecorded.fetch_sub(1);
                     f.reset(raw);
@@ -381,7 +380,7 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
             rows.clear();
             for (std::size_t i = sent; i < flights.size(); ++i)
                 for (const auto& s : flights[i]->meta.slots) rows.push_back(s.id);
-            (void)book->release(rows);  // dispatched, never handed over
+            (void)results_ledger->release(rows);  // dispatched, never handed over
         }
     }
     w->clear();
@@ -410,7 +409,7 @@ void job::impl::wait_until_idle() {
             std::lock_guard r(resend_mutex);
             resends_left = !resends.empty();
         }
-        if (!resends_left && net->in_flight() == 0 && unrecorded.load() == 0) break;
+        if (!resends_left && client->in_flight() == 0 && unrecorded.load() == 0) break;
         if (stopping()) break;
         idle.wait_for(lock, std::chrono::milliseconds(50));
     }
@@ -472,20 +471,20 @@ report job::impl::run() {
             });
         co.admission = shared_quota;
     }
-    net = std::make_unique<transport::client>(co);
-    net_ptr = net.get();
-    if (stopping()) net->stop_admitting();  // cancelled before the client existed
+    client = std::make_unique<transport::client>(co);
+    client_ptr = client.get();
+    if (stopping()) client->stop_admitting();  // cancelled before the client existed
 
     // Nothing leaves before its dispatch record is on disk: the syncer opens
     // the transport's gate as each fsync completes.
-    book->on_durable([this](std::uint64_t durable, boost::system::error_code ec) {
+    results_ledger->on_durable([this](std::uint64_t durable, boost::system::error_code ec) {
         if (ec) {
             stop_for_ledger("sync the journal", config.journal, ec);
             return;
         }
-        if (auto* n = net_ptr.load()) n->advance_gate(durable);
+        if (auto* n = client_ptr.load()) n->advance_gate(durable);
     });
-    net->advance_gate(book->durable_position());
+    client->advance_gate(results_ledger->durable_position());
     recorder = std::thread([this] { recorder_loop(); });
 
     std::optional<progress_reporter> reporter;
@@ -493,12 +492,12 @@ report job::impl::run() {
         reporter.emplace(options.progress_interval, [this, &elapsed] {
             progress p;
             p.rows_read = rows_read.load();
-            p.fates = book->counts();
-            p.in_flight = net->in_flight();
+            p.fates = results_ledger->counts();
+            p.in_flight = client->in_flight();
             p.seconds = elapsed();
             p.emails_per_second =
                 p.seconds > 0 ? static_cast<double>(accepted_this_run.load()) / p.seconds : 0;
-            p.outage = outage_line(net->circuit());
+            p.outage = outage_line(client->circuit());
             if (p.outage.empty() && shared_quota) p.outage = outage_line(shared_quota->state());
             options.on_progress(p);
         });
@@ -540,10 +539,10 @@ report job::impl::run() {
     });
 
     wait_until_idle();
-    net->shutdown(stopping() ? options.shutdown_deadline : std::chrono::milliseconds(0));
+    client->shutdown(stopping() ? options.shutdown_deadline : std::chrono::milliseconds(0));
     // Gives the unused part of its lease back to the other processes.
     if (shared_quota) shared_quota->stop(std::chrono::milliseconds(1'000));
-    book->on_durable({});
+    results_ledger->on_durable({});
     {
         std::lock_guard lock(finished_mutex);
         recorder_closing = true;
@@ -557,16 +556,15 @@ report job::impl::run() {
     }
     if (reporter) reporter->stop();
 
-    const int s = stop.load();
-    job_status status = s == 0 ? job_status::finished : static_cast<job_status>(s - 1);
+    const job_status status = stop.get().value_or(job_status::finished);
     report r = make_report(status, elapsed());
     if (status == job_status::finished && r.pending == 0) {
-        if (auto ec = book->finish()) {
+        if (auto ec = results_ledger->finish()) {
             r.status = job_status::input_failed;
             r.stop_detail = ledger_failure("write the journal", config.journal, ec);
         }
     } else {
-        (void)book->sync();
+        (void)results_ledger->sync();
     }
     return r;
 }

@@ -121,9 +121,9 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     // Validation.
     auto v = make_validator(cfg, *p->source, p->suppressed);
     if (!v) return v.error();
-    p->check.emplace(std::move(*v));
-    p->email_column = p->check->email_column();
-    p->name_column = p->check->name_column();
+    p->rows_validator.emplace(std::move(*v));
+    p->email_column = p->rows_validator->email_column();
+    p->name_column = p->rows_validator->name_column();
 
     // Templates, compiled once against the source's columns and the Globals.
     auto compiled = compile_message(cfg, p->source->keys());
@@ -204,9 +204,9 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     lo.journal = cfg.journal;
     lo.results = cfg.results;
     lo.io = p->options.ledger_files;
-    auto book = ledger::open(lo, fp, p->state);
-    if (!book) {
-        if (book.error() == ledger_errc::other_campaign &&
+    auto results_ledger = ledger::open(lo, fp, p->state);
+    if (!results_ledger) {
+        if (results_ledger.error() == ledger_errc::other_campaign &&
             (p->state.recorded.parts.count("shard") != 0) != cfg.shard.active())
             return run_error{
                 "the journal " + cfg.journal.string() + " was written by " +
@@ -216,7 +216,7 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                 (cfg.shard.active() ? "shard " + cfg.shard.text() : std::string("unsharded")) +
                 ": each shard resumes only its own journal. Check --shard/--shard-count and the "
                 "journal path (shards get .shard-K-of-N in their file names)"};
-        if (book.error() == ledger_errc::other_campaign && cfg.shard.active() &&
+        if (results_ledger.error() == ledger_errc::other_campaign && cfg.shard.active() &&
             p->state.recorded.parts["shard"] != cfg.shard.text())
             return run_error{
                 "the journal " + cfg.journal.string() + " belongs to shard " +
@@ -225,7 +225,8 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                 "changing N re-cuts every shard. Run with --shard " +
                 p->state.recorded.parts["shard"] +
                 " to resume that shard, or keep N and use each shard's own journal"};
-        if (book.error() == ledger_errc::other_campaign && p->state.detail == "server_id") {
+        if (results_ledger.error() == ledger_errc::other_campaign &&
+            p->state.detail == "server_id") {
             const auto& n = p->state.counts;
             const std::uint64_t maybe = n[static_cast<std::size_t>(fate::accepted)] +
                                         n[static_cast<std::size_t>(fate::unknown)] +
@@ -242,20 +243,20 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                 " back to resume, or use --restart to start a new campaign (the old files are "
                 "kept)"};
         }
-        if (book.error() == ledger_errc::other_campaign)
+        if (results_ledger.error() == ledger_errc::other_campaign)
             return run_error{"the journal " + cfg.journal.string() +
                              " belongs to another campaign (different: " + p->state.detail +
                              "); use --restart to start over (the old files are kept)"};
-        return run_error{cfg.journal.string() + ": " + book.error().message()};
+        return run_error{cfg.journal.string() + ": " + results_ledger.error().message()};
     }
-    p->book = std::move(*book);
+    p->results_ledger = std::move(*results_ledger);
     const auto set = [](std::vector<bool>& bits, std::uint64_t row) {
         if (row >= bits.size()) bits.resize(row + 1);
         bits[row] = true;
     };
     for (const auto row : p->state.in_doubt) set(p->in_doubt, row);
     if (p->options.retry_failed) {
-        auto doubt = p->book->reopen_failed(p->state);
+        auto doubt = p->results_ledger->reopen_failed(p->state);
         if (!doubt)
             return run_error{cfg.results.string() +
                              ": cannot reopen the failed rows: " + doubt.error().message()};
@@ -294,9 +295,8 @@ report job::wait() {
 }
 
 void job::cancel() noexcept {
-    int expected = 0;
-    impl_->stop.compare_exchange_strong(expected, static_cast<int>(job_status::cancelled) + 1);
-    if (auto* net = impl_->net_ptr.load()) net->stop_admitting();
+    impl_->stop.set(job_status::cancelled);
+    if (auto* client = impl_->client_ptr.load()) client->stop_admitting();
 }
 
 }  // namespace salvo::engine

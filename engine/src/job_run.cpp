@@ -453,10 +453,10 @@ report job::impl::run() {
                     request_stop(job_status::unreachable,
                                  "the shared quota's Redis (" +
                                      quota::describe(quota_options->endpoint) +
-                                     ") refused the credentials: " + s.last_error +
+                                     ") refused this job: " + s.last_error +
                                      ". Nothing was sent without it and no row was failed for "
                                      "it: the rows not accepted stay pending; the same command "
-                                     "resumes once the password is right");
+                                     "resumes once that is fixed");
                     return;
                 }
                 request_stop(

@@ -49,6 +49,15 @@ end
 if op ~= 'lease' then
   return redis.error_reply('salvo quota script: unknown operation ' .. tostring(op))
 end
+-- Every process sharing a quota must lease at the same rates, or the TATs
+-- mean nothing: the first lease records them (for as long as leases keep
+-- coming), and a lease at other rates is refused with the recorded ones.
+local rates = ARGV[3] .. ' ' .. ARGV[4]
+local recorded = redis.call('GET', KEYS[4])
+if recorded and recorded ~= rates then
+  return redis.error_reply('salvo quota: rate mismatch: ' .. recorded)
+end
+redis.call('SET', KEYS[4], rates, 'PX', 5000)
 if hold > now then
   return {0, math.floor(hold - now), math.floor(hold - now)}
 end
@@ -106,9 +115,9 @@ const std::string& gcra_script_sha1() {
     return sha;
 }
 
-std::array<std::string, 3> gcra_keys(std::string_view key) {
+std::array<std::string, 4> gcra_keys(std::string_view key) {
     const std::string k(key);
-    return {k + ":tat:emails", k + ":tat:requests", k + ":hold-until"};
+    return {k + ":tat:emails", k + ":tat:requests", k + ":hold-until", k + ":rates"};
 }
 
 std::uint64_t lease_size(double per_second, std::chrono::milliseconds window,

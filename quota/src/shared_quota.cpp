@@ -15,7 +15,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -216,8 +218,8 @@ struct shared_quota::impl {
 
     void send_script(command kind, std::vector<std::string> args) {
         if (ac == nullptr) return;
-        std::vector<std::string> full = {"EVALSHA", gcra_script_sha1(), "3", keys[0], keys[1],
-                                         keys[2]};
+        std::vector<std::string> full = {
+            "EVALSHA", gcra_script_sha1(), "4", keys[0], keys[1], keys[2], keys[3]};
         full.insert(full.end(), std::make_move_iterator(args.begin()),
                     std::make_move_iterator(args.end()));
         send(kind, std::move(full), true);
@@ -300,14 +302,21 @@ struct shared_quota::impl {
             // (Redis 7 answers an unauthenticated command of more than 10
             // arguments, such as the quota script, with "Protocol error:
             // unauthenticated multibulk length" rather than NOAUTH.)
-            const bool refused = p.kind == command::auth || text.starts_with("NOAUTH") ||
-                                 text.starts_with("WRONGPASS") ||
-                                 text.find("unauthenticated") != std::string_view::npos;
-            const std::string message =
+            const bool refused_password = p.kind == command::auth || text.starts_with("NOAUTH") ||
+                                          text.starts_with("WRONGPASS") ||
+                                          text.find("unauthenticated") != std::string_view::npos;
+            // Another process leases this key at other rates: no retry
+            // makes the two agree.
+            constexpr std::string_view mismatch = "salvo quota: rate mismatch: ";
+            const auto at = text.find(mismatch);
+            const bool refused = refused_password || at != std::string_view::npos;
+            std::string message =
                 what + " failed on " + describe(options.endpoint) + ": " + std::string(text) +
-                (refused ? std::string(" (check the password in rate.shared.password_env or "
-                                       "rate.shared.password_file)")
-                         : std::string());
+                (refused_password ? std::string(" (check the password in rate.shared.password_env "
+                                                "or rate.shared.password_file)")
+                                  : std::string());
+            if (at != std::string_view::npos)
+                message = rates_in_use(text.substr(at + mismatch.size()));
             // Post the drop: this runs inside a hiredis callback.
             boost::asio::post(io, [this, message, refused, conn = connection] {
                 if (conn == connection && ac != nullptr) drop(message, refused);
@@ -397,6 +406,34 @@ struct shared_quota::impl {
         std::lock_guard lock(state_mutex);
         shared.connected = true;
         shared.unreachable = false;
+    }
+
+    // The refusal of a lease at other rates than the key's, for a person:
+    // `recorded` is the intervals in µs another process leases at.
+    std::string rates_in_use(std::string_view recorded) const {
+        const auto rate = [](std::string_view interval_us) {
+            double t = 0;
+            try {
+                t = std::stod(std::string(interval_us));
+            } catch (const std::exception&) {
+                return std::string("?");
+            }
+            if (!(t > 0)) return std::string("no limit");
+            return std::to_string(static_cast<long long>(std::llround(1e6 / t))) + "/s";
+        };
+        const auto sp = recorded.find(' ');
+        const auto limit = [](double per_second) {
+            return per_second > 0
+                       ? std::to_string(static_cast<long long>(std::llround(per_second))) + "/s"
+                       : std::string("no limit");
+        };
+        return "the quota key '" + options.key + "' on " + describe(options.endpoint) +
+               " is in use by another process at emails_per_second " +
+               rate(recorded.substr(0, sp)) + " and requests_per_second " +
+               (sp == std::string_view::npos ? std::string("?") : rate(recorded.substr(sp + 1))) +
+               ", and this job asks for " + limit(options.emails_per_second) + " and " +
+               limit(options.requests_per_second) +
+               ": every process sharing a rate.shared.key must set the same rates";
     }
 
     // Frees the connection (never from inside a hiredis callback) and
@@ -563,7 +600,7 @@ struct shared_quota::impl {
     boost::asio::steady_timer retry_timer;
     std::unique_ptr<boost::asio::steady_timer> lease_timer, stop_timer;
     transport::seeded_random random;
-    std::array<std::string, 3> keys;
+    std::array<std::string, 4> keys;
     std::uint64_t base_emails, base_requests;
     redisAsyncContext* ac = nullptr;
     std::uint64_t connection = 0;  // which connection a reply belongs to

@@ -24,11 +24,11 @@ class Gcra : public ::testing::Test {
     test::temp_dir dir{"salvo-gcra"};
     test::redis_server server = test::redis_server::start(dir.path());
     test::redis_client redis{server.socket()};
-    std::array<std::string, 3> keys = quota::gcra_keys("acct");
+    std::array<std::string, 4> keys = quota::gcra_keys("acct");
 
     std::string eval(std::vector<std::string> argv) {
         std::vector<std::string> args = {
-            "EVAL", std::string(quota::gcra_script()), "3", keys[0], keys[1], keys[2]};
+            "EVAL", std::string(quota::gcra_script()), "4", keys[0], keys[1], keys[2], keys[3]};
         args.insert(args.end(), argv.begin(), argv.end());
         return redis.text(args);
     }
@@ -125,6 +125,17 @@ TEST_F(Gcra, UsesTheServersClockWhenNoTimeIsGiven) {
     // Set from the server's TIME just before: at most 10 ms ahead of it.
     EXPECT_GT(tat(), server_now - 2'000'000);
     EXPECT_LE(tat(), server_now + 10'000);
+}
+
+// Processes sharing a key at different rates would make the TATs
+// meaningless: the second rate is refused while the first is in use.
+TEST_F(Gcra, ALeaseAtAnotherRateIsRefusedWhileTheFirstIsInUse) {
+    EXPECT_EQ(lease(t0, 50), "[1, 0, 0]");
+    const std::string other = eval({"lease", std::to_string(t0), "500", "0", "50", "0", tolerance});
+    EXPECT_NE(other.find("salvo quota: rate mismatch: 1000 0"), std::string::npos) << other;
+    EXPECT_EQ(tat(), t0 + 50'000) << "the refused lease took nothing";
+    EXPECT_EQ(redis.text({"DEL", keys[3]}), "1");  // the first process is gone (the key expired)
+    EXPECT_EQ(eval({"lease", std::to_string(t0), "500", "0", "50", "0", tolerance}), "[1, 0, 0]");
 }
 
 TEST_F(Gcra, RefusesAnUnknownOperation) {

@@ -201,6 +201,28 @@ TEST_F(SharedQuota, RunsTheScriptAgainAfterTheServerForgetsIt) {
     EXPECT_FALSE(q.state().unreachable) << q.state().last_error;
 }
 
+// Two processes sharing a key must share its rates too: the second one,
+// at another rate, stops at once and says what the first one uses.
+TEST_F(SharedQuota, AnotherRateOnTheSameKeyIsRefusedAtOnce) {
+    quota::shared_quota first(options_for(server, 1000));
+    ASSERT_TRUE(eventually([&] {
+        return first.try_acquire(1) == transport::clock::duration::zero();
+    })) << first.state().last_error;
+    auto other = options_for(server, 2000);
+    other.give_up_after = std::chrono::minutes(10);
+    std::atomic<bool> gave_up{false};
+    quota::shared_quota second(other, [&](const quota::quota_state&) { gave_up = true; });
+    ASSERT_TRUE(eventually([&] { return gave_up.load(); })) << second.state().last_error;
+    const auto s = second.state();
+    EXPECT_TRUE(s.refused);
+    EXPECT_NE(s.last_error.find("in use by another process at emails_per_second 1000/s"),
+              std::string::npos)
+        << s.last_error;
+    EXPECT_NE(s.last_error.find("this job asks for 2000/s"), std::string::npos) << s.last_error;
+    EXPECT_GT(second.try_acquire(1), transport::clock::duration::zero());
+    EXPECT_EQ(first.try_acquire(1), transport::clock::duration::zero()) << "the first goes on";
+}
+
 TEST(SharedQuotaAuth, UsesThePasswordAndNeverShowsIt) {
     test::temp_dir dir{"salvo-quota-auth"};
     auto server = test::redis_server::start(dir.path(), "s3cret-quota-pw");

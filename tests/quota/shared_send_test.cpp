@@ -156,7 +156,7 @@ TEST(SharedSendAuth, AWrongRedisPasswordStopsTheJobAtOnceAndItResumes) {
     const auto run = c.send(send_args(emu), "wrong", 60s);
     EXPECT_LT(steady::now() - t0, 30s) << "waited for give_up_after";
     EXPECT_TRUE(run.status.exited_with(3)) << describe(run.status) << run.err;
-    EXPECT_NE(run.err.find("refused the credentials"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("refused this job"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("rate.shared.password_env"), std::string::npos) << run.err;
     EXPECT_EQ(run.err.find("not-the-password"), std::string::npos) << run.err;
     EXPECT_TRUE(read_results(c.results()).empty()) << "rows were decided without the quota";

@@ -46,7 +46,7 @@ struct quota_state {
     bool connected = false;    ///< a lease has been answered since the last failure
     bool unreachable = false;  ///< Redis failed and has not answered since
     bool gave_up = false;      ///< unreachable for give_up_after, or refused
-    bool refused = false;      ///< Redis refused the password (AUTH, NOAUTH): no retry
+    bool refused = false;  ///< refused for good (the password; another process's rates): no retry
     std::chrono::system_clock::time_point since{};       ///< when it became unreachable
     std::string last_error;                              ///< the last failure, for a person
     std::chrono::system_clock::time_point hold_until{};  ///< a published throttle hold
@@ -61,7 +61,8 @@ struct quota_state {
 /// lease requests to that thread. Fail closed: while Redis does not answer
 /// nothing is admitted (the local lease is dropped too); it reconnects with
 /// capped, jittered backoff and after give_up_after calls `on_gave_up`; a
-/// refused password (AUTH's error, NOAUTH, WRONGPASS) calls it at once.
+/// refused password (AUTH's error, NOAUTH, WRONGPASS) or a key leased at
+/// other rates by another process calls it at once.
 ///
 /// Thread safety: every public method may be called from any thread.
 /// Errors: never thrown after construction; they show in state().

@@ -166,32 +166,6 @@ inline std::size_t for_each_row(std::string_view list, F&& f) {
     return list.size();
 }
 
-// Reads a journal record by record (framed lines), calling f(payload) for
-// each valid one. Stops at the first invalid record (open() has already cut
-// a torn end). Returns false on a read error.
-template <class F>
-inline bool read_records(int fd, F&& f) {
-    std::string pending;
-    char chunk[1 << 16];
-    for (;;) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        if (n == 0) return true;
-        pending.append(chunk, static_cast<std::size_t>(n));
-        std::size_t start = 0;
-        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
-             start = nl + 1) {
-            const auto payload = unframe(std::string_view(pending.data() + start, nl - start));
-            if (!payload) return true;
-            f(*payload);
-        }
-        pending.erase(0, start);
-    }
-}
-
 // What a fate record says: the row, its status and whether it was ambiguous.
 // The record's payload is the exact results line, which starts
 // `{"row":N,` and carries `"status":"…"`.

@@ -143,4 +143,24 @@ delivered=$(grep -o '"to":"[^"]*"' "$work/emails.ndjson" | sort -u | wc -l)
 recorded=$(wc -l <"$work/emails.ndjson")
 [[ $accepted == "$delivered" && $recorded == "$delivered" ]] ||
   fail "$accepted accepted, $delivered addresses delivered in $recorded emails"
+
+# The image cannot be built here (no container runtime), so its runtime
+# stage is checked against the binary: every shared library salvo loads
+# directly must come from a package that stage installs (or from the base
+# image: libc6, libgcc-s1, libstdc++6).
+dockerfile=$sample/Dockerfile
+runtime=$(sed -n '/^FROM debian:bookworm-slim$/,$p' "$dockerfile" | sed -n '/^FROM/,$p' | tail -n +2)
+if command -v readelf >/dev/null && command -v dpkg >/dev/null; then
+  missing=""
+  while read -r lib; do
+    path=$(ldd "$salvo" | awk -v l="$lib" '$1 == l {print $3}')
+    [[ -n $path ]] || continue
+    pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1)
+    [[ -n $pkg ]] || pkg=$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1)
+    [[ -n $pkg ]] || continue  # not from a Debian package (a local build)
+    case $pkg in libc6 | libgcc-s1 | libstdc++6) continue ;; esac
+    grep -qw -- "$pkg" <<<"$runtime" || missing+=" $pkg ($lib)"
+  done < <(readelf -d "$salvo" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+  [[ -z $missing ]] || fail "samples/k8s/Dockerfile's runtime stage lacks:$missing"
+fi
 echo "ok: $n indexes, $rows rows, $accepted accepted (Redis step: $redis_step)"

@@ -448,7 +448,8 @@ struct shared_quota::impl {
     }
 
     // Redis failed: admit nothing, and reconnect after a backoff, or give up
-    // (after give_up_after, or at once when Redis refused the password).
+    // (after give_up_after, or at once when Redis refused this job: the
+    // password, or another process's rates on the key).
     void failed(const std::string& message, bool refused = false) {
         outstanding = 0;
         lease_in_flight = false;

@@ -17,10 +17,12 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -64,33 +66,51 @@ std::string_view path_of(std::string_view target) noexcept {
     return target.substr(0, target.find('?'));
 }
 
+// The head of an answer: status line, Server, Content-Type, Content-Length
+// and, where the version's default is not what happens, Connection. Written
+// by hand with the body as a second buffer: Beast's serializer and field
+// list cost more than the rest of a one-click POST's answer.
+std::string response_head(const reply& r, unsigned version, bool keep_alive) {
+    const auto reason = http::obsolete_reason(r.status);
+    std::string head;
+    head.reserve(160);
+    head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head += std::to_string(static_cast<unsigned>(r.status));
+    head += ' ';
+    head.append(reason.data(), reason.size());
+    head += "\r\nServer: salvo-listen\r\nContent-Type: ";
+    head += r.content_type;
+    head += "\r\nContent-Length: ";
+    head += std::to_string(r.body.size());
+    if (version == 10 && keep_alive) head += "\r\nConnection: keep-alive";
+    if (version != 10 && !keep_alive) head += "\r\nConnection: close";
+    head += "\r\n\r\n";
+    return head;
+}
+
 template <class Stream>
-asio::awaitable<bool> send(server::impl& s, Stream& stream, const reply& r, unsigned version,
-                           bool keep_alive) {
-    http::response<http::string_body> res{r.status, version};
-    res.set(http::field::server, "salvo-listen");
-    res.set(http::field::content_type, r.content_type);
-    res.keep_alive(keep_alive);
-    res.body() = r.body;
-    res.prepare_payload();
+asio::awaitable<bool> send(server::impl& s, Stream& stream, httpd::deadline& timeout,
+                           const reply& r, unsigned version, bool keep_alive) {
+    const std::string head = response_head(r, version, keep_alive);
     s.m.answered(static_cast<unsigned>(r.status));
-    beast::get_lowest_layer(stream).expires_after(s.opts.body_timeout);
-    auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
-    beast::get_lowest_layer(stream).expires_never();
-    co_return !ec;
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(r.body)};
+    timeout.arm(beast::get_lowest_layer(stream).socket(), s.opts.body_timeout);
+    auto [ec, n] = co_await asio::async_write(stream, buffers, use_tuple);
+    timeout.disarm();
+    co_return !ec && !timeout.fired();
 }
 
 // Answers 413 or 408 and ends the connection (the reply is a local: g++ 12
 // destroys temporaries in co_await arguments twice with a conditional).
 template <class Stream>
-asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, http::status status,
-                                     std::size_t limit = 0) {
+asio::awaitable<void> fail_and_close(server::impl& s, Stream& stream, httpd::deadline& timeout,
+                                     http::status status, std::size_t limit = 0) {
     if (limit == 0) limit = s.opts.max_body_bytes;
     const reply r = text(
         status, status == http::status::payload_too_large
                     ? "the body is larger than the limit of " + std::to_string(limit) + " bytes\n"
                     : std::string("the request took too long to arrive\n"));
-    co_await send(s, stream, r, 11, false);
+    co_await send(s, stream, timeout, r, 11, false);
     co_await httpd::linger_close(stream);
 }
 
@@ -150,7 +170,7 @@ asio::awaitable<std::optional<std::filesystem::path>> spool_body(
     if (ec) {
         const reply r = text(http::status::service_unavailable,
                              "cannot spool the message (" + ec.message() + "); send it again\n");
-        co_await send(s, stream, r, 11, false);
+        co_await send(s, stream, timeout, r, 11, false);
         co_await httpd::linger_close(stream);
         co_return std::nullopt;
     }
@@ -163,7 +183,7 @@ asio::awaitable<std::optional<std::filesystem::path>> spool_body(
         std::error_code fec;
         std::filesystem::remove(path, fec);
         if (rec == http::error::body_limit || rec == beast::error::timeout)
-            co_await fail_and_close(s, stream,
+            co_await fail_and_close(s, stream, timeout,
                                     rec == beast::error::timeout ? http::status::request_timeout
                                                                  : http::status::payload_too_large,
                                     s.opts.max_inbound_bytes);
@@ -187,7 +207,6 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
     for (;;) {
         http::request_parser<http::string_body> req;
         req.body_limit(header_limit);
-        lowest.expires_never();
         // Waiting for a request: the idle timeout, then the header deadline
         // once its first bytes are in (a new connection gets the header one).
         timeout.arm(lowest.socket(),
@@ -197,12 +216,13 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
         timeout.disarm();
         if (timeout.fired()) ec = beast::error::timeout;
         if (ec == http::error::body_limit) {
-            co_await fail_and_close(s, stream, http::status::payload_too_large, header_limit);
+            co_await fail_and_close(s, stream, timeout, http::status::payload_too_large,
+                                    header_limit);
             co_return;
         }
         if (ec) {
             if (ec == beast::error::timeout && (req.got_some() || buffer.size() > 0)) {
-                co_await fail_and_close(s, stream, http::status::request_timeout);
+                co_await fail_and_close(s, stream, timeout, http::status::request_timeout);
             }
             co_return;
         }
@@ -213,7 +233,7 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             inbound_on && path == "/inbound" && req.get().method() == http::verb::post;
         const std::size_t limit = inbound ? s.opts.max_inbound_bytes : s.opts.max_body_bytes;
         if (req.content_length() && *req.content_length() > limit) {
-            co_await fail_and_close(s, stream, http::status::payload_too_large, limit);
+            co_await fail_and_close(s, stream, timeout, http::status::payload_too_large, limit);
             co_return;
         }
         std::optional<std::filesystem::path> spooled;
@@ -227,7 +247,7 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             if (!spooled) co_return;
             const reply answer =
                 co_await detail::inbound_post(*s.inbound, content_type, {}, std::move(spooled));
-            if (!co_await send(s, stream, answer, version, keep)) co_return;
+            if (!co_await send(s, stream, timeout, answer, version, keep)) co_return;
             if (!keep) {
                 boost::system::error_code sec;
                 lowest.socket().shutdown(tcp::socket::shutdown_send, sec);
@@ -242,7 +262,7 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
             timeout.disarm();
             if (timeout.fired()) ec = beast::error::timeout;
             if (ec == http::error::body_limit || ec == beast::error::timeout) {
-                co_await fail_and_close(s, stream,
+                co_await fail_and_close(s, stream, timeout,
                                         ec == beast::error::timeout
                                             ? http::status::request_timeout
                                             : http::status::payload_too_large,
@@ -288,7 +308,7 @@ asio::awaitable<void> serve(server::impl& s, Stream& stream) {
                           "no such route; events go to POST /notifications, inbound mail to "
                           "POST /inbound, one-click unsubscribes to POST /unsubscribe?t=…\n");
         }
-        if (!co_await send(s, stream, answer, r.version(), keep_alive)) co_return;
+        if (!co_await send(s, stream, timeout, answer, r.version(), keep_alive)) co_return;
         if (!keep_alive) {
             boost::system::error_code sec;
             lowest.socket().shutdown(tcp::socket::shutdown_send, sec);

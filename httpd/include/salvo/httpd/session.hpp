@@ -28,38 +28,65 @@ inline constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitab
 /// A read deadline that cancels the socket's operations instead of closing
 /// the socket (as Beast's own stream timeout does), so that a 408 can still
 /// be written. The handler runs on the session's strand.
+///
+/// Arming is cheap because a session arms and disarms it around every read
+/// and write: arm() only records the due time, and the timer is set again
+/// only when the new due time is earlier than the wait in progress. A wait
+/// that wakes before the due time (because it was armed again later, or
+/// disarmed) waits for the rest, or stops.
 class deadline {
   public:
     using tcp = boost::asio::ip::tcp;
+    using clock = boost::asio::steady_timer::clock_type;
     explicit deadline(const boost::asio::any_io_executor& ex)
-        : timer_(ex), state_(std::make_shared<state>()) {}
+        : timer_(ex), state_(std::make_shared<state>()) {
+        state_->timer = &timer_;
+    }
+    ~deadline() { state_->timer = nullptr; }  // a queued handler must not touch timer_
+    deadline(const deadline&) = delete;
+    deadline& operator=(const deadline&) = delete;
+
     void arm(tcp::socket& socket, std::chrono::milliseconds after) {
-        state_->fired = false;
-        state_->socket = &socket;
-        const auto armed = ++state_->generation;
-        timer_.expires_after(after);
-        // The handler shares the state, not the session: a handler queued
-        // just before disarm() may run after the session is gone, and then
-        // sees a newer generation and does nothing.
-        timer_.async_wait([st = state_, armed](boost::system::error_code ec) {
-            if (ec || armed != st->generation) return;
-            st->fired = true;
-            boost::system::error_code ignored;
-            st->socket->cancel(ignored);
-        });
+        state& st = *state_;
+        st.fired = false;
+        st.socket = &socket;
+        st.due = clock::now() + after;
+        if (st.waiting && timer_.expiry() <= st.due) return;  // it wakes in time
+        timer_.expires_at(st.due);  // a later wait completes with operation_aborted
+        wait(state_);
     }
-    void disarm() {
-        ++state_->generation;
-        timer_.cancel();
-    }
+    void disarm() noexcept { state_->due = clock::time_point::max(); }
     [[nodiscard]] bool fired() const noexcept { return state_->fired; }
 
   private:
     struct state {
-        std::uint64_t generation = 0;
+        boost::asio::steady_timer* timer = nullptr;        ///< null once the deadline is gone
+        clock::time_point due = clock::time_point::max();  ///< max: disarmed
+        bool waiting = false;  ///< a wait is pending, or its handler queued
         bool fired = false;
         tcp::socket* socket = nullptr;
     };
+
+    // The handler shares the state, not the session: it may run after the
+    // session is gone, and then finds no timer and does nothing.
+    static void wait(const std::shared_ptr<state>& sp) {
+        sp->waiting = true;
+        sp->timer->async_wait([sp](boost::system::error_code ec) {
+            if (ec || sp->timer == nullptr) return;  // replaced by an earlier wait, or gone
+            sp->waiting = false;
+            if (sp->due == clock::time_point::max()) return;
+            if (clock::now() < sp->due) {
+                sp->timer->expires_at(sp->due);
+                wait(sp);
+                return;
+            }
+            sp->due = clock::time_point::max();
+            sp->fired = true;
+            boost::system::error_code ignored;
+            sp->socket->cancel(ignored);
+        });
+    }
+
     boost::asio::steady_timer timer_;
     std::shared_ptr<state> state_;
 };

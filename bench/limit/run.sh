@@ -27,6 +27,8 @@
 #
 # Usage: bench/limit/run.sh [--salvo PATH] [--seconds S (8)] [--connections N (32)]
 #          [--rows-local N (300000)] [--rows-server N (2000000)]
+#          [--html-bytes N --text-bytes N (the newsletter's: a ~41 KB local-mode
+#           request; 9000 and 3000 make it ~124 KB)]
 #          [--only NAME[,NAME...]] [--json FILE] [--nginx-workers N (1)]
 #          [--client PATH] [--keep]
 # Needs nginx, wrk, python3 and a salvo build: ./setup.sh bench-deps && ./setup.sh build
@@ -40,6 +42,7 @@ client=""
 seconds=8
 connections=32
 rows_local=300000
+shape=()  # salvo bench's template sizes, local mode only
 rows_server=2000000
 only=""
 json_file=""
@@ -70,6 +73,8 @@ while [ $# -gt 0 ]; do
         --connections) connections=${2:?--connections needs a number}; shift 2 ;;
         --rows-local) rows_local=${2:?--rows-local needs a number}; shift 2 ;;
         --rows-server) rows_server=${2:?--rows-server needs a number}; shift 2 ;;
+        --html-bytes) shape+=(--html-bytes "${2:?--html-bytes needs a number}"); shift 2 ;;
+        --text-bytes) shape+=(--text-bytes "${2:?--text-bytes needs a number}"); shift 2 ;;
         --only) only=${2:?--only needs a list of runs}; shift 2 ;;
         --json) json_file=${2:?--json needs a file}; shift 2 ;;
         --nginx-workers) nginx_workers=${2:?--nginx-workers needs a number}; shift 2 ;;
@@ -270,7 +275,9 @@ note "nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'), $nginx_workers worker
 # (the bench's newsletter templates and generated rows, as a CSV file), with
 # the results file and journal at their defaults beside job.json.
 write_campaign() { # DIR MERGE ROWS
-    "$salvo" bench --write-campaign "$1" --merge "$2" --rows "$3" \
+    local sizes=()
+    if [ "$2" = local ]; then sizes=("${shape[@]}"); fi
+    "$salvo" bench --write-campaign "$1" --merge "$2" --rows "$3" "${sizes[@]}" \
         --max-in-flight "$connections" --endpoint "$url" >/dev/null ||
         die "salvo bench --write-campaign failed (is $salvo older than this script?)"
 }
@@ -423,9 +430,11 @@ for r in "${runs[@]}"; do
                 --seconds "$seconds" --json ;;
         bench-local | bench-server)
             mode=${r#bench-}
+            sizes=()
+            if [ "$mode" = local ]; then sizes=("${shape[@]}"); fi
             run "$r" bench "salvo bench --merge $mode" "$mode" 0 \
                 "$salvo" bench --merge "$mode" --endpoint "$url" --seconds "$seconds" \
-                --max-in-flight "$connections" --json ;;
+                --max-in-flight "$connections" "${sizes[@]}" --json ;;
         send-local | send-server)
             mode=${r#send-}
             rows=$rows_local

@@ -90,8 +90,12 @@ TEST_F(SharedQuota, TwoProcessesTogetherStayWithinTheQuota) {
     EXPECT_LE(static_cast<double>(taken.load()), rate * (seconds + 0.1 + 0.1));
     EXPECT_GE(static_cast<double>(taken.load()), rate * seconds * 0.6)
         << "both processes together should get most of the rate";
-    EXPECT_GT(a.state().leases, 1u);
-    EXPECT_GT(b.state().leases, 1u);
+    // Both took part. Not more than that: GCRA serves whoever asks first,
+    // and on a loaded machine (CI) one process got a single lease in the
+    // 600 ms while the other took the rest; the bound above is the point.
+    EXPECT_GE(a.state().leases, 1u);
+    EXPECT_GE(b.state().leases, 1u);
+    EXPECT_GE(a.state().leases + b.state().leases, 3u);
 }
 
 TEST_F(SharedQuota, FailsClosedWhileRedisIsDownAndResumesWhenItIsBack) {

@@ -112,7 +112,9 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
                              "): give the recipients as a file, or use --restart"};
     }
     if (!source) {
-        auto s = open_recipients(cfg, p->options.chunk_bytes);
+        std::size_t chunk = p->options.chunk_bytes;
+        if (chunk == 0) chunk = cfg.merge == merge_mode::local ? 64 * 1024 : 256 * 1024;
+        auto s = open_recipients(cfg, chunk);
         if (!s) return s.error();
         source = std::move(*s);
     }

@@ -231,6 +231,13 @@ void job::impl::complete(finished_request& done) {
         }
     }
     if (maybe_delivered) {
+        if (stopping() && config.retry.ambiguous != ambiguous_policy::hold) {
+            // Stopping: not re-sent now, and not failed either (it may have
+            // been delivered). Its dispatch record stays undecided, so the
+            // next run treats the rows as in doubt, as a request cancelled
+            // after its body went out.
+            return;
+        }
         if (config.retry.ambiguous == ambiguous_policy::hold) {
             decide_all(
                 *f, fate::unknown, {},

@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace salvo::engine {
 namespace {
@@ -281,6 +282,41 @@ TEST_F(JobTest, HoldPolicyMakesMaybeDeliveredRowsUnknown) {
     const report r = run_job(config("local", {"retry.ambiguous=hold"}));
     EXPECT_EQ(r.count(fate::unknown), 10u);
     check_accounting(r, 500);
+}
+
+// A request that may have been delivered (sent whole, never answered) and
+// ends while the job stops is not failed: it stays in doubt, and the next
+// run sends it again marked ambiguous.
+TEST_F(JobTest, MaybeDeliveredWhileStoppingStaysInDoubt) {
+    write_recipients(500);
+    start_emulator({fault(emulator::fault_kind::no_response, 2, 1)});
+    run_options o;
+    o.api_key = "test-key";
+    auto j = job::create(config("local", {"rate.max_in_flight=1", "timeouts.request_ms=400"}), o);
+    ASSERT_TRUE(j) << j.error().message;
+    (*j)->start();
+    // The third request is on the wire and will never be answered: stop.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (emulator_->counters().requests < 3 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_EQ(emulator_->counters().requests, 3u);
+    (*j)->cancel();
+    const report r = (*j)->wait();
+    EXPECT_EQ(r.status, job_status::cancelled);
+    EXPECT_EQ(r.count(fate::failed), 0u) << "a maybe-delivered request was failed";
+    EXPECT_EQ(r.count(fate::unknown), 0u);
+    EXPECT_EQ(r.count(fate::accepted), 20u);
+    EXPECT_GE(r.pending, 10u);
+    check_accounting(r, 500);
+
+    emulator_.reset();
+    start_emulator();
+    const report resumed = run_job(config("local"));
+    EXPECT_EQ(resumed.status, job_status::finished) << resumed.stop_detail;
+    EXPECT_EQ(resumed.ambiguous, 10u);  // the third request's rows, sent again
+    EXPECT_EQ(resumed.pending, 0u);
+    EXPECT_EQ(resumed.count(fate::failed), 0u);
+    EXPECT_EQ(resumed.count(fate::accepted), r.count(fate::accepted) + r.pending);
 }
 
 TEST_F(JobTest, AuthenticationFailureStopsAndAResumeCompletes) {

@@ -24,7 +24,7 @@ boost::system::result<batcher, error_info> batcher::create(
 }
 
 batcher::batcher(std::shared_ptr<const request_writer> writer, const limits& lim)
-    : writer_(std::move(writer)), limits_(lim) {
+    : writer_(std::move(writer)), limits_(lim), may_leave_out_(writer_->elidable_fields()) {
     start();
 }
 
@@ -88,6 +88,15 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
         writer_->close_merge_message(body);
         open_message_ = false;
     }
+    const request_writer::field_mask equal =
+        server && may_leave_out_ != 0 ? writer_->equal_fields(r, may_leave_out_) : 0;
+    if (server && open_message_ && (left_out_ & ~equal) != 0) {
+        // This row renders a left-out field differently from its twin: the
+        // message ends here, and the field is sent from now on.
+        may_leave_out_ &= ~(left_out_ & ~equal);
+        writer_->close_merge_message(body);
+        open_message_ = false;
+    }
     if (!open_message_ && current_.messages == limits_.messages_per_request) seal();
 
     const auto mark = body.size();
@@ -97,11 +106,12 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
         e = writer_->append_message(body, r, current_.messages == 0);
     } else {
         if (opened) {
-            writer_->open_merge_message(body, current_.messages == 0);
+            left_out_ = equal;
+            writer_->open_merge_message(body, current_.messages == 0, left_out_);
             open_message_ = true;
             rows_ = 0;
         }
-        e = writer_->append_row(body, r, rows_ == 0);
+        e = writer_->append_row(body, r, rows_ == 0, left_out_);
     }
     const auto undo = [&] {
         body.resize(mark);
@@ -112,15 +122,23 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
         return e;
     }
     if (body.size() + closing_bytes() > limits_.max_request_bytes) {
+        too_big = true;
         // The size of a request holding this recipient alone: the bytes just
         // written without their separator, plus the fixed parts.
         std::size_t alone =
             body.size() - mark + writer_->begin_request_bytes() + request_writer::end_request_bytes;
         if (server) alone += writer_->close_merge_message_bytes();
-        if (server && !opened) alone += writer_->open_merge_message_bytes() - 1;
         if (current_.messages > 0 && (!server || opened)) alone -= 1;
         undo();
-        too_big = true;
+        if (server && !opened) {
+            // Added to an open message. Alone it would open its own, which
+            // may leave out more fields: measure that message.
+            writer_->open_merge_message(body, true, equal);
+            if (!writer_->append_row(body, r, true, equal))
+                alone = body.size() - mark + writer_->begin_request_bytes() +
+                        request_writer::end_request_bytes + writer_->close_merge_message_bytes();
+            body.resize(mark);
+        }
         if (alone <= limits_.max_request_bytes) return std::nullopt;  // caller seals, retries
         return error_info{make_error_code(errc::message_too_large),
                           "the message for this recipient makes a request of " +

@@ -2,6 +2,8 @@
 
 #include <salvo/merge/escape.hpp>
 
+#include <array>
+#include <bit>
 #include <string>
 #include <utility>
 
@@ -308,7 +310,127 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
     }
     if (!first_global) message_tail_ += ']';
     message_tail_ += "}}";
+    find_elidable_fields();
     return {};
+}
+
+// A row field can be left out of a message when an earlier row field reads
+// the same column and both are written by the fast path as JSON or as
+// HTML-escaped JSON: for a present, non-empty value they write the same
+// bytes, or (one HTML-escaped, one not) the same when the value holds none
+// of & < > " '. The earlier field is the first of its column, so it is never
+// left out itself.
+namespace {
+
+// Field names match case-insensitively on the server (ASCII names).
+bool same_name(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto lower = [](char c) {
+            return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+        };
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+// True when HTML escaping leaves `v` as JSON escaping does: none of
+// & < > " ' (a table lookup a byte; find_first_of calls memchr a byte).
+bool html_plain(std::string_view v) noexcept {
+    static constexpr auto special = [] {
+        std::array<bool, 256> t{};
+        for (const unsigned char c : std::string_view("&<>\"'")) t[c] = true;
+        return t;
+    }();
+    bool any = false;
+    for (const char c : v) any |= special[static_cast<unsigned char>(c)];
+    return !any;
+}
+
+}  // namespace
+
+void request_writer::find_elidable_fields() {
+    row_bit_.assign(row_fields_.size(), -1);
+    const auto plain_kind = [](fast_kind k) {
+        return k == fast_kind::json || k == fast_kind::html;
+    };
+    for (std::size_t k = 0; k < row_fields_.size() && elidable_.size() < 64; ++k) {
+        if (!plain_kind(fast_[k].kind)) continue;
+        const auto column = merge_fields_[row_fields_[k]].column;
+        for (std::size_t j = 0; j < k; ++j) {
+            if (merge_fields_[row_fields_[j]].column != column) continue;
+            if (plain_kind(fast_[j].kind) && row_bit_[j] < 0) {
+                const auto& fk = merge_fields_[row_fields_[k]];
+                const auto& fj = merge_fields_[row_fields_[j]];
+                elidable e{k, j, *column, fast_[j].kind != fast_[k].kind,
+                           fast_[j].header || fast_[k].header};
+                e.absent_equal = fk.global && fj.global && *fk.global == *fj.global;
+                // An empty value renders each field's fallback (or nothing).
+                std::vector<std::string_view> row(*column + 1);
+                row[*column] = std::string_view("", 0);
+                // (and none of the field's checks refuses it, as the row
+                // writer would have asked them).
+                std::string a, b, check;
+                e.empty_equal = !fk.renderers.front().expand(row, a) &&
+                                !fj.renderers.front().expand(row, b) && a == b;
+                for (std::size_t i = 1; e.empty_equal && i < fk.renderers.size(); ++i)
+                    e.empty_equal = !fk.renderers[i].expand(row, check);
+                row_bit_[k] = static_cast<int>(elidable_.size());
+                elidable_.push_back(e);
+            }
+            break;  // only the first field of the column
+        }
+    }
+    if (elidable_.empty()) return;
+    elidable_mask_ =
+        elidable_.size() == 64 ? ~field_mask{0} : (field_mask{1} << elidable_.size()) - 1;
+    replacement_.resize(elidable_.size());
+    head_growth_.assign(elidable_.size(), 0);
+    for (std::size_t b = 0; b < elidable_.size(); ++b)
+        replacement_[b] = "%%" + merge_fields_[row_fields_[elidable_[b].partner]].name + "%%";
+    // The head as the server scans it: JSON escaping leaves `%` and name
+    // characters alone and starts every escape with a backslash, so the
+    // escaped head has the placeholders of the templates at the same places.
+    for (const auto& ph : server_scan(message_head_)) {
+        for (std::size_t b = 0; b < elidable_.size(); ++b) {
+            const auto& name = merge_fields_[row_fields_[elidable_[b].field]].name;
+            if (!same_name(ph.name, name)) continue;
+            head_placeholders_.push_back({ph.pos, ph.size, static_cast<int>(b)});
+            head_growth_[b] += static_cast<std::ptrdiff_t>(replacement_[b].size()) -
+                               static_cast<std::ptrdiff_t>(ph.size);
+            break;
+        }
+    }
+}
+
+request_writer::field_mask request_writer::equal_fields(const recipient& r,
+                                                        field_mask among) const noexcept {
+    field_mask m = 0;
+    for (among &= elidable_mask_; among != 0; among &= among - 1) {
+        const auto b = static_cast<std::size_t>(std::countr_zero(among));
+        const auto& e = elidable_[b];
+        const auto column = e.column;
+        if (column >= r.row.size() || merge::is_absent(r.row[column])) {
+            if (e.absent_equal) m |= field_mask{1} << b;
+            continue;
+        }
+        const std::string_view v = r.row[column];
+        if (v.empty()) {
+            if (e.empty_equal) m |= field_mask{1} << b;
+            continue;
+        }
+        if (e.header && merge::has_line_break(v)) continue;
+        if (e.needs_plain && !html_plain(v)) continue;
+        m |= field_mask{1} << b;
+    }
+    return m;
+}
+
+std::size_t request_writer::open_merge_message_bytes(field_mask left_out) const noexcept {
+    std::ptrdiff_t n = static_cast<std::ptrdiff_t>(message_head_.size());
+    for (std::size_t b = 0; left_out != 0 && b < elidable_.size(); ++b)
+        if ((left_out >> b) & 1) n += head_growth_[b];
+    return static_cast<std::size_t>(n);
 }
 
 std::optional<error_info> request_writer::expand(const merge::compiled_template& t,
@@ -340,13 +462,26 @@ std::optional<error_info> request_writer::append_message(std::string& body, cons
     return std::nullopt;
 }
 
-void request_writer::open_merge_message(std::string& body, bool first) const {
+void request_writer::open_merge_message(std::string& body, bool first, field_mask left_out) const {
     if (!first) body += ',';
-    body += message_head_;
+    left_out &= elidable_mask_;
+    if (left_out == 0) {
+        body += message_head_;
+        return;
+    }
+    const std::string_view head = message_head_;
+    std::size_t at = 0;
+    for (const auto& ph : head_placeholders_) {
+        if (((left_out >> ph.bit) & 1) == 0) continue;
+        body += head.substr(at, ph.pos - at);
+        body += replacement_[static_cast<std::size_t>(ph.bit)];
+        at = ph.pos + ph.size;
+    }
+    body += head.substr(at);
 }
 
 std::optional<error_info> request_writer::append_row(std::string& body, const recipient& r,
-                                                     bool first) const {
+                                                     bool first, field_mask left_out) const {
     if (auto e = check_line_breaks(r)) return e;
     if (auto e = preflight(r, body)) return e;
     const auto mark = body.size();
@@ -359,6 +494,7 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
     append_json_escaped(body, r.name);
     body += "\"}"sv;
     for (std::size_t k = 0; k < row_fields_.size(); ++k) {
+        if (left_out != 0 && row_bit_[k] >= 0 && ((left_out >> row_bit_[k]) & 1) != 0) continue;
         const auto& f = merge_fields_[row_fields_[k]];
         const auto column = *f.column;
         const bool present = column < r.row.size() && !merge::is_absent(r.row[column]);

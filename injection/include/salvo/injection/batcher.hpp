@@ -71,6 +71,13 @@ class batcher {
     outgoing_request current_;
     bool open_message_ = false;  // server mode: a merge message is open
     std::uint32_t rows_ = 0;     // rows in the open merge message
+    // Server mode: the fields the open message leaves out of its rows, and
+    // those a message may still leave out. A row that renders one of the
+    // message's left-out fields differently closes the message, and that
+    // field is never left out again by this batcher: at most one short
+    // message per field, however the rows alternate.
+    request_writer::field_mask left_out_ = 0;
+    request_writer::field_mask may_leave_out_ = 0;
     std::uint64_t next_sequence_ = 0;
     std::vector<outgoing_request> ready_;  // completed, oldest first
     std::size_t taken_ = 0;                // ready_[0, taken_) were taken

@@ -68,14 +68,31 @@ class request_writer {
     [[nodiscard]] std::optional<error_info> append_message(std::string& body, const recipient& r,
                                                            bool first) const;
 
-    /// server mode: opens a merge message (everything up to the first row).
-    void open_merge_message(std::string& body, bool first) const;
-    [[nodiscard]] std::size_t open_merge_message_bytes() const noexcept {
-        return message_head_.size();
-    }
-    /// server mode: appends `r` as one PerMessage row. Errors as append_message.
+    /// server mode: a set of row fields a merge message leaves out of its
+    /// rows, one bit each (bit i: the i-th field that can be left out). A
+    /// field can be left out of a message when, in every row of it, it
+    /// renders exactly what an earlier field of the same column renders (a
+    /// computed field that HTML-escapes a value with nothing to escape, or a
+    /// fallback that was not needed): the message's templates then name that
+    /// earlier field instead. Cuts the bytes a row; the merge is the same.
+    using field_mask = std::uint64_t;
+    /// Every field some message may leave out (0: none; local mode: 0).
+    [[nodiscard]] field_mask elidable_fields() const noexcept { return elidable_mask_; }
+    /// Of `among`, the fields `r`'s row renders the same as their earlier
+    /// field.
+    [[nodiscard]] field_mask equal_fields(const recipient& r,
+                                          field_mask among = ~field_mask{0}) const noexcept;
+
+    /// server mode: opens a merge message (everything up to the first row)
+    /// whose rows leave out `left_out` (its templates name the earlier
+    /// fields instead).
+    void open_merge_message(std::string& body, bool first, field_mask left_out = 0) const;
+    [[nodiscard]] std::size_t open_merge_message_bytes(field_mask left_out = 0) const noexcept;
+    /// server mode: appends `r` as one PerMessage row, without the fields of
+    /// `left_out` (which must be within equal_fields(r)). Errors as
+    /// append_message.
     [[nodiscard]] std::optional<error_info> append_row(std::string& body, const recipient& r,
-                                                       bool first) const;
+                                                       bool first, field_mask left_out = 0) const;
     /// server mode: closes the message (PerMessage, Global).
     void close_merge_message(std::string& body) const { body += message_tail_; }
     [[nodiscard]] std::size_t close_merge_message_bytes() const noexcept {
@@ -121,6 +138,33 @@ class request_writer {
         bool header = false;  // a line break in the value refuses the row
     };
     std::vector<fast_path> fast_;
+    // Fields a message may leave out (see field_mask): for bit i, the row
+    // field (index into row_fields_) left out, the earlier one it equals,
+    // and whether equality also needs the value free of HTML specials (one
+    // is written HTML-escaped, the other not).
+    struct elidable {
+        std::size_t field = 0;
+        std::size_t partner = 0;
+        std::size_t column = 0;  // theirs
+        bool needs_plain = false;
+        bool header = false;        // a line break refuses the row: never left out
+        bool absent_equal = false;  // an absent value: both take equal Globals
+        bool empty_equal = false;   // an empty value: both render the same
+    };
+    std::vector<elidable> elidable_;
+    field_mask elidable_mask_ = 0;
+    std::vector<int> row_bit_;  // per row field: its bit, or -1
+    // The placeholders of those fields in message_head_, in order, and the
+    // placeholder that replaces each (`%%earlier%%`) when left out.
+    struct head_placeholder {
+        std::size_t pos = 0;
+        std::size_t size = 0;
+        int bit = 0;
+    };
+    std::vector<head_placeholder> head_placeholders_;
+    std::vector<std::string> replacement_;     // per bit
+    std::vector<std::ptrdiff_t> head_growth_;  // per bit: bytes the head changes by
+    void find_elidable_fields();
     static fast_path fast_path_for(const lowered_field& f);
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;

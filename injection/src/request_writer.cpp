@@ -314,12 +314,6 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
     return {};
 }
 
-// A row field can be left out of a message when an earlier row field reads
-// the same column and both are written by the fast path as JSON or as
-// HTML-escaped JSON: for a present, non-empty value they write the same
-// bytes, or (one HTML-escaped, one not) the same when the value holds none
-// of & < > " '. The earlier field is the first of its column, so it is never
-// left out itself.
 namespace {
 
 // Field names match case-insensitively on the server (ASCII names).
@@ -349,6 +343,12 @@ bool html_plain(std::string_view v) noexcept {
 
 }  // namespace
 
+// A row field can be left out of a message when an earlier row field reads
+// the same column and both are written by the fast path as JSON or as
+// HTML-escaped JSON: for a present, non-empty value they write the same
+// bytes, or (one HTML-escaped, one not) the same when the value holds none
+// of & < > " '. The earlier field is the first of its column, so it is never
+// left out itself.
 void request_writer::find_elidable_fields() {
     row_bit_.assign(row_fields_.size(), -1);
     const auto plain_kind = [](fast_kind k) {
@@ -365,11 +365,11 @@ void request_writer::find_elidable_fields() {
                 elidable e{k, j, *column, fast_[j].kind != fast_[k].kind,
                            fast_[j].header || fast_[k].header};
                 e.absent_equal = fk.global && fj.global && *fk.global == *fj.global;
-                // An empty value renders each field's fallback (or nothing).
+                // An empty value renders each field's fallback (or nothing),
+                // and none of the field's checks may refuse it: the row
+                // writer would have asked them.
                 std::vector<std::string_view> row(*column + 1);
                 row[*column] = std::string_view("", 0);
-                // (and none of the field's checks refuses it, as the row
-                // writer would have asked them).
                 std::string a, b, check;
                 e.empty_equal = !fk.renderers.front().expand(row, a) &&
                                 !fj.renderers.front().expand(row, b) && a == b;
@@ -385,7 +385,6 @@ void request_writer::find_elidable_fields() {
     elidable_mask_ =
         elidable_.size() == 64 ? ~field_mask{0} : (field_mask{1} << elidable_.size()) - 1;
     replacement_.resize(elidable_.size());
-    head_growth_.assign(elidable_.size(), 0);
     for (std::size_t b = 0; b < elidable_.size(); ++b)
         replacement_[b] = "%%" + merge_fields_[row_fields_[elidable_[b].partner]].name + "%%";
     // The head as the server scans it: JSON escaping leaves `%` and name
@@ -396,8 +395,6 @@ void request_writer::find_elidable_fields() {
             const auto& name = merge_fields_[row_fields_[elidable_[b].field]].name;
             if (!same_name(ph.name, name)) continue;
             head_placeholders_.push_back({ph.pos, ph.size, static_cast<int>(b)});
-            head_growth_[b] += static_cast<std::ptrdiff_t>(replacement_[b].size()) -
-                               static_cast<std::ptrdiff_t>(ph.size);
             break;
         }
     }
@@ -424,13 +421,6 @@ request_writer::field_mask request_writer::equal_fields(const recipient& r,
         m |= field_mask{1} << b;
     }
     return m;
-}
-
-std::size_t request_writer::open_merge_message_bytes(field_mask left_out) const noexcept {
-    std::ptrdiff_t n = static_cast<std::ptrdiff_t>(message_head_.size());
-    for (std::size_t b = 0; left_out != 0 && b < elidable_.size(); ++b)
-        if ((left_out >> b) & 1) n += head_growth_[b];
-    return static_cast<std::size_t>(n);
 }
 
 std::optional<error_info> request_writer::expand(const merge::compiled_template& t,

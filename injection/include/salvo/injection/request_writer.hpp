@@ -87,7 +87,6 @@ class request_writer {
     /// whose rows leave out `left_out` (its templates name the earlier
     /// fields instead).
     void open_merge_message(std::string& body, bool first, field_mask left_out = 0) const;
-    [[nodiscard]] std::size_t open_merge_message_bytes(field_mask left_out = 0) const noexcept;
     /// server mode: appends `r` as one PerMessage row, without the fields of
     /// `left_out` (which must be within equal_fields(r)). Errors as
     /// append_message.
@@ -162,8 +161,7 @@ class request_writer {
         int bit = 0;
     };
     std::vector<head_placeholder> head_placeholders_;
-    std::vector<std::string> replacement_;     // per bit
-    std::vector<std::ptrdiff_t> head_growth_;  // per bit: bytes the head changes by
+    std::vector<std::string> replacement_;  // per bit
     void find_elidable_fields();
     static fast_path fast_path_for(const lowered_field& f);
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);

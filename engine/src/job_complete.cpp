@@ -85,7 +85,13 @@ void job::impl::recorder_loop() {
         record(batch_outcomes);
         batch_outcomes.clear();
         batch_reasons.clear();
-        spent_flights.clear();
+        // Decided (or failed): their buffers serve the next requests.
+        for (auto& done : batch)
+            if (done.f) {
+                done.f->meta.body = std::move(done.req.body);
+                spent_flights.push_back(std::move(done.f));
+            }
+        spares.give_back(spent_flights);
         const auto n = batch.size();
         batch.clear();
         unrecorded.fetch_sub(n);

@@ -36,6 +36,9 @@ struct flight {
     std::uint32_t attempt = 1;        // job-level sends of this body
     unsigned transport_attempts = 0;  // attempts over all sends
     bool ambiguous = false;           // re-sent after maybe delivered
+
+    // Empties it for the next request, keeping the capacity.
+    void reset() noexcept;
 };
 
 // A request the transport is done with, on its way to the recorder thread.
@@ -57,6 +60,28 @@ struct work {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> message_id_spans;
 
     void clear();
+};
+
+// Finished requests' buffers on their way back to the pipeline: the batcher
+// writes a new body into a recycled one, and the hand-over reuses the
+// flight, so that the steady state allocates nothing a request (a fresh
+// 50-400 KB body a request cost malloc, free on another thread, and page
+// faults). The recorder gives back a batch at a time, the pipeline takes a
+// chunk's worth. It never holds more than were alive at once: a buffer is
+// made only when none is spare.
+class spare_buffers {
+  public:
+    // Takes the flights, with their bodies back in meta.body.
+    void give_back(std::vector<std::unique_ptr<flight>>& flights);
+    // A reset flight, or a new one.
+    [[nodiscard]] std::unique_ptr<flight> take_flight();
+    // Up to `want` requests for `b`'s spares, counting those it has.
+    void refill(injection::batcher& b, std::size_t want);
+
+  private:
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<flight>> flights_;
+    std::vector<injection::outgoing_request> requests_;
 };
 
 // Calls on_progress every progress_interval from a thread of its own, until
@@ -167,6 +192,7 @@ struct job::impl {
     };
     std::deque<held_failure> held;
     std::vector<std::unique_ptr<flight>> spent_flights;  // outlive the batch that points in
+    spare_buffers spares;
 
     // run() on a thread of its own (start/wait).
     std::thread runner;

@@ -115,6 +115,54 @@ void work::clear() {
     message_id_spans.clear();
 }
 
+void flight::reset() noexcept {
+    meta.clear();
+    lines.clear();
+    id = 0;
+    doubt.clear();
+    message_ids.clear();
+    message_id_spans.clear();
+    attempt = 1;
+    transport_attempts = 0;
+    ambiguous = false;
+}
+
+void spare_buffers::give_back(std::vector<std::unique_ptr<flight>>& flights) {
+    if (flights.empty()) return;
+    std::vector<injection::outgoing_request> requests;
+    requests.reserve(flights.size());
+    for (auto& f : flights) {
+        requests.push_back(std::move(f->meta));
+        requests.back().clear();
+        f->reset();
+    }
+    std::lock_guard lock(mutex_);
+    for (auto& f : flights) flights_.push_back(std::move(f));
+    for (auto& r : requests) requests_.push_back(std::move(r));
+    flights.clear();
+}
+
+std::unique_ptr<flight> spare_buffers::take_flight() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!flights_.empty()) {
+            auto f = std::move(flights_.back());
+            flights_.pop_back();
+            return f;
+        }
+    }
+    return std::make_unique<flight>();
+}
+
+void spare_buffers::refill(injection::batcher& b, std::size_t want) {
+    if (b.spares() >= want) return;
+    std::lock_guard lock(mutex_);
+    while (b.spares() < want && !requests_.empty()) {
+        b.recycle(std::move(requests_.back()));
+        requests_.pop_back();
+    }
+}
+
 progress_reporter::progress_reporter(std::chrono::milliseconds interval, std::function<void()> tick)
     : thread_([this, interval, tick = std::move(tick)] {
           std::unique_lock lock(mutex_);
@@ -261,6 +309,11 @@ std::unique_ptr<work> job::impl::validate_stage(std::unique_ptr<work> w) {
 
 // Render and batch, in parallel: one batcher per thread.
 std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection::batcher& b) {
+    // About as many requests as the chunk will make, from finished ones.
+    const std::size_t rows_a_request =
+        limits.messages_per_request *
+        (writer->mode() == injection::merge_mode::server ? limits.recipients_per_message : 1);
+    spares.refill(b, std::min<std::size_t>(w->send.size() / rows_a_request + 1, 64));
     if (message_id) w->message_id_spans.assign(w->rows.size(), {0, 0});
     std::string expanded;
     // The built-in per-row token field: each row's values and its token,
@@ -327,7 +380,7 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
     std::vector<std::uint64_t> rows;
     for (auto& req : w->requests) {
         if (stopping()) break;  // rows not handed over stay pending
-        auto f = std::make_unique<flight>();
+        auto f = spares.take_flight();
         f->id = next_request++;
         rows.clear();
         f->lines.reserve(req.slots.size());

@@ -47,18 +47,21 @@ void batcher::seal() {
     body_hint_ = std::max(body_hint_, current_.body.size());
     slots_hint_ = std::max(slots_hint_, current_.slots.size());
     ready_.push_back(std::move(current_));
+    // Room for the largest body so far plus a margin: the template
+    // expansion grows the body to an upper bound of each message before
+    // trimming it, and a body reserved at exactly the last size was
+    // reallocated (and copied whole) for its last message. A recycled body
+    // is kept unless it is smaller than the largest body.
+    const std::size_t room = body_hint_ + std::max<std::size_t>(body_hint_ / 4, 16384);
     if (!spare_.empty()) {
         current_ = std::move(spare_.back());
         spare_.pop_back();
+        if (current_.body.capacity() < body_hint_) current_.body.reserve(room);
     } else {
         current_ = outgoing_request{};
-        // Room for the largest body so far plus a margin: the template
-        // expansion grows the body to an upper bound of each message before
-        // trimming it, and a body reserved at exactly the last size was
-        // reallocated (and copied whole) for its last message.
-        current_.body.reserve(body_hint_ + std::max<std::size_t>(body_hint_ / 4, 16384));
-        current_.slots.reserve(slots_hint_);
+        current_.body.reserve(room);
     }
+    current_.slots.reserve(slots_hint_);
     start();
 }
 

@@ -53,6 +53,8 @@ class batcher {
 
     /// Gives a request's buffers back for reuse.
     void recycle(outgoing_request&& r);
+    /// Requests given back and not reused yet.
+    [[nodiscard]] std::size_t spares() const noexcept { return spare_.size(); }
 
     /// Recipients in the request being built.
     [[nodiscard]] std::size_t pending() const noexcept { return current_.slots.size(); }

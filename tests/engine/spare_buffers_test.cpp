@@ -1,0 +1,108 @@
+// The engine's pool of finished requests' buffers (engine/src/job_impl.hpp):
+// a flight and its body come back reset, and a batcher writes its next
+// request into the recycled body.
+#include "job_impl.hpp"
+
+#include <salvo/injection/batcher.hpp>
+#include <salvo/injection/request_writer.hpp>
+#include <salvo/merge/template.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace salvo::engine {
+namespace {
+
+std::shared_ptr<const injection::request_writer> local_writer() {
+    injection::message_spec s;
+    const auto make = [&](const char* text, merge::context where) {
+        return merge::compile(text, s.fields, {where, true, false, "template"}).value();
+    };
+    s.from.email = make("news@example.com", merge::context::header);
+    s.subject = make("Hello", merge::context::header);
+    s.text_body = make("Hi", merge::context::text);
+    return injection::request_writer::create(std::move(s), {12345, "key"},
+                                             injection::merge_mode::local)
+        .value();
+}
+
+std::unique_ptr<flight> used_flight(spare_buffers& spares) {
+    auto f = spares.take_flight();
+    f->meta.body.assign(100'000, 'x');
+    f->meta.slots.resize(10);
+    f->meta.addresses = "someone@example.com";
+    f->meta.messages = 10;
+    f->lines.assign(10, 3);
+    f->doubt.assign(10, true);
+    f->message_ids = "id";
+    f->message_id_spans.assign(10, {0, 2});
+    f->id = 7;
+    f->attempt = 3;
+    f->transport_attempts = 5;
+    f->ambiguous = true;
+    return f;
+}
+
+TEST(SpareBuffers, AFlightComesBackReset) {
+    spare_buffers spares;
+    auto f = used_flight(spares);
+    const flight* raw = f.get();
+    std::vector<std::unique_ptr<flight>> done;
+    done.push_back(std::move(f));
+    spares.give_back(done);
+    EXPECT_TRUE(done.empty());
+
+    auto again = spares.take_flight();
+    ASSERT_EQ(again.get(), raw);
+    EXPECT_TRUE(again->meta.body.empty());
+    EXPECT_TRUE(again->meta.slots.empty());
+    EXPECT_TRUE(again->meta.addresses.empty());
+    EXPECT_EQ(again->meta.messages, 0U);
+    EXPECT_TRUE(again->lines.empty());
+    EXPECT_TRUE(again->doubt.empty());
+    EXPECT_TRUE(again->message_ids.empty());
+    EXPECT_TRUE(again->message_id_spans.empty());
+    EXPECT_EQ(again->id, 0U);
+    EXPECT_EQ(again->attempt, 1U);
+    EXPECT_EQ(again->transport_attempts, 0U);
+    EXPECT_FALSE(again->ambiguous);
+    // None is spare now: a new one.
+    EXPECT_NE(spares.take_flight().get(), raw);
+}
+
+TEST(SpareBuffers, ABatcherWritesIntoARecycledBody) {
+    spare_buffers spares;
+    auto f = used_flight(spares);
+    const char* body = f->meta.body.data();
+    std::vector<std::unique_ptr<flight>> done;
+    done.push_back(std::move(f));
+    spares.give_back(done);
+
+    auto b = injection::batcher::create(local_writer()).value();
+    spares.refill(b, 4);
+    EXPECT_EQ(b.spares(), 1U);  // all there was
+    spares.refill(b, 4);
+    EXPECT_EQ(b.spares(), 1U);
+
+    // The request being built has its buffer already; the recycled body
+    // serves the one after it.
+    std::vector<injection::outgoing_request> out;
+    for (std::uint64_t i = 0; i < 11; ++i) {
+        const std::string address = "r" + std::to_string(i) + "@example.com";
+        ASSERT_TRUE(b.add({address, "", {}, i}));
+        while (b.ready()) out.push_back(b.take());
+    }
+    b.flush();
+    while (b.ready()) out.push_back(b.take());
+    ASSERT_EQ(out.size(), 2U);
+    EXPECT_NE(out[0].body.data(), body);
+    EXPECT_EQ(out[1].body.data(), body);
+    EXPECT_EQ(out[1].slots.size(), 1U);
+    EXPECT_EQ(b.spares(), 0U);
+}
+
+}  // namespace
+}  // namespace salvo::engine

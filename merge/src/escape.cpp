@@ -59,11 +59,53 @@ void append_url_encoded(std::string& out, std::string_view in) {
     detail::append_with(out, in, detail::write_url_encoded);
 }
 
+static_assert(max_escaped_growth == detail::max_expansion);
+
+char* write_json_escaped(char* dst, std::string_view in) noexcept {
+    return detail::write_escaped<false>(dst, in);
+}
+
+char* write_html_json_escaped(char* dst, std::string_view in) noexcept {
+    return detail::write_escaped<true>(dst, in);
+}
+
+char* write_url_encoded(char* dst, std::string_view in) noexcept {
+    return detail::write_url_encoded(dst, in);
+}
+
 bool has_line_break(std::string_view in) noexcept {
-    // An absent value is a view whose data() is nullptr; memchr must not see it.
-    if (in.empty()) return false;
-    return std::memchr(in.data(), '\n', in.size()) != nullptr ||
-           std::memchr(in.data(), '\r', in.size()) != nullptr;
+    // A word at a time, with overlapping loads for the ends: the values are
+    // short (names, cities), where two memchr calls cost more than the
+    // test. An absent value is a view whose data() is nullptr and whose
+    // size is 0: nothing is read.
+    const char* s = in.data();
+    const std::size_t n = in.size();
+    if (n > 64) return std::memchr(s, '\n', n) != nullptr || std::memchr(s, '\r', n) != nullptr;
+    const auto breaks = [](std::uint64_t w) {
+        return (detail::has_byte(w, '\n') | detail::has_byte(w, '\r')) != 0;
+    };
+    std::uint64_t w = 0;
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8) {
+            std::memcpy(&w, s + i, 8);
+            if (breaks(w)) return true;
+        }
+        std::memcpy(&w, s + n - 8, 8);
+        return breaks(w);
+    }
+    if (n >= 4) {
+        std::uint32_t a, b;
+        std::memcpy(&a, s, 4);
+        std::memcpy(&b, s + n - 4, 4);
+        return breaks(a | (std::uint64_t{b} << 32));
+    }
+    if (n == 0) return false;
+    // 1 to 3 bytes: the first, middle and last, over a byte that is neither.
+    w = detail::ones * static_cast<std::uint8_t>('A');
+    w = (w & ~0xFFFFFFULL) | static_cast<unsigned char>(s[0]) |
+        (std::uint64_t{static_cast<unsigned char>(s[n / 2])} << 8) |
+        (std::uint64_t{static_cast<unsigned char>(s[n - 1])} << 16);
+    return breaks(w);
 }
 
 bool json_unescape(std::string_view in, std::string& out) {

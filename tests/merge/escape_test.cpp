@@ -38,6 +38,28 @@ TEST(Escape, LineBreakDetection) {
     EXPECT_FALSE(has_line_break(""));
 }
 
+// Every length the word-at-a-time test handles apart (1-3, 4-7, 8-64, and
+// memchr beyond), a CR or an LF at every position, and no false alarm from
+// any other byte value.
+TEST(Escape, LineBreakDetectionAtEveryPositionAndLength) {
+    for (std::size_t n = 0; n <= 80; ++n) {
+        for (int c = 0; c < 256; ++c) {
+            if (c == '\n' || c == '\r') continue;
+            const std::string clean(n, static_cast<char>(c));
+            ASSERT_FALSE(has_line_break(clean)) << "length " << n << ", byte " << c;
+        }
+        for (std::size_t at = 0; at < n; ++at)
+            for (const char brk : {'\n', '\r'}) {
+                std::string v(n, 'x');
+                v[at] = brk;
+                ASSERT_TRUE(has_line_break(v)) << "length " << n << ", at " << at;
+                std::string high(n, static_cast<char>(0x8A));  // 0x8A: LF's bits and the high one
+                high[at] = brk;
+                ASSERT_TRUE(has_line_break(high)) << "length " << n << ", at " << at;
+            }
+    }
+}
+
 TEST(Escape, UnescapeReversesEscapeForEveryByte) {
     std::string all;
     for (int c = 1; c < 256; ++c) all.push_back(static_cast<char>(c));

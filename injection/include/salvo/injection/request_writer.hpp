@@ -153,6 +153,22 @@ class request_writer {
     std::vector<elidable> elidable_;
     field_mask elidable_mask_ = 0;
     std::vector<int> row_bit_;  // per row field: its bit, or -1
+    // What append_row reads for each row field, side by side: its column,
+    // its opener (in opener_pool_, which has slack after the last so that
+    // openers are copied in whole blocks), its bit, its fast path, whether
+    // an absent value is a Global.
+    struct row_step {
+        std::size_t column = 0;
+        std::uint32_t opener_offset = 0;
+        std::uint32_t opener_size = 0;
+        int bit = -1;
+        fast_kind kind = fast_kind::none;
+        bool header = false;
+        bool global = false;
+    };
+    std::vector<row_step> row_steps_;
+    std::string opener_pool_;
+    static constexpr std::uint32_t opener_block = 16;
     // The placeholders of those fields in message_head_, in order, and the
     // placeholder that replaces each (`%%earlier%%`) when left out.
     struct head_placeholder {
@@ -164,6 +180,11 @@ class request_writer {
     std::vector<std::string> replacement_;  // per bit
     void find_elidable_fields();
     static fast_path fast_path_for(const lowered_field& f);
+    void build_row_steps();
+    // append_row for a row whose every sent field takes its fast path:
+    // false (nothing written) when one does not.
+    [[nodiscard]] bool append_fast_row(std::string& body, const recipient& r, bool first,
+                                       field_mask left_out) const;
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;
     // Rows that would make the server refuse a whole merge message (or a

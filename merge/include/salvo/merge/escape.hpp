@@ -3,6 +3,7 @@
 /// body. They append to a caller-owned buffer and never allocate beyond
 /// the buffer's own growth. Pure functions: safe from any thread.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,17 @@ void append_html_json_escaped(std::string& out, std::string_view in);
 /// `A-Z a-z 0-9 - . _ ~` are kept, every other byte becomes `%XX` with
 /// upper-case hex. The output is plain ASCII and needs no JSON escaping.
 void append_url_encoded(std::string& out, std::string_view in);
+
+/// The most bytes the escapers write for one input byte (`\u00XX`,
+/// `&quot;`).
+inline constexpr std::size_t max_escaped_growth = 6;
+
+/// The same three for a writer that grows its buffer once: each writes at
+/// `dst`, which must have room for max_escaped_growth * in.size() bytes,
+/// and returns the end of what it wrote.
+char* write_json_escaped(char* dst, std::string_view in) noexcept;
+char* write_html_json_escaped(char* dst, std::string_view in) noexcept;
+char* write_url_encoded(char* dst, std::string_view in) noexcept;
 
 /// True when `in` holds a CR or an LF byte (the header-injection guard).
 [[nodiscard]] bool has_line_break(std::string_view in) noexcept;

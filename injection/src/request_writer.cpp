@@ -2,6 +2,7 @@
 
 #include <salvo/merge/escape.hpp>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -330,6 +331,30 @@ void request_writer::build_row_steps() {
         s.header = fast_[k].header;
         s.global = f.global.has_value();
         opener_pool_ += field_openers_[k];
+        // Each renderer a lone placeholder of this column: an empty or
+        // absent value renders the same in every row (a fallback, a
+        // Global, nothing), or is refused in every row.
+        const bool lone = std::all_of(f.renderers.begin(), f.renderers.end(), [&](const auto& t) {
+            const auto& segs = t.segments();
+            return segs.size() == 1 && !segs[0].is_literal && segs[0].field.column == f.column;
+        });
+        if (lone && !f.renderers.empty()) {
+            std::vector<std::string_view> row(*f.column + 1);  // all absent
+            const auto render = [&](std::string_view v, std::uint32_t& offset,
+                                    std::uint32_t& size) {
+                row[*f.column] = v;
+                std::string out, check;
+                if (f.renderers.front().expand(row, out)) return false;
+                for (std::size_t i = 1; i < f.renderers.size(); ++i)
+                    if (f.renderers[i].expand(row, check)) return false;
+                offset = static_cast<std::uint32_t>(rendered_pool_.size());
+                size = static_cast<std::uint32_t>(out.size());
+                rendered_pool_ += out;
+                return true;
+            };
+            s.empty_known = render(std::string_view("", 0), s.empty_offset, s.empty_size);
+            if (!s.global) s.absent_known = render({}, s.absent_offset, s.absent_size);
+        }
         row_steps_.push_back(s);
     }
     opener_pool_.append(opener_block, '\0');
@@ -503,14 +528,19 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
                         merge::max_escaped_growth * (r.address.size() + r.name.size());
     for (const row_step& s : row_steps_) {
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
+        std::size_t value_bound = 0;
         if (s.column >= r.row.size() || merge::is_absent(r.row[s.column])) {
             if (s.global) continue;  // the message's Global
-            return false;            // the renderer's fallback
+            if (!s.absent_known) return false;
+            value_bound = s.absent_size;
+        } else if (const std::string_view v = r.row[s.column]; v.empty()) {
+            if (!s.empty_known) return false;
+            value_bound = s.empty_size;
+        } else {
+            if (s.kind == fast_kind::none || (s.header && merge::has_line_break(v))) return false;
+            value_bound = merge::max_escaped_growth * v.size();
         }
-        const std::string_view v = r.row[s.column];
-        if (s.kind == fast_kind::none || v.empty() || (s.header && merge::has_line_break(v)))
-            return false;
-        bound += s.opener_size + opener_block + close.size() + merge::max_escaped_growth * v.size();
+        bound += s.opener_size + opener_block + close.size() + value_bound;
     }
     const auto write = [&](char* p) {
         const auto put = [&p](std::string_view piece) {
@@ -526,12 +556,22 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         p = merge::write_json_escaped(p, r.name);
         put(close);
         const char* pool = opener_pool_.data();
+        const char* rendered = rendered_pool_.data();
         for (const row_step& s : row_steps_) {
             if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
-            if (s.column >= r.row.size() || merge::is_absent(r.row[s.column])) continue;
+            const bool absent = s.column >= r.row.size() || merge::is_absent(r.row[s.column]);
+            if (absent && s.global) continue;
             for (std::uint32_t i = 0; i < s.opener_size; i += opener_block)
                 std::memcpy(p + i, pool + s.opener_offset + i, opener_block);
             p += s.opener_size;
+            if (absent || r.row[s.column].empty()) {
+                const auto [at, size] = absent ? std::pair{s.absent_offset, s.absent_size}
+                                               : std::pair{s.empty_offset, s.empty_size};
+                if (size != 0) std::memcpy(p, rendered + at, size);
+                p += size;
+                put(close);
+                continue;
+            }
             const std::string_view v = r.row[s.column];
             switch (s.kind) {
                 case fast_kind::html:

@@ -214,6 +214,67 @@ TEST(RequestWriter, ServerModeDeliversWhatLocalModeRenders) {
     for (std::size_t i = 0; i < l.emails.size(); ++i) EXPECT_EQ(l.emails[i], s.emails[i]) << i;
 }
 
+// A server-mode row writes an empty or absent value as the rendering the
+// writer worked out at create() (a fallback, a Global, nothing): what the
+// server delivers must be what local mode renders, for every mix of
+// present, empty and absent values, escaped or not.
+TEST(RequestWriter, ServerModeEmptyAndAbsentValuesDeliverWhatLocalModeRenders) {
+    spec_text t;
+    t.subject = "Hi %%first|friend%%";
+    t.text = "%%first|friend%% in %%city%% (%%Company%%), plan %%plan|none%%";
+    t.html = "<p>%%first|dear reader%% %%city|somewhere%% %%plan%% %%Company%%</p>";
+    const auto f = fields({"first", "city", "plan"}, {{"Company", "ACME"}, {"plan", "basic"}});
+    auto local = make(t, f, merge_mode::local);
+    auto server = make(t, f, merge_mode::server);
+    ASSERT_TRUE(local && server);
+    using v = std::optional<std::string>;
+    std::vector<owned_recipient> rs{
+        {"a@example.com", "Ann", {v("Ann"), v("Oslo"), v("gold")}, {}, 1},
+        {"b@example.com", "", {v(""), v("Rome"), v("silver")}, {}, 2},
+        {"c@example.com", "Cy", {std::nullopt, v("Paris"), std::nullopt}, {}, 3},
+        {"d@example.com", "Di", {v("Di"), v(""), v("")}, {}, 4},
+        {"e@example.com", "Ed", {std::nullopt, std::nullopt, std::nullopt}, {}, 5},
+        {"f@example.com", "Fi", {v("O'Neil"), v("<b>"), v("x&y")}, {}, 6},
+        {"g@example.com", "Gu", {v(""), std::nullopt, v("")}, {}, 7},
+    };
+    wire_model l(write(*local, rs));
+    wire_model s(write(*server, rs));
+    ASSERT_EQ(l.emails.size(), rs.size());
+    ASSERT_EQ(s.emails.size(), rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) EXPECT_EQ(l.emails[i], s.emails[i]) << i;
+    EXPECT_EQ(s.emails[1].subject, "Hi friend");
+    EXPECT_EQ(s.emails[2].text, "friend in Paris (ACME), plan basic");
+    EXPECT_EQ(s.emails[3].html, "<p>Di somewhere  ACME</p>");
+    EXPECT_EQ(s.emails[6].text, "friend in  (ACME), plan none");
+}
+
+// Under missing_field "invalid", a row whose value is empty or absent with
+// no fallback is refused, in server mode as in local mode, and the body is
+// left as it was.
+TEST(RequestWriter, ServerModeRefusesAnEmptyValueWithoutFallbackLikeLocalMode) {
+    spec_text t;
+    t.subject = "Hi %%first|friend%%";
+    t.text = "Code %%code%%";
+    t.empty_is_invalid = true;
+    const auto f = fields({"first", "code"});
+    for (auto mode : {merge_mode::local, merge_mode::server}) {
+        auto w = make(t, f, mode);
+        ASSERT_TRUE(w);
+        for (const auto& code : {std::optional<std::string>(""), std::optional<std::string>()}) {
+            owned_recipient r{"a@example.com", "", {std::string("Ann"), code}, {}, 1};
+            std::string body = "[";
+            const auto e = mode == merge_mode::local ? w->append_message(body, r.view(), true)
+                                                     : w->append_row(body, r.view(), true);
+            EXPECT_TRUE(e) << (code ? "empty" : "absent");
+            EXPECT_EQ(body, "[");
+        }
+        owned_recipient ok{"a@example.com", "", {std::string(""), std::string("X")}, {}, 1};
+        std::string body;
+        EXPECT_FALSE(mode == merge_mode::local ? w->append_message(body, ok.view(), true)
+                                               : w->append_row(body, ok.view(), true));
+    }
+}
+
 // An empty name is sent empty, as local mode sends it: a row without
 // RecipientName is a missing merge field to the API.
 TEST(RequestWriter, ServerRowsCarryOnlyUsedFieldsAndAlwaysTheName) {

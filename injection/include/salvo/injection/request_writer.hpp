@@ -157,17 +157,25 @@ class request_writer {
     // its opener (in opener_pool_, which has slack after the last so that
     // openers are copied in whole blocks), its bit, its fast path, whether
     // an absent value is a Global.
+    // What an empty value renders, and an absent one (when the field has
+    // no Global), are the same for every row: known at create() (in
+    // rendered_pool_) unless a renderer refuses them.
     struct row_step {
         std::size_t column = 0;
         std::uint32_t opener_offset = 0;
         std::uint32_t opener_size = 0;
+        std::uint32_t empty_offset = 0, empty_size = 0;
+        std::uint32_t absent_offset = 0, absent_size = 0;
         int bit = -1;
         fast_kind kind = fast_kind::none;
         bool header = false;
         bool global = false;
+        bool empty_known = false;
+        bool absent_known = false;
     };
     std::vector<row_step> row_steps_;
     std::string opener_pool_;
+    std::string rendered_pool_;
     static constexpr std::uint32_t opener_block = 16;
     // The placeholders of those fields in message_head_, in order, and the
     // placeholder that replaces each (`%%earlier%%`) when left out.

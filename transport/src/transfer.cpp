@@ -201,9 +201,10 @@ void configure_attempt(CURL* e, transfer& t, const client_options& options) {
     curl_easy_setopt(e, CURLOPT_URL, t.req.url.c_str());
     // The body goes from the request's own buffer: curl sends a body under
     // 64 KB in the same send() as the headers (one segment, one wake-up of
-    // the server instead of two), and larger ones straight from it. That
-    // makes the body rewindable for curl, so on_prereq is what stops curl
-    // from re-sending it on its own.
+    // the server instead of two), and copies larger ones through its 64 KB
+    // upload buffer (3-5 % of a server-mode send's samples; a 512 KiB
+    // buffer measured worse). That makes the body rewindable for curl, so
+    // on_prereq is what stops curl from re-sending it on its own.
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.req.body.data());
     // The handle is reused: nullptr puts POST back.

@@ -93,10 +93,12 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
     }
     const request_writer::field_mask equal =
         server && may_leave_out_ != 0 ? writer_->equal_fields(r, may_leave_out_) : 0;
-    if (server && open_message_ && (left_out_ & ~equal) != 0) {
-        // This row renders a left-out field differently from its twin: the
-        // message ends here, and the field is sent from now on.
-        may_leave_out_ &= ~(left_out_ & ~equal);
+    // This row renders a left-out field differently from its twin: the
+    // message ends here, and once the row is taken the field is sent from
+    // now on (a row the writer refuses changes nothing of that).
+    const request_writer::field_mask differs =
+        server && open_message_ ? left_out_ & ~equal : request_writer::field_mask{0};
+    if (differs != 0) {
         writer_->close_merge_message(body);
         open_message_ = false;
     }
@@ -124,6 +126,7 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
         undo();
         return e;
     }
+    may_leave_out_ &= ~differs;
     if (body.size() + closing_bytes() > limits_.max_request_bytes) {
         too_big = true;
         // The size of a request holding this recipient alone: the bytes just

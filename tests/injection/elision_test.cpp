@@ -175,6 +175,27 @@ TEST(Elision, AHeaderValueWithALineBreakIsStillRefused) {
     EXPECT_EQ(m.emails[1].subject, "Hello Bob");
 }
 
+// A refused row that renders a twin differently ends the open message, but
+// it was never sent: later messages still leave that twin out.
+TEST(Elision, ARefusedRowDoesNotBringATwinBack) {
+    std::vector<owned_recipient> rows{row(0, "Ann"), row(1, "O'Neil\r\nBcc: x@evil")};
+    for (std::size_t i = 2; i < 6; ++i) rows.push_back(row(i, "Bob"));
+    auto b = batcher::create(make(merge_mode::server));
+    ASSERT_TRUE(b);
+    for (auto& r : rows) {
+        const auto placed = b->add(r.view());
+        EXPECT_EQ(placed.has_value(), r.id != 1) << "row " << r.id;
+    }
+    b->flush();
+    ASSERT_TRUE(b->ready());
+    const auto body = b->take().body;
+    // With first's HTML twin in the rows, each Bob row would say "Bob" twice.
+    EXPECT_EQ(count(body, "\"Value\":\"Bob\""), 4U) << body;
+    wire_model m(body);
+    ASSERT_EQ(m.emails.size(), 5U);
+    EXPECT_EQ(m.emails[4].html, "<p>Hi Bob from Lyon</p>");
+}
+
 TEST(Elision, ARowTooBigForTheOpenRequestIsMeasuredAloneAndGoesOn) {
     // The open message sends city's twin (row 0's city differs in HTML);
     // the long row, alone, would leave it out: it is measured that way.

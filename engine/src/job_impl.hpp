@@ -77,6 +77,8 @@ class spare_buffers {
     [[nodiscard]] std::unique_ptr<flight> take_flight();
     // Up to `want` requests for `b`'s spares, counting those it has.
     void refill(injection::batcher& b, std::size_t want);
+    // Frees them all (the run is over).
+    void clear();
 
   private:
     std::mutex mutex_;

@@ -163,6 +163,12 @@ void spare_buffers::refill(injection::batcher& b, std::size_t want) {
     }
 }
 
+void spare_buffers::clear() {
+    std::lock_guard lock(mutex_);
+    std::vector<std::unique_ptr<flight>>().swap(flights_);
+    std::vector<injection::outgoing_request>().swap(requests_);
+}
+
 progress_reporter::progress_reporter(std::chrono::milliseconds interval, std::function<void()> tick)
     : thread_([this, interval, tick = std::move(tick)] {
           std::unique_lock lock(mutex_);
@@ -602,6 +608,7 @@ report job::impl::run() {
     }
     finished_ready.notify_all();
     recorder.join();  // records the completions shutdown cancelled
+    spares.clear();   // what the run's requests were written into
     // Re-sends that never went out after a stop stay in doubt: nothing to do.
     {
         std::lock_guard lock(resend_mutex);

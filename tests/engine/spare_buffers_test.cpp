@@ -71,6 +71,12 @@ TEST(SpareBuffers, AFlightComesBackReset) {
     EXPECT_FALSE(again->ambiguous);
     // None is spare now: a new one.
     EXPECT_NE(spares.take_flight().get(), raw);
+
+    // At the end of a run the pool lets go of everything.
+    done.push_back(std::move(again));
+    spares.give_back(done);
+    spares.clear();
+    EXPECT_NE(spares.take_flight().get(), raw);
 }
 
 TEST(SpareBuffers, ABatcherWritesIntoARecycledBody) {

@@ -303,61 +303,52 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
         }
         if (f.column) {
             row_fields_.push_back(i);
-            std::string opener = ",{\"Field\":\"";
-            append_json_escaped(opener, f.name);
-            opener += "\",\"Value\":\"";
-            field_openers_.push_back(std::move(opener));
-            fast_.push_back(fast_path_for(f));
+            row_steps_.push_back(row_step_for(f));
         }
     }
+    opener_pool_.append(opener_block, '\0');
     if (!first_global) message_tail_ += ']';
     message_tail_ += "}}";
     find_elidable_fields();
-    build_row_steps();
     return {};
 }
 
-void request_writer::build_row_steps() {
-    row_steps_.clear();
-    opener_pool_.clear();
-    for (std::size_t k = 0; k < row_fields_.size(); ++k) {
-        const auto& f = merge_fields_[row_fields_[k]];
-        row_step s;
-        s.column = *f.column;
-        s.opener_offset = static_cast<std::uint32_t>(opener_pool_.size());
-        s.opener_size = static_cast<std::uint32_t>(field_openers_[k].size());
-        s.bit = row_bit_[k];
-        s.kind = fast_[k].kind;
-        s.header = fast_[k].header;
-        s.global = f.global.has_value();
-        opener_pool_ += field_openers_[k];
-        // Each renderer a lone placeholder of this column: an empty or
-        // absent value renders the same in every row (a fallback, a
-        // Global, nothing), or is refused in every row.
-        const bool lone = std::all_of(f.renderers.begin(), f.renderers.end(), [&](const auto& t) {
-            const auto& segs = t.segments();
-            return segs.size() == 1 && !segs[0].is_literal && segs[0].field.column == f.column;
-        });
-        if (lone && !f.renderers.empty()) {
-            std::vector<std::string_view> row(*f.column + 1);  // all absent
-            const auto render = [&](std::string_view v, std::uint32_t& offset,
-                                    std::uint32_t& size) {
-                row[*f.column] = v;
-                std::string out, check;
-                if (f.renderers.front().expand(row, out)) return false;
-                for (std::size_t i = 1; i < f.renderers.size(); ++i)
-                    if (f.renderers[i].expand(row, check)) return false;
-                offset = static_cast<std::uint32_t>(rendered_pool_.size());
-                size = static_cast<std::uint32_t>(out.size());
-                rendered_pool_ += out;
-                return true;
-            };
-            s.empty_known = render(std::string_view("", 0), s.empty_offset, s.empty_size);
-            if (!s.global) s.absent_known = render({}, s.absent_offset, s.absent_size);
-        }
-        row_steps_.push_back(s);
+request_writer::row_step request_writer::row_step_for(const lowered_field& f) {
+    row_step s;
+    s.column = *f.column;
+    s.opener_offset = static_cast<std::uint32_t>(opener_pool_.size());
+    opener_pool_ += ",{\"Field\":\"";
+    append_json_escaped(opener_pool_, f.name);
+    opener_pool_ += "\",\"Value\":\"";
+    s.opener_size = static_cast<std::uint32_t>(opener_pool_.size() - s.opener_offset);
+    const fast_path fp = fast_path_for(f);
+    s.kind = fp.kind;
+    s.header = fp.header;
+    s.global = f.global.has_value();
+    // Each renderer a lone placeholder of this column: an empty or
+    // absent value renders the same in every row (a fallback, a
+    // Global, nothing), or is refused in every row.
+    const bool lone = std::all_of(f.renderers.begin(), f.renderers.end(), [&](const auto& t) {
+        const auto& segs = t.segments();
+        return segs.size() == 1 && !segs[0].is_literal && segs[0].field.column == f.column;
+    });
+    if (lone && !f.renderers.empty()) {
+        std::vector<std::string_view> row(*f.column + 1);  // all absent
+        const auto render = [&](std::string_view v, std::uint32_t& offset, std::uint32_t& size) {
+            row[*f.column] = v;
+            std::string out, check;
+            if (f.renderers.front().expand(row, out)) return false;
+            for (std::size_t i = 1; i < f.renderers.size(); ++i)
+                if (f.renderers[i].expand(row, check)) return false;
+            offset = static_cast<std::uint32_t>(rendered_pool_.size());
+            size = static_cast<std::uint32_t>(out.size());
+            rendered_pool_ += out;
+            return true;
+        };
+        s.empty_known = render(std::string_view("", 0), s.empty_offset, s.empty_size);
+        if (!s.global) s.absent_known = render({}, s.absent_offset, s.absent_size);
     }
-    opener_pool_.append(opener_block, '\0');
+    return s;
 }
 
 namespace {
@@ -396,32 +387,28 @@ bool html_plain(std::string_view v) noexcept {
 // of & < > " '. The earlier field is the first of its column, so it is never
 // left out itself.
 void request_writer::find_elidable_fields() {
-    row_bit_.assign(row_fields_.size(), -1);
     const auto plain_kind = [](fast_kind k) {
         return k == fast_kind::json || k == fast_kind::html;
     };
-    for (std::size_t k = 0; k < row_fields_.size() && elidable_.size() < 64; ++k) {
-        if (!plain_kind(fast_[k].kind)) continue;
-        const auto column = merge_fields_[row_fields_[k]].column;
+    const auto empty_rendering = [&](const row_step& s) {
+        return std::string_view(rendered_pool_).substr(s.empty_offset, s.empty_size);
+    };
+    for (std::size_t k = 0; k < row_steps_.size() && elidable_.size() < 64; ++k) {
+        row_step& sk = row_steps_[k];
+        if (!plain_kind(sk.kind)) continue;
         for (std::size_t j = 0; j < k; ++j) {
-            if (merge_fields_[row_fields_[j]].column != column) continue;
-            if (plain_kind(fast_[j].kind) && row_bit_[j] < 0) {
+            const row_step& sj = row_steps_[j];
+            if (sj.column != sk.column) continue;
+            if (plain_kind(sj.kind) && sj.bit < 0) {
                 const auto& fk = merge_fields_[row_fields_[k]];
                 const auto& fj = merge_fields_[row_fields_[j]];
-                elidable e{k, j, *column, fast_[j].kind != fast_[k].kind,
-                           fast_[j].header || fast_[k].header};
+                elidable e{k, j, sk.column, sj.kind != sk.kind, sj.header || sk.header};
                 e.absent_equal = fk.global && fj.global && *fk.global == *fj.global;
                 // An empty value renders each field's fallback (or nothing),
-                // and none of the field's checks may refuse it: the row
-                // writer would have asked them.
-                std::vector<std::string_view> row(*column + 1);
-                row[*column] = std::string_view("", 0);
-                std::string a, b, check;
-                e.empty_equal = !fk.renderers.front().expand(row, a) &&
-                                !fj.renderers.front().expand(row, b) && a == b;
-                for (std::size_t i = 1; e.empty_equal && i < fk.renderers.size(); ++i)
-                    e.empty_equal = !fk.renderers[i].expand(row, check);
-                row_bit_[k] = static_cast<int>(elidable_.size());
+                // which none of their checks refuses.
+                e.empty_equal =
+                    sk.empty_known && sj.empty_known && empty_rendering(sk) == empty_rendering(sj);
+                sk.bit = static_cast<int>(elidable_.size());
                 elidable_.push_back(e);
             }
             break;  // only the first field of the column
@@ -615,18 +602,18 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
     body += "\"},{\"Field\":\"RecipientName\",\"Value\":\""sv;
     append_json_escaped(body, r.name);
     body += "\"}"sv;
-    for (std::size_t k = 0; k < row_fields_.size(); ++k) {
-        if (left_out != 0 && row_bit_[k] >= 0 && ((left_out >> row_bit_[k]) & 1) != 0) continue;
+    for (std::size_t k = 0; k < row_steps_.size(); ++k) {
+        const row_step& s = row_steps_[k];
+        if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
         const auto& f = merge_fields_[row_fields_[k]];
-        const auto column = *f.column;
+        const auto column = s.column;
         const bool present = column < r.row.size() && !merge::is_absent(r.row[column]);
         // An absent value is the message's Global, when that renders.
-        if (!present && f.global) continue;
-        body += field_openers_[k];
-        const auto fp = fast_[k];
-        if (present && fp.kind != fast_kind::none && !r.row[column].empty() &&
-            !(fp.header && merge::has_line_break(r.row[column]))) {
-            append_fast(body, fp.kind, r.row[column]);
+        if (!present && s.global) continue;
+        body += std::string_view(opener_pool_).substr(s.opener_offset, s.opener_size);
+        if (present && s.kind != fast_kind::none && !r.row[column].empty() &&
+            !(s.header && merge::has_line_break(r.row[column]))) {
+            append_fast(body, s.kind, r.row[column]);
             body += "\"}"sv;
             continue;
         }

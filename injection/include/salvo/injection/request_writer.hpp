@@ -127,8 +127,7 @@ class request_writer {
     std::string message_head_;  // `{"To":…` up to `"PerMessage":[`
     std::string message_tail_;  // `]` [`,"Global":[…]`] `}}`
     std::vector<lowered_field> merge_fields_;
-    std::vector<std::size_t> row_fields_;     // merge_fields_ with a column
-    std::vector<std::string> field_openers_;  // `,{"Field":"name","Value":"`
+    std::vector<std::size_t> row_fields_;  // merge_fields_ with a column
     // Per row field: how a present, non-empty value is written without the
     // renderer (the common case), checked against the renderer at create().
     enum class fast_kind : std::uint8_t { none, json, html, url };
@@ -136,7 +135,6 @@ class request_writer {
         fast_kind kind = fast_kind::none;
         bool header = false;  // a line break in the value refuses the row
     };
-    std::vector<fast_path> fast_;
     // Fields a message may leave out (see field_mask): for bit i, the row
     // field (index into row_fields_) left out, the earlier one it equals,
     // and whether equality also needs the value free of HTML specials (one
@@ -152,14 +150,14 @@ class request_writer {
     };
     std::vector<elidable> elidable_;
     field_mask elidable_mask_ = 0;
-    std::vector<int> row_bit_;  // per row field: its bit, or -1
-    // What append_row reads for each row field, side by side: its column,
-    // its opener (in opener_pool_, which has slack after the last so that
-    // openers are copied in whole blocks), its bit, its fast path, whether
-    // an absent value is a Global.
-    // What an empty value renders, and an absent one (when the field has
-    // no Global), are the same for every row: known at create() (in
-    // rendered_pool_) unless a renderer refuses them.
+    // What append_row reads for each row field (parallel to row_fields_),
+    // side by side: its column, its opener `,{"Field":"name","Value":"` (in
+    // opener_pool_, which has slack after the last so that openers are
+    // copied in whole blocks), its bit (or -1: never left out), its fast
+    // path, whether an absent value is a Global. What an empty value
+    // renders, and an absent one (when the field has no Global), are the
+    // same for every row: known at create() (in rendered_pool_) unless a
+    // renderer refuses them.
     struct row_step {
         std::size_t column = 0;
         std::uint32_t opener_offset = 0;
@@ -188,7 +186,8 @@ class request_writer {
     std::vector<std::string> replacement_;  // per bit
     void find_elidable_fields();
     static fast_path fast_path_for(const lowered_field& f);
-    void build_row_steps();
+    // Appends f's opener and renderings to the pools.
+    [[nodiscard]] row_step row_step_for(const lowered_field& f);
     // append_row for a row whose every sent field takes its fast path:
     // false (nothing written) when one does not.
     [[nodiscard]] bool append_fast_row(std::string& body, const recipient& r, bool first,

@@ -101,8 +101,10 @@ void curl_asio_bridge::set_deadline(long timeout_ms) {
 void curl_asio_bridge::arm_timer(std::chrono::steady_clock::time_point at) {
     armed_at_ = at;
     timer_.expires_at(at);  // cancels a pending wait: its handler sees operation_aborted
-    timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;  // re-armed, or the bridge is going away
+    // A wait that completed just before the bridge was destroyed is still
+    // queued with no error: `alive` tells (cancel() cannot reach it then).
+    timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+        if (ec || !*alive) return;  // re-armed, or the bridge is gone
         armed_at_.reset();
         on_deadline();
     });

@@ -289,13 +289,14 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
     write_constant_fields(spec_, message_head_);
     message_head_ += ",\"MergeData\":{\"PerMessage\":[";
 
-    message_tail_ = "]";
-    bool first_global = true;
+    // RecipientName is a Global too, empty: a row without a name leaves the
+    // field out (the SDKs' habit) and still has a value for the To's
+    // %%RecipientName%%, so the API sees no missing merge field.
+    message_tail_ = "],\"Global\":[{\"Field\":\"RecipientName\",\"Value\":\"\"}";
     for (std::size_t i = 0; i < merge_fields_.size(); ++i) {
         const auto& f = merge_fields_[i];
         if (f.global) {
-            message_tail_ += first_global ? ",\"Global\":[{\"Field\":\"" : ",{\"Field\":\"";
-            first_global = false;
+            message_tail_ += ",{\"Field\":\"";
             append_json_escaped(message_tail_, f.name);
             message_tail_ += "\",\"Value\":\"";
             message_tail_ += *f.global;  // already JSON-escaped
@@ -307,8 +308,7 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
         }
     }
     opener_pool_.append(opener_block, '\0');
-    if (!first_global) message_tail_ += ']';
-    message_tail_ += "}}";
+    message_tail_ += "]}}";
     find_elidable_fields();
     return {};
 }
@@ -347,6 +347,11 @@ request_writer::row_step request_writer::row_step_for(const lowered_field& f) {
         };
         s.empty_known = render(std::string_view("", 0), s.empty_offset, s.empty_size);
         if (!s.global) s.absent_known = render({}, s.absent_offset, s.absent_size);
+        // A row value overrides the Global even when empty, so an empty
+        // value is left out only when it renders exactly the Global.
+        s.empty_is_global =
+            s.empty_known && f.global &&
+            *f.global == std::string_view(rendered_pool_).substr(s.empty_offset, s.empty_size);
     }
     return s;
 }
@@ -396,13 +401,22 @@ void request_writer::find_elidable_fields() {
     for (std::size_t k = 0; k < row_steps_.size() && elidable_.size() < 64; ++k) {
         row_step& sk = row_steps_[k];
         if (!plain_kind(sk.kind)) continue;
+        if (spec_.address_column && sk.column == *spec_.address_column) {
+            // The address column's twin is DeliveryAddress, which every row
+            // carries; equal_fields compares the row's value with it (a
+            // valid row never has it empty or absent).
+            elidable e{k, 0, sk.column, true, sk.kind == fast_kind::html, sk.header};
+            sk.bit = static_cast<int>(elidable_.size());
+            elidable_.push_back(e);
+            continue;
+        }
         for (std::size_t j = 0; j < k; ++j) {
             const row_step& sj = row_steps_[j];
             if (sj.column != sk.column) continue;
             if (plain_kind(sj.kind) && sj.bit < 0) {
                 const auto& fk = merge_fields_[row_fields_[k]];
                 const auto& fj = merge_fields_[row_fields_[j]];
-                elidable e{k, j, sk.column, sj.kind != sk.kind, sj.header || sk.header};
+                elidable e{k, j, sk.column, false, sj.kind != sk.kind, sj.header || sk.header};
                 e.absent_equal = fk.global && fj.global && *fk.global == *fj.global;
                 // An empty value renders each field's fallback (or nothing),
                 // which none of their checks refuses.
@@ -419,7 +433,9 @@ void request_writer::find_elidable_fields() {
         elidable_.size() == 64 ? ~field_mask{0} : (field_mask{1} << elidable_.size()) - 1;
     replacement_.resize(elidable_.size());
     for (std::size_t b = 0; b < elidable_.size(); ++b)
-        replacement_[b] = "%%" + merge_fields_[row_fields_[elidable_[b].partner]].name + "%%";
+        replacement_[b] = elidable_[b].address
+                              ? std::string("%%DeliveryAddress%%")
+                              : "%%" + merge_fields_[row_fields_[elidable_[b].partner]].name + "%%";
     // The head as the server scans it: JSON escaping leaves `%` and name
     // characters alone and starts every escape with a backslash, so the
     // escaped head has the placeholders of the templates at the same places.
@@ -449,6 +465,7 @@ request_writer::field_mask request_writer::equal_fields(const recipient& r,
             if (e.empty_equal) m |= field_mask{1} << b;
             continue;
         }
+        if (e.address && v != r.address) continue;
         if (e.header && merge::has_line_break(v)) continue;
         if (e.needs_plain && !html_plain(v)) continue;
         m |= field_mask{1} << b;
@@ -521,6 +538,7 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
             if (!s.absent_known) return false;
             value_bound = s.absent_size;
         } else if (const std::string_view v = r.row[s.column]; v.empty()) {
+            if (s.empty_is_global) continue;  // the message's Global
             if (!s.empty_known) return false;
             value_bound = s.empty_size;
         } else {
@@ -539,19 +557,24 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         else
             put(head);
         p = merge::write_json_escaped(p, r.address);
-        put(middle);
-        p = merge::write_json_escaped(p, r.name);
+        if (!r.name.empty()) {
+            put(middle);
+            p = merge::write_json_escaped(p, r.name);
+        }
         put(close);
         const char* pool = opener_pool_.data();
         const char* rendered = rendered_pool_.data();
         for (const row_step& s : row_steps_) {
             if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
             const bool absent = s.column >= r.row.size() || merge::is_absent(r.row[s.column]);
-            if (absent && s.global) continue;
+            const std::string_view v = absent ? std::string_view() : r.row[s.column];
+            const bool blank = absent || v.empty();
+            // Left to the message's Global: absent, or empty rendering it.
+            if (blank && (absent ? s.global : s.empty_is_global)) continue;
             for (std::uint32_t i = 0; i < s.opener_size; i += opener_block)
                 std::memcpy(p + i, pool + s.opener_offset + i, opener_block);
             p += s.opener_size;
-            if (absent || r.row[s.column].empty()) {
+            if (blank) {
                 const auto [at, size] = absent ? std::pair{s.absent_offset, s.absent_size}
                                                : std::pair{s.empty_offset, s.empty_size};
                 if (size != 0) std::memcpy(p, rendered + at, size);
@@ -559,7 +582,6 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
                 put(close);
                 continue;
             }
-            const std::string_view v = r.row[s.column];
             switch (s.kind) {
                 case fast_kind::html:
                     p = merge::write_html_json_escaped(p, v);
@@ -597,10 +619,11 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
     body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv
                   : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv;
     append_json_escaped(body, r.address);
-    // Always, empty too: the message's FriendlyName is %%RecipientName%%,
-    // and a row without the field is a missing merge field to the API.
-    body += "\"},{\"Field\":\"RecipientName\",\"Value\":\""sv;
-    append_json_escaped(body, r.name);
+    // Without a name the row leaves RecipientName to the message's Global "".
+    if (!r.name.empty()) {
+        body += "\"},{\"Field\":\"RecipientName\",\"Value\":\""sv;
+        append_json_escaped(body, r.name);
+    }
     body += "\"}"sv;
     for (std::size_t k = 0; k < row_steps_.size(); ++k) {
         const row_step& s = row_steps_[k];
@@ -608,8 +631,9 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
         const auto& f = merge_fields_[row_fields_[k]];
         const auto column = s.column;
         const bool present = column < r.row.size() && !merge::is_absent(r.row[column]);
-        // An absent value is the message's Global, when that renders.
-        if (!present && s.global) continue;
+        // An absent value is the message's Global, when that renders, and
+        // so is an empty one that renders the Global.
+        if (present ? s.empty_is_global && r.row[column].empty() : s.global) continue;
         body += std::string_view(opener_pool_).substr(s.opener_offset, s.opener_size);
         if (present && s.kind != fast_kind::none && !r.row[column].empty() &&
             !(s.header && merge::has_line_break(r.row[column]))) {

@@ -128,9 +128,10 @@ TEST(Elision, CleanRowsLeaveTheTwinsOutAndDeliverWhatLocalModeDelivers) {
     EXPECT_EQ(server.messages, 1U);
     const auto& body = server.requests[0].body;
     const auto rows_part = body.substr(0, body.find("\"Global\""));
-    // Each row: DeliveryAddress, RecipientName, first, city, plan (an absent
-    // city is not written): 20 * 5 - 1, and neither twin.
-    EXPECT_EQ(count(rows_part, "{\"Field\":"), 99U) << body;
+    // Each row: DeliveryAddress, first, city, plan, and neither twin; no
+    // RecipientName (the rows have no name: the Global "" stands in), and
+    // no city in rows 3 and 4 (empty renders the Global, absent takes it).
+    EXPECT_EQ(count(rows_part, "{\"Field\":"), 20U * 4 - 2) << body;
     // The same rows without anything left out: rows with a byte in first.
     std::vector<owned_recipient> dirty = rows;
     for (auto& r : dirty) r.values[0] = *r.values[0] + "&";
@@ -229,6 +230,65 @@ TEST(Elision, ARowTooBigForTheOpenRequestIsMeasuredAloneAndGoesOn) {
     EXPECT_NE(refused.error().message.find("a request of " + std::to_string(alone) + " bytes"),
               std::string::npos)
         << refused.error().message << " (alone: " << alone << ")";
+}
+
+// The address column HTML-escaped (a footer's "Sent to %%email%%") is the
+// DeliveryAddress every row carries whenever the address holds none of
+// & < > " ': a message leaves it out and its HTML reads %%DeliveryAddress%%.
+TEST(Elision, TheAddressInHtmlIsLeftOutForDeliveryAddress) {
+    spec_text t;
+    t.subject = "News";
+    t.text = "Sent to %%email%%";
+    t.html = "<p>Sent to %%email%%, %%first%%</p>";
+    merge::field_set f{{"email", "first"}, {}};
+    const auto writer = [&](merge_mode mode) {
+        auto spec = test::make_spec(t, f);
+        spec.address_column = 0;
+        auto w = request_writer::create(std::move(spec), test::legacy_credentials(), mode);
+        EXPECT_TRUE(w) << (w ? "" : w.error().message);
+        return w ? *w : nullptr;
+    };
+    const auto at = [](std::size_t i, std::string address) {
+        return owned_recipient{address, "", {address, "Ann"}, {}, i};
+    };
+    std::vector<owned_recipient> rows;
+    for (std::size_t i = 0; i < 6; ++i)
+        rows.push_back(at(i, "r" + std::to_string(i) + "@example.com"));
+    rows[4] = at(4, "o'neil@example.com");  // HTML-escaped differs from here on
+    auto w = writer(merge_mode::server);
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->elidable_fields(), request_writer::field_mask{1});
+    EXPECT_EQ(w->equal_fields(rows[0].view()), 1U);
+    EXPECT_EQ(w->equal_fields(rows[4].view()), 0U) << "an apostrophe is escaped in HTML";
+    auto trimmed = rows[1];
+    trimmed.address = "other@example.com";  // the row's column is not the address sent
+    EXPECT_EQ(w->equal_fields(trimmed.view()), 0U);
+
+    const auto send_with = [&](merge_mode mode) {
+        auto b = batcher::create(writer(mode), limits{});
+        EXPECT_TRUE(b);
+        sent s;
+        for (auto& r : rows) EXPECT_TRUE(b->add(r.view()));
+        b->flush();
+        while (b->ready()) s.requests.push_back(b->take());
+        for (const auto& r : s.requests) {
+            wire_model m(r.body);
+            s.messages += m.messages;
+            for (auto& e : m.emails) s.emails.push_back(std::move(e));
+        }
+        return s;
+    };
+    const auto local = send_with(merge_mode::local);
+    const auto server = send_with(merge_mode::server);
+    expect_same_emails(local, server);
+    ASSERT_EQ(server.requests.size(), 1U);
+    EXPECT_EQ(server.messages, 2U) << "rows 0-3 without the field, rows 4-5 with it";
+    const auto& body = server.requests[0].body;
+    EXPECT_EQ(count(body, "<p>Sent to %%DeliveryAddress%%,"), 1U) << body;
+    // The field's value is written for rows 4 and 5 only (once as an
+    // address, once as the field) and r0 to r3 only as DeliveryAddress.
+    EXPECT_EQ(count(body, "r0@example.com"), 1U) << body;
+    EXPECT_EQ(count(body, "r5@example.com"), 2U) << body;
 }
 
 }  // namespace

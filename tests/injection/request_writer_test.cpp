@@ -275,9 +275,10 @@ TEST(RequestWriter, ServerModeRefusesAnEmptyValueWithoutFallbackLikeLocalMode) {
     }
 }
 
-// An empty name is sent empty, as local mode sends it: a row without
-// RecipientName is a missing merge field to the API.
-TEST(RequestWriter, ServerRowsCarryOnlyUsedFieldsAndAlwaysTheName) {
+// A row without a name leaves RecipientName out: the message's Global
+// holds it empty, so the API never sees a missing merge field, and the To
+// renders as local mode writes it (no FriendlyName).
+TEST(RequestWriter, ServerRowsCarryOnlyUsedFieldsAndTheNameWhenThereIsOne) {
     spec_text t;
     t.subject = "Hi %%first%%";
     t.text = "%%first%% %%Company%%";
@@ -294,10 +295,11 @@ TEST(RequestWriter, ServerRowsCarryOnlyUsedFieldsAndAlwaysTheName) {
         body.find("[{\"Field\":\"DeliveryAddress\",\"Value\":\"a@example.com\"},{\"Field\":"
                   "\"RecipientName\",\"Value\":\"Ann\"},{\"Field\":\"first\",\"Value\":\"Ann\"}]"),
         std::string::npos);
-    EXPECT_NE(
-        body.find("[{\"Field\":\"DeliveryAddress\",\"Value\":\"b@example.com\"},{\"Field\":"
-                  "\"RecipientName\",\"Value\":\"\"},{\"Field\":\"first\",\"Value\":\"Bob\"}]"),
-        std::string::npos);
+    EXPECT_NE(body.find("[{\"Field\":\"DeliveryAddress\",\"Value\":\"b@example.com\"},{\"Field\":"
+                        "\"first\",\"Value\":\"Bob\"}]"),
+              std::string::npos);
+    EXPECT_NE(body.find("\"Global\":[{\"Field\":\"RecipientName\",\"Value\":\"\"}"),
+              std::string::npos);
     EXPECT_NE(body.find("{\"Field\":\"Company\",\"Value\":\"ACME\"}"), std::string::npos);
     EXPECT_NE(body.find("\"To\":[{\"EmailAddress\":\"%%DeliveryAddress%%\",\"FriendlyName\":\"%%"
                         "RecipientName%%\"}]"),

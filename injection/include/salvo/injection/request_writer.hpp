@@ -136,13 +136,14 @@ class request_writer {
         bool header = false;  // a line break in the value refuses the row
     };
     // Fields a message may leave out (see field_mask): for bit i, the row
-    // field (index into row_fields_) left out, the earlier one it equals,
-    // and whether equality also needs the value free of HTML specials (one
-    // is written HTML-escaped, the other not).
+    // field (index into row_fields_) left out, the earlier one it equals
+    // (or DeliveryAddress), and whether equality also needs the value free
+    // of HTML specials (one is written HTML-escaped, the other not).
     struct elidable {
         std::size_t field = 0;
         std::size_t partner = 0;
         std::size_t column = 0;  // theirs
+        bool address = false;    // the twin is DeliveryAddress, not `partner`
         bool needs_plain = false;
         bool header = false;        // a line break refuses the row: never left out
         bool absent_equal = false;  // an absent value: both take equal Globals
@@ -170,6 +171,8 @@ class request_writer {
         bool global = false;
         bool empty_known = false;
         bool absent_known = false;
+        // An empty value renders the field's Global: the row leaves it out.
+        bool empty_is_global = false;
     };
     std::vector<row_step> row_steps_;
     std::string opener_pool_;

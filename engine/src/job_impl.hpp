@@ -15,6 +15,7 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -75,8 +76,15 @@ class spare_buffers {
     void give_back(std::vector<std::unique_ptr<flight>>& flights);
     // A reset flight, or a new one.
     [[nodiscard]] std::unique_ptr<flight> take_flight();
-    // Up to `want` requests for `b`'s spares, counting those it has.
+    // Up to `want` requests for `b`'s spares, counting those it has, and at
+    // least as many as one chunk has used so far (used()): a chunk that
+    // makes more requests than it was given makes new ones, and were those
+    // never handed out again the pool would grow by that many every chunk.
     void refill(injection::batcher& b, std::size_t want);
+    // One chunk made `requests` requests.
+    void used(std::size_t requests) noexcept;
+    // How many requests the pool holds.
+    [[nodiscard]] std::size_t size();
     // Frees them all (the run is over).
     void clear();
 
@@ -84,6 +92,7 @@ class spare_buffers {
     std::mutex mutex_;
     std::vector<std::unique_ptr<flight>> flights_;
     std::vector<injection::outgoing_request> requests_;
+    std::atomic<std::size_t> most_used_{0};
 };
 
 // Calls on_progress every progress_interval from a thread of its own, until

@@ -155,12 +155,25 @@ std::unique_ptr<flight> spare_buffers::take_flight() {
 }
 
 void spare_buffers::refill(injection::batcher& b, std::size_t want) {
+    want = std::max(want, most_used_.load(std::memory_order_relaxed));
     if (b.spares() >= want) return;
     std::lock_guard lock(mutex_);
     while (b.spares() < want && !requests_.empty()) {
         b.recycle(std::move(requests_.back()));
         requests_.pop_back();
     }
+}
+
+void spare_buffers::used(std::size_t requests) noexcept {
+    std::size_t most = most_used_.load(std::memory_order_relaxed);
+    while (requests > most &&
+           !most_used_.compare_exchange_weak(most, requests, std::memory_order_relaxed)) {
+    }
+}
+
+std::size_t spare_buffers::size() {
+    std::lock_guard lock(mutex_);
+    return requests_.size();
 }
 
 void spare_buffers::clear() {
@@ -319,7 +332,7 @@ std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection
     const std::size_t rows_a_request =
         limits.messages_per_request *
         (writer->mode() == injection::merge_mode::server ? limits.recipients_per_message : 1);
-    spares.refill(b, std::min<std::size_t>(w->send.size() / rows_a_request + 1, 64));
+    spares.refill(b, w->send.size() / rows_a_request + 1);
     if (message_id) w->message_id_spans.assign(w->rows.size(), {0, 0});
     std::string expanded;
     // The built-in per-row token field: each row's values and its token,
@@ -366,6 +379,7 @@ std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection
     }
     b.flush();
     while (b.ready()) w->requests.push_back(b.take());
+    spares.used(w->requests.size());
     return w;
 }
 

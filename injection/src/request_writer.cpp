@@ -356,6 +356,15 @@ request_writer::row_step request_writer::row_step_for(const lowered_field& f) {
     return s;
 }
 
+[[gnu::always_inline]] inline request_writer::row_value request_writer::value_of(
+    const row_step& s, const recipient& r, std::string_view& v) noexcept {
+    if (s.column >= r.row.size() || merge::is_absent(r.row[s.column]))
+        return s.global ? row_value::global : row_value::absent;
+    v = r.row[s.column];
+    if (v.empty()) return s.empty_is_global ? row_value::global : row_value::empty;
+    return row_value::present;
+}
+
 namespace {
 
 // Field names match case-insensitively on the server (ASCII names).
@@ -533,17 +542,23 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
     for (const row_step& s : row_steps_) {
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
         std::size_t value_bound = 0;
-        if (s.column >= r.row.size() || merge::is_absent(r.row[s.column])) {
-            if (s.global) continue;  // the message's Global
-            if (!s.absent_known) return false;
-            value_bound = s.absent_size;
-        } else if (const std::string_view v = r.row[s.column]; v.empty()) {
-            if (s.empty_is_global) continue;  // the message's Global
-            if (!s.empty_known) return false;
-            value_bound = s.empty_size;
-        } else {
-            if (s.kind == fast_kind::none || (s.header && merge::has_line_break(v))) return false;
-            value_bound = merge::max_escaped_growth * v.size();
+        std::string_view v;
+        switch (value_of(s, r, v)) {
+            case row_value::global:
+                continue;
+            case row_value::absent:
+                if (!s.absent_known) return false;
+                value_bound = s.absent_size;
+                break;
+            case row_value::empty:
+                if (!s.empty_known) return false;
+                value_bound = s.empty_size;
+                break;
+            case row_value::present:
+                if (s.kind == fast_kind::none || (s.header && merge::has_line_break(v)))
+                    return false;
+                value_bound = merge::max_escaped_growth * v.size();
+                break;
         }
         bound += s.opener_size + opener_block + close.size() + value_bound;
     }
@@ -566,17 +581,16 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         const char* rendered = rendered_pool_.data();
         for (const row_step& s : row_steps_) {
             if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
-            const bool absent = s.column >= r.row.size() || merge::is_absent(r.row[s.column]);
-            const std::string_view v = absent ? std::string_view() : r.row[s.column];
-            const bool blank = absent || v.empty();
-            // Left to the message's Global: absent, or empty rendering it.
-            if (blank && (absent ? s.global : s.empty_is_global)) continue;
+            std::string_view v;
+            const row_value what = value_of(s, r, v);
+            if (what == row_value::global) continue;
             for (std::uint32_t i = 0; i < s.opener_size; i += opener_block)
                 std::memcpy(p + i, pool + s.opener_offset + i, opener_block);
             p += s.opener_size;
-            if (blank) {
-                const auto [at, size] = absent ? std::pair{s.absent_offset, s.absent_size}
-                                               : std::pair{s.empty_offset, s.empty_size};
+            if (what != row_value::present) {
+                const auto [at, size] = what == row_value::absent
+                                            ? std::pair{s.absent_offset, s.absent_size}
+                                            : std::pair{s.empty_offset, s.empty_size};
                 if (size != 0) std::memcpy(p, rendered + at, size);
                 p += size;
                 put(close);
@@ -629,15 +643,13 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
         const row_step& s = row_steps_[k];
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
         const auto& f = merge_fields_[row_fields_[k]];
-        const auto column = s.column;
-        const bool present = column < r.row.size() && !merge::is_absent(r.row[column]);
-        // An absent value is the message's Global, when that renders, and
-        // so is an empty one that renders the Global.
-        if (present ? s.empty_is_global && r.row[column].empty() : s.global) continue;
+        std::string_view v;
+        const row_value what = value_of(s, r, v);
+        if (what == row_value::global) continue;
         body += std::string_view(opener_pool_).substr(s.opener_offset, s.opener_size);
-        if (present && s.kind != fast_kind::none && !r.row[column].empty() &&
-            !(s.header && merge::has_line_break(r.row[column]))) {
-            append_fast(body, s.kind, r.row[column]);
+        if (what == row_value::present && s.kind != fast_kind::none &&
+            !(s.header && merge::has_line_break(v))) {
+            append_fast(body, s.kind, v);
             body += "\"}"sv;
             continue;
         }

@@ -191,6 +191,12 @@ class request_writer {
     static fast_path fast_path_for(const lowered_field& f);
     // Appends f's opener and renderings to the pools.
     [[nodiscard]] row_step row_step_for(const lowered_field& f);
+    // What row `r` sends for field `s`: nothing (the message's Global
+    // stands for an absent value, or for an empty one that renders it),
+    // the rendering of an absent or an empty value, or its own value `v`.
+    enum class row_value : std::uint8_t { global, absent, empty, present };
+    [[nodiscard]] static row_value value_of(const row_step& s, const recipient& r,
+                                            std::string_view& v) noexcept;
     // append_row for a row whose every sent field takes its fast path:
     // false (nothing written) when one does not.
     [[nodiscard]] bool append_fast_row(std::string& body, const recipient& r, bool first,

@@ -175,11 +175,21 @@ void job::impl::complete(finished_request& done) {
         for (const auto& s : f->meta.slots) rows.push_back(s.id);
         return rows;
     };
+    // Released rows are sent again unmarked: never one an earlier send of
+    // this request, or an earlier run, may have delivered.
+    const auto release_undelivered = [&] {
+        std::vector<std::uint64_t> rows;
+        f->append_undelivered(rows);
+        (void)results_ledger->release(rows);
+    };
 
     if (out.result == transport::disposition::cancelled) {
-        // Stopped by shutdown: undecided. Certainly not delivered unless the
-        // body went out, in which case the next run treats it as in doubt.
-        if (!out.whole_body_sent) (void)results_ledger->release(rows_of());
+        // Stopped by shutdown: undecided. This send delivered nothing unless
+        // the body went out, in which case the next run treats it as in
+        // doubt; nor are rows released that an earlier send (a re-send
+        // after maybe delivered is cancelled while it waits) or an earlier
+        // run may have delivered.
+        if (!out.whole_body_sent) release_undelivered();
         return;
     }
     bool maybe_delivered = out.result == transport::disposition::maybe_delivered;
@@ -221,7 +231,7 @@ void job::impl::complete(finished_request& done) {
                 decide_held(false);
                 return;
             case api_result::stop_job:
-                (void)results_ledger->release(rows_of());
+                release_undelivered();
                 request_stop(job_status::stopped_auth, v.detail);
                 return;
             case api_result::ambiguous:
@@ -274,7 +284,7 @@ void job::impl::complete(finished_request& done) {
     }
     if (out.result == transport::disposition::permanent &&
         transport::classify_curl_code(out.curl_code) == transport::curl_class::cert_failure) {
-        (void)results_ledger->release(rows_of());
+        release_undelivered();
         request_stop(job_status::stopped_tls, out.message);
         return;
     }
@@ -325,8 +335,7 @@ void job::impl::decide_held(bool all) {
 // Auto-pause: the failing window's requests are released, not failed.
 void job::impl::release_held() {
     std::vector<std::uint64_t> rows;
-    for (const auto& h : held)
-        for (const auto& slot : h.f->meta.slots) rows.push_back(slot.id);
+    for (const auto& h : held) h.f->append_undelivered(rows);  // not "maybe delivered" ones
     held.clear();
     if (!rows.empty()) (void)results_ledger->release(rows);
 }

@@ -40,6 +40,12 @@ struct flight {
 
     // Empties it for the next request, keeping the capacity.
     void reset() noexcept;
+    // Appends the rows that no send can have delivered, the only ones that
+    // may be released (ledger::release): none once a send of this request
+    // may have been delivered, else those not in doubt from an earlier run.
+    // The others stay dispatched and undecided, so the next run sends them
+    // again marked ambiguous.
+    void append_undelivered(std::vector<std::uint64_t>& rows) const;
 };
 
 // A request the transport is done with, on its way to the recorder thread.

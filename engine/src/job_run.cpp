@@ -127,6 +127,12 @@ void flight::reset() noexcept {
     ambiguous = false;
 }
 
+void flight::append_undelivered(std::vector<std::uint64_t>& rows) const {
+    if (ambiguous) return;
+    for (std::size_t i = 0; i < meta.slots.size(); ++i)
+        if (i >= doubt.size() || !doubt[i]) rows.push_back(meta.slots[i].id);
+}
+
 void spare_buffers::give_back(std::vector<std::unique_ptr<flight>>& flights) {
     if (flights.empty()) return;
     std::vector<injection::outgoing_request> requests;
@@ -424,10 +430,10 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
         const auto ticket = results_ledger->dispatch(dispatches);
         if (!ticket) {
             stop_for_ledger("write the journal", config.journal, ticket.error());
-            // Whether or not the records reached the file, nothing was sent.
+            // Whether or not the records reached the file, nothing was sent
+            // (rows in doubt from an earlier run stay so).
             rows.clear();
-            for (const auto& f : flights)
-                for (const auto& s : f->meta.slots) rows.push_back(s.id);
+            for (const auto& f : flights) f->append_undelivered(rows);
             (void)results_ledger->release(rows);
         } else {
             std::size_t sent = 0;
@@ -452,7 +458,7 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
             }
             rows.clear();
             for (std::size_t i = sent; i < flights.size(); ++i)
-                for (const auto& s : flights[i]->meta.slots) rows.push_back(s.id);
+                flights[i]->append_undelivered(rows);
             (void)results_ledger->release(rows);  // dispatched, never handed over
         }
     }

@@ -319,6 +319,79 @@ TEST_F(JobTest, MaybeDeliveredWhileStoppingStaysInDoubt) {
     EXPECT_EQ(resumed.count(fate::accepted), r.count(fate::accepted) + r.pending);
 }
 
+// A send that is cancelled before its body leaves delivered nothing, but an
+// earlier send of the same rows may have: the re-send after a maybe-delivered
+// outcome, or a run's first send of rows left in doubt by the run before.
+// Those rows stay in doubt across both stops, and the run that finally sends
+// them marks them ambiguous. (Releasing them made that send look like the
+// first: the rows reached the emulator twice, unmarked.)
+TEST_F(JobTest, ASendCancelledBeforeItLeavesKeepsEarlierSendsInDoubt) {
+    write_recipients(500);
+    // The third request is delivered and its connection reset; every later
+    // one gets a 503, and its retry waits (up to a minute, jittered).
+    start_emulator({fault(emulator::fault_kind::reset_after_body, 2, 1),
+                    fault(emulator::fault_kind::http_503, 3)});
+    const std::vector<std::string> slow_retries = {
+        "rate.max_in_flight=1", "retry.base_delay_ms=60000", "retry.max_delay_ms=60000"};
+    // Stops the job once the emulator has answered `requests`, with time for
+    // the transport to take in the answers and start waiting. (A request
+    // waiting to retry leaves its slot to the next, so more may have come.)
+    const auto cancel_after = [&](std::unique_ptr<job>& j, std::uint64_t requests) {
+        j->start();
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (emulator_->counters().requests < requests &&
+               std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        EXPECT_GE(emulator_->counters().requests, requests);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        j->cancel();
+        return j->wait();
+    };
+    run_options o;
+    o.api_key = "test-key";
+
+    // Run 1: the re-send of the third request (marked ambiguous) waits to
+    // retry a 503 when the job stops.
+    auto first = job::create(config("local", slow_retries), o);
+    ASSERT_TRUE(first) << first.error().message;
+    const report r1 = cancel_after(*first, 4);
+    EXPECT_EQ(r1.status, job_status::cancelled);
+    EXPECT_EQ(r1.count(fate::accepted), 20u);
+    EXPECT_GE(r1.pending, 10u);
+    check_accounting(r1, 500);
+
+    // Run 2: its first request holds those rows, in doubt; it too waits to
+    // retry a 503 when the job stops.
+    emulator_.reset();
+    start_emulator({fault(emulator::fault_kind::http_503, 0)});
+    auto second = job::create(config("local", slow_retries), o);
+    ASSERT_TRUE(second) << second.error().message;
+    const report r2 = cancel_after(*second, 1);
+    EXPECT_EQ(r2.status, job_status::cancelled);
+    EXPECT_EQ(r2.count(fate::accepted), 20u);
+
+    // Run 3 sends them for the last time, marked ambiguous; the emulator of
+    // run 1 delivered them once already.
+    const auto delivered = emulator_->recorded();
+    emulator_.reset();
+    start_emulator();
+    const report resumed = run_job(config("local"));
+    EXPECT_EQ(resumed.status, job_status::finished) << resumed.stop_detail;
+    EXPECT_EQ(resumed.ambiguous, 10u) << "the third request's rows were sent again unmarked";
+    EXPECT_EQ(resumed.pending, 0u);
+    EXPECT_TRUE(delivered.empty());  // run 2's emulator only answered 503
+    std::set<std::string> ambiguous;
+    for (const auto& l : read_results(dir_ / "results.ndjson"))
+        if (l.ambiguous) ambiguous.insert(l.email);
+    std::set<std::string> third;
+    for (int i = 21; i <= 30; ++i) {
+        std::string email = "user";
+        email += std::to_string(i);
+        third.insert(email + "@example.com");
+    }
+    EXPECT_EQ(ambiguous, third);
+}
+
 TEST_F(JobTest, AuthenticationFailureStopsAndAResumeCompletes) {
     write_recipients(2000);
     start_emulator({fault(emulator::fault_kind::invalid_authentication, 20)});

@@ -74,6 +74,8 @@ void job::impl::recorder_loop() {
         // to about 4096 rows a call so that memory stays flat when the disk
         // is slow; the flights, which the outcomes point into, live until
         // the batch is done.
+        std::uint64_t bytes = 0;
+        for (const auto& done : batch) bytes += done.f->body_bytes;
         for (auto& done : batch) {
             complete(done);
             if (batch_outcomes.size() >= 4096) {
@@ -94,6 +96,7 @@ void job::impl::recorder_loop() {
         spares.give_back(spent_flights);
         const auto n = batch.size();
         batch.clear();
+        unrecorded_bytes.fetch_sub(bytes);
         unrecorded.fetch_sub(n);
         std::lock_guard lock(idle_mutex);
         idle.notify_all();
@@ -353,9 +356,11 @@ void job::impl::drain_resends(bool wait_for_slot) {
             // try_submit leaves the request as it was when the window is full.
             flight* raw = next.second.get();
             unrecorded.fetch_add(1);
+            unrecorded_bytes.fetch_add(raw->body_bytes);
             auto ec = client->try_submit(next.first, completion_for(std::move(next.second)));
             if (!ec) continue;
             unrecorded.fetch_sub(1);
+            unrecorded_bytes.fetch_sub(raw->body_bytes);
             if (ec == transport::errc::window_full) {
                 std::lock_guard lock(resend_mutex);
                 resends.emplace_front(std::move(next.first), std::unique_ptr<flight>(raw));
@@ -366,8 +371,10 @@ void job::impl::drain_resends(bool wait_for_slot) {
         }
         flight* raw = next.second.get();
         unrecorded.fetch_add(1);
+        unrecorded_bytes.fetch_add(raw->body_bytes);
         if (client->submit(std::move(next.first), completion_for(std::move(next.second)))) {
             unrecorded.fetch_sub(1);
+            unrecorded_bytes.fetch_sub(raw->body_bytes);
             delete raw;  // shut down: the body went out before; the next run decides
             return;
         }

@@ -37,6 +37,7 @@ struct flight {
     std::uint32_t attempt = 1;        // job-level sends of this body
     unsigned transport_attempts = 0;  // attempts over all sends
     bool ambiguous = false;           // re-sent after maybe delivered
+    std::uint64_t body_bytes = 0;     // its body's size, while handed over
 
     // Empties it for the next request, keeping the capacity.
     void reset() noexcept;
@@ -170,8 +171,10 @@ struct job::impl {
     std::condition_variable finished_ready;
     std::vector<finished_request> finished;
     bool recorder_closing = false;
-    std::atomic<std::uint64_t> unrecorded{0};  // handed over, not yet recorded
-    std::uint64_t max_unrecorded = 0;          // the hand-over waits above it
+    std::atomic<std::uint64_t> unrecorded{0};        // handed over, not yet recorded
+    std::uint64_t max_unrecorded = 0;                // the hand-over waits above it
+    std::atomic<std::uint64_t> unrecorded_bytes{0};  // and their bodies' bytes
+    std::uint64_t max_unrecorded_bytes = 0;          // or above this
     std::thread recorder;
     // The recorder's batch: outcomes with stable storage for their reasons.
     std::vector<row_outcome> batch_outcomes;

@@ -596,6 +596,8 @@ report job::impl::run() {
     }
 
     const int threads = static_cast<int>(pipeline_threads(config));
+    std::size_t tokens_per_thread = options.tokens_per_thread;
+    if (tokens_per_thread == 0) tokens_per_thread = config.merge == merge_mode::local ? 3 : 1;
     tbb::task_arena arena(threads);
     tbb::enumerable_thread_specific<std::optional<injection::batcher>> thread_batchers;
     tbb::concurrent_queue<std::unique_ptr<work>> spare_work;
@@ -604,7 +606,7 @@ report job::impl::run() {
     using work_ptr = std::unique_ptr<work>;
     arena.execute([&] {
         tbb::parallel_pipeline(
-            static_cast<std::size_t>(threads) * options.tokens_per_thread,
+            static_cast<std::size_t>(threads) * tokens_per_thread,
             tbb::make_filter<void, work_ptr>(
                 tbb::filter_mode::serial_in_order,
                 [this](tbb::flow_control& fc) { return read_stage(fc); }) &

@@ -96,8 +96,7 @@ void job::impl::recorder_loop() {
         spares.give_back(spent_flights);
         const auto n = batch.size();
         batch.clear();
-        unrecorded_bytes.fetch_sub(bytes);
-        unrecorded.fetch_sub(n);
+        sub_unrecorded(n, bytes);
         std::lock_guard lock(idle_mutex);
         idle.notify_all();
     }
@@ -355,12 +354,10 @@ void job::impl::drain_resends(bool wait_for_slot) {
         if (!wait_for_slot) {
             // try_submit leaves the request as it was when the window is full.
             flight* raw = next.second.get();
-            unrecorded.fetch_add(1);
-            unrecorded_bytes.fetch_add(raw->body_bytes);
+            add_unrecorded(1, raw->body_bytes);
             auto ec = client->try_submit(next.first, completion_for(std::move(next.second)));
             if (!ec) continue;
-            unrecorded.fetch_sub(1);
-            unrecorded_bytes.fetch_sub(raw->body_bytes);
+            sub_unrecorded(1, raw->body_bytes);
             if (ec == transport::errc::window_full) {
                 std::lock_guard lock(resend_mutex);
                 resends.emplace_front(std::move(next.first), std::unique_ptr<flight>(raw));
@@ -370,11 +367,9 @@ void job::impl::drain_resends(bool wait_for_slot) {
             return;
         }
         flight* raw = next.second.get();
-        unrecorded.fetch_add(1);
-        unrecorded_bytes.fetch_add(raw->body_bytes);
+        add_unrecorded(1, raw->body_bytes);
         if (client->submit(std::move(next.first), completion_for(std::move(next.second)))) {
-            unrecorded.fetch_sub(1);
-            unrecorded_bytes.fetch_sub(raw->body_bytes);
+            sub_unrecorded(1, raw->body_bytes);
             delete raw;  // shut down: the body went out before; the next run decides
             return;
         }

@@ -175,6 +175,16 @@ struct job::impl {
     std::uint64_t max_unrecorded = 0;                // the hand-over waits above it
     std::atomic<std::uint64_t> unrecorded_bytes{0};  // and their bodies' bytes
     std::uint64_t max_unrecorded_bytes = 0;          // or above this
+    // Counts `requests` handed over (or taken back, or recorded) with
+    // `bytes` of bodies.
+    void add_unrecorded(std::uint64_t requests, std::uint64_t bytes) noexcept {
+        unrecorded_bytes.fetch_add(bytes);
+        unrecorded.fetch_add(requests);
+    }
+    void sub_unrecorded(std::uint64_t requests, std::uint64_t bytes) noexcept {
+        unrecorded_bytes.fetch_sub(bytes);
+        unrecorded.fetch_sub(requests);
+    }
     std::thread recorder;
     // The recorder's batch: outcomes with stable storage for their reasons.
     std::vector<row_outcome> batch_outcomes;

@@ -449,12 +449,10 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
                 flight* raw = f.get();
                 raw->body_bytes = t.body.size();
                 wait_for_recorder();
-                unrecorded.fetch_add(1);
-                unrecorded_bytes.fetch_add(raw->body_bytes);
+                add_unrecorded(1, raw->body_bytes);
                 if (client->submit(std::move(t), completion_for(std::move(f)))) {
                     // Shut down: the request was not taken, nor its flight.
-                    unrecorded.fetch_sub(1);
-                    unrecorded_bytes.fetch_sub(raw->body_bytes);
+                    sub_unrecorded(1, raw->body_bytes);
                     f.reset(raw);
                     break;
                 }
@@ -474,8 +472,9 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
 // transport frees a slot when it hands a completion over, not when its rows
 // are written, so without this a slow disk would let completions pile up,
 // each with its body. The bound is in requests and in bytes: 224 server-mode
-// requests of 280 KB waited once (78 MB) while the disk throttled the
-// results file's writes.
+// bodies of 280 KB are 63 MB, and at 10 M rows, while the kernel throttled
+// the results file's writes, the bodies waiting for the recorder made most
+// of the peak.
 void job::impl::wait_for_recorder() {
     const auto room = [&] {
         return unrecorded.load() < max_unrecorded && unrecorded_bytes.load() < max_unrecorded_bytes;

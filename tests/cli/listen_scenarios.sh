@@ -448,9 +448,13 @@ on_reply|forward_url)
 import json, os, sys, uuid
 d = sys.argv[1]
 data = sys.stdin.read()
-if os.path.exists(os.path.join(d, "fail-once")):
+# One hook fails, once: the remove is the test-and-set (two hooks may run at
+# once, and both could see the file before either removed it).
+try:
     os.remove(os.path.join(d, "fail-once"))
     sys.exit(3)
+except FileNotFoundError:
+    pass
 open(os.path.join(d, uuid.uuid4().hex + ".json"), "w").write(data)
 PY
   touch "$work/replies/fail-once"
@@ -463,10 +467,12 @@ d = sys.argv[1]
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        if os.path.exists(os.path.join(d, "fail-once")):
+        try:  # one 503, once, whichever of the server's threads removes it
             os.remove(os.path.join(d, "fail-once"))
             self.send_response(503); self.send_header("Content-Length", "0"); self.end_headers()
             return
+        except FileNotFoundError:
+            pass
         open(os.path.join(d, uuid.uuid4().hex + ".json"), "wb").write(body)
         self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
     def log_message(self, *a): pass

@@ -187,6 +187,25 @@ std::string make_eml(const injection::message_spec& spec, const eml_envelope& en
     return m;
 }
 
+/// Replaces the request's "ApiKey" value with ****, and any other copy of a
+/// key long enough not to be an ordinary word. A short test key ("x",
+/// "test") must not turn every "x" or "test" in the recipients' text into
+/// ****: the body printed is the one that would be sent, key aside.
+void redact_api_key(std::string& body, const std::string& key) {
+    if (key == "****") return;  // no key: the writer already wrote ****
+    constexpr std::string_view member = "\"ApiKey\":\"";
+    if (const auto at = body.find(member); at != std::string::npos) {
+        const std::size_t start = at + member.size();
+        std::size_t end = start;
+        while (end < body.size() && body[end] != '"') end += body[end] == '\\' ? 2 : 1;
+        body.replace(start, std::min(end, body.size()) - start, "****");
+    }
+    constexpr std::size_t word_like = 8;
+    if (key.size() < word_like) return;
+    for (std::size_t at; (at = body.find(key)) != std::string::npos;)
+        body.replace(at, key.size(), "****");
+}
+
 }  // namespace
 
 int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, std::size_t rows,
@@ -327,9 +346,7 @@ int run_preview(const fs::path& job_file, const std::vector<std::string>& sets, 
     if (request) {
         if (server && opened) job->writer->close_merge_message(body);
         job->writer->end_request(body);
-        // The key never leaves this process unredacted.
-        for (std::size_t at; key != "****" && (at = body.find(key)) != std::string::npos;)
-            body.replace(at, key.size(), "****");
+        redact_api_key(body, key);
         // stdout carries the JSON body alone (`| jq` works); the rest is
         // for the person reading.
         fmt::print(stderr, "POST {}\n", job->cfg.endpoint);

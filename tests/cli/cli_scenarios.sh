@@ -146,6 +146,13 @@ preview)
   grep -q '"ApiKey":"\*\*\*\*"' "$work/req" || { cat "$work/req"; fail "key not redacted"; }
   grep -q 'test-key-123' "$work/req" && fail "the key was printed"
   grep -q '"Subject":"Hello User2"' "$work/req" || fail "request lacks row 2"
+  # A one-letter test key: the ApiKey member is redacted, the recipients'
+  # text is printed as it would be sent (no "e" turned into ****).
+  SALVO_TEST_KEY=e "$salvo" preview "$work/job.json" --rows 2 --request >"$work/req-e" 2>"$work/err" ||
+    fail "--request with a short key: exit $?"
+  grep -q '"ApiKey":"\*\*\*\*"' "$work/req-e" || { cat "$work/req-e"; fail "short key not redacted"; }
+  grep -q '"EmailAddress":"user1@example.com"' "$work/req-e" ||
+    { cat "$work/req-e"; fail "a short key's letters were redacted in the recipients' text"; }
   "$salvo" preview "$work/job.json" --rows 3 --out "$work/eml" >"$work/out" 2>&1 || fail "--out exit $?"
   [[ $(ls "$work/eml" | wc -l) == 3 ]] || fail "not 3 .eml files"
   grep -q '^Subject: Hello User3' "$work/eml/row-3.eml" || fail ".eml subject"

@@ -122,18 +122,13 @@ def fmt_ratio(x):
     return f"{x:.2f}" if x is not None else ""
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", required=True)
-    ap.add_argument("--order", required=True)
-    ap.add_argument("--context", required=True)
-    ap.add_argument("--json-file")
-    a = ap.parse_args()
-    context = json.loads(a.context)
-
-    results, problems = [], []
-    for name in [n for n in a.order.split(",") if n]:
-        d = os.path.join(a.runs, name)
+def collect(runs_dir, order, problems, tag=""):
+    """The results of one round: RUNS_DIR/<name>/ for each name in ORDER,
+    checked (what does not hold goes to PROBLEMS, prefixed with TAG) and
+    with their ratios to the references of the same round."""
+    results = []
+    for name in order:
+        d = os.path.join(runs_dir, name)
         meta = json.loads(read(os.path.join(d, "meta.json"), "{}") or "{}")
         if not meta:
             continue
@@ -153,7 +148,7 @@ def main():
             elif r["kind"] == "send":
                 parse_send(d, r)
         except (ValueError, KeyError, json.JSONDecodeError) as e:
-            problems.append(f"{name}: cannot read its results ({e}); stderr: "
+            problems.append(f"{tag}{name}: cannot read its results ({e}); stderr: "
                             + read(os.path.join(d, "stderr")).strip()[-300:])
             continue
         secs = r["seconds"] or 1e-9
@@ -175,22 +170,22 @@ def main():
             r["sink"]["cpu_cores_busy"] = cpu / secs
 
         if r["exit_status"] != 0:
-            problems.append(f"{name}: exit status {r['exit_status']}")
+            problems.append(f"{tag}{name}: exit status {r['exit_status']}")
         if r.get("not_ok"):
-            problems.append(f"{name}: {r['not_ok']} request(s) or row(s) not answered 200/accepted")
+            problems.append(f"{tag}{name}: {r['not_ok']} request(s) or row(s) not answered 200/accepted")
         if r["kind"] in ("bench", "send") and r.get("status") != "finished":
-            problems.append(f"{name}: job status {r.get('status')}")
+            problems.append(f"{tag}{name}: job status {r.get('status')}")
         bad = {k: v for k, v in r["sink"]["statuses"].items() if k != "200"}
         if bad:
-            problems.append(f"{name}: the sink answered {bad}")
+            problems.append(f"{tag}{name}: the sink answered {bad}")
         # wrk and the bare client count only the requests that completed in
         # time; the sink may log a few more that were in flight at the end.
         slack = max(64, req // 1000)
         if abs(r["sink"]["requests"] - req) > slack:
-            problems.append(f"{name}: the sink logged {r['sink']['requests']} requests, "
+            problems.append(f"{tag}{name}: the sink logged {r['sink']['requests']} requests, "
                             f"the client counted {req}")
         if req and abs(r["sink"]["body_bytes"] - r["bytes_out"]) > slack * r["mean_body_bytes"]:
-            problems.append(f"{name}: the sink read {r['sink']['body_bytes']} B of bodies, "
+            problems.append(f"{tag}{name}: the sink read {r['sink']['body_bytes']} B of bodies, "
                             f"the client sent {r['bytes_out']}")
         results.append(r)
 
@@ -217,6 +212,57 @@ def main():
 
         mine, theirs = cpu_cost(r), cpu_cost(bare)
         r["net_cpu_ratio_to_bare"] = mine / theirs if mine and theirs else None
+    return results
+
+
+# The figures a run's summary over several rounds gives as medians.
+MEDIAN_FIELDS = ["requests_per_second", "rows_per_second", "body_mb_per_second",
+                 "mean_body_bytes", "net_cpu_us_per_request", "process_cpu_us_per_request",
+                 "ratio_to_bare", "ratio_to_wrk", "net_cpu_ratio_to_bare"]
+
+
+def median(values):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def summarize(rounds):
+    """One result a run: its first round's, with MEDIAN_FIELDS replaced by
+    their medians over the rounds and every round's in "rounds"."""
+    by_name = {}
+    for results in rounds:
+        for r in results:
+            by_name.setdefault(r["name"], []).append(r)
+    summary = []
+    for name, rs in by_name.items():
+        s = dict(rs[0])
+        for k in MEDIAN_FIELDS:
+            s[k] = median(r.get(k) for r in rs)
+        s["rounds"] = [{k: r.get(k) for k in ["exit_status", "requests", "seconds"] + MEDIAN_FIELDS}
+                       for r in rs]
+        summary.append(s)
+    return summary
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", required=True)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--order", required=True)
+    ap.add_argument("--context", required=True)
+    ap.add_argument("--json-file")
+    a = ap.parse_args()
+    context = json.loads(a.context)
+    order = [n for n in a.order.split(",") if n]
+
+    problems = []
+    per_round = [collect(os.path.join(a.runs, str(k)), order, problems,
+                         f"round {k}, " if a.rounds > 1 else "")
+                 for k in range(1, a.rounds + 1)]
+    results = per_round[0] if a.rounds == 1 else summarize(per_round)
 
     head = ["client", "requests/s", "emails or rows/s", "MB/s", "body B",
             "net CPU µs/req", "all CPU µs/req", "× bare", "× wrk", "net CPU × bare"]
@@ -249,12 +295,28 @@ def main():
     print("× bare, × wrk: over the reference of the same mode. Local mode: requests/s, the "
           "same 10-message request. Server mode: body MB/s (salvo's requests are 10 merge "
           "messages of 50 rows, the reference's one of 500); its net CPU × bare is per byte.")
-    for r in results:
-        s = r["sink"]
-        busy = (f", {s['cpu_cores_busy']:.2f} cores busy" if "cpu_cores_busy" in s else "")
-        print(f"  the sink, {r['name']}: {s['requests']} requests, {s['body_bytes'] / 1e6:.0f} MB "
-              f"of bodies read and discarded (mean {s['mean_content_length']} B), up to "
-              f"{s['max_requests_per_connection']} requests on one kept-alive connection{busy}")
+    if a.rounds > 1:
+        print(f"The table gives each figure's median over {a.rounds} rounds; every round's, "
+              "in the order they ran:")
+        for r in results:
+            unit = "rows" if r["merge"] == "server" else "emails"
+            each = lambda k, f: " / ".join(f(x[k]) for x in r["rounds"])  # noqa: E731
+            line = f"  {r['name']}: {unit}/s {each('rows_per_second', fmt_int)}"
+            if any(x["ratio_to_bare"] is not None for x in r["rounds"]):
+                line += f"; × bare {each('ratio_to_bare', fmt_ratio)}"
+            if any(x["net_cpu_ratio_to_bare"] is not None for x in r["rounds"]):
+                line += f"; net CPU × bare {each('net_cpu_ratio_to_bare', fmt_ratio)}"
+            print(line)
+    for k, round_results in enumerate(per_round, 1):
+        where = f" (round {k})" if a.rounds > 1 else ""
+        for r in round_results:
+            s = r["sink"]
+            busy = (f", {s['cpu_cores_busy']:.2f} cores busy" if "cpu_cores_busy" in s else "")
+            print(f"  the sink, {r['name']}{where}: {s['requests']} requests, "
+                  f"{s['body_bytes'] / 1e6:.0f} MB of bodies read and discarded "
+                  f"(mean {s['mean_content_length']} B), up to "
+                  f"{s['max_requests_per_connection']} requests on one kept-alive "
+                  f"connection{busy}")
     for p in problems:
         print(f"PROBLEM: {p}")
 

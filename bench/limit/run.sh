@@ -29,8 +29,13 @@
 #          [--rows-local N (300000)] [--rows-server N (2000000)]
 #          [--html-bytes N --text-bytes N (the newsletter's: a ~41 KB local-mode
 #           request; 9000 and 3000 make it ~124 KB)]
-#          [--only NAME[,NAME...]] [--json FILE] [--nginx-workers N (1)]
-#          [--client PATH] [--keep]
+#          [--only NAME[,NAME...]] [--rounds N (1)] [--json FILE]
+#          [--nginx-workers N (1)] [--client PATH] [--keep]
+# --rounds N runs the whole list N times, one round after another, each
+# send from a fresh journal, and reports each run's median over the rounds
+# (ratios taken within each round, against that round's references) with
+# every round's figures: this machine's speed drifts by 10-20 % between
+# minutes, so one round can mislead.
 # Needs nginx, wrk, python3 and a salvo build: ./setup.sh bench-deps && ./setup.sh build
 set -euo pipefail
 
@@ -45,6 +50,7 @@ rows_local=300000
 shape=()  # salvo bench's template sizes, local mode only
 rows_server=2000000
 only=""
+rounds=1
 json_file=""
 nginx_workers=1
 keep=0
@@ -76,6 +82,7 @@ while [ $# -gt 0 ]; do
         --html-bytes) shape+=(--html-bytes "${2:?--html-bytes needs a number}"); shift 2 ;;
         --text-bytes) shape+=(--text-bytes "${2:?--text-bytes needs a number}"); shift 2 ;;
         --only) only=${2:?--only needs a list of runs}; shift 2 ;;
+        --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
         --json) json_file=${2:?--json needs a file}; shift 2 ;;
         --nginx-workers) nginx_workers=${2:?--nginx-workers needs a number}; shift 2 ;;
         --keep) keep=1; shift ;;
@@ -84,8 +91,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-for v in "$connections" "$rows_local" "$rows_server" "$nginx_workers"; do
-    [[ $v =~ ^[1-9][0-9]*$ ]] || die "expected a positive whole number, got '$v'"
+for pair in "--connections=$connections" "--rows-local=$rows_local" "--rows-server=$rows_server" \
+    "--nginx-workers=$nginx_workers" "--rounds=$rounds"; do
+    [[ ${pair#*=} =~ ^[1-9][0-9]*$ ]] || die "${pair%%=*}: expected a positive whole number, got '${pair#*=}'"
 done
 if ! [[ $seconds =~ ^[0-9]+([.][0-9]+)?$ ]] || [[ $seconds =~ ^0+([.]0+)?$ ]]; then
     die "--seconds: expected a positive number, got '$seconds'"
@@ -361,21 +369,21 @@ sink_ticks() {
 }
 
 # run NAME KIND LABEL MERGE ROWS_PER_REQUEST COMMAND...: runs COMMAND with its
-# output in $tmp/runs/NAME, records its CPU, exit status and the sink's log
+# output in $tmp/runs/ROUND/NAME, records its CPU, exit status and the sink's log
 # lines. ROWS_PER_REQUEST: the emails (rows) in each request wrk and the bare
 # client send (the local or server request, by MERGE); 0 for salvo, which
 # reports its own.
 run() {
     local name=$1 kind=$2 label=$3 merge=$4 per_request=$5
     shift 5
-    local out=$tmp/runs/$name offset sink0 rc=0 body_bytes=0
+    local out=$tmp/runs/$round/$name offset sink0 rc=0 body_bytes=0
     mkdir -p "$out"
     if [ "$per_request" != 0 ]; then
         if [ "$merge" = local ]; then body_bytes=$(wc -c <"$body"); else body_bytes=$(wc -c <"$body_server"); fi
     fi
     printf '{"name":"%s","kind":"%s","label":"%s","merge":"%s","rows_per_request":%s,"body_bytes":%s}\n' \
         "$name" "$kind" "$label" "$merge" "$per_request" "$body_bytes" >"$out/meta.json"
-    note "$name: $label"
+    if [ "$rounds" -gt 1 ]; then note "round $round of $rounds, $name: $label"; else note "$name: $label"; fi
     offset=$(log_offset)
     sink0=$(sink_ticks)
     times >"$out/times0"
@@ -411,7 +419,14 @@ if [ -n "$client" ]; then
         die "the sink at $url does not answer the request with 200 (see $sink/error.log)"
 fi
 
+# A send of a campaign a round has sent already would find its journal
+# finished and send nothing: each send starts from none.
+fresh_ledger() { # CAMPAIGN_DIR
+    rm -f "$1/campaign.journal" "$1/results.ndjson"
+}
+
 post_lua=$root/bench/wrk/post.lua
+for ((round = 1; round <= rounds; round++)); do
 for r in "${runs[@]}"; do
     case "$r" in
         wrk)
@@ -439,26 +454,29 @@ for r in "${runs[@]}"; do
             mode=${r#send-}
             rows=$rows_local
             if [ "$mode" = server ]; then rows=$rows_server; fi
+            fresh_ledger "$tmp/campaign-$mode"
             run "$r" send "salvo send --merge $mode, $rows rows" "$mode" 0 \
                 "$salvo" send "$tmp/campaign-$mode/job.json" --progress none \
-                --report "$tmp/runs/$r/report.json" ;;
+                --report "$tmp/runs/$round/$r/report.json" ;;
         send-h1 | send-h2)
             tls_port=$h1_port
             if [ "$r" = send-h2 ]; then tls_port=$h2_port; fi
+            fresh_ledger "$tmp/campaign-$r"
             run "$r" send "salvo send --merge local over TLS, ${r#send-}, $rows_local rows" local 0 \
                 "$salvo" send "$tmp/campaign-$r/job.json" --progress none \
                 --endpoint "https://127.0.0.1:$tls_port/api/v1/email" \
                 --set "tls.ca_file=$sink/cert.pem" \
-                --report "$tmp/runs/$r/report.json" ;;
+                --report "$tmp/runs/$round/$r/report.json" ;;
     esac
+done
 done
 
 # ---- the report -----------------------------------------------------------------
 
-context=$(printf '{"nproc":%s,"loadavg_start":"%s","loadavg_end":"%s","kernel":"%s","nginx_workers":%s,"connections":%s,"seconds":%s,"ledger_fs":"%s","url":"%s"}' \
+context=$(printf '{"nproc":%s,"loadavg_start":"%s","loadavg_end":"%s","kernel":"%s","nginx_workers":%s,"connections":%s,"seconds":%s,"rounds":%s,"ledger_fs":"%s","url":"%s"}' \
     "$(nproc)" "$loadavg_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(uname -r)" \
-    "$nginx_workers" "$connections" "$seconds" "$(df -T "$tmp" | awk 'NR == 2 { print $2 }')" "$url")
-report=(python3 -B "$here/report.py" --runs "$tmp/runs" --order "$(IFS=,; echo "${runs[*]}")"
-    --context "$context")
+    "$nginx_workers" "$connections" "$seconds" "$rounds" "$(df -T "$tmp" | awk 'NR == 2 { print $2 }')" "$url")
+report=(python3 -B "$here/report.py" --runs "$tmp/runs" --rounds "$rounds"
+    --order "$(IFS=,; echo "${runs[*]}")" --context "$context")
 if [ -n "$json_file" ]; then report+=(--json-file "$json_file"); fi
 "${report[@]}"

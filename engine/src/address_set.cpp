@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -221,18 +222,33 @@ struct address_set::impl {
             } while (r < 0 && errno == EINTR);
             if (r <= 0) return io_error("cannot read");
             block.resize(have + static_cast<std::size_t>(r));
+            // A batch of records hashed and their home slots prefetched
+            // before any is placed: each placement is a random access into
+            // the new table, and one at a time each waits for memory.
+            std::size_t batched = 0;
             while (used + header <= block.size()) {
                 std::size_t len =
                     static_cast<unsigned char>(block[used]) |
                     (static_cast<std::size_t>(static_cast<unsigned char>(block[used + 1])) << 8);
                 if (used + header + len > block.size()) break;
-                place(address_set::hash_of(std::string_view(block.data() + used + header, len)),
-                      pos + used);
+                const std::uint64_t h =
+                    address_set::hash_of(std::string_view(block.data() + used + header, len));
+                __builtin_prefetch(slots.data() + home(h, slots.size()));
+                regrow_batch[batched++] = {h, pos + used};
+                if (batched == regrow_batch.size()) {
+                    for (const auto& [bh, offset] : regrow_batch) place(bh, offset);
+                    batched = 0;
+                }
                 used += header + len;
             }
+            for (std::size_t k = 0; k < batched; ++k)
+                place(regrow_batch[k].first, regrow_batch[k].second);
         }
         return {};
     }
+
+    // grow()'s records between hashing and placing: (hash, log offset).
+    std::array<std::pair<std::uint64_t, std::uint64_t>, 32> regrow_batch{};
 };
 
 address_set::address_set(std::string temp_dir) : impl_(std::make_unique<impl>()) {

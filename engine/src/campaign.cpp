@@ -1,6 +1,7 @@
 // compile_message() and make_request_writer(): a job's message, ready to render.
 #include <salvo/engine/campaign.hpp>
 #include "hash.hpp"
+#include "input.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -149,11 +150,10 @@ boost::system::result<validator, run_error> make_validator(
     vo.dedupe = job.dedupe;
     vo.shard_index = job.shard.index;
     vo.shard_count = job.shard.count;
-    if (job.dedupe && !job.recipients.path.empty() && job.recipients.path.extension() != ".gz") {
-        std::error_code ec;
-        const auto size = std::filesystem::file_size(job.recipients.path, ec);
-        if (!ec) vo.input_bytes = size;
-    }
+    // The dedupe table is sized once from this (validator::prepare); a
+    // gzipped file counts by its uncompressed size.
+    if (job.dedupe && !job.recipients.path.empty())
+        vo.input_bytes = detail::input_size_hint(job.recipients.path.string());
     auto v = validator::create(source.fields(), vo, suppressed.get(), source.name());
     if (!v) return run_error{v.error().message};
     return std::move(*v);

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <iconv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
@@ -83,6 +84,29 @@ boost::system::result<int, source_error> open_file(const std::string& path,
         return io_error(display_name, err);
     }
     return fd;
+}
+
+std::uint64_t input_size_hint(const std::string& path) noexcept {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    std::uint64_t hint = 0;
+    struct stat st {};
+    unsigned char magic[2] = {0, 0};
+    unsigned char trailer[4] = {0, 0, 0, 0};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        const auto size = static_cast<std::uint64_t>(st.st_size);
+        hint = size;
+        // A gzip member is at least 18 bytes: header 10, trailer 8.
+        if (size >= 18 && ::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b &&
+            ::pread(fd, trailer, 4, static_cast<off_t>(size - 4)) == 4) {
+            std::uint64_t isize = std::uint64_t{trailer[0]} | std::uint64_t{trailer[1]} << 8 |
+                                  std::uint64_t{trailer[2]} << 16 | std::uint64_t{trailer[3]} << 24;
+            while (isize < size) isize += std::uint64_t{1} << 32;
+            hint = isize;
+        }
+    }
+    ::close(fd);
+    return hint;
 }
 
 std::unique_ptr<byte_input> byte_input::from_fd(int fd, bool owned, text_encoding enc,

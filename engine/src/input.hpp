@@ -9,6 +9,7 @@
 #include <boost/system/result.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,15 @@ enum class text_encoding { utf8, windows_1252, latin1 };
 /// Opens `path` for reading; errors name the file as `display_name`.
 [[nodiscard]] boost::system::result<int, source_error> open_file(const std::string& path,
                                                                  const std::string& display_name);
+
+/// About how many bytes reading `path` yields, for sizing by it: the file's
+/// size, or for gzip data (by its magic bytes, as byte_input detects it)
+/// the uncompressed size its trailer records. That field holds the size
+/// modulo 4 GiB, of the last member only, so the hint is the smallest value
+/// with those low 32 bits that is not below the compressed size: exact up
+/// to 4 GiB, low (never high) beyond or for several members. 0 when the
+/// file cannot be read.
+[[nodiscard]] std::uint64_t input_size_hint(const std::string& path) noexcept;
 
 /// A forward-only byte stream. Not thread-safe; owned by one source.
 class byte_input {

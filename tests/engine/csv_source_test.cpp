@@ -1,11 +1,13 @@
 #include <salvo/engine/source.hpp>
 
+#include "input.hpp"
 #include "source_helpers.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <unistd.h>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -172,6 +174,27 @@ TEST(CsvSource, GzipIsDecompressedTransparently) {
     ASSERT_EQ(d.rows.size(), 5000u);
     EXPECT_EQ(d.rows[4999].at(0), "user4999@x.io");
     EXPECT_EQ(d.rows[4999].at(1), "Name 4999");
+}
+
+// What the dedupe table is sized by: a plain file's size, a gzip file's
+// uncompressed size (from its trailer, whatever its name), nothing for what
+// is not a regular file.
+TEST(CsvSource, SizeHintIsTheUncompressedSize) {
+    temp_dir dir;
+    std::string csv = "email,name\n";
+    for (int i = 0; i < 20000; ++i)
+        csv += "user" + std::to_string(i) + "@x.io,Name " + std::to_string(i) + "\n";
+    EXPECT_EQ(detail::input_size_hint(dir.write("plain.csv", csv)), csv.size());
+    const std::string gz_path = dir.path("no-gz-suffix.csv");
+    gzFile gz = gzopen(gz_path.c_str(), "wb");
+    ASSERT_NE(gz, nullptr);
+    ASSERT_EQ(gzwrite(gz, csv.data(), static_cast<unsigned>(csv.size())),
+              static_cast<int>(csv.size()));
+    gzclose(gz);
+    ASSERT_LT(std::filesystem::file_size(gz_path), csv.size() / 4);  // it is compressed
+    EXPECT_EQ(detail::input_size_hint(gz_path), csv.size());
+    EXPECT_EQ(detail::input_size_hint(dir.path("missing.csv")), 0u);
+    EXPECT_EQ(detail::input_size_hint(dir.path("")), 0u);  // a directory
 }
 
 TEST(CsvSource, CorruptGzipIsAJobError) {

@@ -18,6 +18,7 @@ std::size_t chunk::memory_bytes() const noexcept {
 void chunk::reset(std::size_t columns) {
     columns_ = columns;
     nvalues_ = 0;
+    source_bytes_ = 0;
     rows_.clear();
     // Keep one arena block for reuse; large one-off blocks are given back.
     if (blocks_.size() > 1 || (!block_sizes_.empty() && block_sizes_.front() > arena_block)) {

@@ -326,6 +326,7 @@ boost::system::result<void, source_error> csv_source::fill(chunk& out) {
             }
             carry_.assign(buf + end, size - end);
             parsed_end_ = end;
+            out.set_source_bytes(end);
             return {};
         }
         // No record ends in the buffer: grow it, up to the record limit.

@@ -410,6 +410,7 @@ boost::system::result<void, source_error> json_source::fill(chunk& out) {
     std::memcpy(buf, carry_.data(), size);
     carry_.clear();
     std::size_t start = 0;
+    std::size_t consumed = 0;  // the input bytes this chunk's elements came from
     for (;;) {
         if (auto r = in_->fill(buf, size, out.buffer_capacity(), eof_); !r) return r.error();
         const std::size_t before = elements_.size();
@@ -422,6 +423,7 @@ boost::system::result<void, source_error> json_source::fill(chunk& out) {
                 continue;
             }
             carry_.assign(buf + end, size - end);
+            consumed = end;
             break;
         }
         if (out.buffer_capacity() < limit_) {
@@ -440,8 +442,9 @@ boost::system::result<void, source_error> json_source::fill(chunk& out) {
         start = 0;
         if (*found) ++line_;
     }
-    if (!keys_known_) learn_keys(out);
+    if (!keys_known_) learn_keys(out);  // resets `out`
     for (const element& e : elements_) emit(out, e);
+    out.set_source_bytes(consumed);
     return {};
 }
 

@@ -354,17 +354,22 @@ void validator::prepare(const chunk& c) {
     if ((!seen_ && shard_count_ <= 1) || c.size() == 0) return;
     ahead_first_row_ = c.info(0).row;
     if (seen_ && !sized_ && input_bytes_ != 0 && seen_->size() == 0) {
-        // Rows in the file ~ its size over this chunk's bytes a row (values
-        // and one separator each): the table is sized once for them.
+        // Rows in the file ~ its size over this chunk's bytes a row: the
+        // input bytes the chunk was read from (an NDJSON line's keys and
+        // quotes included), else its values and one separator each. The
+        // table is sized once for them, and 1/16 more: the first chunk is a
+        // sample, and running short would grow the table by half at the end.
         sized_ = true;
-        std::uint64_t bytes = 0;
-        for (std::size_t i = 0; i < c.size(); ++i)
-            for (const auto v : c.values(i)) bytes += v.size() + 1;
+        std::uint64_t bytes = c.source_bytes();
+        if (bytes == 0)
+            for (std::size_t i = 0; i < c.size(); ++i)
+                for (const auto v : c.values(i)) bytes += v.size() + 1;
         const std::uint64_t per_row = std::max<std::uint64_t>(1, bytes / c.size());
         // A shard keeps about 1/N of the addresses.
         const std::uint64_t shards = std::max<std::uint32_t>(1, shard_count_);
+        const std::uint64_t rows = input_bytes_ / per_row / shards;
         seen_->reserve(static_cast<std::size_t>(
-            std::min<std::uint64_t>(input_bytes_ / per_row / shards, std::uint64_t{1} << 31)));
+            std::min<std::uint64_t>(rows + rows / 16, std::uint64_t{1} << 31)));
     }
     for (std::size_t i = 0; i < c.size(); ++i) {
         const auto values = c.values(i);

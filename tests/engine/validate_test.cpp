@@ -140,6 +140,31 @@ TEST(Validator, PreparedChunksGiveTheSameFates) {
     EXPECT_EQ(runs[1].fates[30000], validity::invalid);
 }
 
+// The table is sized by the bytes a row of the input, keys and quotes
+// included: an NDJSON file whose keys outweigh its values does not get a
+// table for several times its rows (sized by values alone it got ~3x).
+TEST(Validator, ATableSizedFromNdjsonFitsItsRows) {
+    temp_dir dir;
+    std::string body;
+    const int rows = 60000;
+    for (int i = 0; i < rows; ++i)
+        body += "{\"recipient_email_address\":\"u" + std::to_string(i) +
+                "@x.io\",\"recipient_first_name_for_greeting\":\"Al\"}\n";
+    validate_options o;
+    o.input_bytes = body.size();
+    auto src = open_csv(dir, "r.ndjson", body);
+    ASSERT_TRUE(src);
+    o.email_column = "recipient_email_address";
+    auto v = validator::create(src->fields(), o, nullptr, src->name());
+    ASSERT_TRUE(v) << v.error().message;
+    const auto fates = run(*src, *v, true).fates;
+    ASSERT_EQ(fates.size(), static_cast<std::size_t>(rows));
+    EXPECT_EQ(v->dedupe_set()->size(), static_cast<std::size_t>(rows));
+    // 8-byte slots at most 75 % full, and the 1/16 margin: ~11.4 bytes an
+    // address; 16 allows for the sample's rounding.
+    EXPECT_LE(v->dedupe_set()->memory_bytes(), std::size_t{16} * rows + (std::size_t{1} << 20));
+}
+
 TEST(Validator, ShowsControlBytesOfABadAddressEscaped) {
     temp_dir dir;
     // An escape sequence (clear screen) and a tab inside a quoted address.

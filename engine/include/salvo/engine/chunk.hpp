@@ -60,6 +60,10 @@ class chunk {
     [[nodiscard]] std::size_t memory_bytes() const noexcept;
     /// Capacity of the raw input buffer.
     [[nodiscard]] std::size_t buffer_capacity() const noexcept { return capacity_; }
+    /// The input bytes this chunk's rows were read from (after gunzip and
+    /// transcoding), or 0 when unknown: rows a host program handed over.
+    /// What sizes the dedupe table by bytes a row (validator::prepare).
+    [[nodiscard]] std::uint64_t source_bytes() const noexcept { return source_bytes_; }
 
     // ---- building (used by the sources and chunk_writer) ----
 
@@ -98,11 +102,14 @@ class chunk {
     [[nodiscard]] char* allocate(std::size_t n);
     /// Padding after the buffer's capacity that may always be read.
     static constexpr std::size_t padding = 64;
+    /// Sets source_bytes(); reset() clears it.
+    void set_source_bytes(std::uint64_t n) noexcept { source_bytes_ = n; }
 
   private:
     std::unique_ptr<char[]> buffer_;
     std::size_t capacity_ = 0;
     std::size_t columns_ = 0;
+    std::uint64_t source_bytes_ = 0;
     // Used as a raw array: the first nvalues_ entries are live; growing it
     // never shrinks, so appending a row is one memcpy.
     std::vector<std::string_view> values_;

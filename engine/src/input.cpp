@@ -27,6 +27,12 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+// gzip data begins with these two bytes (RFC 1952); `p` holds at least two.
+bool starts_gzip(const void* p) noexcept {
+    const auto* b = static_cast<const unsigned char*>(p);
+    return b[0] == 0x1f && b[1] == 0x8b;
+}
+
 source_error io_error(const std::string& name, int err) {
     return {make_error_code(errc::read_failed),
             fmt::format("{}: cannot read: {}", name, std::strerror(err))};
@@ -97,7 +103,7 @@ std::uint64_t input_size_hint(const std::string& path) noexcept {
         const auto size = static_cast<std::uint64_t>(st.st_size);
         hint = size;
         // A gzip member is at least 18 bytes: header 10, trailer 8.
-        if (size >= 18 && ::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b &&
+        if (size >= 18 && ::pread(fd, magic, 2, 0) == 2 && starts_gzip(magic) &&
             ::pread(fd, trailer, 4, static_cast<off_t>(size - 4)) == 4) {
             std::uint64_t isize = std::uint64_t{trailer[0]} | std::uint64_t{trailer[1]} << 8 |
                                   std::uint64_t{trailer[2]} << 16 | std::uint64_t{trailer[3]} << 24;
@@ -198,8 +204,7 @@ boost::system::result<std::size_t, source_error> byte_input::read_decoded(char* 
         if (!r) return r.error();
         raw_begin_ = 0;
         raw_end_ = *r;
-        if (raw_end_ >= 2 && static_cast<unsigned char>(raw_[0]) == 0x1f &&
-            static_cast<unsigned char>(raw_[1]) == 0x8b) {
+        if (raw_end_ >= 2 && starts_gzip(raw_.get())) {
             gz_ = std::make_unique<gzip_state>();
             // 15 + 32: gzip or zlib header, detected.
             if (inflateInit2(&gz_->z, 15 + 32) != Z_OK) {

@@ -221,6 +221,7 @@ struct address_set::impl {
             // A batch of records hashed and their home slots prefetched
             // before any is placed: each placement is a random access into
             // the new table, and one at a time each waits for memory.
+            std::array<std::pair<std::uint64_t, std::uint64_t>, 32> regrow_batch;  // (hash, offset)
             std::size_t batched = 0;
             while (used + header <= block.size()) {
                 std::size_t len =
@@ -242,9 +243,6 @@ struct address_set::impl {
         }
         return {};
     }
-
-    // grow()'s records between hashing and placing: (hash, log offset).
-    std::array<std::pair<std::uint64_t, std::uint64_t>, 32> regrow_batch{};
 };
 
 address_set::address_set(std::string temp_dir) : impl_(std::make_unique<impl>()) {

@@ -33,6 +33,16 @@ transport::completion job::impl::completion_for(std::unique_ptr<flight> f) {
             if (v.request_fate == injection::api_result::stop_job)
                 request_stop(job_status::stopped_auth, v.detail);
         }
+        // Every message accepted: nothing will send this body again, so it
+        // serves the next request now rather than after the recorder has
+        // written the rows. The bodies waiting for the recorder made a
+        // third of a server-mode send's peak.
+        if (o.result == transport::disposition::success && o.http_status == 200 &&
+            o.body == injection::canonical_success_body) {
+            sub_unrecorded(0, raw->body_bytes);
+            raw->body_bytes = 0;
+            spares.give_back_body(std::move(r.body));
+        }
         finished_request done{std::move(r), std::move(o), std::unique_ptr<flight>(raw)};
         // Waking the recorder is a futex call (an IPI in a VM): do it once
         // per handful of completions; it also wakes by itself every

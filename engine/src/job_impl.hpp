@@ -79,8 +79,13 @@ struct work {
 // made only when none is spare.
 class spare_buffers {
   public:
-    // Takes the flights, with their bodies back in meta.body.
+    // Takes the flights, with their bodies back in meta.body (or without:
+    // a body given back early by give_back_body()).
     void give_back(std::vector<std::unique_ptr<flight>>& flights);
+    // Takes the body of a request that no send will need again, before its
+    // flight is recorded: the window of requests waiting for the recorder
+    // then holds their slots, not their 50-400 KB bodies.
+    void give_back_body(std::string&& body);
     // A reset flight, or a new one.
     [[nodiscard]] std::unique_ptr<flight> take_flight();
     // Up to `want` requests for `b`'s spares, counting those it has, and at
@@ -99,6 +104,7 @@ class spare_buffers {
     std::mutex mutex_;
     std::vector<std::unique_ptr<flight>> flights_;
     std::vector<injection::outgoing_request> requests_;
+    std::vector<std::string> bodies_;  // from give_back_body(), for requests_ without one
     std::atomic<std::size_t> most_used_{0};
 };
 

@@ -149,6 +149,12 @@ void spare_buffers::give_back(std::vector<std::unique_ptr<flight>>& flights) {
     flights.clear();
 }
 
+void spare_buffers::give_back_body(std::string&& body) {
+    body.clear();
+    std::lock_guard lock(mutex_);
+    bodies_.push_back(std::move(body));
+}
+
 std::unique_ptr<flight> spare_buffers::take_flight() {
     {
         std::lock_guard lock(mutex_);
@@ -165,9 +171,21 @@ void spare_buffers::refill(injection::batcher& b, std::size_t want) {
     want = std::max(want, most_used_.load(std::memory_order_relaxed));
     if (b.spares() >= want) return;
     std::lock_guard lock(mutex_);
-    while (b.spares() < want && !requests_.empty()) {
-        b.recycle(std::move(requests_.back()));
-        requests_.pop_back();
+    // A body given back early goes out first, in a request given back
+    // without one when there is such, else in a new one: the request that
+    // carried it comes back only once the recorder is done with it.
+    while (b.spares() < want && (!bodies_.empty() || !requests_.empty())) {
+        injection::outgoing_request r;
+        const bool bodiless = !requests_.empty() && requests_.back().body.capacity() < 1024;
+        if (!requests_.empty() && (bodies_.empty() || bodiless)) {
+            r = std::move(requests_.back());
+            requests_.pop_back();
+        }
+        if (r.body.capacity() < 1024 && !bodies_.empty()) {
+            r.body = std::move(bodies_.back());
+            bodies_.pop_back();
+        }
+        b.recycle(std::move(r));
     }
 }
 
@@ -187,6 +205,7 @@ void spare_buffers::clear() {
     std::lock_guard lock(mutex_);
     std::vector<std::unique_ptr<flight>>().swap(flights_);
     std::vector<injection::outgoing_request>().swap(requests_);
+    std::vector<std::string>().swap(bodies_);
 }
 
 progress_reporter::progress_reporter(std::chrono::milliseconds interval, std::function<void()> tick)

@@ -113,6 +113,60 @@ TEST(SpareBuffers, ABatcherWritesIntoARecycledBody) {
     EXPECT_EQ(b.spares(), 0U);
 }
 
+// An accepted request's body comes back from the network thread before the
+// recorder gives back its flight: the next request is written into it at
+// once, and the flight, when it comes, carries no body of its own.
+TEST(SpareBuffers, ABodyGivenBackEarlyServesTheNextRequest) {
+    spare_buffers spares;
+    auto f = used_flight(spares);
+    std::string early = std::move(f->meta.body);
+    const char* body = early.data();
+    spares.give_back_body(std::move(early));
+
+    auto b = injection::batcher::create(local_writer()).value();
+    spares.refill(b, 4);
+    EXPECT_EQ(b.spares(), 1U);  // the body, in a request of its own
+    std::vector<injection::outgoing_request> out;
+    for (std::uint64_t i = 0; i < 11; ++i) {
+        const std::string address = "r" + std::to_string(i) + "@example.com";
+        ASSERT_TRUE(b.add({address, "", {}, i}));
+        while (b.ready()) out.push_back(b.take());
+    }
+    b.flush();
+    while (b.ready()) out.push_back(b.take());
+    ASSERT_EQ(out.size(), 2U);
+    EXPECT_EQ(out[1].body.data(), body);
+
+    // The flight comes back bodiless; the next early body goes into its
+    // request rather than a new one, and an early body is not lost to a
+    // bodiless request: the batcher gets one request, with the body.
+    std::vector<std::unique_ptr<flight>> done;
+    done.push_back(std::move(f));
+    spares.give_back(done);
+    std::string second(100'000, 'y');
+    const char* second_data = second.data();
+    spares.give_back_body(std::move(second));
+    auto c = injection::batcher::create(local_writer()).value();
+    spares.refill(c, 1);
+    EXPECT_EQ(c.spares(), 1U);
+    EXPECT_EQ(spares.size(), 0U);
+    out.clear();
+    for (std::uint64_t i = 0; i < 11; ++i) {
+        const std::string address = "s" + std::to_string(i) + "@example.com";
+        ASSERT_TRUE(c.add({address, "", {}, i}));
+        while (c.ready()) out.push_back(c.take());
+    }
+    c.flush();
+    while (c.ready()) out.push_back(c.take());
+    ASSERT_EQ(out.size(), 2U);
+    EXPECT_EQ(out[1].body.data(), second_data);
+
+    spares.clear();
+    auto d = injection::batcher::create(local_writer()).value();
+    spares.refill(d, 4);
+    EXPECT_EQ(d.spares(), 0U);  // clear() let go of the early bodies too
+}
+
 // A chunk that makes more requests than its refill asked for makes new
 // ones. The pool then hands out at least that many: over many chunks it
 // holds no more than one chunk's requests, where a fixed ask below the

@@ -1,5 +1,6 @@
-// The exact dedupe set: 8-byte slots in memory, the addresses in a log on
-// disk (see validate.hpp for the costs). Small jobs never touch the disk:
+// The exact dedupe set: 5-byte slots in memory (8-byte ones once the log
+// passes 4 GiB), the addresses in a log on disk (see validate.hpp for the
+// costs). Small jobs never touch the disk:
 // the log is only written once its buffer fills.
 
 #include <salvo/engine/validate.hpp>
@@ -25,9 +26,6 @@
 namespace salvo::engine {
 namespace {
 
-constexpr std::uint64_t offset_bits = 40;
-constexpr std::uint64_t offset_mask = (std::uint64_t{1} << offset_bits) - 1;
-constexpr std::uint64_t tag_mask = (std::uint64_t{1} << 24) - 1;
 constexpr std::size_t buffer_limit = std::size_t{1} << 20;
 constexpr std::size_t min_slots = 1024;
 
@@ -37,10 +35,13 @@ constexpr std::size_t min_slots = 1024;
     return static_cast<std::size_t>((static_cast<u128>(h) * n) >> 64);
 }
 
-/// The slot table: zero-filled 8-byte slots. A large table is its own
-/// anonymous mapping, 2 MiB-aligned and marked MADV_HUGEPAGE: every probe
-/// lands on a random slot, and with 4 KiB pages nearly every probe of a
-/// 10 M-address table is also a TLB miss and a page walk. Debian's kernel
+/// The slot table: zero-filled slots, each a hash tag above a log offset
+/// plus one (0 is empty). Narrow slots are 5 bytes, an 8-bit tag over a
+/// 32-bit offset, for a log of under 4 GiB (about 100 M addresses); wide
+/// ones 8 bytes, a 24-bit tag over a 40-bit offset. A large table is its
+/// own anonymous mapping, 2 MiB-aligned and marked MADV_HUGEPAGE: every
+/// probe lands on a random slot, and with 4 KiB pages nearly every probe of
+/// a 10 M-address table is also a TLB miss and a page walk. Debian's kernel
 /// has transparent huge pages in "madvise" mode, so the advice is needed.
 class slot_table {
   public:
@@ -49,14 +50,19 @@ class slot_table {
     slot_table& operator=(const slot_table&) = delete;
     ~slot_table() { release(); }
 
-    /// n zero slots; the old ones are freed first. Throws std::bad_alloc.
-    void reset(std::size_t n) {
+    /// n zero slots, wide or narrow; the old ones are freed first. Throws
+    /// std::bad_alloc.
+    void reset(std::size_t n, bool wide) {
         release();
-        const std::size_t bytes = n * sizeof(std::uint64_t);
+        wide_ = wide;
+        offset_bits_ = wide ? 40 : 32;
+        width_ = wide ? 8 : 5;
+        // A narrow slot is read as 8 bytes: 3 bytes of slack after the last.
+        const std::size_t bytes = n * width_ + 8;
+        size_ = n;
         if (bytes < huge_from) {
-            small_.assign(n, 0);
-            data_ = small_.data();
-            size_ = n;
+            small_.assign((bytes + 7) / 8, 0);
+            data_ = reinterpret_cast<unsigned char*>(small_.data());
             return;
         }
         const std::size_t length = (bytes + huge - 1) / huge * huge;
@@ -64,7 +70,10 @@ class slot_table {
         // boundary whatever address the kernel picks.
         void* raw = ::mmap(nullptr, length + huge, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (raw == MAP_FAILED) throw std::bad_alloc();
+        if (raw == MAP_FAILED) {
+            size_ = 0;
+            throw std::bad_alloc();
+        }
         auto* base = static_cast<char*>(raw);
         const auto addr = reinterpret_cast<std::uintptr_t>(base);
         char* aligned = base + ((huge - addr % huge) % huge);
@@ -73,18 +82,47 @@ class slot_table {
             static_cast<std::size_t>(base + length + huge - (aligned + length));
         if (tail > 0) ::munmap(aligned + length, tail);
         (void)::madvise(aligned, length, MADV_HUGEPAGE);  // advice only: 4 KiB pages still work
-        data_ = reinterpret_cast<std::uint64_t*>(aligned);
-        size_ = n;
+        data_ = reinterpret_cast<unsigned char*>(aligned);
         mapped_ = length;
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool wide() const noexcept { return wide_; }
     [[nodiscard]] std::size_t bytes() const noexcept {
         return mapped_ != 0 ? mapped_ : small_.capacity() * sizeof(std::uint64_t);
     }
-    [[nodiscard]] const std::uint64_t* data() const noexcept { return data_; }
-    std::uint64_t& operator[](std::size_t i) noexcept { return data_[i]; }
-    const std::uint64_t& operator[](std::size_t i) const noexcept { return data_[i]; }
+    /// The highest log offset a slot can hold.
+    [[nodiscard]] std::uint64_t offset_limit() const noexcept {
+        return (std::uint64_t{1} << offset_bits_) - 2;
+    }
+    [[nodiscard]] const void* address_of(std::size_t i) const noexcept {
+        return data_ + width_ * i;
+    }
+    [[nodiscard]] std::uint64_t tag_of(std::uint64_t h) const noexcept {
+        return h & (wide_ ? 0xFFFFFFu : 0xFFu);
+    }
+    /// The slot for a hash and a log offset.
+    [[nodiscard]] std::uint64_t make(std::uint64_t h, std::uint64_t offset) const noexcept {
+        return (tag_of(h) << offset_bits_) | (offset + 1);
+    }
+    [[nodiscard]] std::uint64_t tag_in(std::uint64_t slot) const noexcept {
+        return slot >> offset_bits_;
+    }
+    /// The log offset a full slot holds.
+    [[nodiscard]] std::uint64_t offset_in(std::uint64_t slot) const noexcept {
+        return (slot & ((std::uint64_t{1} << offset_bits_) - 1)) - 1;
+    }
+    [[nodiscard]] std::uint64_t get(std::size_t i) const noexcept {
+        std::uint64_t v;
+        std::memcpy(&v, data_ + width_ * i, sizeof v);
+        return wide_ ? v : v & 0xFF'FFFF'FFFFu;
+    }
+    void set(std::size_t i, std::uint64_t slot) noexcept {
+        if (wide_)
+            std::memcpy(data_ + 8 * i, &slot, 8);
+        else
+            std::memcpy(data_ + 5 * i, &slot, 5);  // little-endian: the low 40 bits
+    }
 
   private:
     static constexpr std::size_t huge = std::size_t{2} << 20;
@@ -100,9 +138,12 @@ class slot_table {
     }
 
     std::vector<std::uint64_t> small_;
-    std::uint64_t* data_ = nullptr;
+    unsigned char* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t mapped_ = 0;  // bytes of the huge-page mapping, 0 when small_
+    std::size_t width_ = 5;
+    unsigned offset_bits_ = 32;
+    bool wide_ = false;
 };
 
 }  // namespace
@@ -116,6 +157,7 @@ struct address_set::impl {
     std::string dir;
     int fd = -1;
     slot_table slots;
+    std::uint64_t narrow_log_limit = 0;  // the log bytes narrow slots can serve
     std::size_t count = 0;
     std::uint64_t flushed = 0;  // log bytes in the file; the rest are in `pending`
     std::string pending;
@@ -190,15 +232,20 @@ struct address_set::impl {
 
     void place(std::uint64_t h, std::uint64_t offset) noexcept {
         std::size_t i = home(h, slots.size());
-        while (slots[i] != 0) i = i + 1 == slots.size() ? 0 : i + 1;
-        slots[i] = ((h & tag_mask) << offset_bits) | (offset + 1);
+        while (slots.get(i) != 0) i = i + 1 == slots.size() ? 0 : i + 1;
+        slots.set(i, slots.make(h, offset));
     }
 
-    /// Grows the table by half and re-places every address, reading them
-    /// back from the log (the slots keep no full hash).
-    boost::system::result<void, source_error> grow() {
-        std::size_t n = slots.size() + slots.size() / 2;
-        slots.reset(n);  // frees the old table before the new one exists
+    /// Wide slots once the next record could start past what narrow ones
+    /// can address (the longest record is header + 65 535 bytes).
+    [[nodiscard]] bool wants_wide() const noexcept {
+        return slots.wide() || flushed + pending.size() + header + 0xFFFF >= narrow_log_limit;
+    }
+
+    /// Rebuilds the table with n slots, re-placing every address read back
+    /// from the log (the slots keep no full hash).
+    boost::system::result<void, source_error> rebuild(std::size_t n) {
+        slots.reset(n, wants_wide());  // frees the old table before the new one exists
         auto f = flush();
         if (!f) return f.error();
         std::string block;
@@ -230,7 +277,7 @@ struct address_set::impl {
                 if (used + header + len > block.size()) break;
                 const std::uint64_t h =
                     address_set::hash_of(std::string_view(block.data() + used + header, len));
-                __builtin_prefetch(slots.data() + home(h, slots.size()));
+                __builtin_prefetch(slots.address_of(home(h, slots.size())));
                 regrow_batch[batched++] = {h, pos + used};
                 if (batched == regrow_batch.size()) {
                     for (const auto& [bh, offset] : regrow_batch) place(bh, offset);
@@ -245,8 +292,11 @@ struct address_set::impl {
     }
 };
 
-address_set::address_set(std::string temp_dir) : impl_(std::make_unique<impl>()) {
-    impl_->slots.reset(min_slots);
+address_set::address_set(std::string temp_dir, std::uint64_t narrow_log_bytes)
+    : impl_(std::make_unique<impl>()) {
+    // A narrow slot holds an offset plus one in 32 bits.
+    impl_->narrow_log_limit = std::min<std::uint64_t>(narrow_log_bytes, 0xFFFF'FFFFu);
+    impl_->slots.reset(min_slots, false);
     if (temp_dir.empty()) {
         const char* env = std::getenv("TMPDIR");
         temp_dir = env != nullptr && *env != '\0' ? env : "/tmp";
@@ -275,7 +325,7 @@ std::uint64_t address_set::hash_of(std::string_view s) noexcept {
 }
 
 void address_set::prefetch(std::uint64_t h) const noexcept {
-    __builtin_prefetch(impl_->slots.data() + home(h, impl_->slots.size()));
+    __builtin_prefetch(impl_->slots.address_of(home(h, impl_->slots.size())));
 }
 
 void address_set::reserve(std::size_t addresses) {
@@ -284,7 +334,7 @@ void address_set::reserve(std::size_t addresses) {
     // At most 75% full after `addresses` inserts (insert_row() grows past that).
     const std::size_t n = std::max(min_slots, addresses / 3 * 4 + 8);
     if (n <= m.slots.size()) return;
-    m.slots.reset(n);
+    m.slots.reset(n, m.wants_wide());
 }
 
 boost::system::result<bool, source_error> address_set::insert(std::string_view canonical) {
@@ -308,17 +358,20 @@ boost::system::result<std::optional<std::uint64_t>, source_error> address_set::i
     impl& m = *impl_;
     if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // check_address caps real ones far lower
     if ((m.count + 1) * 4 > m.slots.size() * 3) {
-        auto g = m.grow();
+        auto g = m.rebuild(m.slots.size() + m.slots.size() / 2);  // grows by half
+        if (!g) return g.error();
+    } else if (!m.slots.wide() && m.wants_wide()) {
+        auto g = m.rebuild(m.slots.size());  // the same size, wide
         if (!g) return g.error();
     }
-    const std::uint64_t tag = h & tag_mask;
+    const std::uint64_t tag = m.slots.tag_of(h);
     std::size_t i = home(h, m.slots.size());
     for (;;) {
-        const std::uint64_t slot = m.slots[i];
+        const std::uint64_t slot = m.slots.get(i);
         if (slot == 0) break;
-        if ((slot >> offset_bits) == tag) {
+        if (m.slots.tag_in(slot) == tag) {
             std::uint64_t earlier = 0;
-            auto same = m.equals((slot & offset_mask) - 1, s, earlier);
+            auto same = m.equals(m.slots.offset_in(slot), s, earlier);
             if (!same) return same.error();
             if (*same) return std::optional<std::uint64_t>(earlier);
         }
@@ -339,7 +392,7 @@ boost::system::result<std::optional<std::uint64_t>, source_error> address_set::i
     m.pending += static_cast<char>(s.size() >> 8);
     m.pending.append(reinterpret_cast<const char*>(&row), sizeof row);
     m.pending.append(s);
-    m.slots[i] = (tag << offset_bits) | (offset + 1);
+    m.slots.set(i, m.slots.make(h, offset));
     ++m.count;
     return std::optional<std::uint64_t>();
 }

@@ -215,9 +215,15 @@ TEST(Validator, DedupeOffKeepsRepeats) {
     EXPECT_EQ(out.fates, (std::vector<validity>{validity::valid, validity::valid}));
 }
 
-TEST(AddressSet, IsExactAcrossTheDiskLogAndGrowth) {
+// Growth rebuilds the table from the log, with 5-byte slots and, past the
+// lowered line of 1 MiB of log, 8-byte ones.
+class AddressSetGrowth : public ::testing::TestWithParam<std::uint64_t> {};
+INSTANTIATE_TEST_SUITE_P(SlotWidths, AddressSetGrowth,
+                         ::testing::Values(std::uint64_t{0xFFFF'FFFF}, std::uint64_t{1} << 20));
+
+TEST_P(AddressSetGrowth, IsExactAcrossTheDiskLogAndGrowth) {
     temp_dir dir;
-    address_set set(dir.path(""));
+    address_set set(dir.path(""), GetParam());
     const int n = 200000;  // ~5 MB of log: several flushes and rehashes
     for (int i = 0; i < n; ++i) {
         auto r = set.insert("user" + std::to_string(i) + "@example.com");
@@ -266,6 +272,62 @@ TEST(AddressSet, ASizedSetIsExactAndGrowsPastItsSize) {
     EXPECT_GT(set.memory_bytes(), sized);
     set.reserve(1u << 20);  // too late: it holds addresses
     EXPECT_LT(set.memory_bytes(), std::size_t{8} << 20);
+}
+
+// Long addresses make the records straddle the 1 MiB write buffer's
+// flushes, and the log passes what 5-byte slots address (lowered here from
+// 4 GiB to 1 MiB): the table is rebuilt with 8-byte slots on the way, and
+// every address is still found, with its row, and no near miss is.
+TEST(AddressSet, FindsEveryAddressAcrossFlushesAndSlotWidths) {
+    temp_dir dir;
+    address_set set(dir.path(""), std::uint64_t{1} << 20);
+    address_set narrow(dir.path(""));  // the same addresses in 5-byte slots
+    // Sized, so that the tables (6.7 and 10.7 MB) outweigh the buffers.
+    set.reserve(1'000'000);
+    narrow.reserve(1'000'000);
+    const auto address = [](int i) {
+        // Every 97th is 3 000 bytes long, the rest short.
+        std::string a = "a" + std::to_string(i);
+        if (i % 97 == 0) a += std::string(3000, 'x');
+        return a + "@example.com";
+    };
+    const int n = 20000;  // ~1.2 MB of log
+    for (int i = 0; i < n; ++i) {
+        auto r = set.insert_row(address(i), 1000 + static_cast<std::uint64_t>(i));
+        ASSERT_TRUE(r) << r.error().message;
+        ASSERT_FALSE(r->has_value()) << i;
+        ASSERT_TRUE(narrow.insert(address(i)));
+    }
+    // The rebuilt table's 8-byte slots take 4 MB more than 5-byte ones.
+    EXPECT_GE(set.memory_bytes(), narrow.memory_bytes() + 3'000'000);
+    for (int i = n - 1; i >= 0; i -= 3) {
+        auto r = set.insert_row(address(i), 7);
+        ASSERT_TRUE(r) << r.error().message;
+        ASSERT_EQ(*r, std::optional<std::uint64_t>(1000 + static_cast<std::uint64_t>(i))) << i;
+        auto near = set.insert_row(address(i) + "x", 8);  // one byte longer
+        ASSERT_TRUE(near);
+        ASSERT_FALSE(near->has_value()) << i;
+    }
+    EXPECT_EQ(set.size(), static_cast<std::size_t>(n + (n + 2) / 3));
+}
+
+// The table of a sized set of 1 M addresses: 5-byte slots, at most 75%
+// full (6.7 bytes an address), with the 1 MiB write buffer and the table's
+// rounding to 2 MiB pages.
+TEST(AddressSet, ASizedMillionTakesUnder7BytesAnAddress) {
+    temp_dir dir;
+    address_set set(dir.path(""));
+    constexpr std::size_t n = 1'000'000;
+    set.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string a = "u";
+        a += std::to_string(i);
+        a += "@example.com";
+        auto r = set.insert(a);
+        ASSERT_TRUE(r);
+        ASSERT_TRUE(*r) << i;
+    }
+    EXPECT_LT(set.memory_bytes(), 7 * n + (std::size_t{1} << 20) + (std::size_t{2} << 20));
 }
 
 TEST(SuppressionList, LoadsAPlainListOrACsvWithAnEmailColumn) {

@@ -43,21 +43,25 @@ enum class validity : std::uint8_t {
 /// domain in ASCII lower case. Appends to `out` (cleared first).
 void canonical_address(std::string_view address, std::string& out);
 
-/// An exact set of addresses for dedupe, in at most 16 bytes of memory per
-/// distinct address.
+/// An exact set of addresses for dedupe, in 6.7 to 10 bytes of memory per
+/// distinct address while its log is under 4 GiB (about 100 M addresses),
+/// and 10.7 to 16 bytes above.
 ///
 /// The addresses themselves go to an append-only log in an unlinked
-/// temporary file; memory holds an open-addressing table of 8-byte slots,
-/// each a 24-bit hash tag and a 40-bit offset into the log. A lookup probes
-/// the slots whose tag matches and compares the logged address byte for
-/// byte, so two distinct addresses are never taken for one another, whatever
-/// their hashes. The table stays between 50% and 75% full (it grows by 1.5×,
-/// rebuilt from the log), so memory is 10.7 to 16 bytes per address.
+/// temporary file; memory holds an open-addressing table of slots, each a
+/// hash tag and an offset into the log: 5 bytes (an 8-bit tag, a 32-bit
+/// offset) while the log is under 4 GiB, then 8 (24 and 40 bits). A lookup
+/// probes the slots whose tag matches and compares the logged address byte
+/// for byte, so two distinct addresses are never taken for one another,
+/// whatever their hashes. The table stays between 50% and 75% full (it
+/// grows by 1.5×, rebuilt from the log).
 /// Not thread-safe: one validation stage owns it.
 class address_set {
   public:
-    /// `temp_dir` holds the log (default: $TMPDIR or /tmp).
-    explicit address_set(std::string temp_dir = {});
+    /// `temp_dir` holds the log (default: $TMPDIR or /tmp). The slots are
+    /// 5 bytes until the log nears `narrow_log_bytes` (at most, and by
+    /// default, 4 GiB), then 8; tests lower it to cross that line.
+    explicit address_set(std::string temp_dir = {}, std::uint64_t narrow_log_bytes = 0xFFFF'FFFFu);
     address_set(address_set&&) noexcept;
     address_set& operator=(address_set&&) noexcept;
     ~address_set();

@@ -160,9 +160,9 @@ TEST(Validator, ATableSizedFromNdjsonFitsItsRows) {
     const auto fates = run(*src, *v, true).fates;
     ASSERT_EQ(fates.size(), static_cast<std::size_t>(rows));
     EXPECT_EQ(v->dedupe_set()->size(), static_cast<std::size_t>(rows));
-    // 8-byte slots at most 75 % full, and the 1/16 margin: ~11.4 bytes an
-    // address; 16 allows for the sample's rounding.
-    EXPECT_LE(v->dedupe_set()->memory_bytes(), std::size_t{16} * rows + (std::size_t{1} << 20));
+    // 5-byte slots at most 75 % full, and the 1/16 margin: ~7.1 bytes an
+    // address; 10 allows for the sample's rounding.
+    EXPECT_LE(v->dedupe_set()->memory_bytes(), std::size_t{10} * rows + (std::size_t{1} << 20));
 }
 
 TEST(Validator, ShowsControlBytesOfABadAddressEscaped) {

@@ -28,6 +28,13 @@ namespace {
 
 constexpr std::size_t buffer_limit = std::size_t{1} << 20;
 constexpr std::size_t min_slots = 1024;
+// Log records start on 4-byte boundaries, so a slot holds offset / 4 and
+// its two bits more go to the tag.
+constexpr std::size_t record_align = 4;
+
+[[nodiscard]] constexpr std::size_t padded(std::size_t bytes) noexcept {
+    return (bytes + record_align - 1) & ~(record_align - 1);
+}
 
 [[nodiscard]] std::size_t home(std::uint64_t h, std::size_t n) noexcept {
     // Lemire's multiply-shift: an index in [0, n) from the hash's high bits.
@@ -36,8 +43,8 @@ constexpr std::size_t min_slots = 1024;
 }
 
 /// The slot table: zero-filled slots, each a hash tag above a log offset
-/// plus one (0 is empty). Narrow slots are 5 bytes, an 8-bit tag over a
-/// 32-bit offset, for a log of under 4 GiB (about 100 M addresses); wide
+/// over 4, plus one (0 is empty). Narrow slots are 5 bytes, a 10-bit tag
+/// over a 30-bit offset, for a log of under 4 GiB (about 100 M addresses); wide
 /// ones 8 bytes, a 24-bit tag over a 40-bit offset. A large table is its
 /// own anonymous mapping, 2 MiB-aligned and marked MADV_HUGEPAGE: every
 /// probe lands on a random slot, and with 4 KiB pages nearly every probe of
@@ -55,7 +62,7 @@ class slot_table {
     void reset(std::size_t n, bool wide) {
         release();
         wide_ = wide;
-        offset_bits_ = wide ? 40 : 32;
+        offset_bits_ = wide ? 40 : 30;
         width_ = wide ? 8 : 5;
         // A narrow slot is read as 8 bytes: 3 bytes of slack after the last.
         const std::size_t bytes = n * width_ + 8;
@@ -91,26 +98,22 @@ class slot_table {
     [[nodiscard]] std::size_t bytes() const noexcept {
         return mapped_ != 0 ? mapped_ : small_.capacity() * sizeof(std::uint64_t);
     }
-    /// The highest log offset a slot can hold.
-    [[nodiscard]] std::uint64_t offset_limit() const noexcept {
-        return (std::uint64_t{1} << offset_bits_) - 2;
-    }
     [[nodiscard]] const void* address_of(std::size_t i) const noexcept {
         return data_ + width_ * i;
     }
     [[nodiscard]] std::uint64_t tag_of(std::uint64_t h) const noexcept {
-        return h & (wide_ ? 0xFFFFFFu : 0xFFu);
+        return h & (wide_ ? 0xFFFFFFu : 0x3FFu);
     }
     /// The slot for a hash and a log offset.
     [[nodiscard]] std::uint64_t make(std::uint64_t h, std::uint64_t offset) const noexcept {
-        return (tag_of(h) << offset_bits_) | (offset + 1);
+        return (tag_of(h) << offset_bits_) | (offset / record_align + 1);
     }
     [[nodiscard]] std::uint64_t tag_in(std::uint64_t slot) const noexcept {
         return slot >> offset_bits_;
     }
     /// The log offset a full slot holds.
     [[nodiscard]] std::uint64_t offset_in(std::uint64_t slot) const noexcept {
-        return (slot & ((std::uint64_t{1} << offset_bits_) - 1)) - 1;
+        return ((slot & ((std::uint64_t{1} << offset_bits_) - 1)) - 1) * record_align;
     }
     [[nodiscard]] std::uint64_t get(std::size_t i) const noexcept {
         std::uint64_t v;
@@ -151,7 +154,7 @@ class slot_table {
 struct address_set::impl {
     // A log record: the address's length (2 bytes, little-endian), the row
     // it came from (8 bytes, host order: the log never outlives the
-    // process), then the address.
+    // process), the address, and zeros to the next 4-byte boundary.
     static constexpr std::size_t header = 2 + sizeof(std::uint64_t);
 
     std::string dir;
@@ -274,7 +277,7 @@ struct address_set::impl {
                 std::size_t len =
                     static_cast<unsigned char>(block[used]) |
                     (static_cast<std::size_t>(static_cast<unsigned char>(block[used + 1])) << 8);
-                if (used + header + len > block.size()) break;
+                if (used + padded(header + len) > block.size()) break;
                 const std::uint64_t h =
                     address_set::hash_of(std::string_view(block.data() + used + header, len));
                 __builtin_prefetch(slots.address_of(home(h, slots.size())));
@@ -283,7 +286,7 @@ struct address_set::impl {
                     for (const auto& [bh, offset] : regrow_batch) place(bh, offset);
                     batched = 0;
                 }
-                used += header + len;
+                used += padded(header + len);
             }
             for (std::size_t k = 0; k < batched; ++k)
                 place(regrow_batch[k].first, regrow_batch[k].second);
@@ -294,8 +297,8 @@ struct address_set::impl {
 
 address_set::address_set(std::string temp_dir, std::uint64_t narrow_log_bytes)
     : impl_(std::make_unique<impl>()) {
-    // A narrow slot holds an offset plus one in 32 bits.
-    impl_->narrow_log_limit = std::min<std::uint64_t>(narrow_log_bytes, 0xFFFF'FFFFu);
+    // A narrow slot holds offset / 4 + 1 in 30 bits.
+    impl_->narrow_log_limit = std::min<std::uint64_t>(narrow_log_bytes, 0xFFFF'FFF8u);
     impl_->slots.reset(min_slots, false);
     if (temp_dir.empty()) {
         const char* env = std::getenv("TMPDIR");
@@ -377,21 +380,23 @@ boost::system::result<std::optional<std::uint64_t>, source_error> address_set::i
         }
         i = i + 1 == m.slots.size() ? 0 : i + 1;
     }
-    if (m.pending.size() + impl::header + s.size() > buffer_limit) {
+    const std::size_t bytes = padded(impl::header + s.size());
+    if (m.pending.size() + bytes > buffer_limit) {
         auto f = m.flush();
         if (!f) return f.error();
     }
-    if (m.pending.size() + impl::header + s.size() > m.pending.capacity()) {
+    if (m.pending.size() + bytes > m.pending.capacity()) {
         // Grow by doubling, never past the flush limit (a small job stays small).
-        m.pending.reserve(
-            std::min(buffer_limit, std::max({std::size_t{4096}, 2 * m.pending.capacity(),
-                                             m.pending.size() + impl::header + s.size()})));
+        m.pending.reserve(std::min(
+            buffer_limit,
+            std::max({std::size_t{4096}, 2 * m.pending.capacity(), m.pending.size() + bytes})));
     }
     const std::uint64_t offset = m.flushed + m.pending.size();
     m.pending += static_cast<char>(s.size() & 0xFF);
     m.pending += static_cast<char>(s.size() >> 8);
     m.pending.append(reinterpret_cast<const char*>(&row), sizeof row);
     m.pending.append(s);
+    m.pending.append(bytes - impl::header - s.size(), '\0');
     m.slots.set(i, m.slots.make(h, offset));
     ++m.count;
     return std::optional<std::uint64_t>();

@@ -49,8 +49,9 @@ void canonical_address(std::string_view address, std::string& out);
 ///
 /// The addresses themselves go to an append-only log in an unlinked
 /// temporary file; memory holds an open-addressing table of slots, each a
-/// hash tag and an offset into the log: 5 bytes (an 8-bit tag, a 32-bit
-/// offset) while the log is under 4 GiB, then 8 (24 and 40 bits). A lookup
+/// hash tag and an offset into the log, whose records start on 4-byte
+/// boundaries: 5 bytes (a 10-bit tag, a 30-bit offset over 4) while the
+/// log is under 4 GiB, then 8 (24 and 40 bits). A lookup
 /// probes the slots whose tag matches and compares the logged address byte
 /// for byte, so two distinct addresses are never taken for one another,
 /// whatever their hashes. The table stays between 50% and 75% full (it

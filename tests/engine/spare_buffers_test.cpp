@@ -46,6 +46,22 @@ std::unique_ptr<flight> used_flight(spare_buffers& spares) {
     return f;
 }
 
+// Eleven recipients through `b`, flushed: two requests of a local-mode
+// writer's ten messages and one.
+std::vector<injection::outgoing_request> eleven_recipients(injection::batcher& b) {
+    std::vector<injection::outgoing_request> out;
+    for (std::uint64_t i = 0; i < 11; ++i) {
+        std::string address = "r";
+        address += std::to_string(i);
+        address += "@example.com";
+        EXPECT_TRUE(b.add({address, "", {}, i}));
+        while (b.ready()) out.push_back(b.take());
+    }
+    b.flush();
+    while (b.ready()) out.push_back(b.take());
+    return out;
+}
+
 TEST(SpareBuffers, AFlightComesBackReset) {
     spare_buffers spares;
     auto f = used_flight(spares);
@@ -98,14 +114,7 @@ TEST(SpareBuffers, ABatcherWritesIntoARecycledBody) {
 
     // The request being built has its buffer already; the recycled body
     // serves the one after it.
-    std::vector<injection::outgoing_request> out;
-    for (std::uint64_t i = 0; i < 11; ++i) {
-        const std::string address = "r" + std::to_string(i) + "@example.com";
-        ASSERT_TRUE(b.add({address, "", {}, i}));
-        while (b.ready()) out.push_back(b.take());
-    }
-    b.flush();
-    while (b.ready()) out.push_back(b.take());
+    std::vector<injection::outgoing_request> out = eleven_recipients(b);
     ASSERT_EQ(out.size(), 2U);
     EXPECT_NE(out[0].body.data(), body);
     EXPECT_EQ(out[1].body.data(), body);
@@ -126,14 +135,7 @@ TEST(SpareBuffers, ABodyGivenBackEarlyServesTheNextRequest) {
     auto b = injection::batcher::create(local_writer()).value();
     spares.refill(b, 4);
     EXPECT_EQ(b.spares(), 1U);  // the body, in a request of its own
-    std::vector<injection::outgoing_request> out;
-    for (std::uint64_t i = 0; i < 11; ++i) {
-        const std::string address = "r" + std::to_string(i) + "@example.com";
-        ASSERT_TRUE(b.add({address, "", {}, i}));
-        while (b.ready()) out.push_back(b.take());
-    }
-    b.flush();
-    while (b.ready()) out.push_back(b.take());
+    std::vector<injection::outgoing_request> out = eleven_recipients(b);
     ASSERT_EQ(out.size(), 2U);
     EXPECT_EQ(out[1].body.data(), body);
 
@@ -150,14 +152,7 @@ TEST(SpareBuffers, ABodyGivenBackEarlyServesTheNextRequest) {
     spares.refill(c, 1);
     EXPECT_EQ(c.spares(), 1U);
     EXPECT_EQ(spares.size(), 0U);
-    out.clear();
-    for (std::uint64_t i = 0; i < 11; ++i) {
-        const std::string address = "s" + std::to_string(i) + "@example.com";
-        ASSERT_TRUE(c.add({address, "", {}, i}));
-        while (c.ready()) out.push_back(c.take());
-    }
-    c.flush();
-    while (c.ready()) out.push_back(c.take());
+    out = eleven_recipients(c);
     ASSERT_EQ(out.size(), 2U);
     EXPECT_EQ(out[1].body.data(), second_data);
 

@@ -145,7 +145,7 @@ class slot_table {
     std::size_t size_ = 0;
     std::size_t mapped_ = 0;  // bytes of the huge-page mapping, 0 when small_
     std::size_t width_ = 5;
-    unsigned offset_bits_ = 32;
+    unsigned offset_bits_ = 30;
     bool wide_ = false;
 };
 

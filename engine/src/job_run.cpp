@@ -493,7 +493,8 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
 // each with its body. The bound is in requests and in bytes: 224 server-mode
 // bodies of 280 KB are 63 MB, and at 10 M rows, while the kernel throttled
 // the results file's writes, the bodies waiting for the recorder made most
-// of the peak.
+// of the peak. An accepted request's body is off the byte count once
+// answered (completion_for()): only bodies that may be sent again wait here.
 void job::impl::wait_for_recorder() {
     const auto room = [&] {
         return unrecorded.load() < max_unrecorded && unrecorded_bytes.load() < max_unrecorded_bytes;

@@ -66,10 +66,10 @@ class slot_table {
         width_ = wide ? 8 : 5;
         // A narrow slot is read as 8 bytes: 3 bytes of slack after the last.
         const std::size_t bytes = n * width_ + 8;
-        size_ = n;
         if (bytes < huge_from) {
             small_.assign((bytes + 7) / 8, 0);
             data_ = reinterpret_cast<unsigned char*>(small_.data());
+            size_ = n;
             return;
         }
         const std::size_t length = (bytes + huge - 1) / huge * huge;
@@ -77,10 +77,7 @@ class slot_table {
         // boundary whatever address the kernel picks.
         void* raw = ::mmap(nullptr, length + huge, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (raw == MAP_FAILED) {
-            size_ = 0;
-            throw std::bad_alloc();
-        }
+        if (raw == MAP_FAILED) throw std::bad_alloc();
         auto* base = static_cast<char*>(raw);
         const auto addr = reinterpret_cast<std::uintptr_t>(base);
         char* aligned = base + ((huge - addr % huge) % huge);
@@ -90,6 +87,7 @@ class slot_table {
         if (tail > 0) ::munmap(aligned + length, tail);
         (void)::madvise(aligned, length, MADV_HUGEPAGE);  // advice only: 4 KiB pages still work
         data_ = reinterpret_cast<unsigned char*>(aligned);
+        size_ = n;
         mapped_ = length;
     }
 

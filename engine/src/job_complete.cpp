@@ -24,11 +24,11 @@ transport::completion job::impl::completion_for(std::unique_ptr<flight> f) {
     // pointer and is owned again at once on completion.
     flight* raw = f.release();
     return [this, raw](transport::request&& r, transport::outcome&& o) {
+        const bool canonical = o.http_status == 200 && o.body == injection::canonical_success_body;
         // Credentials or account trouble stops the job here, on the network
         // thread, before the transport starts another request; the recorder
         // reads the answer again to decide the rows.
-        if (o.http_status != 0 &&
-            (o.http_status != 200 || o.body != injection::canonical_success_body)) {
+        if (o.http_status != 0 && !canonical) {
             const auto& v = net_reader.read(static_cast<int>(o.http_status), o.body, raw->meta);
             if (v.request_fate == injection::api_result::stop_job)
                 request_stop(job_status::stopped_auth, v.detail);
@@ -37,8 +37,7 @@ transport::completion job::impl::completion_for(std::unique_ptr<flight> f) {
         // serves the next request now rather than after the recorder has
         // written the rows. The bodies waiting for the recorder made a
         // third of a server-mode send's peak.
-        if (o.result == transport::disposition::success && o.http_status == 200 &&
-            o.body == injection::canonical_success_body) {
+        if (canonical && o.result == transport::disposition::success) {
             sub_unrecorded(0, raw->body_bytes);
             raw->body_bytes = 0;
             spares.give_back_body(std::move(r.body));

@@ -174,14 +174,17 @@ void spare_buffers::refill(injection::batcher& b, std::size_t want) {
     // A body given back early goes out first, in a request given back
     // without one when there is such, else in a new one: the request that
     // carried it comes back only once the recorder is done with it.
+    // A moved-from body keeps only the string's inline capacity.
+    const auto bodiless = [](const injection::outgoing_request& r) {
+        return r.body.capacity() < 1024;
+    };
     while (b.spares() < want && (!bodies_.empty() || !requests_.empty())) {
         injection::outgoing_request r;
-        const bool bodiless = !requests_.empty() && requests_.back().body.capacity() < 1024;
-        if (!requests_.empty() && (bodies_.empty() || bodiless)) {
+        if (!requests_.empty() && (bodies_.empty() || bodiless(requests_.back()))) {
             r = std::move(requests_.back());
             requests_.pop_back();
         }
-        if (r.body.capacity() < 1024 && !bodies_.empty()) {
+        if (bodiless(r) && !bodies_.empty()) {
             r.body = std::move(bodies_.back());
             bodies_.pop_back();
         }

@@ -332,7 +332,9 @@ void address_set::prefetch(std::uint64_t h) const noexcept {
 void address_set::reserve(std::size_t addresses) {
     impl& m = *impl_;
     if (m.count != 0) return;
-    // At most 75% full after `addresses` inserts (insert_row() grows past that).
+    // 75% full after `addresses` inserts. insert_row() grows only past 80%,
+    // so an estimate a few percent short costs a few longer probes at the
+    // end, not a rebuild (which would take the table to 1.5 × its size).
     const std::size_t n = std::max(min_slots, addresses / 3 * 4 + 8);
     if (n <= m.slots.size()) return;
     m.slots.reset(n, m.wants_wide());
@@ -358,8 +360,8 @@ boost::system::result<std::optional<std::uint64_t>, source_error> address_set::i
     std::string_view s, std::uint64_t row, std::uint64_t h) {
     impl& m = *impl_;
     if (s.size() > 0xFFFF) s = s.substr(0, 0xFFFF);  // check_address caps real ones far lower
-    if ((m.count + 1) * 4 > m.slots.size() * 3) {
-        auto g = m.rebuild(m.slots.size() + m.slots.size() / 2);  // grows by half
+    if ((m.count + 1) * 5 > m.slots.size() * 4) {
+        auto g = m.rebuild(m.slots.size() + m.slots.size() / 2);  // grows by half, to 53%
         if (!g) return g.error();
     } else if (!m.slots.wide() && m.wants_wide()) {
         auto g = m.rebuild(m.slots.size());  // the same size, wide

@@ -113,7 +113,7 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     }
     if (!source) {
         std::size_t chunk = p->options.chunk_bytes;
-        if (chunk == 0) chunk = cfg.merge == merge_mode::local ? 64 * 1024 : 1024 * 1024;
+        if (chunk == 0) chunk = cfg.merge == merge_mode::local ? 64 * 1024 : 256 * 1024;
         auto s = open_recipients(cfg, chunk);
         if (!s) return s.error();
         source = std::move(*s);

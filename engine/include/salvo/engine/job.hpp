@@ -96,15 +96,15 @@ struct run_options {
     /// local mode, whose chunk (about 80 requests of the bench newsletter)
     /// the transport's queue takes whole, so the pipeline renders the next
     /// chunk while this one is sent instead of waiting for queue slots;
-    /// 1 MiB in server mode, where a row is a few dozen bytes of a request
-    /// (about 50 requests of the bench campaign a chunk): each chunk ends
-    /// in a part-filled request and waits for one journal fsync, and at
-    /// 256 KiB those were 7 % of the requests and a gate every 13.
+    /// 256 KiB in server mode, where a row is a few dozen bytes of a request
+    /// (about 7 requests of the bench campaign a chunk): a chunk's requests
+    /// wait in memory until the whole chunk is rendered, and at 1 MiB those
+    /// were 17 MB of bodies at the peak. 1 MiB was no faster at 2 M rows,
+    /// and about 5 % faster at 10 M rows with dedupe (docs/performance.md).
     std::size_t chunk_bytes = 0;
     /// Chunks in the pipeline at once, per pipeline thread. 0 picks by merge
-    /// mode: 3 in local mode; 1 in server mode, whose 1 MiB chunks hold 4
-    /// times the rows (2 MiB of input in the pipeline on 2 cores, against
-    /// 1.5 MiB with 3 chunks of 256 KiB).
+    /// mode: 3 in local mode; 1 in server mode, whose chunks hold 4 times
+    /// the rows of a local one and render into 300 KB bodies.
     std::size_t tokens_per_thread = 0;
     std::chrono::milliseconds progress_interval{250};
     std::chrono::milliseconds shutdown_deadline{30000};

@@ -54,8 +54,8 @@ void canonical_address(std::string_view address, std::string& out);
 /// log is under 4 GiB, then 8 (24 and 40 bits). A lookup
 /// probes the slots whose tag matches and compares the logged address byte
 /// for byte, so two distinct addresses are never taken for one another,
-/// whatever their hashes. The table stays between 50% and 75% full (it
-/// grows by 1.5×, rebuilt from the log).
+/// whatever their hashes. The table stays between 53% and 80% full (it
+/// grows by 1.5×, rebuilt from the log); reserve() sizes it to be 75% full.
 /// Not thread-safe: one validation stage owns it.
 class address_set {
   public:

@@ -1,6 +1,7 @@
 #include <salvo/injection/batcher.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <string>
 #include <utility>
 
@@ -24,8 +25,24 @@ boost::system::result<batcher, error_info> batcher::create(
 }
 
 batcher::batcher(std::shared_ptr<const request_writer> writer, const limits& lim)
-    : writer_(std::move(writer)), limits_(lim), may_leave_out_(writer_->elidable_fields()) {
+    : writer_(std::move(writer)),
+      limits_(lim),
+      may_leave_out_(writer_->elidable_fields()),
+      may_share_(writer_->sharable_fields()) {
     start();
+}
+
+void batcher::close_message() {
+    writer_->close_merge_message(current_.body, &values_);
+    open_message_ = false;
+    request_writer::share_mask varied = 0;
+    for (auto f = values_.fields; f != 0; f &= f - 1) {
+        const auto k = static_cast<std::size_t>(std::countr_zero(f));
+        if (rows_ > 1 && 2 * differed_[k] >= rows_ - 1)
+            varied |= request_writer::share_mask{1} << k;
+    }
+    confirmed_ = values_.fields & ~varied;
+    may_share_ &= ~varied;
 }
 
 void batcher::start() {
@@ -38,11 +55,11 @@ void batcher::start() {
 
 std::size_t batcher::closing_bytes() const noexcept {
     return request_writer::end_request_bytes +
-           (open_message_ ? writer_->close_merge_message_bytes() : 0);
+           (open_message_ ? writer_->close_merge_message_bytes(&values_) : 0);
 }
 
 void batcher::seal() {
-    if (open_message_) writer_->close_merge_message(current_.body);
+    if (open_message_) close_message();
     writer_->end_request(current_.body);
     body_hint_ = std::max(body_hint_, current_.body.size());
     slots_hint_ = std::max(slots_hint_, current_.slots.size());
@@ -87,10 +104,7 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
     auto& body = current_.body;
     const bool server = writer_->mode() == merge_mode::server;
     // Make room by count first: these never depend on the recipient.
-    if (server && open_message_ && rows_ == limits_.recipients_per_message) {
-        writer_->close_merge_message(body);
-        open_message_ = false;
-    }
+    if (server && open_message_ && rows_ == limits_.recipients_per_message) close_message();
     const request_writer::field_mask equal =
         server && may_leave_out_ != 0 ? writer_->equal_fields(r, may_leave_out_) : 0;
     // This row renders a left-out field differently from its twin: the
@@ -98,25 +112,28 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
     // now on (a row the writer refuses changes nothing of that).
     const request_writer::field_mask differs =
         server && open_message_ ? left_out_ & ~equal : request_writer::field_mask{0};
-    if (differs != 0) {
-        writer_->close_merge_message(body);
-        open_message_ = false;
-    }
+    if (differs != 0) close_message();
     if (!open_message_ && current_.messages == limits_.messages_per_request) seal();
 
     const auto mark = body.size();
     const bool opened = server && !open_message_;
+    request_writer::share_mask row_varied = 0;
     std::optional<error_info> e;
     if (!server) {
         e = writer_->append_message(body, r, current_.messages == 0);
     } else {
         if (opened) {
             left_out_ = equal;
+            writer_->keep_values(r, left_out_, may_share_, confirmed_, values_);
+            for (auto f = values_.fields; f != 0; f &= f - 1)
+                differed_[static_cast<std::size_t>(std::countr_zero(f))] = 0;
             writer_->open_merge_message(body, current_.messages == 0, left_out_);
             open_message_ = true;
             rows_ = 0;
+        } else {
+            row_varied = writer_->differing(r, values_);
         }
-        e = writer_->append_row(body, r, rows_ == 0, left_out_);
+        e = writer_->append_row(body, r, rows_ == 0, left_out_, &values_);
     }
     const auto undo = [&] {
         body.resize(mark);
@@ -153,6 +170,8 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
                               std::to_string(limits_.max_request_bytes) + " bytes"};
     }
     too_big = false;
+    for (; row_varied != 0; row_varied &= row_varied - 1)
+        ++differed_[static_cast<std::size_t>(std::countr_zero(row_varied))];
     where.request = current_.sequence;
     where.message = server ? current_.messages - (opened ? 0U : 1U) : current_.messages;
     where.row = server ? rows_ : 0;

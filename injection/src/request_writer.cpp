@@ -296,11 +296,15 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
     for (std::size_t i = 0; i < merge_fields_.size(); ++i) {
         const auto& f = merge_fields_[i];
         if (f.global) {
-            message_tail_ += ",{\"Field\":\"";
-            append_json_escaped(message_tail_, f.name);
-            message_tail_ += "\",\"Value\":\"";
-            message_tail_ += *f.global;  // already JSON-escaped
-            message_tail_ += "\"}";
+            global_entry g;
+            g.row_field = f.column ? static_cast<int>(row_fields_.size()) : -1;
+            g.text = ",{\"Field\":\"";
+            append_json_escaped(g.text, f.name);
+            g.text += "\",\"Value\":\"";
+            g.text += *f.global;  // already JSON-escaped
+            g.text += "\"}";
+            message_tail_ += g.text;
+            global_entries_.push_back(std::move(g));
         }
         if (f.column) {
             row_fields_.push_back(i);
@@ -310,6 +314,10 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
     opener_pool_.append(opener_block, '\0');
     message_tail_ += "]}}";
     find_elidable_fields();
+    // A field is shared only when its value is written on the fast path:
+    // the Global then holds what a row would.
+    for (std::size_t k = 0; k < row_steps_.size() && k < 64; ++k)
+        if (row_steps_[k].kind != fast_kind::none) sharable_mask_ |= share_mask{1} << k;
     return {};
 }
 
@@ -325,6 +333,11 @@ request_writer::row_step request_writer::row_step_for(const lowered_field& f) {
     s.kind = fp.kind;
     s.header = fp.header;
     s.global = f.global.has_value();
+    if (f.global) {
+        s.global_offset = static_cast<std::uint32_t>(rendered_pool_.size());
+        s.global_size = static_cast<std::uint32_t>(f.global->size());
+        rendered_pool_ += *f.global;
+    }
     // Each renderer a lone placeholder of this column: an empty or
     // absent value renders the same in every row (a fallback, a
     // Global, nothing), or is refused in every row.
@@ -511,6 +524,70 @@ std::optional<error_info> request_writer::append_message(std::string& body, cons
     return std::nullopt;
 }
 
+void request_writer::keep_values(const recipient& r, field_mask left_out, share_mask among,
+                                 share_mask in_global, message_values& m) const {
+    m.fields = 0;
+    m.in_global = 0;
+    m.globals.clear();
+    if (m.raw.size() < row_steps_.size()) m.raw.resize(row_steps_.size());
+    for (among &= sharable_mask_; among != 0; among &= among - 1) {
+        const auto k = static_cast<std::size_t>(std::countr_zero(among));
+        const row_step& s = row_steps_[k];
+        if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;  // not in the rows
+        std::string_view v;
+        if (value_of(s, r, v) != row_value::present) continue;
+        if (s.header && merge::has_line_break(v)) continue;
+        m.fields |= share_mask{1} << k;
+        m.raw[k].assign(v);
+        if (((in_global >> k) & 1) == 0) continue;
+        m.in_global |= share_mask{1} << k;
+        m.globals.append(opener_pool_, s.opener_offset, s.opener_size);
+        append_fast(m.globals, s.kind, v);
+        m.globals += "\"}";
+    }
+}
+
+request_writer::share_mask request_writer::differing(const recipient& r,
+                                                     const message_values& m) const noexcept {
+    share_mask d = 0;
+    for (share_mask f = m.fields; f != 0; f &= f - 1) {
+        const auto k = static_cast<std::size_t>(std::countr_zero(f));
+        const auto column = row_steps_[k].column;
+        if (column < r.row.size() && !merge::is_absent(r.row[column]) && !r.row[column].empty() &&
+            r.row[column] != m.raw[k])
+            d |= share_mask{1} << k;
+    }
+    return d;
+}
+
+[[gnu::always_inline]] inline bool request_writer::shared_same(
+    std::size_t k, const recipient& r, const message_values* values) const noexcept {
+    if (values == nullptr || k >= 64 || ((values->in_global >> k) & 1) == 0) return false;
+    const auto column = row_steps_[k].column;
+    return column < r.row.size() && !merge::is_absent(r.row[column]) &&
+           r.row[column] == values->raw[k];
+}
+
+void request_writer::close_merge_message(std::string& body, const message_values* values) const {
+    if (values == nullptr || values->in_global == 0) {
+        body += message_tail_;
+        return;
+    }
+    body += "],\"Global\":[{\"Field\":\"RecipientName\",\"Value\":\"\"}";
+    for (const auto& g : global_entries_)
+        if (g.row_field < 0 || ((values->in_global >> g.row_field) & 1) == 0) body += g.text;
+    body += values->globals;
+    body += "]}}";
+}
+
+std::size_t request_writer::close_merge_message_bytes(const message_values* values) const noexcept {
+    if (values == nullptr || values->in_global == 0) return message_tail_.size();
+    std::size_t n = message_tail_.size() + values->globals.size();
+    for (const auto& g : global_entries_)
+        if (g.row_field >= 0 && ((values->in_global >> g.row_field) & 1) != 0) n -= g.text.size();
+    return n;
+}
+
 void request_writer::open_merge_message(std::string& body, bool first, field_mask left_out) const {
     if (!first) body += ',';
     left_out &= elidable_mask_;
@@ -530,7 +607,7 @@ void request_writer::open_merge_message(std::string& body, bool first, field_mas
 }
 
 bool request_writer::append_fast_row(std::string& body, const recipient& r, bool first,
-                                     field_mask left_out) const {
+                                     field_mask left_out, const message_values* values) const {
     // The size is bounded first, and the row is then written with raw
     // stores into one grow of the body: no capacity check or terminator a
     // piece, and the constant pieces are copied in fixed-size moves.
@@ -539,13 +616,20 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
     constexpr std::string_view close = "\"}";
     std::size_t bound = head.size() + middle.size() + close.size() + 1 +
                         merge::max_escaped_growth * (r.address.size() + r.name.size());
-    for (const row_step& s : row_steps_) {
+    const share_mask in_global = values != nullptr ? values->in_global : 0;
+    for (std::size_t k = 0; k < row_steps_.size(); ++k) {
+        const row_step& s = row_steps_[k];
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
+        if (shared_same(k, r, values)) continue;
         std::size_t value_bound = 0;
         std::string_view v;
         switch (value_of(s, r, v)) {
             case row_value::global:
-                continue;
+                // The message's Global holds another row's value: this row
+                // writes the field's own Global value.
+                if (k >= 64 || ((in_global >> k) & 1) == 0) continue;
+                value_bound = s.global_size;
+                break;
             case row_value::absent:
                 if (!s.absent_known) return false;
                 value_bound = s.absent_size;
@@ -579,16 +663,21 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         put(close);
         const char* pool = opener_pool_.data();
         const char* rendered = rendered_pool_.data();
-        for (const row_step& s : row_steps_) {
+        for (std::size_t k = 0; k < row_steps_.size(); ++k) {
+            const row_step& s = row_steps_[k];
             if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
+            if (shared_same(k, r, values)) continue;
             std::string_view v;
             const row_value what = value_of(s, r, v);
-            if (what == row_value::global) continue;
+            const bool own_global =
+                what == row_value::global && k < 64 && ((in_global >> k) & 1) != 0;
+            if (what == row_value::global && !own_global) continue;
             for (std::uint32_t i = 0; i < s.opener_size; i += opener_block)
                 std::memcpy(p + i, pool + s.opener_offset + i, opener_block);
             p += s.opener_size;
             if (what != row_value::present) {
-                const auto [at, size] = what == row_value::absent
+                const auto [at, size] = own_global ? std::pair{s.global_offset, s.global_size}
+                                        : what == row_value::absent
                                             ? std::pair{s.absent_offset, s.absent_size}
                                             : std::pair{s.empty_offset, s.empty_size};
                 if (size != 0) std::memcpy(p, rendered + at, size);
@@ -625,10 +714,12 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
 }
 
 std::optional<error_info> request_writer::append_row(std::string& body, const recipient& r,
-                                                     bool first, field_mask left_out) const {
+                                                     bool first, field_mask left_out,
+                                                     const message_values* values) const {
     if (auto e = check_line_breaks(r)) return e;
     if (auto e = preflight(r, body)) return e;
-    if (append_fast_row(body, r, first, left_out)) return std::nullopt;
+    if (append_fast_row(body, r, first, left_out, values)) return std::nullopt;
+    const share_mask in_global = values != nullptr ? values->in_global : 0;
     const auto mark = body.size();
     body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv
                   : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv;
@@ -642,10 +733,18 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
     for (std::size_t k = 0; k < row_steps_.size(); ++k) {
         const row_step& s = row_steps_[k];
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
+        if (shared_same(k, r, values)) continue;
         const auto& f = merge_fields_[row_fields_[k]];
         std::string_view v;
         const row_value what = value_of(s, r, v);
-        if (what == row_value::global) continue;
+        if (what == row_value::global) {
+            if (k >= 64 || ((in_global >> k) & 1) == 0) continue;
+            // The message's Global holds another row's value.
+            body += std::string_view(opener_pool_).substr(s.opener_offset, s.opener_size);
+            body += std::string_view(rendered_pool_).substr(s.global_offset, s.global_size);
+            body += "\"}"sv;
+            continue;
+        }
         body += std::string_view(opener_pool_).substr(s.opener_offset, s.opener_size);
         if (what == row_value::present && s.kind != fast_kind::none &&
             !(s.header && merge::has_line_break(v))) {

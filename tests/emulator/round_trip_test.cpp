@@ -3,6 +3,7 @@
 // campaigns, both equal to a naive reference rendering; and the response
 // reader maps the emulator's answers to the exact recipients.
 #include "injection/job_gen.hpp"
+#include "injection/spec_util.hpp"
 #include "support/http_client.hpp"
 
 #include <salvo/emulator/server.hpp>
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -161,6 +163,130 @@ TEST(RoundTrip, LocalAndServerModeDeliverIdenticalEmails) {
     // Enough campaigns where a message leaves a field out of its rows.
     EXPECT_GT(with_elidable, 20U) << with_elidable;
     EXPECT_GT(rows_with_twins, 100U) << rows_with_twins;
+}
+
+// A column that holds one value for many rows is sent once a message, in
+// its Global, from the second message on; rows whose value differs, is
+// empty or is absent carry their own. The emulator delivers, in every
+// case, what local mode delivers.
+TEST(RoundTrip, AValueSharedInTheGlobalDeliversWhatLocalModeDelivers) {
+    auto srv = start();
+    ASSERT_TRUE(srv);
+    salvo::test::http_client client(srv->port());
+    std::uint64_t next_number = 0;
+    sender send{client, next_number, {}};
+    test::spec_text t;
+    t.subject = "News for %%company%%";
+    t.text = "Hi %%first|there%% at %%company|nowhere%% (%%plan%%)";
+    t.html = "<p>%%company%% &amp; %%first%%, %%plan%%</p>";
+    const merge::field_set fields{{"first", "company", "plan"}, {}};
+    const auto rows_of = [](bool constant) {
+        std::vector<test::owned_recipient> rows;
+        for (std::size_t i = 0; i < 40; ++i) {
+            std::optional<std::string> company = "Example \"Corp\" <&>";
+            // As long, but a different value a row.
+            if (!constant)
+                company = std::string("Example \"Corp\" <") + static_cast<char>('a' + i / 26) +
+                          static_cast<char>('a' + i % 26);
+            if (constant && i == 12) company = "";
+            if (constant && i == 13) company = std::nullopt;
+            if (constant && i == 18) company = "Other";
+            if (constant && i >= 30) company = "Next Co";
+            std::optional<std::string> first = "Ann" + std::to_string(i);
+            if (i % 7 == 3) first = std::nullopt;
+            rows.push_back(
+                {"r" + std::to_string(i) + "@example.com", "", {first, company, {"gold"}}, {}, i});
+        }
+        return rows;
+    };
+    limits lim;
+    lim.recipients_per_message = 5;
+    lim.messages_per_request = 3;
+    struct result {
+        std::vector<recorded_email> emails;
+        std::size_t bytes = 0;
+        std::string bodies;
+    };
+    const auto run = [&](merge_mode mode, std::vector<test::owned_recipient> rows) {
+        result out;
+        auto w =
+            request_writer::create(test::make_spec(t, fields), test::legacy_credentials(), mode);
+        EXPECT_TRUE(w) << (w ? "" : w.error().message);
+        auto b = batcher::create(*w, lim);
+        std::vector<std::uint64_t> numbers;
+        const auto drain = [&] {
+            while (b->ready()) {
+                auto req = b->take();
+                out.bytes += req.body.size();
+                out.bodies += req.body;
+                numbers.push_back(++next_number);
+                const auto reply = client.post(req.body, {});
+                EXPECT_FALSE(reply.error) << reply.error.message();
+                const auto& v = send.reader.read(reply.status, reply.body, req);
+                EXPECT_EQ(v.request_fate, api_result::accepted) << v.detail << "\n" << req.body;
+                b->recycle(std::move(req));
+            }
+        };
+        for (auto& r : rows) {
+            EXPECT_TRUE(b->add(r.view()));
+            drain();
+        }
+        b->flush();
+        drain();
+        std::map<std::uint64_t, std::vector<recorded_email>> by_request;
+        for (auto& e : srv->recorded()) by_request[e.request].push_back(e);
+        for (auto k : numbers)
+            for (auto& e : by_request[k]) out.emails.push_back(delivered(e));
+        return out;
+    };
+    for (const bool constant : {true, false}) {
+        const auto local = run(merge_mode::local, rows_of(constant));
+        const auto server = run(merge_mode::server, rows_of(constant));
+        ASSERT_EQ(local.emails.size(), 40U);
+        ASSERT_EQ(server.emails.size(), 40U);
+        for (std::size_t i = 0; i < 40; ++i)
+            EXPECT_EQ(local.emails[i], server.emails[i])
+                << "constant " << constant << " email " << i;
+        if (constant) {
+            EXPECT_EQ(local.emails[12].text, "Hi Ann12 at nowhere (gold)");
+            EXPECT_EQ(local.emails[13].subject, "News for ");
+            EXPECT_EQ(local.emails[18].html, "<p>Other &amp; Ann18, gold</p>");
+            // From the second message on, plan and the company (both
+            // spellings) are in each message's Global, not in its rows.
+            std::size_t in_rows = 0;
+            for (auto at = server.bodies.find("\"Field\":\"plan\""); at != std::string::npos;
+                 at = server.bodies.find("\"Field\":\"plan\"", at + 1))
+                ++in_rows;
+            // The 5 rows of the first message and its Global (an empty plan
+            // for a row without one), then one Global entry in each of the
+            // 7 others.
+            EXPECT_EQ(in_rows, 5U + 1U + 7U) << server.bodies;
+            // Messages whose rows leave the company out, its value in the
+            // Global: those after the first whose rows all hold it.
+            std::size_t sharing = 0;
+            const std::string_view all = server.bodies;
+            for (auto at = all.find("\"PerMessage\":["); at != std::string_view::npos;
+                 at = all.find("\"PerMessage\":[", at + 1)) {
+                const auto global = all.find("\"Global\":[", at);
+                const auto end = all.find("]}}", global);
+                const auto rows_part = all.substr(at, global - at);
+                const auto global_part = all.substr(global, end - global);
+                if (rows_part.find("\"Field\":\"company\"") == std::string_view::npos &&
+                    global_part.find("\"Field\":\"company\",\"Value\":\"Example") !=
+                        std::string_view::npos)
+                    ++sharing;
+            }
+            EXPECT_GE(sharing, 3U) << server.bodies;
+        } else {
+            // The company differs in every row: it is watched in the first
+            // message only, and plan is still shared.
+            EXPECT_EQ(local.emails[39].subject, "News for Example \"Corp\" <bn");
+        }
+    }
+    // A company of one value in most rows takes fewer bytes than a company
+    // a row of the same length (whose HTML escaping is even shorter).
+    EXPECT_LT(run(merge_mode::server, rows_of(true)).bytes + 40 * 30,
+              run(merge_mode::server, rows_of(false)).bytes);
 }
 
 TEST(RoundTrip, RejectedAddressesMapToTheExactRecipients) {

@@ -11,6 +11,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -80,6 +81,18 @@ class batcher {
     // message per field, however the rows alternate.
     request_writer::field_mask left_out_ = 0;
     request_writer::field_mask may_leave_out_ = 0;
+    // Server mode: the open message's first-row values of the fields still
+    // watched (may_share_). Those whose value was the first row's in at
+    // least half the other rows of the last message closed (confirmed_) go
+    // in this message's Global, and rows with that value leave them out;
+    // the others are not watched again, so that a column of varied values
+    // costs a compare a row in one message only. An empty or absent value
+    // does not count against a field: such rows carry their own anyway.
+    request_writer::message_values values_;
+    request_writer::share_mask may_share_ = 0;
+    request_writer::share_mask confirmed_ = 0;
+    std::array<std::uint32_t, 64> differed_{};  // by field: rows of the open message
+    void close_message();
     std::uint64_t next_sequence_ = 0;
     std::vector<outgoing_request> ready_;  // completed, oldest first
     std::size_t taken_ = 0;                // ready_[0, taken_) were taken

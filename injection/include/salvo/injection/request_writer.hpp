@@ -83,20 +83,50 @@ class request_writer {
     [[nodiscard]] field_mask equal_fields(const recipient& r,
                                           field_mask among = ~field_mask{0}) const noexcept;
 
+    /// server mode: a set of row fields a merge message may send once, in
+    /// its Global, instead of in each row: bit k is the k-th row field (the
+    /// first 64, of those written on the fast path).
+    using share_mask = std::uint64_t;
+    /// server mode: a merge message's first row's values of some fields,
+    /// and which of them the message's Global carries. A row whose value
+    /// of such a field is the same leaves the field out and the server
+    /// takes the Global; a row whose value differs (or is empty, or absent)
+    /// carries its own, which overrides the Global. Cuts the bytes a row
+    /// when a column holds one value for many rows (a company, a plan, a
+    /// sender); the merge is the same.
+    struct message_values {
+        share_mask fields = 0;         ///< whose first-row value is kept
+        share_mask in_global = 0;      ///< of `fields`, those the Global carries
+        std::vector<std::string> raw;  ///< by row field: the first row's value
+        std::string globals;           ///< `,{"Field":…,"Value":…}` for each in_global
+    };
+    /// Every field a message may share (0 in local mode).
+    [[nodiscard]] share_mask sharable_fields() const noexcept { return sharable_mask_; }
+    /// Keeps `r`'s values of those of `among` it holds present and not empty
+    /// (and a header field without a line break) and the message does not
+    /// leave out (`left_out`), and puts those of `in_global` in the Global.
+    void keep_values(const recipient& r, field_mask left_out, share_mask among,
+                     share_mask in_global, message_values& m) const;
+    /// Of m.fields, those `r` holds a different, present and not empty,
+    /// value of.
+    [[nodiscard]] share_mask differing(const recipient& r, const message_values& m) const noexcept;
+
     /// server mode: opens a merge message (everything up to the first row)
     /// whose rows leave out `left_out` (its templates name the earlier
     /// fields instead).
     void open_merge_message(std::string& body, bool first, field_mask left_out = 0) const;
     /// server mode: appends `r` as one PerMessage row, without the fields of
-    /// `left_out` (which must be within equal_fields(r)). Errors as
+    /// `left_out` (which must be within equal_fields(r)), nor those of
+    /// `values->in_global` whose value `r` holds the same. Errors as
     /// append_message.
-    [[nodiscard]] std::optional<error_info> append_row(std::string& body, const recipient& r,
-                                                       bool first, field_mask left_out = 0) const;
-    /// server mode: closes the message (PerMessage, Global).
-    void close_merge_message(std::string& body) const { body += message_tail_; }
-    [[nodiscard]] std::size_t close_merge_message_bytes() const noexcept {
-        return message_tail_.size();
-    }
+    [[nodiscard]] std::optional<error_info> append_row(
+        std::string& body, const recipient& r, bool first, field_mask left_out = 0,
+        const message_values* values = nullptr) const;
+    /// server mode: closes the message (PerMessage, Global), whose Global
+    /// carries `values->in_global`.
+    void close_merge_message(std::string& body, const message_values* values = nullptr) const;
+    [[nodiscard]] std::size_t close_merge_message_bytes(
+        const message_values* values = nullptr) const noexcept;
 
     /// server mode: the lowering (derived fields, Globals); empty in local mode.
     [[nodiscard]] const std::vector<lowered_field>& merge_fields() const noexcept {
@@ -173,6 +203,9 @@ class request_writer {
         bool absent_known = false;
         // An empty value renders the field's Global: the row leaves it out.
         bool empty_is_global = false;
+        // The Global's value (JSON-escaped), in rendered_pool_: what a row
+        // writes for itself when the message's Global holds a shared value.
+        std::uint32_t global_offset = 0, global_size = 0;
     };
     std::vector<row_step> row_steps_;
     std::string opener_pool_;
@@ -200,7 +233,20 @@ class request_writer {
     // append_row for a row whose every sent field takes its fast path:
     // false (nothing written) when one does not.
     [[nodiscard]] bool append_fast_row(std::string& body, const recipient& r, bool first,
-                                       field_mask left_out) const;
+                                       field_mask left_out, const message_values* values) const;
+    // Whether row field k is left out of `r`'s row: left out for a twin, or
+    // shared by the message with the same value.
+    [[nodiscard]] bool shared_same(std::size_t k, const recipient& r,
+                                   const message_values* values) const noexcept;
+    share_mask sharable_mask_ = 0;
+    // The Global's entries after RecipientName, one per field with a Global,
+    // and the row field each belongs to (or -1): a message sharing that
+    // field's value writes the shared value instead.
+    struct global_entry {
+        int row_field = -1;
+        std::string text;  // `,{"Field":…,"Value":…}`
+    };
+    std::vector<global_entry> global_entries_;
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;
     // Rows that would make the server refuse a whole merge message (or a

@@ -545,6 +545,11 @@ void request_writer::keep_values(const recipient& r, field_mask left_out, share_
         append_fast(m.globals, s.kind, v);
         m.globals += "\"}";
     }
+    // Asked for every row (the batcher's byte cap): worked out once.
+    m.tail_bytes = message_tail_.size() + m.globals.size();
+    for (const auto& g : global_entries_)
+        if (g.row_field >= 0 && ((m.in_global >> g.row_field) & 1) != 0)
+            m.tail_bytes -= g.text.size();
 }
 
 request_writer::share_mask request_writer::differing(const recipient& r,
@@ -581,11 +586,7 @@ void request_writer::close_merge_message(std::string& body, const message_values
 }
 
 std::size_t request_writer::close_merge_message_bytes(const message_values* values) const noexcept {
-    if (values == nullptr || values->in_global == 0) return message_tail_.size();
-    std::size_t n = message_tail_.size() + values->globals.size();
-    for (const auto& g : global_entries_)
-        if (g.row_field >= 0 && ((values->in_global >> g.row_field) & 1) != 0) n -= g.text.size();
-    return n;
+    return values == nullptr || values->in_global == 0 ? message_tail_.size() : values->tail_bytes;
 }
 
 void request_writer::open_merge_message(std::string& body, bool first, field_mask left_out) const {

@@ -99,6 +99,7 @@ class request_writer {
         share_mask in_global = 0;      ///< of `fields`, those the Global carries
         std::vector<std::string> raw;  ///< by row field: the first row's value
         std::string globals;           ///< `,{"Field":…,"Value":…}` for each in_global
+        std::size_t tail_bytes = 0;    ///< what close_merge_message() writes
     };
     /// Every field a message may share (0 in local mode).
     [[nodiscard]] share_mask sharable_fields() const noexcept { return sharable_mask_; }

@@ -548,8 +548,7 @@ void request_writer::keep_values(const recipient& r, field_mask left_out, share_
     // Asked for every row (the batcher's byte cap): worked out once.
     m.tail_bytes = message_tail_.size() + m.globals.size();
     for (const auto& g : global_entries_)
-        if (g.row_field >= 0 && ((m.in_global >> g.row_field) & 1) != 0)
-            m.tail_bytes -= g.text.size();
+        if (shared_global(g, m.in_global)) m.tail_bytes -= g.text.size();
 }
 
 request_writer::share_mask request_writer::differing(const recipient& r,
@@ -580,7 +579,7 @@ void request_writer::close_merge_message(std::string& body, const message_values
     }
     body += "],\"Global\":[{\"Field\":\"RecipientName\",\"Value\":\"\"}";
     for (const auto& g : global_entries_)
-        if (g.row_field < 0 || ((values->in_global >> g.row_field) & 1) == 0) body += g.text;
+        if (!shared_global(g, values->in_global)) body += g.text;
     body += values->globals;
     body += "]}}";
 }

@@ -293,5 +293,60 @@ TEST(Elision, TheAddressInHtmlIsLeftOutForDeliveryAddress) {
     EXPECT_EQ(count(body, "r5@example.com"), 2U) << body;
 }
 
+// Only the first 64 row fields can be shared in a message's Global: with
+// 70 columns of one value each, the last 6 stay in every row, the others
+// go in the Global from the second message on, and server mode delivers
+// what local mode does.
+TEST(Elision, SharedValuesCoverTheFirst64RowFieldsOfAWideTemplate) {
+    merge::field_set f;
+    spec_text t;
+    t.subject = "News";
+    std::string text;
+    for (int c = 0; c < 70; ++c) {
+        f.columns.push_back("c" + std::to_string(c));
+        text += "%%c" + std::to_string(c) + "%% ";
+    }
+    t.text = text;
+    t.html = std::nullopt;
+    std::vector<owned_recipient> rows;
+    for (std::size_t i = 0; i < 12; ++i) {
+        owned_recipient r{"r" + std::to_string(i) + "@example.com", "", {}, {}, i};
+        for (int c = 0; c < 70; ++c) r.values.emplace_back("v" + std::to_string(c));
+        if (i == 7) r.values[3] = std::nullopt;  // takes its own Global, written out
+        if (i == 8) r.values[69] = "other";
+        rows.push_back(std::move(r));
+    }
+    const auto run = [&](merge_mode mode) {
+        auto w = request_writer::create(test::make_spec(t, f), test::legacy_credentials(), mode);
+        EXPECT_TRUE(w) << (w ? "" : w.error().message);
+        limits lim;
+        lim.recipients_per_message = 4;
+        auto b = batcher::create(*w, lim);
+        EXPECT_TRUE(b);
+        sent s;
+        for (auto& r : rows) EXPECT_TRUE(b->add(r.view()));
+        b->flush();
+        while (b->ready()) s.requests.push_back(b->take());
+        for (const auto& r : s.requests) {
+            wire_model m(r.body);
+            s.messages += m.messages;
+            for (auto& e : m.emails) s.emails.push_back(std::move(e));
+        }
+        return s;
+    };
+    const auto local = run(merge_mode::local);
+    const auto server = run(merge_mode::server);
+    expect_same_emails(local, server);
+    ASSERT_EQ(server.requests.size(), 1U);
+    EXPECT_EQ(server.messages, 3U);
+    const auto& body = server.requests[0].body;
+    // c0..c63: 4 rows of the first message, its Global (empty), the Global
+    // of the other two, and row 7's own absent c3.
+    EXPECT_EQ(count(body, "{\"Field\":\"c10\""), 4U + 1 + 2) << body;
+    EXPECT_EQ(count(body, "{\"Field\":\"c3\""), 4U + 1 + 2 + 1) << body;
+    // c64..c69 are never shared: in all 12 rows and the first Global only.
+    EXPECT_EQ(count(body, "{\"Field\":\"c66\""), 12U + 3) << body;
+}
+
 }  // namespace
 }  // namespace salvo::injection

@@ -248,6 +248,11 @@ class request_writer {
         std::string text;  // `,{"Field":…,"Value":…}`
     };
     std::vector<global_entry> global_entries_;
+    // Whether a message sharing `in_global` writes g's field's shared value
+    // instead of g (only the first 64 row fields can be shared).
+    [[nodiscard]] static bool shared_global(const global_entry& g, share_mask in_global) noexcept {
+        return g.row_field >= 0 && g.row_field < 64 && ((in_global >> g.row_field) & 1) != 0;
+    }
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;
     // Rows that would make the server refuse a whole merge message (or a

@@ -174,7 +174,7 @@ TEST(RoundTrip, AValueSharedInTheGlobalDeliversWhatLocalModeDelivers) {
     ASSERT_TRUE(srv);
     salvo::test::http_client client(srv->port());
     std::uint64_t next_number = 0;
-    sender send{client, next_number, {}};
+    response_reader reader;
     test::spec_text t;
     t.subject = "News for %%company%%";
     t.text = "Hi %%first|there%% at %%company|nowhere%% (%%plan%%)";
@@ -222,7 +222,7 @@ TEST(RoundTrip, AValueSharedInTheGlobalDeliversWhatLocalModeDelivers) {
                 numbers.push_back(++next_number);
                 const auto reply = client.post(req.body, {});
                 EXPECT_FALSE(reply.error) << reply.error.message();
-                const auto& v = send.reader.read(reply.status, reply.body, req);
+                const auto& v = reader.read(reply.status, reply.body, req);
                 EXPECT_EQ(v.request_fate, api_result::accepted) << v.detail << "\n" << req.body;
                 b->recycle(std::move(req));
             }

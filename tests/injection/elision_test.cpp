@@ -59,9 +59,9 @@ struct sent {
     std::size_t bytes = 0;
 };
 
-sent send(merge_mode mode, std::vector<owned_recipient>& rows, limits lim = {},
-          const spec_text& t = newsletter()) {
-    auto b = batcher::create(make(mode, t), lim);
+sent send(std::shared_ptr<const request_writer> w, std::vector<owned_recipient>& rows,
+          limits lim = {}) {
+    auto b = batcher::create(std::move(w), lim);
     EXPECT_TRUE(b);
     sent s;
     const auto drain = [&] {
@@ -81,6 +81,11 @@ sent send(merge_mode mode, std::vector<owned_recipient>& rows, limits lim = {},
         for (auto& e : m.emails) s.emails.push_back(std::move(e));
     }
     return s;
+}
+
+sent send(merge_mode mode, std::vector<owned_recipient>& rows, limits lim = {},
+          const spec_text& t = newsletter()) {
+    return send(make(mode, t), rows, lim);
 }
 
 std::size_t count(const std::string& body, const std::string& what) {
@@ -266,22 +271,8 @@ TEST(Elision, TheAddressInHtmlIsLeftOutForDeliveryAddress) {
     trimmed.address = "other@example.com";  // the row's column is not the address sent
     EXPECT_EQ(w->equal_fields(trimmed.view()), 0U);
 
-    const auto send_with = [&](merge_mode mode) {
-        auto b = batcher::create(writer(mode), limits{});
-        EXPECT_TRUE(b);
-        sent s;
-        for (auto& r : rows) EXPECT_TRUE(b->add(r.view()));
-        b->flush();
-        while (b->ready()) s.requests.push_back(b->take());
-        for (const auto& r : s.requests) {
-            wire_model m(r.body);
-            s.messages += m.messages;
-            for (auto& e : m.emails) s.emails.push_back(std::move(e));
-        }
-        return s;
-    };
-    const auto local = send_with(merge_mode::local);
-    const auto server = send_with(merge_mode::server);
+    const auto local = send(writer(merge_mode::local), rows);
+    const auto server = send(writer(merge_mode::server), rows);
     expect_same_emails(local, server);
     ASSERT_EQ(server.requests.size(), 1U);
     EXPECT_EQ(server.messages, 2U) << "rows 0-3 without the field, rows 4-5 with it";
@@ -321,18 +312,7 @@ TEST(Elision, SharedValuesCoverTheFirst64RowFieldsOfAWideTemplate) {
         EXPECT_TRUE(w) << (w ? "" : w.error().message);
         limits lim;
         lim.recipients_per_message = 4;
-        auto b = batcher::create(*w, lim);
-        EXPECT_TRUE(b);
-        sent s;
-        for (auto& r : rows) EXPECT_TRUE(b->add(r.view()));
-        b->flush();
-        while (b->ready()) s.requests.push_back(b->take());
-        for (const auto& r : s.requests) {
-            wire_model m(r.body);
-            s.messages += m.messages;
-            for (auto& e : m.emails) s.emails.push_back(std::move(e));
-        }
-        return s;
+        return w ? send(*w, rows, lim) : sent{};
     };
     const auto local = run(merge_mode::local);
     const auto server = run(merge_mode::server);

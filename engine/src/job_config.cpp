@@ -512,8 +512,8 @@ constexpr key_doc key_docs[] = {
      "`invalid`: a row whose used field is empty and has no fallback is `invalid` instead of "
      "rendered empty."},
     {"dedupe", "`true`",
-     "A repeated address (domain without case) is `duplicate`. Costs 7-10 bytes of memory a "
-     "distinct address (72 MB for 10 M) and writes each address once to an unlinked file in "
+     "A repeated address (domain without case) is `duplicate`. Costs 6-10 bytes of memory a "
+     "distinct address (65-72 MB for 10 M) and writes each address once to an unlinked file in "
      "`$TMPDIR` (default `/tmp`), about 40 bytes an address: point `TMPDIR` at a disk with room "
      "for it, not at a tmpfs, for large lists."},
     {"suppression", "none",

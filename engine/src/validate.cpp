@@ -370,8 +370,8 @@ void validator::prepare(const chunk& c) {
         // A shard keeps about 1/N of the addresses.
         const std::uint64_t shards = std::max<std::uint32_t>(1, shard_count_);
         const std::uint64_t rows = input_bytes_ / per_row / shards;
-        seen_->reserve(static_cast<std::size_t>(
-            std::min<std::uint64_t>(rows, std::uint64_t{1} << 31)));
+        seen_->reserve(
+            static_cast<std::size_t>(std::min<std::uint64_t>(rows, std::uint64_t{1} << 31)));
     }
     for (std::size_t i = 0; i < c.size(); ++i) {
         const auto values = c.values(i);

@@ -118,6 +118,7 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
     const auto mark = body.size();
     const bool opened = server && !open_message_;
     request_writer::share_mask row_varied = 0;
+    request_writer::share_mask same = 0;  // of values_.fields, those r holds as kept
     std::optional<error_info> e;
     if (!server) {
         e = writer_->append_message(body, r, current_.messages == 0);
@@ -130,10 +131,11 @@ std::optional<error_info> batcher::try_add(const recipient& r, placement& where,
             writer_->open_merge_message(body, current_.messages == 0, left_out_);
             open_message_ = true;
             rows_ = 0;
+            same = values_.fields;  // kept from this row
         } else {
-            row_varied = writer_->differing(r, values_);
+            same = writer_->compare_values(r, values_, row_varied);
         }
-        e = writer_->append_row(body, r, rows_ == 0, left_out_, &values_);
+        e = writer_->append_row(body, r, rows_ == 0, left_out_, values_.in_global, same);
     }
     const auto undo = [&] {
         body.resize(mark);

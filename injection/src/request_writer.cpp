@@ -539,7 +539,7 @@ void request_writer::keep_values(const recipient& r, field_mask left_out, share_
         if (s.header && merge::has_line_break(v)) continue;
         m.fields |= share_mask{1} << k;
         m.raw[k].assign(v);
-        if (((in_global >> k) & 1) == 0) continue;
+        if (!has(in_global, k)) continue;
         m.in_global |= share_mask{1} << k;
         m.globals.append(opener_pool_, s.opener_offset, s.opener_size);
         append_fast(m.globals, s.kind, v);
@@ -551,25 +551,19 @@ void request_writer::keep_values(const recipient& r, field_mask left_out, share_
         if (shared_global(g, m.in_global)) m.tail_bytes -= g.text.size();
 }
 
-request_writer::share_mask request_writer::differing(const recipient& r,
-                                                     const message_values& m) const noexcept {
-    share_mask d = 0;
+request_writer::share_mask request_writer::compare_values(const recipient& r,
+                                                          const message_values& m,
+                                                          share_mask& differing) const noexcept {
+    share_mask same = 0;
+    differing = 0;
     for (share_mask f = m.fields; f != 0; f &= f - 1) {
         const auto k = static_cast<std::size_t>(std::countr_zero(f));
         const auto column = row_steps_[k].column;
-        if (column < r.row.size() && !merge::is_absent(r.row[column]) && !r.row[column].empty() &&
-            r.row[column] != m.raw[k])
-            d |= share_mask{1} << k;
+        if (column >= r.row.size() || merge::is_absent(r.row[column]) || r.row[column].empty())
+            continue;  // carries its own, and does not count against the field
+        (r.row[column] == m.raw[k] ? same : differing) |= share_mask{1} << k;
     }
-    return d;
-}
-
-[[gnu::always_inline]] inline bool request_writer::shared_same(
-    std::size_t k, const recipient& r, const message_values* values) const noexcept {
-    if (values == nullptr || k >= 64 || ((values->in_global >> k) & 1) == 0) return false;
-    const auto column = row_steps_[k].column;
-    return column < r.row.size() && !merge::is_absent(r.row[column]) &&
-           r.row[column] == values->raw[k];
+    return same;
 }
 
 void request_writer::close_merge_message(std::string& body, const message_values* values) const {
@@ -607,7 +601,8 @@ void request_writer::open_merge_message(std::string& body, bool first, field_mas
 }
 
 bool request_writer::append_fast_row(std::string& body, const recipient& r, bool first,
-                                     field_mask left_out, const message_values* values) const {
+                                     field_mask left_out, share_mask in_global,
+                                     share_mask same) const {
     // The size is bounded first, and the row is then written with raw
     // stores into one grow of the body: no capacity check or terminator a
     // piece, and the constant pieces are copied in fixed-size moves.
@@ -616,18 +611,18 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
     constexpr std::string_view close = "\"}";
     std::size_t bound = head.size() + middle.size() + close.size() + 1 +
                         merge::max_escaped_growth * (r.address.size() + r.name.size());
-    const share_mask in_global = values != nullptr ? values->in_global : 0;
+    const share_mask shared = in_global & same;  // left out: the Global says it
     for (std::size_t k = 0; k < row_steps_.size(); ++k) {
         const row_step& s = row_steps_[k];
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
-        if (shared_same(k, r, values)) continue;
+        if (has(shared, k)) continue;
         std::size_t value_bound = 0;
         std::string_view v;
         switch (value_of(s, r, v)) {
             case row_value::global:
                 // The message's Global holds another row's value: this row
                 // writes the field's own Global value.
-                if (k >= 64 || ((in_global >> k) & 1) == 0) continue;
+                if (!has(in_global, k)) continue;
                 value_bound = s.global_size;
                 break;
             case row_value::absent:
@@ -666,11 +661,10 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         for (std::size_t k = 0; k < row_steps_.size(); ++k) {
             const row_step& s = row_steps_[k];
             if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
-            if (shared_same(k, r, values)) continue;
+            if (has(shared, k)) continue;
             std::string_view v;
             const row_value what = value_of(s, r, v);
-            const bool own_global =
-                what == row_value::global && k < 64 && ((in_global >> k) & 1) != 0;
+            const bool own_global = what == row_value::global && has(in_global, k);
             if (what == row_value::global && !own_global) continue;
             for (std::uint32_t i = 0; i < s.opener_size; i += opener_block)
                 std::memcpy(p + i, pool + s.opener_offset + i, opener_block);
@@ -715,11 +709,10 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
 
 std::optional<error_info> request_writer::append_row(std::string& body, const recipient& r,
                                                      bool first, field_mask left_out,
-                                                     const message_values* values) const {
+                                                     share_mask in_global, share_mask same) const {
     if (auto e = check_line_breaks(r)) return e;
     if (auto e = preflight(r, body)) return e;
-    if (append_fast_row(body, r, first, left_out, values)) return std::nullopt;
-    const share_mask in_global = values != nullptr ? values->in_global : 0;
+    if (append_fast_row(body, r, first, left_out, in_global, same)) return std::nullopt;
     const auto mark = body.size();
     body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv
                   : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv;
@@ -733,12 +726,12 @@ std::optional<error_info> request_writer::append_row(std::string& body, const re
     for (std::size_t k = 0; k < row_steps_.size(); ++k) {
         const row_step& s = row_steps_[k];
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
-        if (shared_same(k, r, values)) continue;
+        if (has(in_global & same, k)) continue;
         const auto& f = merge_fields_[row_fields_[k]];
         std::string_view v;
         const row_value what = value_of(s, r, v);
         if (what == row_value::global) {
-            if (k >= 64 || ((in_global >> k) & 1) == 0) continue;
+            if (!has(in_global, k)) continue;
             // The message's Global holds another row's value.
             body += std::string_view(opener_pool_).substr(s.opener_offset, s.opener_size);
             body += std::string_view(rendered_pool_).substr(s.global_offset, s.global_size);

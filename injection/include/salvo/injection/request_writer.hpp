@@ -108,21 +108,25 @@ class request_writer {
     /// leave out (`left_out`), and puts those of `in_global` in the Global.
     void keep_values(const recipient& r, field_mask left_out, share_mask among,
                      share_mask in_global, message_values& m) const;
-    /// Of m.fields, those `r` holds a different, present and not empty,
-    /// value of.
-    [[nodiscard]] share_mask differing(const recipient& r, const message_values& m) const noexcept;
+    /// Of m.fields, those whose value in `r` is the kept one; sets
+    /// `differing` to those `r` holds another present, not empty, value of.
+    /// One pass a row: the batcher counts the second, append_row() leaves
+    /// the first out.
+    [[nodiscard]] share_mask compare_values(const recipient& r, const message_values& m,
+                                            share_mask& differing) const noexcept;
 
     /// server mode: opens a merge message (everything up to the first row)
     /// whose rows leave out `left_out` (its templates name the earlier
     /// fields instead).
     void open_merge_message(std::string& body, bool first, field_mask left_out = 0) const;
     /// server mode: appends `r` as one PerMessage row, without the fields of
-    /// `left_out` (which must be within equal_fields(r)), nor those of
-    /// `values->in_global` whose value `r` holds the same. Errors as
-    /// append_message.
-    [[nodiscard]] std::optional<error_info> append_row(
-        std::string& body, const recipient& r, bool first, field_mask left_out = 0,
-        const message_values* values = nullptr) const;
+    /// `left_out` (which must be within equal_fields(r)), nor those of the
+    /// message's Global (`in_global`, message_values::in_global) whose value
+    /// `r` holds (`same`, from compare_values()). Errors as append_message.
+    [[nodiscard]] std::optional<error_info> append_row(std::string& body, const recipient& r,
+                                                       bool first, field_mask left_out = 0,
+                                                       share_mask in_global = 0,
+                                                       share_mask same = 0) const;
     /// server mode: closes the message (PerMessage, Global), whose Global
     /// carries `values->in_global`.
     void close_merge_message(std::string& body, const message_values* values = nullptr) const;
@@ -234,11 +238,12 @@ class request_writer {
     // append_row for a row whose every sent field takes its fast path:
     // false (nothing written) when one does not.
     [[nodiscard]] bool append_fast_row(std::string& body, const recipient& r, bool first,
-                                       field_mask left_out, const message_values* values) const;
-    // Whether row field k is left out of `r`'s row: left out for a twin, or
-    // shared by the message with the same value.
-    [[nodiscard]] bool shared_same(std::size_t k, const recipient& r,
-                                   const message_values* values) const noexcept;
+                                       field_mask left_out, share_mask in_global,
+                                       share_mask same) const;
+    // Bit k of a share_mask (row fields past the 64th are never shared).
+    [[nodiscard]] static bool has(share_mask m, std::size_t k) noexcept {
+        return k < 64 && ((m >> k) & 1) != 0;
+    }
     share_mask sharable_mask_ = 0;
     // The Global's entries after RecipientName, one per field with a Global,
     // and the row field each belongs to (or -1): a message sharing that
@@ -251,7 +256,7 @@ class request_writer {
     // Whether a message sharing `in_global` writes g's field's shared value
     // instead of g (only the first 64 row fields can be shared).
     [[nodiscard]] static bool shared_global(const global_entry& g, share_mask in_global) noexcept {
-        return g.row_field >= 0 && g.row_field < 64 && ((in_global >> g.row_field) & 1) != 0;
+        return g.row_field >= 0 && has(in_global, static_cast<std::size_t>(g.row_field));
     }
     static void append_fast(std::string& body, fast_kind kind, std::string_view v);
     std::string lowered_subject_;

@@ -3,9 +3,14 @@
 
 #include <fmt/core.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <vector>
 
 namespace salvo::cli {
 namespace fs = std::filesystem;
@@ -114,30 +119,80 @@ void progress_display::finish() {
     }
 }
 
+namespace {
+
+// Line breaks in `n` bytes of `f` from `offset`; nullopt on a read error.
+std::optional<std::uint64_t> count_lines(int fd, std::uint64_t offset, std::uint64_t n,
+                                         char& last) {
+    std::vector<char> buf(std::size_t{1} << 16);
+    std::uint64_t lines = 0;
+    while (n > 0) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, buf.size()));
+        const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
+        if (got < 0) return std::nullopt;
+        if (got == 0) break;
+        const char* p = buf.data();
+        const char* const end = p + got;
+        while ((p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))))
+            ++lines, ++p;
+        last = end[-1];
+        offset += static_cast<std::uint64_t>(got);
+        n -= static_cast<std::uint64_t>(got);
+    }
+    return lines;
+}
+
+}  // namespace
+
 std::optional<std::uint64_t> estimate_rows(const engine::job_config& job) {
     const auto& p = job.recipients.path;
     if (p.empty() || p == "-" || p.extension() == ".gz") return std::nullopt;
-    std::error_code ec;
-    const auto size = fs::file_size(p, ec);
-    if (ec || size > (std::uintmax_t{1} << 30)) return std::nullopt;
-    std::FILE* f = std::fopen(p.c_str(), "rb");
-    if (!f) return std::nullopt;
-    std::uint64_t lines = 0;
-    char last = '\n';
-    char buf[1 << 16];
-    for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) {
-        lines += static_cast<std::uint64_t>(std::count(buf, buf + got, '\n'));
-        last = buf[got - 1];
-    }
-    std::fclose(f);
-    if (last != '\n') ++lines;
     const std::string ext = p.extension().string();
     const bool csv = job.recipients.format == "csv" || job.recipients.format == "tsv" ||
                      (job.recipients.format.empty() && (ext == ".csv" || ext == ".tsv"));
-    if (!csv) {
-        if (job.recipients.format == "json" || ext == ".json") return std::nullopt;
-        return lines;
+    if (!csv && (job.recipients.format == "json" || ext == ".json")) return std::nullopt;
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return std::nullopt;
     }
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    // A file up to 16 MiB is counted whole. A bigger one by samples: 16
+    // windows of 256 KiB spread over it give the mean line length, and the
+    // size gives the count (within a few percent on real lists, enough for
+    // an ETA). Counting a 10 M-row file whole took a quarter of a second
+    // before the first request.
+    constexpr std::uint64_t whole = std::uint64_t{16} << 20;
+    constexpr std::uint64_t window = std::uint64_t{256} << 10;
+    constexpr std::uint64_t windows = 16;
+    std::uint64_t lines = 0;
+    char last = '\n';
+    if (size <= whole) {
+        const auto n = count_lines(fd, 0, size, last);
+        ::close(fd);
+        if (!n) return std::nullopt;
+        lines = *n;
+        if (size > 0 && last != '\n') ++lines;
+    } else {
+        std::uint64_t sampled = 0;
+        for (std::uint64_t i = 0; i < windows; ++i) {
+            const std::uint64_t at = (size - window) / (windows - 1) * i;
+            const auto n = count_lines(fd, at, window, last);
+            if (!n) {
+                ::close(fd);
+                return std::nullopt;
+            }
+            sampled += *n;
+        }
+        ::close(fd);
+        if (sampled == 0) return std::nullopt;  // one huge line: no estimate
+        lines = static_cast<std::uint64_t>(static_cast<double>(size) *
+                                           static_cast<double>(sampled) /
+                                           static_cast<double>(windows * window));
+    }
+    if (!csv) return lines;
     return lines > 0 ? lines - 1 : 0;
 }
 

@@ -46,7 +46,8 @@ class progress_display {
 };
 
 /// A rough row count for the ETA: lines of a plain CSV/NDJSON file (minus
-/// the header for CSV); empty for gzip, standard input or big files.
+/// the header for CSV), counted whole up to 16 MiB and estimated from
+/// samples above; empty for gzip, JSON arrays and standard input.
 [[nodiscard]] std::optional<std::uint64_t> estimate_rows(const engine::job_config& job);
 
 }  // namespace salvo::cli

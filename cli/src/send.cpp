@@ -244,8 +244,8 @@ int run_send(const send_args& a) {
         cfg->api_key_file.empty() ? "the environment variable " + cfg->api_key_env
                                   : cfg->api_key_file.string() + " (api_key_file)",
         cfg->server_id, a.job_file.string());
-    // Counting the input's lines for the ETA is a pass over the whole file:
-    // only when a progress line will show it.
+    // Counting the input's lines for the ETA reads the file (samples of a
+    // big one): only when a progress line will show it.
     progress_display display(
         a.progress, a.progress == progress_mode::none ? std::nullopt : estimate_rows(*cfg));
     std::mutex display_mutex;

@@ -160,6 +160,10 @@ struct job::impl {
     std::optional<std::size_t> name_column;
     std::size_t email_column = 0;
     std::optional<merge::compiled_template> message_id;  // for results lines
+    // When the MessageId is a literal then the address (the default,
+    // `<mailing_id>-%%email%%`): that literal, unescaped. A row's MessageId
+    // is then it and the address, without the template engine.
+    std::optional<std::string> message_id_prefix;
     // One-click tokens (unsubscribe.secret_env): the secret, the MailingId
     // they name, their expiry day (0: never). Empty secret: no token field.
     std::string unsubscribe_secret, token_mailing_id;

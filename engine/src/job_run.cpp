@@ -400,7 +400,12 @@ std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection
             w->early.emplace_back(i, o);
             continue;
         }
-        if (message_id) {
+        if (message_id_prefix) {
+            const auto at = static_cast<std::uint32_t>(w->message_ids.size());
+            w->message_ids += *message_id_prefix;
+            w->message_ids += r.address;
+            w->message_id_spans[i] = {at, static_cast<std::uint32_t>(w->message_ids.size() - at)};
+        } else if (message_id) {
             expanded.clear();
             if (!message_id->expand(values, expanded)) {
                 const auto at = static_cast<std::uint32_t>(w->message_ids.size());

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include <salvo/engine/campaign.hpp>
+#include <salvo/merge/escape.hpp>
 
 #include <zlib.h>
 
@@ -58,6 +59,33 @@ bool move_aside(const fs::path& p, std::string& error) {
     }
     error = "too many old copies of " + p.string();
     return false;
+}
+
+// When `t` renders a literal then the address column's value (the
+// default MessageId, `<mailing_id>-%%email%%`), that literal, unescaped;
+// checked on sample addresses against what the template renders, as the
+// render stage would read it.
+std::optional<std::string> address_suffixed(const merge::compiled_template& t,
+                                            std::size_t email_column) {
+    const auto& segs = t.segments();
+    if (segs.size() != 2 || !segs[0].is_literal || segs[1].is_literal) return std::nullopt;
+    const auto& f = segs[1].field;
+    if (f.column != email_column || f.has_fallback || f.mod != merge::modifier::none)
+        return std::nullopt;
+    std::optional<std::string> prefix;
+    std::vector<std::string_view> row(email_column + 1);
+    std::string escaped, plain;
+    for (const std::string_view address : {"a@example.com", "Q.o+\"x\"@b-c.example"}) {
+        row[email_column] = address;
+        escaped.clear();
+        plain.clear();
+        if (t.expand(row, escaped) || !merge::json_unescape(escaped, plain)) return std::nullopt;
+        if (plain.size() < address.size() || !plain.ends_with(address)) return std::nullopt;
+        plain.resize(plain.size() - address.size());
+        if (prefix && *prefix != plain) return std::nullopt;
+        prefix = plain;
+    }
+    return prefix;
 }
 
 }  // namespace
@@ -130,7 +158,10 @@ boost::system::result<std::unique_ptr<job>, run_error> job::create(
     // Templates, compiled once against the source's columns and the Globals.
     auto compiled = compile_message(cfg, p->source->keys());
     if (!compiled) return compiled.error();
-    if (compiled->spec.message_id) p->message_id = *compiled->spec.message_id;
+    if (compiled->spec.message_id) {
+        p->message_id = *compiled->spec.message_id;
+        p->message_id_prefix = address_suffixed(*p->message_id, p->email_column);
+    }
     if (!cfg.unsubscribe.secret_env.empty()) {
         const char* secret = std::getenv(cfg.unsubscribe.secret_env.c_str());
         if (!secret || !*secret)

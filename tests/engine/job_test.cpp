@@ -564,6 +564,44 @@ TEST_F(JobTest, ShardsDecideEveryRowOnceWithUniqueMessageIds) {
     EXPECT_EQ(deliveries().size(), message_ids.size());
 }
 
+// A row's results line carries the MessageId its delivered email carried:
+// the default one (the MailingId, '-', the address), which the render
+// stage writes without the template engine, and a template of its own.
+TEST_F(JobTest, TheResultsMessageIdIsTheOneTheEmailCarried) {
+    constexpr std::size_t rows = 300;
+    write_recipients(rows);
+    for (const std::string merge : {"local", "server"}) {
+        for (const std::string id : {"", "id-%%code:url%%-%%email%%"}) {
+            SCOPED_TRACE(merge + " MessageId '" + id + "'");
+            start_emulator();
+            std::vector<std::string> extra = {"message.mailing_id=nov",
+                                              "journal=journal-" + merge + id.substr(0, 2)};
+            extra.push_back("results=results-" + merge + id.substr(0, 2) + ".ndjson");
+            if (!id.empty()) extra.push_back("message.message_id=" + id);
+            const auto c = config(merge, extra);
+            const auto r = run_job(c);
+            ASSERT_EQ(r.status, job_status::finished);
+            std::map<std::string, std::string> carried;  // by address
+            for (const auto& e : emulator_->recorded()) carried[e.to] = e.message_id;
+            std::size_t accepted = 0;
+            std::ifstream in(c.results);
+            for (std::string line; std::getline(in, line);) {
+                if (field_of(line, "status") != "accepted") continue;
+                ++accepted;
+                const auto email = field_of(line, "email");
+                ASSERT_TRUE(carried.count(email)) << email;
+                const std::string want =
+                    id.empty() ? "nov-" + email
+                               : "id-c%20" + email.substr(4, email.find('@') - 4) + "-" + email;
+                EXPECT_EQ(field_of(line, "message_id"), want) << line;
+                EXPECT_EQ(carried[email], want) << email;
+            }
+            EXPECT_EQ(accepted, carried.size());
+            EXPECT_GT(accepted, rows * 9 / 10);
+        }
+    }
+}
+
 TEST_F(JobTest, AJournalOfAnotherShardOrAnotherCountIsRefused) {
     write_recipients(100);
     start_emulator();

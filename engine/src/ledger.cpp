@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 
 namespace salvo::engine {
 
@@ -83,28 +84,52 @@ std::optional<fate> parse_fate(std::string_view s) noexcept {
 }
 
 void append_results_line(std::string& out, const row_outcome& o) {
-    const auto add_string = [&](std::string_view key, std::string_view value) {
-        out += ",\"";
-        out += key;
-        out += "\":\"";
-        merge::append_json_escaped(out, value);
-        out += '"';
+    // Written once a row, by the recorder: bounded first, then written with
+    // raw stores into one grow of `out` (no capacity check a piece, no
+    // temporary strings for the numbers).
+    const std::string_view status = to_string(o.status);
+    const std::size_t bound = 192 + status.size() +
+                              merge::max_escaped_growth * (o.email.size() + o.code.size() +
+                                                           o.error.size() + o.message_id.size());
+    const auto write = [&](char* p) {
+        const auto put = [&p](std::string_view s) {
+            std::memcpy(p, s.data(), s.size());
+            p += s.size();
+        };
+        const auto number = [&p](std::uint64_t v) { p = std::to_chars(p, p + 20, v).ptr; };
+        const auto string = [&](std::string_view key, std::string_view value) {
+            put(key);
+            p = merge::write_json_escaped(p, value);
+            *p++ = '"';
+        };
+        put("{\"row\":");
+        number(o.row);
+        put(",\"line\":");
+        number(o.line);
+        string(",\"email\":\"", o.email);
+        put(",\"status\":\"");
+        put(status);  // a fixed word: nothing to escape
+        *p++ = '"';
+        if (!o.code.empty()) string(",\"code\":\"", o.code);
+        if (!o.error.empty()) string(",\"error\":\"", o.error);
+        if (o.attempts > 0) {
+            put(",\"attempts\":");
+            number(o.attempts);
+        }
+        if (!o.message_id.empty()) string(",\"message_id\":\"", o.message_id);
+        if (o.ambiguous) put(",\"ambiguous\":true");
+        put("}\n");
+        return p;
     };
-    out += "{\"row\":";
-    out += std::to_string(o.row);
-    out += ",\"line\":";
-    out += std::to_string(o.line);
-    add_string("email", o.email);
-    add_string("status", to_string(o.status));
-    if (!o.code.empty()) add_string("code", o.code);
-    if (!o.error.empty()) add_string("error", o.error);
-    if (o.attempts > 0) {
-        out += ",\"attempts\":";
-        out += std::to_string(o.attempts);
-    }
-    if (!o.message_id.empty()) add_string("message_id", o.message_id);
-    if (o.ambiguous) out += ",\"ambiguous\":true";
-    out += "}\n";
+    const std::size_t mark = out.size();
+#if defined(__cpp_lib_string_resize_and_overwrite)
+    out.resize_and_overwrite(mark + bound, [&](char* data, std::size_t) {
+        return static_cast<std::size_t>(write(data + mark) - data);
+    });
+#else
+    out.resize(mark + bound);
+    out.resize(static_cast<std::size_t>(write(out.data() + mark) - out.data()));
+#endif
 }
 
 std::string job_fingerprint::to_json() const {

@@ -101,6 +101,31 @@ TEST(ResultsLine, HasOnlyTheKeysThatApply) {
     amb.ambiguous = true;
     append_results_line(out, amb);
     EXPECT_NE(out.find(",\"ambiguous\":true}"), std::string::npos);
+    // The widest numbers, and values that escape to six bytes a byte, after
+    // a line already in the buffer: written whole, nothing past the bound.
+    out = "x";
+    const std::string email(40, '\x01'), code(30, '\x1f'), error(300, '"'), id(50, '\x02');
+    row_outcome wide;
+    wide.row = UINT64_MAX;
+    wide.line = UINT64_MAX;
+    wide.email = email;
+    wide.status = fate::unknown;
+    wide.code = code;
+    wide.error = error;
+    wide.attempts = UINT32_MAX;
+    wide.message_id = id;
+    wide.ambiguous = true;
+    append_results_line(out, wide);
+    std::string want = "x{\"row\":18446744073709551615,\"line\":18446744073709551615,\"email\":\"";
+    for (int i = 0; i < 40; ++i) want += "\\u0001";
+    want += "\",\"status\":\"unknown\",\"code\":\"";
+    for (int i = 0; i < 30; ++i) want += "\\u001F";
+    want += "\",\"error\":\"";
+    for (int i = 0; i < 300; ++i) want += "\\\"";
+    want += "\",\"attempts\":4294967295,\"message_id\":\"";
+    for (int i = 0; i < 50; ++i) want += "\\u0002";
+    want += "\",\"ambiguous\":true}\n";
+    EXPECT_EQ(out, want);
 }
 
 TEST_F(LedgerTest, FreshJobWritesOneLinePerRowAndReopensFinished) {

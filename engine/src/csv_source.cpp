@@ -87,7 +87,9 @@ class csv_source final : public recipient_source {
     std::size_t limit_ = 0;
     std::uint64_t line_ = 1;
     std::uint64_t next_row_ = 1;
-    std::vector<std::string_view> tmp_;  // values of the record being read
+    // The values of the record being read: the header's in tmp_, a row's
+    // in the chunk (tmp_data_ is chunk::next_row_slots()).
+    std::vector<std::string_view> tmp_;
     std::string_view* tmp_data_ = nullptr;
     std::size_t tmp_size_ = 0;
     static constexpr std::size_t max_header_fields = 16384;
@@ -133,9 +135,11 @@ inline void csv_source::finish(chunk& out, std::uint64_t line, std::size_t nf) {
         header_width_ = nf;
         return;
     }
-    out.add_row(next_row_++, line, tmp_data_, nf);
+    // The values were pushed in place, into the chunk's next row.
+    out.commit_row(next_row_++, line, nf);
     if (nf != ncols_) [[unlikely]]
         report_count(out, line, nf);
+    tmp_data_ = out.next_row_slots(tmp_size_);
 }
 
 void csv_source::report_count(chunk& out, std::uint64_t line, std::size_t nf) {
@@ -150,14 +154,18 @@ void csv_source::finish_bad(chunk& out, std::uint64_t line, std::size_t nf, std:
         header_bad_ = true;
         return;
     }
-    out.add_row(next_row_++, line, tmp_.data(), nf);
+    out.commit_row(next_row_++, line, nf);
     out.fail_last(errc::bad_quoting,
                   row_message(name_, next_row_ - 1, line, "{}: {}", field_label(nf), what));
+    tmp_data_ = out.next_row_slots(tmp_size_);
 }
 
 std::size_t csv_source::parse(chunk& out, const char* buf, std::size_t pos, std::size_t size,
                               bool eof) {
     const char d = delim_;
+    // A row's values go straight into the chunk's next row (the header's,
+    // into tmp_).
+    if (!header_) tmp_data_ = out.next_row_slots(tmp_size_);
     // Masks for a batch of blocks at a time: the vector kernel runs over
     // 4 KiB, then the state machine walks the set bits.
     constexpr std::size_t batch = 64;

@@ -5,6 +5,7 @@
 #include <salvo/engine/error.hpp>
 #include <salvo/merge/template.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -89,6 +90,23 @@ class chunk {
             return;
         }
         add_row_slow(row, line, values, n);
+    }
+    /// Room for the next row's values, written in place and then kept by
+    /// commit_row() (no copy a row): `n` slots at the end of the table.
+    /// Valid until a row is added another way or the table grows.
+    [[nodiscard]] std::string_view* next_row_slots(std::size_t n) {
+        if (nvalues_ + n > values_.size()) [[unlikely]]
+            values_.resize(std::max(values_.size() * 2, nvalues_ + n + 1024));
+        return values_.data() + nvalues_;
+    }
+    /// Appends the row whose first min(n, columns()) values were written
+    /// at next_row_slots() (asked for at least columns() of them); the rest
+    /// are absent.
+    void commit_row(std::uint64_t row, std::uint64_t line, std::size_t n) {
+        rows_.push_back(row_info{row, line, errc{}, {}});
+        if (n < columns_) [[unlikely]]
+            std::fill_n(values_.data() + nvalues_ + n, columns_ - n, std::string_view{});
+        nvalues_ += columns_;
     }
     /// Marks row `i` malformed; `message` is copied into the arena.
     void fail_row(std::size_t i, errc code, std::string_view message);

@@ -121,15 +121,7 @@ void append_results_line(std::string& out, const row_outcome& o) {
         put("}\n");
         return p;
     };
-    const std::size_t mark = out.size();
-#if defined(__cpp_lib_string_resize_and_overwrite)
-    out.resize_and_overwrite(mark + bound, [&](char* data, std::size_t) {
-        return static_cast<std::size_t>(write(data + mark) - data);
-    });
-#else
-    out.resize(mark + bound);
-    out.resize(static_cast<std::size_t>(write(out.data() + mark) - out.data()));
-#endif
+    merge::append_written(out, bound, write);
 }
 
 std::string job_fingerprint::to_json() const {

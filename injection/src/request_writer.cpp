@@ -695,15 +695,7 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         *p++ = ']';
         return p;
     };
-    const std::size_t mark = body.size();
-#if defined(__cpp_lib_string_resize_and_overwrite)
-    body.resize_and_overwrite(mark + bound, [&](char* data, std::size_t) {
-        return static_cast<std::size_t>(write(data + mark) - data);
-    });
-#else
-    body.resize(mark + bound);
-    body.resize(static_cast<std::size_t>(write(body.data() + mark) - body.data()));
-#endif
+    merge::append_written(body, bound, write);
     return true;
 }
 

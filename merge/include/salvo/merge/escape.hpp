@@ -34,6 +34,23 @@ char* write_json_escaped(char* dst, std::string_view in) noexcept;
 char* write_html_json_escaped(char* dst, std::string_view in) noexcept;
 char* write_url_encoded(char* dst, std::string_view in) noexcept;
 
+/// Appends to `out` what `write(char* at)` writes at `at` (at most `bound`
+/// bytes; it returns the end of what it wrote): one grow of the string and
+/// then raw stores, no capacity check a piece. Where the standard library
+/// has resize_and_overwrite (C++23) the grown bytes are not zero-filled.
+template <typename Write>
+void append_written(std::string& out, std::size_t bound, Write&& write) {
+    const std::size_t mark = out.size();
+#if defined(__cpp_lib_string_resize_and_overwrite)
+    out.resize_and_overwrite(mark + bound, [&](char* data, std::size_t) {
+        return static_cast<std::size_t>(write(data + mark) - data);
+    });
+#else
+    out.resize(mark + bound);
+    out.resize(static_cast<std::size_t>(write(out.data() + mark) - out.data()));
+#endif
+}
+
 /// True when `in` holds a CR or an LF byte (the header-injection guard).
 [[nodiscard]] bool has_line_break(std::string_view in) noexcept;
 

@@ -121,7 +121,8 @@ void progress_display::finish() {
 
 namespace {
 
-// Line breaks in `n` bytes of `f` from `offset`; nullopt on a read error.
+// Line breaks in `n` bytes of `fd` from `offset` (the last byte read in
+// `last`); nullopt on a read error.
 std::optional<std::uint64_t> count_lines(int fd, std::uint64_t offset, std::uint64_t n,
                                          char& last) {
     std::vector<char> buf(std::size_t{1} << 16);
@@ -131,10 +132,12 @@ std::optional<std::uint64_t> count_lines(int fd, std::uint64_t offset, std::uint
         const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
         if (got < 0) return std::nullopt;
         if (got == 0) break;
-        const char* p = buf.data();
-        const char* const end = p + got;
-        while ((p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))))
-            ++lines, ++p;
+        const char* const end = buf.data() + got;
+        for (const char* p = buf.data();; ++p) {
+            p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+            if (p == nullptr) break;
+            ++lines;
+        }
         last = end[-1];
         offset += static_cast<std::uint64_t>(got);
         n -= static_cast<std::uint64_t>(got);
@@ -188,9 +191,9 @@ std::optional<std::uint64_t> estimate_rows(const engine::job_config& job) {
         }
         ::close(fd);
         if (sampled == 0) return std::nullopt;  // one huge line: no estimate
-        lines = static_cast<std::uint64_t>(static_cast<double>(size) *
-                                           static_cast<double>(sampled) /
-                                           static_cast<double>(windows * window));
+        lines =
+            static_cast<std::uint64_t>(static_cast<double>(size) * static_cast<double>(sampled) /
+                                       static_cast<double>(windows * window));
     }
     if (!csv) return lines;
     return lines > 0 ? lines - 1 : 0;

@@ -45,18 +45,27 @@ bool read_hex4(std::string_view in, std::size_t at, std::uint32_t& v) {
     return true;
 }
 
+// Grows `out` by the most `in` can escape to, lets `write` fill it and trims
+// it. The request writer escapes once per merge field of a server-mode row:
+// the grow must not zero-fill (append_written, with C++23's
+// resize_and_overwrite: this target is built as C++23).
+template <typename Writer>
+void append_escaped_with(std::string& out, std::string_view in, Writer write) {
+    append_written(out, in.size() * detail::max_expansion, [&](char* at) { return write(at, in); });
+}
+
 }  // namespace
 
 void append_json_escaped(std::string& out, std::string_view in) {
-    detail::append_with(out, in, detail::write_escaped<false>);
+    append_escaped_with(out, in, detail::write_escaped<false>);
 }
 
 void append_html_json_escaped(std::string& out, std::string_view in) {
-    detail::append_with(out, in, detail::write_escaped<true>);
+    append_escaped_with(out, in, detail::write_escaped<true>);
 }
 
 void append_url_encoded(std::string& out, std::string_view in) {
-    detail::append_with(out, in, detail::write_url_encoded);
+    append_escaped_with(out, in, detail::write_url_encoded);
 }
 
 static_assert(max_escaped_growth == detail::max_expansion);

@@ -214,23 +214,4 @@ inline char* write_url_encoded(char* p, std::string_view in) {
     return p;
 }
 
-/// Grows `out` by `in.size() * max_expansion`, lets `write` fill it, and
-/// trims it to what was written. The request writer calls these once per
-/// merge field of a server-mode row, so the grow must not zero-fill: with
-/// C++23's resize_and_overwrite (the merge target is built as C++23) it
-/// does not; the fallback resize() does.
-template <typename Writer>
-inline void append_with(std::string& out, std::string_view in, Writer write) {
-    const std::size_t start = out.size();
-#if defined(__cpp_lib_string_resize_and_overwrite)
-    out.resize_and_overwrite(start + in.size() * max_expansion, [&](char* data, std::size_t) {
-        return static_cast<std::size_t>(write(data + start, in) - data);
-    });
-#else
-    out.resize(start + in.size() * max_expansion);
-    char* const end = write(out.data() + start, in);
-    out.resize(static_cast<std::size_t>(end - out.data()));
-#endif
-}
-
 }  // namespace salvo::merge::detail

@@ -102,38 +102,53 @@ TEST(ClientHttp2, ManyStreamsShareOneConnection) {
 // and the client's HTTP/2 library closes them with REFUSED_STREAM. Those are
 // safe to send again: every request must end accepted exactly once, none
 // maybe-delivered.
+//
+// Whether a refused stream comes back to salvo or is resent by curl itself
+// depends on whether curl had passed any of its body on (curl cannot rewind
+// salvo's body): a matter of timing. A release build gives salvo 20-170
+// such streams a run; under ASan 4 runs in 40 gave it none. So the run is
+// repeated, with a new client, until salvo has retried one (at most six
+// runs), and every run must deliver each request exactly once.
 TEST(ClientHttp2, GoawayMidRunRetriesRefusedStreamsAndDeliversEachOnce) {
     salvo::test::temp_dir dir("salvo-h2");
     nginx_options no;
     no.keepalive_requests = 10;
     auto server = nginx_server::start(dir.path(), no);
-    auto o = h2_options(server);
-    o.max_in_flight = 64;
-    o.retry.max_attempts = 10;
-    client c(o);
     constexpr unsigned n = 300;
-    const auto results = send_all(c, server.url(), n);
+    constexpr unsigned max_runs = 6;
     unsigned retried = 0;
-    for (const auto& r : results) {
-        EXPECT_EQ(r.out.result, disposition::success)
-            << to_string(r.out.result) << ": " << r.out.message;
-        if (r.out.attempts > 1) ++retried;
+    std::size_t logged = 0;
+    for (unsigned run = 1; run <= max_runs && retried == 0; ++run) {
+        auto o = h2_options(server);
+        o.max_in_flight = 64;
+        o.retry.max_attempts = 10;
+        client c(o);
+        const auto results = send_all(c, server.url(), n);
+        for (const auto& r : results) {
+            EXPECT_EQ(r.out.result, disposition::success)
+                << "run " << run << ", " << to_string(r.out.result) << ": " << r.out.message;
+            if (r.out.attempts > 1) ++retried;
+        }
+        const auto seen = server.wait_for_requests(logged + n);
+        ASSERT_GE(seen.size(), logged);
+        std::set<std::uint64_t> connections;
+        unsigned ok = 0;
+        for (std::size_t i = logged; i < seen.size(); ++i) {
+            connections.insert(seen[i].connection);
+            if (seen[i].status == 200) ++ok;
+        }
+        EXPECT_EQ(ok, n) << "run " << run << ": each request processed exactly once";
+        EXPECT_EQ(seen.size() - logged, n) << "run " << run;
+        EXPECT_GE(connections.size(), n / no.keepalive_requests) << "run " << run;
+        logged = seen.size();
+        std::printf(
+            "GOAWAY run %u: %u requests, %zu connections at nginx, %u retried by salvo so far\n",
+            run, n, connections.size(), retried);
     }
-    const auto seen = server.wait_for_requests(n);
-    std::set<std::uint64_t> connections;
-    unsigned ok = 0;
-    for (const auto& s : seen) {
-        connections.insert(s.connection);
-        if (s.status == 200) ++ok;
-    }
-    EXPECT_EQ(ok, n) << "each request processed exactly once";
-    EXPECT_EQ(seen.size(), n);
-    EXPECT_GE(connections.size(), n / no.keepalive_requests);
     // Streams whose body had gone out were refused and sent again by salvo
     // (curl resends the others itself); without any the test shows nothing.
-    EXPECT_GT(retried, 0u) << "no stream was refused: the test did not exercise GOAWAY";
-    std::printf("GOAWAY run: %u requests, %zu connections at nginx, %u retried by salvo\n", n,
-                connections.size(), retried);
+    EXPECT_GT(retried, 0u) << "no stream was refused in " << max_runs
+                           << " runs: the test did not exercise GOAWAY";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <regex>
 #include <set>
 #include <string>
@@ -81,6 +82,9 @@ void send_over_http2(const std::string& mode) {
     }
     EXPECT_EQ(seen.size(), o.report.requests) << "each request processed once";
     EXPECT_GE(connections.size(), seen.size() / no.keepalive_requests);
+    std::printf("GOAWAY send (%s): %llu requests, %zu connections at nginx, %llu retries\n",
+                mode.c_str(), static_cast<unsigned long long>(o.report.requests),
+                connections.size(), static_cast<unsigned long long>(o.report.retries));
 }
 
 TEST(Http2Send, LocalMergeThroughGoawaysAcceptsEveryRowOnce) {

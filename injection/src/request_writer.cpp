@@ -392,19 +392,6 @@ bool same_name(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-// True when HTML escaping leaves `v` as JSON escaping does: none of
-// & < > " ' (a table lookup a byte; find_first_of calls memchr a byte).
-bool html_plain(std::string_view v) noexcept {
-    static constexpr auto special = [] {
-        std::array<bool, 256> t{};
-        for (const unsigned char c : std::string_view("&<>\"'")) t[c] = true;
-        return t;
-    }();
-    bool any = false;
-    for (const char c : v) any |= special[static_cast<unsigned char>(c)];
-    return !any;
-}
-
 }  // namespace
 
 // A row field can be left out of a message when an earlier row field reads
@@ -489,7 +476,8 @@ request_writer::field_mask request_writer::equal_fields(const recipient& r,
         }
         if (e.address && v != r.address) continue;
         if (e.header && merge::has_line_break(v)) continue;
-        if (e.needs_plain && !html_plain(v)) continue;
+        // HTML escaping leaves v as JSON escaping does.
+        if (e.needs_plain && merge::has_html_special(v)) continue;
         m |= field_mask{1} << b;
     }
     return m;
@@ -605,95 +593,109 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
                                      share_mask same) const {
     // The size is bounded first, and the row is then written with raw
     // stores into one grow of the body: no capacity check or terminator a
-    // piece, and the constant pieces are copied in fixed-size moves.
+    // piece, and the constant pieces are copied in fixed-size moves. The
+    // bounding pass notes what each field writes (at most 64 fields: a
+    // wider row takes the general path), so the writing pass neither asks
+    // value_of again nor re-reads the masks.
     constexpr std::string_view head = ",[{\"Field\":\"DeliveryAddress\",\"Value\":\"";
     constexpr std::string_view middle = "\"},{\"Field\":\"RecipientName\",\"Value\":\"";
     constexpr std::string_view close = "\"}";
+    struct piece {
+        const row_step* step;
+        const char* data;  // a rendering in rendered_pool_, or the row's value
+        std::uint32_t size;
+        bool present;  // data is the row's value, to be escaped by step->kind
+    };
+    const row_step* const steps = row_steps_.data();
+    const std::size_t n = row_steps_.size();
+    if (n > 64) return false;
+    piece plan[64];
+    std::size_t planned = 0;
+    const char* const rendered = rendered_pool_.data();
     std::size_t bound = head.size() + middle.size() + close.size() + 1 +
                         merge::max_escaped_growth * (r.address.size() + r.name.size());
     const share_mask shared = in_global & same;  // left out: the Global says it
-    for (std::size_t k = 0; k < row_steps_.size(); ++k) {
-        const row_step& s = row_steps_[k];
+    for (std::size_t k = 0; k < n; ++k) {
+        const row_step& s = steps[k];
         if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
-        if (has(shared, k)) continue;
-        std::size_t value_bound = 0;
+        if (((shared >> k) & 1) != 0) continue;
         std::string_view v;
+        piece& p = plan[planned];
+        p.step = &s;
+        p.present = false;
         switch (value_of(s, r, v)) {
             case row_value::global:
                 // The message's Global holds another row's value: this row
                 // writes the field's own Global value.
-                if (!has(in_global, k)) continue;
-                value_bound = s.global_size;
+                if (((in_global >> k) & 1) == 0) continue;
+                p.data = rendered + s.global_offset;
+                p.size = s.global_size;
                 break;
             case row_value::absent:
                 if (!s.absent_known) return false;
-                value_bound = s.absent_size;
+                p.data = rendered + s.absent_offset;
+                p.size = s.absent_size;
                 break;
             case row_value::empty:
                 if (!s.empty_known) return false;
-                value_bound = s.empty_size;
+                p.data = rendered + s.empty_offset;
+                p.size = s.empty_size;
                 break;
             case row_value::present:
                 if (s.kind == fast_kind::none || (s.header && merge::has_line_break(v)))
                     return false;
-                value_bound = merge::max_escaped_growth * v.size();
+                p.data = v.data();
+                p.size = static_cast<std::uint32_t>(v.size());
+                p.present = true;
+                bound += (merge::max_escaped_growth - 1) * v.size();
                 break;
         }
-        bound += s.opener_size + opener_block + close.size() + value_bound;
+        bound += s.opener_size + opener_block + close.size() + p.size;
+        ++planned;
     }
-    const auto write = [&](char* p) {
-        const auto put = [&p](std::string_view piece) {
-            std::memcpy(p, piece.data(), piece.size());
-            p += piece.size();
+    const auto write = [&](char* out) {
+        const auto put = [&out](std::string_view bytes) {
+            std::memcpy(out, bytes.data(), bytes.size());
+            out += bytes.size();
         };
         if (first)
             put(head.substr(1));
         else
             put(head);
-        p = merge::write_json_escaped(p, r.address);
+        out = merge::write_json_escaped(out, r.address);
         if (!r.name.empty()) {
             put(middle);
-            p = merge::write_json_escaped(p, r.name);
+            out = merge::write_json_escaped(out, r.name);
         }
         put(close);
-        const char* pool = opener_pool_.data();
-        const char* rendered = rendered_pool_.data();
-        for (std::size_t k = 0; k < row_steps_.size(); ++k) {
-            const row_step& s = row_steps_[k];
-            if (s.bit >= 0 && ((left_out >> s.bit) & 1) != 0) continue;
-            if (has(shared, k)) continue;
-            std::string_view v;
-            const row_value what = value_of(s, r, v);
-            const bool own_global = what == row_value::global && has(in_global, k);
-            if (what == row_value::global && !own_global) continue;
-            for (std::uint32_t i = 0; i < s.opener_size; i += opener_block)
-                std::memcpy(p + i, pool + s.opener_offset + i, opener_block);
-            p += s.opener_size;
-            if (what != row_value::present) {
-                const auto [at, size] = own_global ? std::pair{s.global_offset, s.global_size}
-                                        : what == row_value::absent
-                                            ? std::pair{s.absent_offset, s.absent_size}
-                                            : std::pair{s.empty_offset, s.empty_size};
-                if (size != 0) std::memcpy(p, rendered + at, size);
-                p += size;
-                put(close);
-                continue;
-            }
-            switch (s.kind) {
-                case fast_kind::html:
-                    p = merge::write_html_json_escaped(p, v);
-                    break;
-                case fast_kind::url:
-                    p = merge::write_url_encoded(p, v);
-                    break;
-                default:
-                    p = merge::write_json_escaped(p, v);
-                    break;
+        const char* const pool = opener_pool_.data();
+        for (std::size_t i = 0; i < planned; ++i) {
+            const piece& p = plan[i];
+            const row_step& s = *p.step;
+            for (std::uint32_t j = 0; j < s.opener_size; j += opener_block)
+                std::memcpy(out + j, pool + s.opener_offset + j, opener_block);
+            out += s.opener_size;
+            const std::string_view v(p.data, p.size);
+            if (!p.present) {
+                if (p.size != 0) std::memcpy(out, p.data, p.size);
+                out += p.size;
+            } else {
+                switch (s.kind) {
+                    case fast_kind::html:
+                        out = merge::write_html_json_escaped(out, v);
+                        break;
+                    case fast_kind::url:
+                        out = merge::write_url_encoded(out, v);
+                        break;
+                    default:
+                        out = merge::write_json_escaped(out, v);
+                        break;
+                }
             }
             put(close);
         }
-        *p++ = ']';
-        return p;
+        *out++ = ']';
+        return out;
     };
     merge::append_written(body, bound, write);
     return true;

@@ -82,39 +82,57 @@ char* write_url_encoded(char* dst, std::string_view in) noexcept {
     return detail::write_url_encoded(dst, in);
 }
 
-bool has_line_break(std::string_view in) noexcept {
-    // A word at a time, with overlapping loads for the ends: the values are
-    // short (names, cities), where two memchr calls cost more than the
-    // test. An absent value is a view whose data() is nullptr and whose
-    // size is 0: nothing is read.
+namespace {
+
+// True when `hit` flags some word of `in`: a word at a time, with
+// overlapping loads for the ends. The values tested are short (names,
+// cities), where memchr calls or a byte loop cost more than the test. An
+// absent value is a view whose data() is nullptr and whose size is 0:
+// nothing is read. `hit` must not flag the filler byte 'A'.
+template <class Hit>
+[[gnu::always_inline]] inline bool any_word(std::string_view in, Hit hit) noexcept {
     const char* s = in.data();
     const std::size_t n = in.size();
-    if (n > 64) return std::memchr(s, '\n', n) != nullptr || std::memchr(s, '\r', n) != nullptr;
-    const auto breaks = [](std::uint64_t w) {
-        return (detail::has_byte(w, '\n') | detail::has_byte(w, '\r')) != 0;
-    };
     std::uint64_t w = 0;
     if (n >= 8) {
         for (std::size_t i = 0; i + 8 < n; i += 8) {
             std::memcpy(&w, s + i, 8);
-            if (breaks(w)) return true;
+            if (hit(w)) return true;
         }
         std::memcpy(&w, s + n - 8, 8);
-        return breaks(w);
+        return hit(w);
     }
     if (n >= 4) {
         std::uint32_t a, b;
         std::memcpy(&a, s, 4);
         std::memcpy(&b, s + n - 4, 4);
-        return breaks(a | (std::uint64_t{b} << 32));
+        return hit(a | (std::uint64_t{b} << 32));
     }
     if (n == 0) return false;
-    // 1 to 3 bytes: the first, middle and last, over a byte that is neither.
+    // 1 to 3 bytes: the first, middle and last, over a filler byte.
     w = detail::ones * static_cast<std::uint8_t>('A');
     w = (w & ~0xFFFFFFULL) | static_cast<unsigned char>(s[0]) |
         (std::uint64_t{static_cast<unsigned char>(s[n / 2])} << 8) |
         (std::uint64_t{static_cast<unsigned char>(s[n - 1])} << 16);
-    return breaks(w);
+    return hit(w);
+}
+
+}  // namespace
+
+bool has_line_break(std::string_view in) noexcept {
+    if (in.size() > 64)
+        return std::memchr(in.data(), '\n', in.size()) != nullptr ||
+               std::memchr(in.data(), '\r', in.size()) != nullptr;
+    return any_word(in, [](std::uint64_t w) {
+        return (detail::has_byte(w, '\n') | detail::has_byte(w, '\r')) != 0;
+    });
+}
+
+bool has_html_special(std::string_view in) noexcept {
+    return any_word(in, [](std::uint64_t w) {
+        return (detail::has_byte(w, '&') | detail::has_byte(w, '<') | detail::has_byte(w, '>') |
+                detail::has_byte(w, '"') | detail::has_byte(w, '\'')) != 0;
+    });
 }
 
 bool json_unescape(std::string_view in, std::string& out) {

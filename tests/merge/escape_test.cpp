@@ -60,6 +60,29 @@ TEST(Escape, LineBreakDetectionAtEveryPositionAndLength) {
     }
 }
 
+// The same for the bytes HTML escaping changes: each of & < > " ' at every
+// position of every length the word-at-a-time test handles apart, over any
+// other byte value, and no false alarm from those values alone.
+TEST(Escape, HtmlSpecialDetectionAtEveryPositionAndLength) {
+    const std::string_view special = "&<>\"'";
+    for (std::size_t n = 0; n <= 80; ++n) {
+        for (int c = 0; c < 256; ++c) {
+            if (special.find(static_cast<char>(c)) != std::string_view::npos) continue;
+            const std::string clean(n, static_cast<char>(c));
+            ASSERT_FALSE(has_html_special(clean)) << "length " << n << ", byte " << c;
+            for (std::size_t at = 0; at < n; at += 1 + n / 8)
+                for (const char s : special) {
+                    std::string v = clean;
+                    v[at] = s;
+                    ASSERT_TRUE(has_html_special(v))
+                        << "length " << n << ", at " << at << ", '" << s << "' over " << c;
+                }
+        }
+    }
+    EXPECT_FALSE(has_html_special("Ann O%27Neil, S\u00e3o Paulo"));
+    EXPECT_TRUE(has_html_special("O'Neil"));
+}
+
 TEST(Escape, UnescapeReversesEscapeForEveryByte) {
     std::string all;
     for (int c = 1; c < 256; ++c) all.push_back(static_cast<char>(c));

@@ -54,6 +54,9 @@ void append_written(std::string& out, std::size_t bound, Write&& write) {
 /// True when `in` holds a CR or an LF byte (the header-injection guard).
 [[nodiscard]] bool has_line_break(std::string_view in) noexcept;
 
+/// True when `in` holds a byte HTML escaping changes: & < > " or '.
+[[nodiscard]] bool has_html_special(std::string_view in) noexcept;
+
 /// Reverses append_json_escaped (and any valid JSON string escape, including
 /// `\uXXXX` with surrogate pairs, written as UTF-8). Returns false on a
 /// malformed escape. For tests and tools, not the hot path.

@@ -123,11 +123,23 @@ const char* check_address(std::string_view a) noexcept {
     return nullptr;
 }
 
+namespace {
+
+// Appends the canonical form of `address` to `out`: the domain, after the
+// last '@', in lower case.
+void append_canonical(std::string_view address, std::string& out) {
+    const std::size_t from = out.size();
+    out.append(address);
+    const std::size_t at = address.rfind('@');
+    if (at == std::string_view::npos) return;
+    for (std::size_t i = from + at + 1; i < out.size(); ++i) out[i] = lower(out[i]);
+}
+
+}  // namespace
+
 void canonical_address(std::string_view address, std::string& out) {
-    out.assign(address);
-    std::size_t at = out.rfind('@');
-    if (at == std::string::npos) return;
-    for (std::size_t i = at + 1; i < out.size(); ++i) out[i] = lower(out[i]);
+    out.clear();
+    append_canonical(address, out);
 }
 
 // ---- suppression list ----
@@ -378,10 +390,14 @@ void validator::prepare(const chunk& c) {
         const std::string_view address = email_ < values.size() && !merge::is_absent(values[email_])
                                              ? values[email_]
                                              : std::string_view{};
-        canonical_address(address, scratch_);
-        ahead_hash_.push_back(address_set::hash_of(scratch_));
-        if (!seen_) continue;  // sharding alone needs only the hash
-        ahead_text_ += scratch_;
+        if (!seen_) {  // sharding alone needs only the hash
+            canonical_address(address, scratch_);
+            ahead_hash_.push_back(address_set::hash_of(scratch_));
+            continue;
+        }
+        const std::size_t from = ahead_text_.size();
+        append_canonical(address, ahead_text_);
+        ahead_hash_.push_back(address_set::hash_of(std::string_view(ahead_text_).substr(from)));
         ahead_end_.push_back(static_cast<std::uint32_t>(ahead_text_.size()));
     }
     if (seen_)

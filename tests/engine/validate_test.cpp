@@ -118,9 +118,10 @@ TEST(Validator, GivesEachRowItsFate) {
 TEST(Validator, PreparedChunksGiveTheSameFates) {
     temp_dir dir;
     std::string body = "email,n\n";
+    // The repeats spell the domain in lower case: still the same address.
     for (int i = 0; i < 30000; ++i)
-        body += "u" + std::to_string(i % 20000) + "@X" + std::to_string(i % 20000 % 7) + ".io," +
-                std::to_string(i) + "\n";
+        body += "u" + std::to_string(i % 20000) + (i < 20000 ? "@X" : "@x") +
+                std::to_string(i % 20000 % 7) + ".io," + std::to_string(i) + "\n";
     body += ",empty\nbad@x,bad\n";
     validate_options o;
     o.input_bytes = body.size();

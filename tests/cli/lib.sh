@@ -14,6 +14,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # start_emulator [salvo emulate options...]: sets $url; records to
 # $work/emails.ndjson.
 start_emulator() {
+  # A restart must not read the last emulator's URL: the shell truncates
+  # emu.out in the child, which may not have run yet when wait_url looks
+  # (a CI run once sent to the stopped emulator's port, by then another
+  # test's server that never answered).
+  rm -f "$work/emu.out" "$work/emu.err"
   "$salvo" emulate --listen 127.0.0.1:0 --record "$work/emails.ndjson" "$@" \
     >"$work/emu.out" 2>"$work/emu.err" &
   emu_pid=$!

@@ -21,6 +21,7 @@ export SALVO_LISTEN_SECRET_KEY=listen-secret SALVO_LISTEN_VALIDATION_KEY=listen-
 
 # start_listen [options...]: sets $lurl.
 start_listen() {
+  rm -f "$work/listen.out" "$work/listen.err"  # not the last one's URL (see start_emulator)
   "$salvo" listen --listen 127.0.0.1:0 --db "$work/events.sqlite" "$@" \
     >"$work/listen.out" 2>"$work/listen.err" &
   listen_pid=$!

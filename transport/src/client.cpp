@@ -155,12 +155,13 @@ struct client::impl {
     }
 
     void advance_gate(std::uint64_t position) noexcept {
-        std::uint64_t seen = gate.load(std::memory_order_relaxed);
-        while (seen < position &&
-               !gate.compare_exchange_weak(seen, position, std::memory_order_release)) {
+        // Sequentially consistent, as pump()'s side: each thread writes one
+        // flag and then reads the other's (see pump()).
+        std::uint64_t seen = gate.load(std::memory_order_seq_cst);
+        while (seen < position && !gate.compare_exchange_weak(seen, position)) {
         }
         // Wake the network thread only when a request waits on the gate.
-        if (gate_blocked.exchange(false, std::memory_order_acq_rel)) {
+        if (gate_blocked.exchange(false)) {
             try {
                 boost::asio::post(io, [this] { pump(); });
             } catch (...) {
@@ -243,9 +244,14 @@ struct client::impl {
             transfer* t = queue.front();
             if (t->req.gate > gate.load(std::memory_order_acquire)) {
                 // Ask advance_gate() for a wake-up, then look again: the gate
-                // may have moved between the two loads.
-                gate_blocked.store(true, std::memory_order_release);
-                if (t->req.gate > gate.load(std::memory_order_acquire)) return;
+                // may have moved between the two loads. The store and the
+                // second load are sequentially consistent: with release and
+                // acquire the load may be done before the store is seen (x86
+                // lets a load pass an earlier store), advance_gate() may then
+                // read no request waiting, and the request waits for the next
+                // fsync, or for ever after the last one.
+                gate_blocked.store(true);
+                if (t->req.gate > gate.load()) return;
                 gate_blocked.store(false, std::memory_order_relaxed);
             }
             auto wait = clock::duration::zero();

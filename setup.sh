@@ -22,7 +22,7 @@ jobs=${SALVO_JOBS:-2}
 # with libboost1.81-dev.
 packages=(
   build-essential cmake pkg-config git
-  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev
   libtbb-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libfmt-dev libsqlite3-dev libxxhash-dev libpq-dev
   # The shared quota (rate.shared): the Redis client library, and the

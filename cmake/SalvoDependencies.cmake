@@ -30,6 +30,22 @@ salvo_require(OPENSSL_FOUND "OpenSSL >= 3.0" libssl-dev)
 find_package(ZLIB QUIET)
 salvo_require(ZLIB_FOUND "zlib" zlib1g-dev)
 
+# A recipients file's identity is its CRC-32, taken before anything is sent
+# (engine/src/file_crc.cpp): libdeflate's, which uses the CPU's carry-less
+# multiply. libdeflate 1.14 ships no CMake file.
+find_path(LIBDEFLATE_INCLUDE_DIR libdeflate.h)
+find_library(LIBDEFLATE_LIBRARY deflate)
+if(LIBDEFLATE_INCLUDE_DIR AND LIBDEFLATE_LIBRARY)
+  set(libdeflate_FOUND TRUE)
+endif()
+salvo_require(libdeflate_FOUND "libdeflate" libdeflate-dev)
+if(NOT TARGET libdeflate::libdeflate)
+  add_library(libdeflate::libdeflate UNKNOWN IMPORTED)
+  set_target_properties(libdeflate::libdeflate PROPERTIES
+    IMPORTED_LOCATION "${LIBDEFLATE_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${LIBDEFLATE_INCLUDE_DIR}")
+endif()
+
 find_package(TBB 2021.8 CONFIG QUIET)
 salvo_require(TBB_FOUND "oneTBB >= 2021.8" libtbb-dev)
 

@@ -1,4 +1,5 @@
 // job::create(): everything a run needs, prepared before anything is sent.
+#include "file_crc.hpp"
 #include "hash.hpp"
 #include "job_impl.hpp"
 
@@ -9,8 +10,6 @@
 
 #include <salvo/engine/campaign.hpp>
 #include <salvo/merge/escape.hpp>
-
-#include <zlib.h>
 
 #include <sys/stat.h>
 #include <cstdio>
@@ -31,15 +30,10 @@ std::string hex64(std::uint64_t v) {
 std::string file_identity(const fs::path& p) {
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0) return "missing";
-    std::FILE* f = std::fopen(p.c_str(), "rb");
-    if (!f) return "unreadable";
-    uLong crc = crc32(0L, Z_NULL, 0);
-    std::vector<unsigned char> buf(1 << 20);
-    for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;)
-        crc = crc32(crc, buf.data(), static_cast<uInt>(n));
-    std::fclose(f);
+    const auto crc = detail::file_crc32(p);
+    if (!crc) return "unreadable";
     return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-           std::to_string(st.st_mtim.tv_nsec) + ":" + hex64(crc);
+           std::to_string(st.st_mtim.tv_nsec) + ":" + hex64(*crc);
 }
 
 // Renames `p` aside to the first free `p.N` (never deletes).

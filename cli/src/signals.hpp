@@ -25,6 +25,8 @@ class signal_watch {
 
   private:
     std::atomic<bool> done_{false};
+    int signals_ = -1;  // signalfd of SIGINT and SIGTERM
+    int wake_ = -1;     // eventfd: the destructor's "stop waiting"
     std::mutex mutex_;
     std::function<void(int)> handler_;
     int pending_ = 0;

@@ -2,8 +2,9 @@
 """The table and JSON object of bench/limit/run.sh.
 
 Reads what run.sh left in RUNS/<name>/ for each run (meta.json, stdout,
-stderr, rc, cpu = "user sys" CPU seconds of the process, net_ticks for
-`salvo send`, sink.log = the nginx access-log lines of that run), prints one
+stderr, rc, cpu = "user sys" CPU seconds of the process, wall = its start
+and end as two epoch seconds, net_ticks for `salvo send`, sink.log = the
+nginx access-log lines of that run), prints one
 table on stdout, then one JSON object on one line (also written to
 --json-file). Exit status 1 when a run failed or a check did not hold.
 """
@@ -158,6 +159,11 @@ def collect(runs_dir, order, problems, tag=""):
             r["rows"] = req * meta["rows_per_request"]
             r.setdefault("bytes_out", req * meta["body_bytes"])
         r["rows_per_second"] = r["rows"] / secs
+        wall = read(os.path.join(d, "wall")).split()
+        if r["kind"] == "send" and len(wall) == 2:
+            # From exec to exit: what `time salvo send` shows a user.
+            r["wall_seconds"] = float(wall[1]) - float(wall[0])
+            r["wall_rows_per_second"] = r["rows"] / r["wall_seconds"] if r["wall_seconds"] > 0 else None
         r["body_mb_per_second"] = r["bytes_out"] / secs / 1e6
         r["mean_body_bytes"] = round(r["bytes_out"] / req) if req else 0
         r["net_cpu_us_per_request"] = r["net_cpu"] * 1e6 / req if req and "net_cpu" in r else None
@@ -216,7 +222,8 @@ def collect(runs_dir, order, problems, tag=""):
 
 
 # The figures a run's summary over several rounds gives as medians.
-MEDIAN_FIELDS = ["requests_per_second", "rows_per_second", "body_mb_per_second",
+MEDIAN_FIELDS = ["requests_per_second", "rows_per_second", "wall_rows_per_second",
+                 "body_mb_per_second",
                  "mean_body_bytes", "net_cpu_us_per_request", "process_cpu_us_per_request",
                  "ratio_to_bare", "ratio_to_wrk", "net_cpu_ratio_to_bare"]
 
@@ -302,11 +309,19 @@ def main():
             unit = "rows" if r["merge"] == "server" else "emails"
             each = lambda k, f: " / ".join(f(x[k]) for x in r["rounds"])  # noqa: E731
             line = f"  {r['name']}: {unit}/s {each('rows_per_second', fmt_int)}"
+            if any(x.get("wall_rows_per_second") is not None for x in r["rounds"]):
+                line += f"; exec to exit {each('wall_rows_per_second', fmt_int)}"
             if any(x["ratio_to_bare"] is not None for x in r["rounds"]):
                 line += f"; × bare {each('ratio_to_bare', fmt_ratio)}"
             if any(x["net_cpu_ratio_to_bare"] is not None for x in r["rounds"]):
                 line += f"; net CPU × bare {each('net_cpu_ratio_to_bare', fmt_ratio)}"
             print(line)
+    if a.rounds == 1:
+        for r in results:
+            if r.get("wall_rows_per_second") is not None:
+                unit = "rows" if r["merge"] == "server" else "emails"
+                print(f"  {r['name']}: {fmt_int(r['wall_rows_per_second'])} {unit}/s from exec "
+                      f"to exit ({r['wall_seconds']:.2f} s, the run {r['seconds']:.2f} s)")
     for k, round_results in enumerate(per_round, 1):
         where = f" (round {k})" if a.rounds > 1 else ""
         for r in round_results:

@@ -20,7 +20,10 @@
 #   send-h2       the same to a TLS port that offers HTTP/2 (ALPN h2)
 #
 # and prints one table and one JSON object: requests/s, emails (or rows)/s,
-# CPU per request, and the ratios to the bare client and to wrk. The wrk,
+# CPU per request, and the ratios to the bare client and to wrk. A send's
+# rate is over the run salvo reports (from its first request to its last
+# fate); each round's line also gives it over the whole process, from exec
+# to exit (reading the job, the recipients file's identity, the exit). The wrk,
 # bare and bench runs last --seconds each; the send runs, their rows. salvo
 # runs with max_in_flight = --connections. Everything it makes lives in one
 # temp dir, removed on exit (Ctrl-C too).
@@ -387,6 +390,7 @@ run() {
     offset=$(log_offset)
     sink0=$(sink_ticks)
     times >"$out/times0"
+    date +%s.%N >"$out/wall"
     "$@" >"$out/stdout" 2>"$out/stderr" &
     child_pid=$!
     if [ "$kind" = send ]; then
@@ -395,6 +399,7 @@ run() {
     fi
     wait "$child_pid" || rc=$?
     child_pid=""
+    date +%s.%N >>"$out/wall"
     times >"$out/times1"
     echo "$sink0 $(sink_ticks)" >"$out/sink_ticks"
     if [ -n "$sampler_pid" ]; then

@@ -10,6 +10,27 @@ function(salvo_require found_var what debian_package)
   endif()
 endfunction()
 
+# A library whose Debian package has no CMake file: finds HEADER and
+# LIBRARY, stops as salvo_require does when either is missing, and makes the
+# imported TARGET (which the installed salvoConfig.cmake makes again).
+function(salvo_require_library target header library what debian_package)
+  string(MAKE_C_IDENTIFIER "${library}" id)
+  string(TOUPPER "${id}" id)
+  find_path(SALVO_${id}_INCLUDE_DIR ${header})
+  find_library(SALVO_${id}_LIBRARY ${library})
+  set(found FALSE)
+  if(SALVO_${id}_INCLUDE_DIR AND SALVO_${id}_LIBRARY)
+    set(found TRUE)
+  endif()
+  salvo_require(found "${what}" ${debian_package})
+  if(NOT TARGET ${target})
+    add_library(${target} UNKNOWN IMPORTED)
+    set_target_properties(${target} PROPERTIES
+      IMPORTED_LOCATION "${SALVO_${id}_LIBRARY}"
+      INTERFACE_INCLUDE_DIRECTORIES "${SALVO_${id}_INCLUDE_DIR}")
+  endif()
+endfunction()
+
 # Boost 1.81 only: Debian also carries 1.74 runtime libraries, and
 # libboost-dev (1.74) conflicts with libboost1.81-dev.
 find_package(Boost 1.81.0 EXACT CONFIG QUIET)
@@ -33,18 +54,7 @@ salvo_require(ZLIB_FOUND "zlib" zlib1g-dev)
 # A recipients file's identity is its CRC-32, taken before anything is sent
 # (engine/src/file_crc.cpp): libdeflate's, which uses the CPU's carry-less
 # multiply. libdeflate 1.14 ships no CMake file.
-find_path(LIBDEFLATE_INCLUDE_DIR libdeflate.h)
-find_library(LIBDEFLATE_LIBRARY deflate)
-if(LIBDEFLATE_INCLUDE_DIR AND LIBDEFLATE_LIBRARY)
-  set(libdeflate_FOUND TRUE)
-endif()
-salvo_require(libdeflate_FOUND "libdeflate" libdeflate-dev)
-if(NOT TARGET libdeflate::libdeflate)
-  add_library(libdeflate::libdeflate UNKNOWN IMPORTED)
-  set_target_properties(libdeflate::libdeflate PROPERTIES
-    IMPORTED_LOCATION "${LIBDEFLATE_LIBRARY}"
-    INTERFACE_INCLUDE_DIRECTORIES "${LIBDEFLATE_INCLUDE_DIR}")
-endif()
+salvo_require_library(libdeflate::libdeflate libdeflate.h deflate "libdeflate" libdeflate-dev)
 
 find_package(TBB 2021.8 CONFIG QUIET)
 salvo_require(TBB_FOUND "oneTBB >= 2021.8" libtbb-dev)
@@ -66,19 +76,9 @@ find_package(PostgreSQL 15 QUIET)
 salvo_require(PostgreSQL_FOUND "libpq >= 15" libpq-dev)
 
 # The shared quota's Redis client (quota/): hiredis 0.14, whose CMake file
-# sets variables only, so an imported target is made here.
-find_path(HIREDIS_INCLUDE_DIR hiredis/async.h)
-find_library(HIREDIS_LIBRARY hiredis)
-if(HIREDIS_INCLUDE_DIR AND HIREDIS_LIBRARY)
-  set(hiredis_FOUND TRUE)
-endif()
-salvo_require(hiredis_FOUND "hiredis (the Redis client library)" libhiredis-dev)
-if(NOT TARGET hiredis::hiredis)
-  add_library(hiredis::hiredis UNKNOWN IMPORTED)
-  set_target_properties(hiredis::hiredis PROPERTIES
-    IMPORTED_LOCATION "${HIREDIS_LIBRARY}"
-    INTERFACE_INCLUDE_DIRECTORIES "${HIREDIS_INCLUDE_DIR}")
-endif()
+# sets variables only.
+salvo_require_library(hiredis::hiredis hiredis/async.h hiredis
+  "hiredis (the Redis client library)" libhiredis-dev)
 
 # The stable hash shards are cut by (engine/src/address_set.cpp, header-only).
 find_path(XXHASH_INCLUDE_DIR xxhash.h)

@@ -20,9 +20,10 @@ namespace fs = std::filesystem;
 class FileCrc : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("salvo-file-crc-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            fs::temp_directory_path() /
+            ("salvo-file-crc-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+             "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::create_directories(dir_);
     }
     void TearDown() override { fs::remove_all(dir_); }
@@ -43,9 +44,9 @@ TEST_F(FileCrc, EqualsZlibsCrcOfTheWholeFileForAnyNumberOfPieces) {
     std::mt19937_64 rng(42);
     // Sizes around the 16 MiB a piece needs and the 1 MiB a read takes,
     // odd ones so that the pieces differ in length.
-    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4095},
-                                   (std::size_t{1} << 20) + 3, (std::size_t{33} << 20) + 7,
-                                   (std::size_t{70} << 20) + 1}) {
+    for (const std::size_t size :
+         {std::size_t{0}, std::size_t{1}, std::size_t{4095}, (std::size_t{1} << 20) + 3,
+          (std::size_t{33} << 20) + 7, (std::size_t{70} << 20) + 1}) {
         std::string bytes(size, '\0');
         for (auto& c : bytes) c = static_cast<char>(rng());
         const auto p = write(std::to_string(size) + ".bytes", bytes);

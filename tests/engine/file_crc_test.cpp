@@ -7,6 +7,8 @@
 
 #include <zlib.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -20,10 +22,10 @@ namespace fs = std::filesystem;
 class FileCrc : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ =
-            fs::temp_directory_path() /
-            ("salvo-file-crc-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-             "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        // The process id too: the ASan and Release trees may run it at once.
+        dir_ = fs::temp_directory_path() /
+               ("salvo-file-crc-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::create_directories(dir_);
     }
     void TearDown() override { fs::remove_all(dir_); }

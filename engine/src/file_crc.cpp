@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <exception>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -29,15 +31,22 @@ struct piece {
     bool ok = false;
 };
 
-void crc_of(int fd, piece& p) {
-    std::vector<unsigned char> buf(block);
+// Leaves p.ok false on a read error, a file that shrank, or no memory for
+// the buffer: a piece's thread must not throw.
+void crc_of(int fd, piece& p) noexcept {
+    std::vector<unsigned char> buf;
+    try {
+        buf.resize(block);
+    } catch (const std::bad_alloc&) {
+        return;
+    }
     std::uint32_t crc = 0;
     std::uint64_t done = 0;
     while (done < p.size) {
         const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block, p.size - done));
         const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(p.begin + done));
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // a read error, or the file shrank under us
+        if (n <= 0) return;
         crc = libdeflate_crc32(crc, buf.data(), static_cast<std::size_t>(n));
         done += static_cast<std::uint64_t>(n);
     }
@@ -66,10 +75,12 @@ std::optional<std::uint32_t> file_crc32(const std::filesystem::path& path, unsig
     }
     std::vector<std::thread> helpers;
     try {
+        helpers.reserve(parts - 1);  // so that only starting a thread can throw
         for (unsigned i = 1; i < parts; ++i)
             helpers.emplace_back([fd, &p = pieces[i]] { crc_of(fd, p); });
-    } catch (const std::system_error&) {
-        // No thread to be had: this one reads what the missing ones would have.
+    } catch (const std::exception&) {
+        // No memory or no thread to be had: this one reads what the missing
+        // threads would have.
         for (auto i = static_cast<unsigned>(helpers.size()) + 1; i < parts; ++i)
             crc_of(fd, pieces[i]);
     }

@@ -249,11 +249,11 @@ sys::error_code ledger::decide(std::span<const row_outcome> outcomes) {
     accepted_records accepted(scratch_);
     std::string line;
     for (const auto& o : outcomes) {
-        if (is_set(decided_, o.row)) {
+        if (decided_.test(o.row)) {
             ++duplicate_decisions_;
             continue;
         }
-        mark(decided_, o.row);
+        decided_.set(o.row);
         if (is_notable(o.status, o.ambiguous))
             notable_.push_back(notable_entry(o.row, o.status, o.ambiguous));
         ++counts_[static_cast<std::size_t>(o.status)];
@@ -308,7 +308,7 @@ sys::result<std::vector<std::uint64_t>> ledger::reopen_failed(ledger_state& stat
     take_notable(notable_, reopened, [&](std::uint64_t row, std::uint8_t code) {
         --counts_[static_cast<std::size_t>(code_fate(code))];
         if (code & ambiguous_bit) --ambiguous_;
-        decided_[row] = false;
+        decided_.reset(row);
         if (row < state.decided.size()) state.decided[row] = false;
     });
     if (auto ec = rebuild_results_locked(reopened)) return ec;

@@ -42,6 +42,8 @@
 /// offset the syncer has made durable, so the caller can hold a request back
 /// until its dispatch record is on disk (the transport's admission gate).
 
+#include "row_bits.hpp"
+
 #include <salvo/engine/outcome.hpp>
 
 #include <boost/system/result.hpp>
@@ -233,7 +235,7 @@ class ledger {
     ledger_io* io_ = nullptr;
     std::uint64_t results_bytes_ = 0;
     std::size_t fates_since_checkpoint_ = 0;
-    std::vector<bool> decided_;
+    detail::row_bits decided_;
     /// Rows whose fate is failed or unknown or whose line is ambiguous, as
     /// `row << 8 | 1 + fate` (| 0x80 when ambiguous): what reopen_failed()
     /// needs, kept apart so that plain rows cost one bit.

@@ -357,7 +357,7 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
     }
 
     state.decided = scan.decided;
-    l->decided_ = std::move(scan.decided);
+    l->decided_ = detail::row_bits(scan.decided);
     for (std::size_t row = 0; row < scan.dispatched.size(); ++row)
         if (scan.dispatched[row] && !state.is_decided(row)) state.in_doubt.push_back(row);
     state.counts = scan.counts;

@@ -6,7 +6,6 @@
 // RSS with it and at 70 MB with these blocks.
 
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -29,9 +28,7 @@ class row_bits {
         const std::uint64_t b = row / block_rows;
         if (b >= blocks_.size()) blocks_.resize(b + 1);
         auto& block = blocks_[b];
-        if (!block) {
-            block = std::make_unique<std::uint64_t[]>(words);  // zeroed
-        }
+        if (!block) block = std::make_unique<std::uint64_t[]>(words);  // zeroed
         const std::uint64_t bit = row % block_rows;
         block[bit / 64] |= std::uint64_t{1} << (bit % 64);
     }

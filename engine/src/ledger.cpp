@@ -249,11 +249,10 @@ sys::error_code ledger::decide(std::span<const row_outcome> outcomes) {
     accepted_records accepted(scratch_);
     std::string line;
     for (const auto& o : outcomes) {
-        if (decided_.test(o.row)) {
+        if (!decided_.set(o.row)) {
             ++duplicate_decisions_;
             continue;
         }
-        decided_.set(o.row);
         if (is_notable(o.status, o.ambiguous))
             notable_.push_back(notable_entry(o.row, o.status, o.ambiguous));
         ++counts_[static_cast<std::size_t>(o.status)];

@@ -23,14 +23,20 @@ class row_bits {
             if (bits[row]) set(row);
     }
 
-    /// Marks `row`, adding the blocks up to it. Throws std::bad_alloc.
-    void set(std::uint64_t row) {
+    /// Marks `row`, adding the blocks up to it; false when it was marked
+    /// already (one lookup for the ledger's test-and-mark a row). Throws
+    /// std::bad_alloc.
+    bool set(std::uint64_t row) {
         const std::uint64_t b = row / block_rows;
         if (b >= blocks_.size()) blocks_.resize(b + 1);
         auto& block = blocks_[b];
         if (!block) block = std::make_unique<std::uint64_t[]>(words);  // zeroed
         const std::uint64_t bit = row % block_rows;
-        block[bit / 64] |= std::uint64_t{1} << (bit % 64);
+        std::uint64_t& word = block[bit / 64];
+        const std::uint64_t mask = std::uint64_t{1} << (bit % 64);
+        if ((word & mask) != 0) return false;
+        word |= mask;
+        return true;
     }
 
     /// Unmarks `row` (nothing to do for a row never marked).

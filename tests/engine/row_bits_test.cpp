@@ -19,7 +19,8 @@ TEST(RowBits, HoldsWhatWasSetAcrossBlocksAndNothingElse) {
     std::set<std::uint64_t> want = {0, 1, 63, 64, block - 1, block, block + 1, 7 * block + 5};
     std::mt19937_64 random(13);
     for (int i = 0; i < 2000; ++i) want.insert(random() % (3 * block));
-    for (const auto row : want) bits.set(row);
+    for (const auto row : want) EXPECT_TRUE(bits.set(row)) << "row " << row;
+    for (const auto row : want) EXPECT_FALSE(bits.set(row)) << "row " << row << " again";
     for (const auto row : {std::uint64_t{1}, block, std::uint64_t{7 * block + 5}}) {
         bits.reset(row);
         want.erase(row);

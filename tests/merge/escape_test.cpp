@@ -31,6 +31,38 @@ TEST(Escape, UrlEncodingKeepsOnlyUnreserved) {
     EXPECT_EQ(out, "AZaz09-._~%20%21%2A%27%28%29%25%2F%C3%A9");
 }
 
+// The encoder tests 8 bytes at a time: every byte value, at every place
+// in a word and in the tail, must come out as the byte-by-byte rule says.
+TEST(Escape, UrlEncodingEveryByteAtEveryPlace) {
+    const auto reference = [](std::string_view in) {
+        static const char hex[] = "0123456789ABCDEF";
+        std::string r;
+        for (const char ch : in) {
+            const auto c = static_cast<unsigned char>(ch);
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~') {
+                r += ch;
+            } else {
+                r += '%';
+                r += hex[c >> 4];
+                r += hex[c & 0xF];
+            }
+        }
+        return r;
+    };
+    for (std::size_t size = 1; size <= 19; ++size) {
+        for (std::size_t at = 0; at < size; ++at) {
+            for (int c = 0; c < 256; ++c) {
+                std::string in(size, 'm');
+                in[at] = static_cast<char>(c);
+                std::string out;
+                append_url_encoded(out, in);
+                ASSERT_EQ(out, reference(in)) << "byte " << c << " at " << at << " of " << size;
+            }
+        }
+    }
+}
+
 TEST(Escape, LineBreakDetection) {
     EXPECT_FALSE(has_line_break("abc"));
     EXPECT_TRUE(has_line_break("a\nb"));

@@ -15,11 +15,13 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <random>
 #include <string>
 
 namespace salvo::test {
@@ -46,9 +48,17 @@ class power_cut_io final : public engine::ledger_io {
             return -1;
         }
         see(fd);
-        if (engine::ledger_io::sync(fd) != 0) return -1;
+        // What the fsync is sure to cover is what was written before it
+        // began: a write another thread makes while it runs may miss it, so
+        // the size is taken first (taking it after would count such a
+        // write as synced, and hide a record that was not).
         struct stat st {};
-        if (::fstat(fd, &st) == 0) synced_[path_of(fd)] = static_cast<std::uintmax_t>(st.st_size);
+        const bool sized = ::fstat(fd, &st) == 0;
+        if (engine::ledger_io::sync(fd) != 0) return -1;
+        if (sized) {
+            auto& synced = synced_[path_of(fd)];
+            synced = std::max(synced, static_cast<std::uintmax_t>(st.st_size));
+        }
         return 0;
     }
 
@@ -75,6 +85,24 @@ class power_cut_io final : public engine::ledger_io {
             std::error_code ec;
             if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > size)
                 std::filesystem::resize_file(path, size, ec);
+        }
+    }
+
+    /// As power_off(), but the disk had already written back part of what
+    /// was not fsynced, file by file: each keeps its synced bytes and a
+    /// seeded share of the rest, cut at any byte (a torn write). Which file
+    /// kept more is independent of the order the program wrote them in.
+    void power_off_torn(std::uint32_t seed) {
+        std::lock_guard lock(mutex_);
+        std::mt19937 rng(seed);
+        for (const auto& [path, size] : synced_) {
+            std::error_code ec;
+            if (!std::filesystem::exists(path, ec)) continue;
+            const std::uintmax_t now = std::filesystem::file_size(path, ec);
+            if (ec || now <= size) continue;
+            const std::uintmax_t kept =
+                std::uniform_int_distribution<std::uintmax_t>(0, now - size)(rng);
+            std::filesystem::resize_file(path, size + kept, ec);
         }
     }
 

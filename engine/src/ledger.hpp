@@ -21,12 +21,15 @@
 ///   E                        the job finished
 ///   R <rows>                 reopened (--retry-failed): these rows' fates are
 ///                            withdrawn and their lines leave the results file
+///   L <rows> [~ <rows>]      lines lost: a recovery found these rows' A record
+///                            but not their lines; undecided again, in doubt
 /// A row list is numbers and runs `first-last`. A decision writes its
 /// results lines first, then its records; a checkpoint is written only after
 /// the results file's fsync, with the lengths measured before it. Recovery
 /// trusts the records a checkpoint covers and checks the later ones against
 /// the results lines after its length (see ledger_open.cpp): an accepted row
-/// whose line did not reach the disk is undecided again and in doubt, an F
+/// whose line did not reach the disk is undecided again and in doubt (an L
+/// record says so before a checkpoint can cover its A record), an F
 /// record's line is re-appended, a line without a record decides its row.
 /// So a row's fate costs the journal a few bytes, not a second copy of its
 /// line. A reopen writes R, syncs the journal, rebuilds the results file

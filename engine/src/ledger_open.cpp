@@ -7,8 +7,9 @@
 // lines after <results>: a fate whose line is there stands; an F record
 // whose line is missing gets it back (the record holds the whole line); an
 // accepted row of an A record whose line is missing is undecided again and,
-// having been dispatched, in doubt. A line with no record (the process died
-// between the two writes) decides its row.
+// having been dispatched, in doubt, and an L record says so to every later
+// recovery. A line with no record (the process died between the two
+// writes) decides its row.
 #include "ledger_format.hpp"
 
 #include <simdjson.h>
@@ -108,6 +109,25 @@ struct journal_scan {
                 });
                 tail.push_back({offset, 'A', std::string(body)});
                 return true;
+            case 'L': {
+                // L <rows> [~ <rows>]: a recovery found these rows' A record
+                // without their lines (after `~`, those it marked
+                // ambiguous): undecided again and in doubt, though a later
+                // checkpoint covers the A record.
+                const std::size_t tilde = body.find('~');
+                std::vector<std::uint64_t> amb;
+                if (tilde != std::string_view::npos)
+                    for_each_row(body.substr(tilde + 1),
+                                 [&](std::uint64_t r) { amb.push_back(r); });
+                std::sort(amb.begin(), amb.end());
+                for_each_row(body.substr(0, tilde), [&](std::uint64_t row) {
+                    if (is_set(decided, row))
+                        undecide(row, fate::accepted,
+                                 std::binary_search(amb.begin(), amb.end(), row));
+                    mark(dispatched, row);
+                });
+                return true;
+            }
             case 'R': {
                 // Reopened: the row is undecided again. One that may have
                 // been delivered (unknown, or ambiguous) stays in doubt.
@@ -314,6 +334,7 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
             return last_error();
         l->results_bytes_ = present.good_end;
         // The records past the checkpoint, against the lines past it.
+        std::vector<std::uint64_t> lost, lost_ambiguous;  // accepted rows without lines
         for (const auto& rec : scan.tail) {
             if (rec.type == 'F') {
                 const std::uint64_t row = read_fate(rec.body).row;
@@ -328,6 +349,8 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
                 if (present.lines.count(row) || !is_set(scan.decided, row)) return;
                 scan.undecide(row, fate::accepted, amb);  // no line: sent, not decided
                 mark(scan.dispatched, row);
+                lost.push_back(row);
+                if (amb) lost_ambiguous.push_back(row);
             });
         }
         std::sort(scan.reopen_rows.begin(), scan.reopen_rows.end());
@@ -340,6 +363,21 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
             // its record now, before a checkpoint covers the line.
             scan.decide(row, *line.fate.status, line.fate.ambiguous);
             frame(records, "F " + line.text);
+        }
+        // The next checkpoint covers the A records whose lines are gone:
+        // an L record, before it, keeps their rows undecided for every
+        // later recovery (without it, a resume stopped before it re-sent
+        // them left them counted accepted with no line).
+        if (!lost.empty()) {
+            std::sort(lost.begin(), lost.end());
+            std::sort(lost_ambiguous.begin(), lost_ambiguous.end());
+            std::string payload = "L";
+            append_rows(payload, lost);
+            if (!lost_ambiguous.empty()) {
+                payload += " ~";
+                append_rows(payload, lost_ambiguous);
+            }
+            frame(records, payload);
         }
         if (!records.empty())
             if (auto ec = l->write_journal_locked(records)) return ec;

@@ -138,6 +138,72 @@ TEST_P(Durability, EveryRowThatReachedTheServerHasItsDispatchRecordAfterAPowerCu
     EXPECT_EQ(seen.size(), rows_);
 }
 
+// The power goes twice: in the run, and again in the run that resumes it
+// (opening the ledger included, while it rebuilds the results file). The
+// third run still accounts for every row the server ever received.
+TEST_P(Durability, APowerCutWhileResumingLosesNothingEither) {
+    const unsigned seed = std::get<1>(GetParam());
+    std::mt19937 rng(seed + 1000);
+    {
+        test::power_cut_io io;
+        io.cut_at_sync(3 + static_cast<unsigned>(rng() % 20));
+        auto j = make_job(&io);
+        ASSERT_TRUE(j);
+        (void)j->run();
+        ASSERT_TRUE(io.is_cut());
+        j.reset();
+        if (rng() % 2 == 1)
+            io.power_off_torn(static_cast<std::uint32_t>(rng()));
+        else
+            io.power_off();
+    }
+    {
+        test::power_cut_io io;
+        io.cut_at_sync(1 + static_cast<unsigned>(rng() % 25));
+        run_options o;
+        o.api_key = "test-key";
+        o.chunk_bytes = 2048;
+        o.ledger_files = &io;
+        {
+            auto j = job::create(config(), o);  // a cut here fails the open
+            if (j) (void)(*j)->run();
+        }
+        if (rng() % 2 == 1)
+            io.power_off_torn(static_cast<std::uint32_t>(rng()));
+        else
+            io.power_off();
+    }
+    std::map<std::uint64_t, int> arrivals;
+    for (const auto& e : emulator_->recorded()) ++arrivals[row_of(e.to)];
+
+    auto last = make_job(nullptr);
+    ASSERT_TRUE(last);
+    const ledger_state& state = last->recovered();
+    const std::set<std::uint64_t> doubt(state.in_doubt.begin(), state.in_doubt.end());
+    for (const auto& [row, n] : arrivals)
+        EXPECT_TRUE(state.is_decided(row) || doubt.count(row))
+            << "row " << row << " reached the server but has no dispatch record on disk";
+    // The second run may have finished before its cut came.
+    const report r = last->run();
+    ASSERT_TRUE(r.status == job_status::finished || r.status == job_status::already_finished)
+        << to_string(r.status) << ": " << r.stop_detail;
+    EXPECT_EQ(r.count(fate::accepted), rows_);
+    std::map<std::uint64_t, int> total;
+    for (const auto& e : emulator_->recorded()) ++total[row_of(e.to)];
+    std::ifstream in(dir_ / "results.ndjson");
+    std::set<std::uint64_t> seen;
+    for (std::string line; std::getline(in, line);) {
+        const std::uint64_t row = std::stoull(line.substr(7));
+        EXPECT_TRUE(seen.insert(row).second) << "two lines for row " << row;
+        if (total[row] > 1) {
+            EXPECT_NE(line.find("\"ambiguous\":true"), std::string::npos)
+                << "row " << row << " was received " << total[row]
+                << " times without the ambiguous mark";
+        }
+    }
+    EXPECT_EQ(seen.size(), rows_);
+}
+
 INSTANTIATE_TEST_SUITE_P(SeededCuts, Durability,
                          ::testing::Combine(::testing::Values("local", "server"),
                                             ::testing::Range(1u, 17u)),

@@ -275,6 +275,57 @@ TEST_F(LedgerTest, AcceptedRowsWhoseLinesWereLostAreInDoubtAndOthersGetTheirLine
     EXPECT_EQ(lines[1].rfind("{\"row\":4,", 0), 0u) << lines[1];
 }
 
+TEST_F(LedgerTest, AcceptedRowsWhoseLinesWereLostStayInDoubtWhenTheResumeStopsEarly) {
+    // As above; then the resume stops before it sends rows 2 and 3 again.
+    // Its checkpoint covers their A record, whose lines are still missing:
+    // the next recovery must still hold them in doubt, not count them
+    // accepted with no line.
+    test::power_cut_io io;
+    options_.io = &io;
+    options_.sync_interval = std::chrono::hours(1);
+    ledger_state state;
+    {
+        auto l = open_ledger(state);
+        ASSERT_FALSE(l->dispatch(1, 1, std::vector<std::uint64_t>{1, 2, 3}));
+        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(1)}));
+        ASSERT_FALSE(l->sync());
+        std::vector<row_outcome> later{accepted(2), accepted(3)};
+        later[1].ambiguous = true;
+        ASSERT_FALSE(l->decide(later));
+        dispatch_batch next;
+        next.add(2, 1, std::vector<std::uint64_t>{4});
+        const auto ticket = l->dispatch(next);
+        ASSERT_TRUE(ticket);
+        for (int i = 0; i < 2000 && l->durable_position() < *ticket; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));  // bounded: 2 s
+        ASSERT_GE(l->durable_position(), *ticket);
+        io.cut();
+    }
+    io.power_off();
+    options_.io = nullptr;
+    {
+        auto l = open_ledger(state);
+        EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{2, 3, 4}));
+        ASSERT_FALSE(l->sync());  // the resume's checkpoint, past the A record
+    }
+    const auto journal = slurp(options_.journal);
+    const auto a_record = journal.find(" A 1 2-3 ~ 3\n");
+    ASSERT_NE(a_record, std::string::npos) << journal;
+    ASSERT_NE(journal.find(" C ", a_record), std::string::npos) << journal;
+    EXPECT_NE(journal.find(" L 2-3 ~ 3\n", a_record), std::string::npos) << journal;
+
+    ledger_state again;
+    auto l = open_ledger(again);
+    EXPECT_TRUE(again.is_decided(1));
+    EXPECT_FALSE(again.is_decided(2));
+    EXPECT_FALSE(again.is_decided(3));
+    EXPECT_EQ(again.in_doubt, (std::vector<std::uint64_t>{2, 3, 4}));
+    EXPECT_EQ(again.counts[static_cast<int>(fate::accepted)], 1u);
+    EXPECT_EQ(again.ambiguous, 0u);
+    l.reset();
+    EXPECT_EQ(lines_of(options_.results).size(), 1u);
+}
+
 TEST_F(LedgerTest, AcceptedRowsCostTheJournalAFewBytes) {
     ledger_state state;
     auto l = open_ledger(state);

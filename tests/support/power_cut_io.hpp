@@ -15,7 +15,6 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -55,10 +54,7 @@ class power_cut_io final : public engine::ledger_io {
         struct stat st {};
         const bool sized = ::fstat(fd, &st) == 0;
         if (engine::ledger_io::sync(fd) != 0) return -1;
-        if (sized) {
-            auto& synced = synced_[path_of(fd)];
-            synced = std::max(synced, static_cast<std::uintmax_t>(st.st_size));
-        }
+        if (sized) synced_[path_of(fd)] = static_cast<std::uintmax_t>(st.st_size);
         return 0;
     }
 

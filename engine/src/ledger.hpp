@@ -35,8 +35,8 @@
 /// line. A reopen writes R, syncs the journal, rebuilds the results file
 /// without the reopened rows' lines beside it and renames it into place,
 /// then checkpoints; an R without a checkpoint after it means the rename may
-/// not have happened, and recovery rebuilds again (the rebuild is
-/// idempotent). Durability against power
+/// or may not have happened, and recovery takes the file in place as it is
+/// and rebuilds again (the rebuild is idempotent). Durability against power
 /// loss is group commit: a background thread fsyncs the journal as soon as a
 /// dispatch record waits for it, and every `sync_interval` syncs the results
 /// file and writes a checkpoint, so a decision costs latency, never one

@@ -324,6 +324,14 @@ sys::result<std::unique_ptr<ledger>> ledger::open(const ledger_options& options,
         frame(rec, header);
         if (auto ec = l->write_journal_locked(rec)) return ec;
         l->results_bytes_ = 0;
+    } else if (scan.rebuild && scan.tail.empty()) {
+        // A reopen cut short after its R records: nothing was decided since
+        // the checkpoint before them, and the results file in place is the
+        // old one or its rebuild (renamed in before the power went), which
+        // is shorter than that checkpoint says. The rebuild below makes it
+        // the rebuild either way; offsets from the old file mean nothing in
+        // it, so no line is read from there.
+        l->results_bytes_ = static_cast<std::uint64_t>(st.st_size);
     } else {
         if (static_cast<std::uint64_t>(st.st_size) < scan.checkpoint_results)
             return sys::error_code(ledger_errc::results_mismatch);

@@ -617,5 +617,37 @@ TEST_F(ReopenTest, AReopenCutShortIsFinishedOnRecovery) {
     EXPECT_FALSE(s.count(2) || s.count(4) || s.count(5) || s.count(7));
 }
 
+// Killed after the rename, before the checkpoint that follows it: the
+// results file in place is the rebuild, shorter than the last checkpoint
+// says, and the journal ends with R. Recovery takes the file as it is
+// (it refused it as "shorter than the journal's last checkpoint", and the
+// campaign could not be resumed).
+TEST_F(ReopenTest, AReopenCutShortAfterItsRenameIsFinishedOnRecovery) {
+    {
+        ledger_state state;
+        auto l = open_ledger(state);
+        ASSERT_TRUE(l->reopen_failed(state));
+    }
+    std::string journal = slurp(options_.journal);
+    const auto r = journal.rfind(" R ");
+    ASSERT_NE(r, std::string::npos);
+    journal.resize(journal.find('\n', r) + 1);
+    std::ofstream(options_.journal, std::ios::binary | std::ios::trunc) << journal;
+    ASSERT_EQ(statuses().size(), 6u);
+
+    ledger_state state;
+    auto l = open_ledger(state);
+    ASSERT_TRUE(l);
+    EXPECT_FALSE(state.finished);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::accepted)], 6u);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::failed)], 0u);
+    EXPECT_EQ(state.counts[static_cast<int>(fate::unknown)], 0u);
+    EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{4, 7}));
+    l.reset();
+    const auto s = statuses();
+    EXPECT_EQ(s.size(), 6u);
+    EXPECT_FALSE(s.count(2) || s.count(4) || s.count(5) || s.count(7));
+}
+
 }  // namespace
 }  // namespace salvo::engine

@@ -8,8 +8,10 @@
 // at the n-th fsync call instead (that call fails), for seeded moments.
 //
 // Thread-safe: the ledger writes from several threads and syncs from its
-// own. Files are told apart by path (from /proc/self/fd), so a rebuilt
-// results file renamed into place is the same file.
+// own. What was synced is kept per file (device and inode), and power_off()
+// looks at every path a file was seen under (from /proc/self/fd): a rebuilt
+// results file, synced under its temporary name and renamed into place,
+// keeps what it synced, and the file it replaced is gone.
 
 #include <salvo/engine/outcome.hpp>
 
@@ -21,7 +23,9 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
 
 namespace salvo::test {
 
@@ -54,7 +58,7 @@ class power_cut_io final : public engine::ledger_io {
         struct stat st {};
         const bool sized = ::fstat(fd, &st) == 0;
         if (engine::ledger_io::sync(fd) != 0) return -1;
-        if (sized) synced_[path_of(fd)] = static_cast<std::uintmax_t>(st.st_size);
+        if (sized) synced_[key_of(st)] = static_cast<std::uintmax_t>(st.st_size);
         return 0;
     }
 
@@ -77,11 +81,10 @@ class power_cut_io final : public engine::ledger_io {
     /// After the writers are gone: every file back to what was fsynced.
     void power_off() {
         std::lock_guard lock(mutex_);
-        for (const auto& [path, size] : synced_) {
+        for_each_unsynced([](const std::string& path, std::uintmax_t synced, std::uintmax_t) {
             std::error_code ec;
-            if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > size)
-                std::filesystem::resize_file(path, size, ec);
-        }
+            std::filesystem::resize_file(path, synced, ec);
+        });
     }
 
     /// As power_off(), but the disk had already written back part of what
@@ -91,15 +94,12 @@ class power_cut_io final : public engine::ledger_io {
     void power_off_torn(std::uint32_t seed) {
         std::lock_guard lock(mutex_);
         std::mt19937 rng(seed);
-        for (const auto& [path, size] : synced_) {
-            std::error_code ec;
-            if (!std::filesystem::exists(path, ec)) continue;
-            const std::uintmax_t now = std::filesystem::file_size(path, ec);
-            if (ec || now <= size) continue;
+        for_each_unsynced([&](const std::string& path, std::uintmax_t synced, std::uintmax_t now) {
             const std::uintmax_t kept =
-                std::uniform_int_distribution<std::uintmax_t>(0, now - size)(rng);
-            std::filesystem::resize_file(path, size + kept, ec);
-        }
+                std::uniform_int_distribution<std::uintmax_t>(0, now - synced)(rng);
+            std::error_code ec;
+            std::filesystem::resize_file(path, synced + kept, ec);
+        });
     }
 
   private:
@@ -107,17 +107,34 @@ class power_cut_io final : public engine::ledger_io {
         std::error_code ec;
         return std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string();
     }
+    using file_key = std::pair<dev_t, ino_t>;
+    static file_key key_of(const struct stat& st) { return {st.st_dev, st.st_ino}; }
+
     // A file seen for the first time was on disk as it is (an earlier run's
     // power_off() left it so, or it is new and empty).
     void see(int fd) {
-        const std::string path = path_of(fd);
-        if (synced_.count(path)) return;
+        paths_.insert(path_of(fd));
         struct stat st {};
-        synced_[path] = ::fstat(fd, &st) == 0 ? static_cast<std::uintmax_t>(st.st_size) : 0;
+        if (::fstat(fd, &st) != 0) return;
+        synced_.emplace(key_of(st), static_cast<std::uintmax_t>(st.st_size));
+    }
+
+    // f(path, synced, size) for each file, under a path it was seen at,
+    // that holds more than was synced.
+    template <class F>
+    void for_each_unsynced(F&& f) const {
+        for (const auto& path : paths_) {
+            struct stat st {};
+            if (::stat(path.c_str(), &st) != 0) continue;  // renamed over, or removed
+            const auto it = synced_.find(key_of(st));
+            const auto size = static_cast<std::uintmax_t>(st.st_size);
+            if (it != synced_.end() && size > it->second) f(path, it->second, size);
+        }
     }
 
     mutable std::mutex mutex_;
-    std::map<std::string, std::uintmax_t> synced_;
+    std::map<file_key, std::uintmax_t> synced_;
+    std::set<std::string> paths_;
     bool cut_ = false;
     unsigned cut_at_ = 0, syncs_ = 0;
 };

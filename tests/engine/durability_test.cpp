@@ -99,6 +99,44 @@ class Durability : public ::testing::TestWithParam<std::tuple<const char*, unsig
         return std::stoull(address.substr(4, address.find('@') - 4));
     }
 
+    // The power goes: plain (the disk keeps what was synced) or, on a
+    // seeded coin, torn (it kept a seeded share of the rest as well).
+    static void power_off(test::power_cut_io& io, std::mt19937& rng) {
+        if (rng() % 2 == 1)
+            io.power_off_torn(static_cast<std::uint32_t>(rng()));
+        else
+            io.power_off();
+    }
+
+    // A run that loses power at the n-th fsync, opening the ledger
+    // included (the open then fails); the power goes with it.
+    void run_cut_at(unsigned n, std::mt19937& rng, bool retry_failed = false) {
+        test::power_cut_io io;
+        io.cut_at_sync(n);
+        {
+            auto j = create_job(&io, retry_failed);
+            if (j) (void)(*j)->run();
+        }
+        power_off(io, rng);
+    }
+
+    // Every row a server received (`arrivals`, by address number) is
+    // decided or in doubt in what `j` recovered: its D record was on disk.
+    static void expect_dispatch_records(const job& j,
+                                        const std::map<std::uint64_t, int>& arrivals) {
+        const ledger_state& state = j.recovered();
+        const std::set<std::uint64_t> doubt(state.in_doubt.begin(), state.in_doubt.end());
+        for (const auto& [row, n] : arrivals)
+            EXPECT_TRUE(state.is_decided(row) || doubt.count(row))
+                << "row " << row << " reached the server but has no dispatch record on disk";
+    }
+
+    std::map<std::uint64_t, int> arrivals() const {
+        std::map<std::uint64_t, int> m;  // address number -> times received
+        for (const auto& e : emulator_->recorded()) ++m[row_of(e.to)];
+        return m;
+    }
+
     // After the last run: every row has one line with its fate, a row the
     // servers received more than once (`received`: by address number) is
     // marked ambiguous, and the report counts every sendable row accepted.
@@ -155,25 +193,17 @@ TEST_P(Durability, EveryRowThatReachedTheServerHasItsDispatchRecordAfterAPowerCu
     else
         io.power_off();
 
-    std::map<std::uint64_t, int> arrivals;  // row -> times the server received it
-    for (const auto& e : emulator_->recorded()) ++arrivals[row_of(e.to)];
-    EXPECT_LT(arrivals.size(), sendable_) << "the power cut came after the last request";
+    EXPECT_LT(arrivals().size(), sendable_) << "the power cut came after the last request";
 
     auto resumed = make_job(nullptr);
     ASSERT_TRUE(resumed);
-    const ledger_state& state = resumed->recovered();
-    const std::set<std::uint64_t> doubt(state.in_doubt.begin(), state.in_doubt.end());
-    for (const auto& [row, n] : arrivals)
-        EXPECT_TRUE(state.is_decided(row) || doubt.count(row))
-            << "row " << row << " reached the server but has no dispatch record on disk";
+    expect_dispatch_records(*resumed, arrivals());
 
     // The resumed run completes the campaign: one line per row, and a row
     // the server may now have twice is marked ambiguous.
     const report r = resumed->run();
     ASSERT_EQ(r.status, job_status::finished) << r.stop_detail;
-    std::map<std::uint64_t, int> total;
-    for (const auto& e : emulator_->recorded()) ++total[row_of(e.to)];
-    check_results(r, total);
+    check_results(r, arrivals());
 }
 
 // The power goes twice: in the run, and again in the run that resumes it
@@ -182,48 +212,18 @@ TEST_P(Durability, EveryRowThatReachedTheServerHasItsDispatchRecordAfterAPowerCu
 TEST_P(Durability, APowerCutWhileResumingLosesNothingEither) {
     const unsigned seed = std::get<1>(GetParam());
     std::mt19937 rng(seed + 1000);
-    {
-        test::power_cut_io io;
-        io.cut_at_sync(3 + static_cast<unsigned>(rng() % 20));
-        auto j = make_job(&io);
-        ASSERT_TRUE(j);
-        (void)j->run();
-        ASSERT_TRUE(io.is_cut());
-        j.reset();
-        if (rng() % 2 == 1)
-            io.power_off_torn(static_cast<std::uint32_t>(rng()));
-        else
-            io.power_off();
-    }
-    {
-        test::power_cut_io io;
-        io.cut_at_sync(1 + static_cast<unsigned>(rng() % 25));
-        {
-            auto j = create_job(&io);  // a cut here fails the open
-            if (j) (void)(*j)->run();
-        }
-        if (rng() % 2 == 1)
-            io.power_off_torn(static_cast<std::uint32_t>(rng()));
-        else
-            io.power_off();
-    }
-    std::map<std::uint64_t, int> arrivals;
-    for (const auto& e : emulator_->recorded()) ++arrivals[row_of(e.to)];
+    run_cut_at(3 + static_cast<unsigned>(rng() % 20), rng);
+    ASSERT_LT(arrivals().size(), sendable_) << "the power cut came after the last request";
+    run_cut_at(1 + static_cast<unsigned>(rng() % 25), rng);
 
     auto last = make_job(nullptr);
     ASSERT_TRUE(last);
-    const ledger_state& state = last->recovered();
-    const std::set<std::uint64_t> doubt(state.in_doubt.begin(), state.in_doubt.end());
-    for (const auto& [row, n] : arrivals)
-        EXPECT_TRUE(state.is_decided(row) || doubt.count(row))
-            << "row " << row << " reached the server but has no dispatch record on disk";
+    expect_dispatch_records(*last, arrivals());
     // The second run may have finished before its cut came.
     const report r = last->run();
     ASSERT_TRUE(r.status == job_status::finished || r.status == job_status::already_finished)
         << to_string(r.status) << ": " << r.stop_detail;
-    std::map<std::uint64_t, int> total;
-    for (const auto& e : emulator_->recorded()) ++total[row_of(e.to)];
-    check_results(r, total);
+    check_results(r, arrivals());
 }
 
 // --retry-failed, cut: the run that reopens the failed rows (R records, the
@@ -253,26 +253,14 @@ TEST_P(Durability, APowerCutWhileRetryingFailedRowsLosesNothing) {
         ASSERT_EQ(r.status, job_status::finished) << r.stop_detail;
         ASSERT_GT(r.count(fate::failed), 0u);
     }
-    {
-        test::power_cut_io io;
-        io.cut_at_sync(1 + static_cast<unsigned>(rng() % 15));
-        {
-            auto j = create_job(&io, true);  // a cut here fails the open
-            if (j) (void)(*j)->run();
-        }
-        if (rng() % 2 == 1)
-            io.power_off_torn(static_cast<std::uint32_t>(rng()));
-        else
-            io.power_off();
-    }
+    run_cut_at(1 + static_cast<unsigned>(rng() % 15), rng, true);
     auto last = make_job(nullptr, true);
     ASSERT_TRUE(last);
     const report r = last->run();
     ASSERT_TRUE(r.status == job_status::finished || r.status == job_status::already_finished)
         << to_string(r.status) << ": " << r.stop_detail;
-    std::map<std::uint64_t, int> total;
+    std::map<std::uint64_t, int> total = arrivals();
     for (const auto& e : (*faulty)->recorded()) ++total[row_of(e.to)];
-    for (const auto& e : emulator_->recorded()) ++total[row_of(e.to)];
     check_results(r, total);
 }
 

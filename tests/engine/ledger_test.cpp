@@ -273,57 +273,25 @@ TEST_F(LedgerTest, AcceptedRowsWhoseLinesWereLostAreInDoubtAndOthersGetTheirLine
     const auto lines = lines_of(options_.results);
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_EQ(lines[1].rfind("{\"row\":4,", 0), 0u) << lines[1];
-}
 
-TEST_F(LedgerTest, AcceptedRowsWhoseLinesWereLostStayInDoubtWhenTheResumeStopsEarly) {
-    // As above; then the resume stops before it sends rows 2 and 3 again.
-    // Its checkpoint covers their A record, whose lines are still missing:
-    // the next recovery must still hold them in doubt, not count them
-    // accepted with no line.
-    test::power_cut_io io;
-    options_.io = &io;
-    options_.sync_interval = std::chrono::hours(1);
-    ledger_state state;
-    {
-        auto l = open_ledger(state);
-        ASSERT_FALSE(l->dispatch(1, 1, std::vector<std::uint64_t>{1, 2, 3}));
-        ASSERT_FALSE(l->decide(std::vector<row_outcome>{accepted(1)}));
-        ASSERT_FALSE(l->sync());
-        std::vector<row_outcome> later{accepted(2), accepted(3)};
-        later[1].ambiguous = true;
-        ASSERT_FALSE(l->decide(later));
-        dispatch_batch next;
-        next.add(2, 1, std::vector<std::uint64_t>{4});
-        const auto ticket = l->dispatch(next);
-        ASSERT_TRUE(ticket);
-        for (int i = 0; i < 2000 && l->durable_position() < *ticket; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));  // bounded: 2 s
-        ASSERT_GE(l->durable_position(), *ticket);
-        io.cut();
-    }
-    io.power_off();
-    options_.io = nullptr;
-    {
-        auto l = open_ledger(state);
-        EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{2, 3, 4}));
-        ASSERT_FALSE(l->sync());  // the resume's checkpoint, past the A record
-    }
-    const auto journal = slurp(options_.journal);
-    const auto a_record = journal.find(" A 1 2-3 ~ 3\n");
-    ASSERT_NE(a_record, std::string::npos) << journal;
-    ASSERT_NE(journal.find(" C ", a_record), std::string::npos) << journal;
-    EXPECT_NE(journal.find(" L 2-3 ~ 3\n", a_record), std::string::npos) << journal;
-
+    // That resume stopped before it sent rows 2 and 3 again, and its
+    // checkpoint covers their A record, whose lines are still missing: the
+    // L record before it keeps them in doubt for the next recovery (which
+    // counted them accepted, with no line).
+    const auto after = slurp(options_.journal);
+    const auto a_record = after.find(" A 1 2-3 ~ 3\n");
+    ASSERT_NE(a_record, std::string::npos) << after;
+    ASSERT_NE(after.find(" C ", a_record), std::string::npos) << after;
+    EXPECT_NE(after.find(" L 2-3 ~ 3\n", a_record), std::string::npos) << after;
     ledger_state again;
-    auto l = open_ledger(again);
-    EXPECT_TRUE(again.is_decided(1));
+    l = open_ledger(again);
     EXPECT_FALSE(again.is_decided(2));
     EXPECT_FALSE(again.is_decided(3));
-    EXPECT_EQ(again.in_doubt, (std::vector<std::uint64_t>{2, 3, 4}));
+    EXPECT_EQ(again.in_doubt, (std::vector<std::uint64_t>{2, 3, 5}));
     EXPECT_EQ(again.counts[static_cast<int>(fate::accepted)], 1u);
     EXPECT_EQ(again.ambiguous, 0u);
     l.reset();
-    EXPECT_EQ(lines_of(options_.results).size(), 1u);
+    EXPECT_EQ(lines_of(options_.results).size(), 2u);
 }
 
 TEST_F(LedgerTest, AcceptedRowsCostTheJournalAFewBytes) {
@@ -520,6 +488,38 @@ class ReopenTest : public LedgerTest {
         }
         return m;
     }
+
+    // reopen_failed(), then every journal record after its last R dropped:
+    // killed before the checkpoint that follows the rebuild.
+    void reopen_and_drop_the_checkpoint() {
+        {
+            ledger_state state;
+            auto l = open_ledger(state);
+            ASSERT_TRUE(l->reopen_failed(state));
+        }
+        std::string journal = slurp(options_.journal);
+        const auto r = journal.rfind(" R ");
+        ASSERT_NE(r, std::string::npos);
+        journal.resize(journal.find('\n', r) + 1);
+        std::ofstream(options_.journal, std::ios::binary | std::ios::trunc) << journal;
+    }
+
+    // Recovery finished the reopen: rows 2, 4, 5 and 7 withdrawn, their
+    // lines gone, the maybe-delivered ones (4, 7) in doubt.
+    void expect_reopen_finished() {
+        ledger_state state;
+        auto l = open_ledger(state);
+        ASSERT_TRUE(l);
+        EXPECT_FALSE(state.finished);
+        EXPECT_EQ(state.counts[static_cast<int>(fate::accepted)], 6u);
+        EXPECT_EQ(state.counts[static_cast<int>(fate::failed)], 0u);
+        EXPECT_EQ(state.counts[static_cast<int>(fate::unknown)], 0u);
+        EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{4, 7}));
+        l.reset();
+        const auto s = statuses();
+        EXPECT_EQ(s.size(), 6u);
+        EXPECT_FALSE(s.count(2) || s.count(4) || s.count(5) || s.count(7));
+    }
 };
 
 TEST_F(ReopenTest, FailedAndUnknownRowsLoseTheirLinesAndAreDecidedAgain) {
@@ -591,30 +591,11 @@ TEST_F(ReopenTest, NothingToReopenWritesNothing) {
 // rebuilds the file; rows that may have been delivered stay in doubt.
 TEST_F(ReopenTest, AReopenCutShortIsFinishedOnRecovery) {
     const auto old_results = slurp(options_.results);
-    {
-        ledger_state state;
-        auto l = open_ledger(state);
-        ASSERT_TRUE(l->reopen_failed(state));
-    }
-    // Undo the rename and drop every record after the last R.
-    std::string journal = slurp(options_.journal);
-    const auto r = journal.rfind(" R ");
-    ASSERT_NE(r, std::string::npos);
-    journal.resize(journal.find('\n', r) + 1);
-    std::ofstream(options_.journal, std::ios::binary | std::ios::trunc) << journal;
-    std::ofstream(options_.results, std::ios::binary | std::ios::trunc) << old_results;
+    reopen_and_drop_the_checkpoint();
+    std::ofstream(options_.results, std::ios::binary | std::ios::trunc)
+        << old_results;  // no rename
     ASSERT_EQ(statuses().size(), 10u);
-
-    ledger_state state;
-    auto l = open_ledger(state);
-    ASSERT_TRUE(l);
-    EXPECT_FALSE(state.finished);
-    EXPECT_EQ(state.counts[static_cast<int>(fate::failed)], 0u);
-    EXPECT_EQ(state.counts[static_cast<int>(fate::unknown)], 0u);
-    EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{4, 7}));
-    const auto s = statuses();
-    EXPECT_EQ(s.size(), 6u);
-    EXPECT_FALSE(s.count(2) || s.count(4) || s.count(5) || s.count(7));
+    expect_reopen_finished();
 }
 
 // Killed after the rename, before the checkpoint that follows it: the
@@ -623,30 +604,9 @@ TEST_F(ReopenTest, AReopenCutShortIsFinishedOnRecovery) {
 // (it refused it as "shorter than the journal's last checkpoint", and the
 // campaign could not be resumed).
 TEST_F(ReopenTest, AReopenCutShortAfterItsRenameIsFinishedOnRecovery) {
-    {
-        ledger_state state;
-        auto l = open_ledger(state);
-        ASSERT_TRUE(l->reopen_failed(state));
-    }
-    std::string journal = slurp(options_.journal);
-    const auto r = journal.rfind(" R ");
-    ASSERT_NE(r, std::string::npos);
-    journal.resize(journal.find('\n', r) + 1);
-    std::ofstream(options_.journal, std::ios::binary | std::ios::trunc) << journal;
+    reopen_and_drop_the_checkpoint();
     ASSERT_EQ(statuses().size(), 6u);
-
-    ledger_state state;
-    auto l = open_ledger(state);
-    ASSERT_TRUE(l);
-    EXPECT_FALSE(state.finished);
-    EXPECT_EQ(state.counts[static_cast<int>(fate::accepted)], 6u);
-    EXPECT_EQ(state.counts[static_cast<int>(fate::failed)], 0u);
-    EXPECT_EQ(state.counts[static_cast<int>(fate::unknown)], 0u);
-    EXPECT_EQ(state.in_doubt, (std::vector<std::uint64_t>{4, 7}));
-    l.reset();
-    const auto s = statuses();
-    EXPECT_EQ(s.size(), 6u);
-    EXPECT_FALSE(s.count(2) || s.count(4) || s.count(5) || s.count(7));
+    expect_reopen_finished();
 }
 
 }  // namespace

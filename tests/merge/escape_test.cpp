@@ -1,3 +1,5 @@
+#include "test_util.hpp"
+
 #include <salvo/merge/escape.hpp>
 
 #include <gtest/gtest.h>
@@ -34,22 +36,6 @@ TEST(Escape, UrlEncodingKeepsOnlyUnreserved) {
 // The encoder tests 8 bytes at a time: every byte value, at every place
 // in a word and in the tail, must come out as the byte-by-byte rule says.
 TEST(Escape, UrlEncodingEveryByteAtEveryPlace) {
-    const auto reference = [](std::string_view in) {
-        static const char hex[] = "0123456789ABCDEF";
-        std::string r;
-        for (const char ch : in) {
-            const auto c = static_cast<unsigned char>(ch);
-            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '.' || c == '_' || c == '~') {
-                r += ch;
-            } else {
-                r += '%';
-                r += hex[c >> 4];
-                r += hex[c & 0xF];
-            }
-        }
-        return r;
-    };
     for (std::size_t size = 1; size <= 19; ++size) {
         for (std::size_t at = 0; at < size; ++at) {
             for (int c = 0; c < 256; ++c) {
@@ -57,7 +43,8 @@ TEST(Escape, UrlEncodingEveryByteAtEveryPlace) {
                 in[at] = static_cast<char>(c);
                 std::string out;
                 append_url_encoded(out, in);
-                ASSERT_EQ(out, reference(in)) << "byte " << c << " at " << at << " of " << size;
+                ASSERT_EQ(out, test::url_encode(in))
+                    << "byte " << c << " at " << at << " of " << size;
             }
         }
     }

@@ -11,6 +11,7 @@ namespace salvo::merge {
 namespace {
 
 using test::in;
+using test::url_encode;
 
 struct compile_fails {};
 struct row_fails {};
@@ -43,22 +44,6 @@ std::string escape_html(std::string_view v) {
                 break;
             default:
                 out += c;
-        }
-    }
-    return out;
-}
-
-std::string url_encode(std::string_view v) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (const char ch : v) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += ch;
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
         }
     }
     return out;

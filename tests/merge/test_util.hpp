@@ -47,4 +47,23 @@ inline std::string render(std::string_view text, const field_set& fields,
     return plain;
 }
 
+// RFC 3986 percent-encoding written the plain way, one byte at a time: the
+// reference the encoder is checked against.
+inline std::string url_encode(std::string_view v) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (const char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out += ch;
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
 }  // namespace salvo::merge::test

@@ -191,6 +191,40 @@ TEST(Client, RunOfServiceUnavailableOpensTheCircuitAndAnAnswerClosesIt) {
     EXPECT_FALSE(c.circuit().open);
 }
 
+// The probe of an open circuit may itself end without an answer (sent
+// whole, then nothing until the request timed out: maybe delivered). That
+// says nothing of the endpoint: the circuit stays open and the next probe
+// is armed. (None was: every later request waited for ever; a send whose
+// endpoint answered 503s and dropped connections hung, its window full.)
+TEST(Client, AProbeThatMayHaveBeenDeliveredArmsTheNextProbe) {
+    http_test_server server([](std::size_t i, const received_request&) {
+        if (i == 3) return http_action::of(http_action::kind::hang);
+        http_action a;
+        a.status = i < 3 ? 503 : 200;
+        a.body = "{}";
+        return a;
+    });
+    auto log = std::make_shared<circuit_log>();
+    auto o = quick_options();
+    o.request_timeout = 300ms;
+    o.retry.max_attempts = 10;
+    o.circuit.failure_run = 3;
+    o.on_circuit = [log](circuit_event e, const circuit_state& s) { (*log)(e, s); };
+    client c(o);
+    // Three 503s open the circuit; the request then goes as the probe, and
+    // the server never answers it.
+    auto first = send_and_wait(c, make_request(server.url(), "{\"n\":1}"));
+    EXPECT_EQ(first.out.result, disposition::maybe_delivered) << first.out.message;
+    EXPECT_EQ(server.arrivals(), 4u);
+    EXPECT_TRUE(c.circuit().open);
+    // The next request goes as the next probe, and its answer closes it.
+    auto pending = send(c, make_request(server.url(), "{\"n\":2}"));
+    auto second = wait(pending, 5s);
+    EXPECT_EQ(second.out.result, disposition::success) << second.out.message;
+    ASSERT_TRUE(log->wait_for(circuit_event::closed));
+    EXPECT_FALSE(c.circuit().open);
+}
+
 TEST(Client, ServerThatNeverAnswersTimesOutAsMaybeDeliveredAndIsNotResent) {
     http_test_server server([](std::size_t, const received_request&) {
         return http_action::of(http_action::kind::hang);

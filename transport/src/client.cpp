@@ -600,6 +600,11 @@ bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& mess
         if (t->answer.http_status != 0) {
             failure_run = 0;
             if (circuit_open) close_circuit();
+        } else if (circuit_open && !probe_in_flight && !probe_armed) {
+            // A probe that may have been delivered says nothing of the
+            // endpoint either: the circuit stays open, and the next probe
+            // goes when due. (Without one armed, the queue waited for ever.)
+            arm_probe();
         }
         return false;
     }

@@ -288,9 +288,16 @@ void job::impl::complete(finished_request& done) {
             resends.emplace_back(std::move(done.req), std::move(f));
             return;
         }
-        const std::string why = "maybe delivered " + std::to_string(f->attempt) +
-                                " times, never answered: " + out.message;
-        hold_failure(std::move(f), {}, why);
+        // No send left: it may have been delivered, so it is not `failed`
+        // (certainly not delivered) but `unknown`, which --retry-failed
+        // sends again only marked ambiguous. (As `failed` after a single
+        // send, retry.max_attempts 1, it went again unmarked: delivered
+        // twice with nothing to say so.)
+        const std::string why =
+            "maybe delivered " + std::to_string(f->attempt) +
+            " times, never answered (retry.max_attempts reached): " + out.message;
+        decide_all(*f, fate::unknown, {}, keep(why), f->transport_attempts);
+        note_request_result(true);
         return;
     }
     if (out.result == transport::disposition::permanent &&

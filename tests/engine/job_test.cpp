@@ -483,6 +483,30 @@ TEST_F(JobTest, RetryFailedResendsUnknownRowsAsAmbiguousEvenUnderHold) {
     EXPECT_EQ(delivered_twice, 10u);  // recorded before the reset, and again now
 }
 
+// Maybe delivered on its last allowed send (retry.max_attempts 1): the rows
+// are `unknown`, not `failed`, and --retry-failed sends them again marked
+// ambiguous. (As `failed` they went again unmarked: delivered twice, with
+// nothing in the results to say so.)
+TEST_F(JobTest, MaybeDeliveredOnTheLastSendIsUnknownAndResentAsAmbiguous) {
+    write_recipients(500);
+    start_emulator({fault(emulator::fault_kind::reset_after_body, 3, 1)});
+    const report first = run_job(config("local", {"retry.max_attempts=1", "rate.max_in_flight=1"}));
+    EXPECT_EQ(first.count(fate::unknown), 10u);
+    EXPECT_EQ(first.count(fate::failed), 0u);
+    check_accounting(first, 500);
+
+    auto j = retry_failed_job(config("local", {"retry.max_attempts=1"}));
+    ASSERT_TRUE(j);
+    const report again = j->run();
+    EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
+    EXPECT_EQ(again.count(fate::unknown), 0u);
+    EXPECT_EQ(again.ambiguous, 10u);
+    check_accounting(again, 500);
+    std::size_t delivered_twice = 0;
+    for (const auto& [to, n] : deliveries()) delivered_twice += n == 2;
+    EXPECT_EQ(delivered_twice, 10u);
+}
+
 TEST_F(JobTest, RetryFailedWithoutAJournalSendsNothing) {
     write_recipients(10);
     start_emulator();

@@ -99,6 +99,23 @@ class JobTest : public ::testing::Test {
         return f;
     }
 
+    // --retry-failed with `c`: the `unknown` rows (`unknown` of `rows`) go
+    // again marked ambiguous, and the emulator holds each of them twice
+    // (recorded before the reset, and again now).
+    void expect_unknown_rows_resent_as_ambiguous(job_config c, std::size_t unknown,
+                                                 std::size_t rows) {
+        auto j = retry_failed_job(std::move(c));
+        ASSERT_TRUE(j);
+        const report again = j->run();
+        EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
+        EXPECT_EQ(again.count(fate::unknown), 0u);
+        EXPECT_EQ(again.ambiguous, unknown);
+        check_accounting(again, rows);
+        std::size_t delivered_twice = 0;
+        for (const auto& [to, n] : deliveries()) delivered_twice += n == 2;
+        EXPECT_EQ(delivered_twice, unknown);
+    }
+
     // A job that re-sends the failed and unknown rows of the run on record.
     std::unique_ptr<job> retry_failed_job(job_config c) {
         run_options o;
@@ -471,16 +488,7 @@ TEST_F(JobTest, RetryFailedResendsUnknownRowsAsAmbiguousEvenUnderHold) {
     const report first = run_job(config("local", {"retry.ambiguous=hold"}));
     ASSERT_EQ(first.count(fate::unknown), 10u);
 
-    auto j = retry_failed_job(config("local", {"retry.ambiguous=hold"}));
-    ASSERT_TRUE(j);
-    const report again = j->run();
-    EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
-    EXPECT_EQ(again.count(fate::unknown), 0u);
-    EXPECT_EQ(again.ambiguous, 10u);
-    check_accounting(again, 500);
-    std::size_t delivered_twice = 0;
-    for (const auto& [to, n] : deliveries()) delivered_twice += n == 2;
-    EXPECT_EQ(delivered_twice, 10u);  // recorded before the reset, and again now
+    expect_unknown_rows_resent_as_ambiguous(config("local", {"retry.ambiguous=hold"}), 10, 500);
 }
 
 // Maybe delivered on its last allowed send (retry.max_attempts 1): the rows
@@ -495,16 +503,7 @@ TEST_F(JobTest, MaybeDeliveredOnTheLastSendIsUnknownAndResentAsAmbiguous) {
     EXPECT_EQ(first.count(fate::failed), 0u);
     check_accounting(first, 500);
 
-    auto j = retry_failed_job(config("local", {"retry.max_attempts=1"}));
-    ASSERT_TRUE(j);
-    const report again = j->run();
-    EXPECT_EQ(again.status, job_status::finished) << again.stop_detail;
-    EXPECT_EQ(again.count(fate::unknown), 0u);
-    EXPECT_EQ(again.ambiguous, 10u);
-    check_accounting(again, 500);
-    std::size_t delivered_twice = 0;
-    for (const auto& [to, n] : deliveries()) delivered_twice += n == 2;
-    EXPECT_EQ(delivered_twice, 10u);
+    expect_unknown_rows_resent_as_ambiguous(config("local", {"retry.max_attempts=1"}), 10, 500);
 }
 
 TEST_F(JobTest, RetryFailedWithoutAJournalSendsNothing) {

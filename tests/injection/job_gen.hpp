@@ -4,6 +4,7 @@
 // field names that look like derived names), and a naive reference
 // rendering of salvo's template language written from docs/templates.md's rules.
 
+#include "merge/test_util.hpp"
 #include "spec_util.hpp"
 #include "wire_model.hpp"
 
@@ -26,23 +27,9 @@ inline bool ref_name_char(char c) {
 }
 
 inline std::string ref_transform(std::string_view v, merge::modifier mod, bool html) {
-    std::string out;
-    if (mod == merge::modifier::url) {
-        static const char* hex = "0123456789ABCDEF";
-        for (const char ch : v) {
-            const auto c = static_cast<unsigned char>(ch);
-            if (ref_alpha(ch) || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-                ch == '~') {
-                out += ch;
-            } else {
-                out += '%';
-                out += hex[c >> 4];
-                out += hex[c & 15];
-            }
-        }
-        return out;
-    }
+    if (mod == merge::modifier::url) return merge::test::url_encode(v);
     if (!html || mod == merge::modifier::raw) return std::string(v);
+    std::string out;
     for (const char c : v) {
         switch (c) {
             case '&':

@@ -112,7 +112,7 @@ TEST(Client, RefusedPortIsRetriedThenReportedRetrySafeWithoutTheCircuit) {
 }
 
 // Records the circuit's events; wait_for() blocks until one has been seen.
-struct circuit_log {
+struct circuit_log : std::enable_shared_from_this<circuit_log> {
     std::mutex m;
     std::condition_variable cv;
     std::vector<circuit_event> events;
@@ -122,6 +122,11 @@ struct circuit_log {
         events.push_back(e);
         last = s;
         cv.notify_all();
+    }
+    void watch(client_options& o) {
+        o.on_circuit = [self = shared_from_this()](circuit_event e, const circuit_state& c) {
+            (*self)(e, c);
+        };
     }
     bool wait_for(circuit_event e, std::chrono::milliseconds limit = 15s) {
         std::unique_lock lock(m);
@@ -141,7 +146,7 @@ TEST(Client, RefusedPortOpensTheCircuitHoldsTheRequestAndGivesUp) {
     auto o = quick_options();
     o.retry.max_attempts = 2;
     o.circuit.give_up_after = 300ms;
-    o.on_circuit = [log](circuit_event e, const circuit_state& s) { (*log)(e, s); };
+    log->watch(o);
     client c(o);
     auto f = send(c, make_request("http://127.0.0.1:" + std::to_string(port) + "/", "held"));
     ASSERT_TRUE(log->wait_for(circuit_event::gave_up));
@@ -178,7 +183,7 @@ TEST(Client, RunOfServiceUnavailableOpensTheCircuitAndAnAnswerClosesIt) {
     auto o = quick_options();
     o.retry.max_attempts = 3;
     o.circuit.failure_run = 3;
-    o.on_circuit = [log](circuit_event e, const circuit_state& s) { (*log)(e, s); };
+    log->watch(o);
     client c(o);
     auto r = send_and_wait(c, make_request(server.url(), "{}"));
     EXPECT_EQ(r.out.result, disposition::success) << r.out.message;
@@ -209,7 +214,7 @@ TEST(Client, AProbeThatMayHaveBeenDeliveredArmsTheNextProbe) {
     o.request_timeout = 300ms;
     o.retry.max_attempts = 10;
     o.circuit.failure_run = 3;
-    o.on_circuit = [log](circuit_event e, const circuit_state& s) { (*log)(e, s); };
+    log->watch(o);
     client c(o);
     // Three 503s open the circuit; the request then goes as the probe, and
     // the server never answers it.

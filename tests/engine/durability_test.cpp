@@ -264,6 +264,36 @@ TEST_P(Durability, APowerCutWhileRetryingFailedRowsLosesNothing) {
     check_results(r, total);
 }
 
+// No power cut, a flaky endpoint: one request in ten answered 503, one in
+// twenty reset before the server read its body, one in twenty reset after
+// it recorded the emails (maybe delivered). Retries, the retry budget and
+// the circuit all act; every row still ends with one line, accepted, and a
+// row the server received twice is marked ambiguous.
+TEST_P(Durability, AFlakyEndpointGivesEveryRowOneFateAndMarksEveryResend) {
+    emulator::options eo;
+    eo.record_in_memory = true;
+    eo.api_key = "test-key";
+    eo.seed = std::get<1>(GetParam());
+    eo.faults.resize(3);
+    eo.faults[0].kind = emulator::fault_kind::http_503;
+    eo.faults[0].rate = 0.1;
+    eo.faults[1].kind = emulator::fault_kind::reset_before_body;
+    eo.faults[1].rate = 0.05;
+    eo.faults[2].kind = emulator::fault_kind::reset_after_body;
+    eo.faults[2].rate = 0.05;
+    auto flaky = emulator::server::start(eo);
+    ASSERT_TRUE(flaky) << flaky.error().message();
+    const std::string quick = R"("retry": {"base_delay_ms": 1, "max_delay_ms": 20},)";
+    auto j = create_job(nullptr, false, (*flaky)->url(), quick);
+    ASSERT_TRUE(j) << j.error().message;
+    const report r = (*j)->run();
+    ASSERT_EQ(r.status, job_status::finished) << r.stop_detail;
+    std::map<std::uint64_t, int> received;
+    for (const auto& e : (*flaky)->recorded()) ++received[row_of(e.to)];
+    EXPECT_GT(r.ambiguous, 0u) << "no request was resent after a reset: nothing tested";
+    check_results(r, received);
+}
+
 INSTANTIATE_TEST_SUITE_P(SeededCuts, Durability,
                          ::testing::Combine(::testing::Values("local", "server"),
                                             ::testing::Range(1u, 17u)),

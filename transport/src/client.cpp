@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -230,7 +231,20 @@ struct client::impl {
             finish_cancelled(t);
             return;
         }
+        enqueue_back(t);
+    }
+
+    // The queue holds a transfer at most once: one entry is one attempt to
+    // start, and a transfer started twice would be a request sent twice.
+    void enqueue_back(transfer* t) {
+        assert(!t->queued);
+        t->queued = true;
         queue.push_back(t);
+    }
+    void enqueue_front(transfer* t) {
+        assert(!t->queued);
+        t->queued = true;
+        queue.push_front(t);
     }
 
     // Starts queued attempts while transfer slots are free, the gate is open
@@ -273,6 +287,7 @@ struct client::impl {
                 return;
             }
             queue.pop_front();
+            t->queued = false;
             if (circuit_open) {
                 t->probe = true;
                 probe_in_flight = true;
@@ -554,7 +569,7 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
     }
     t->waited += d.delay;
     if (d.delay <= clock::duration::zero()) {
-        queue.push_front(t);  // keeps its slot, goes before new requests
+        enqueue_front(t);  // keeps its slot, goes before new requests
         pump();
         return;
     }
@@ -569,7 +584,7 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
         if (it == live.end() || t->serial != serial) return;
         t->waiting_retry = false;
         if (stopping) return;
-        queue.push_front(t);
+        enqueue_front(t);
         pump();
     });
 }
@@ -620,7 +635,7 @@ bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& mess
     if (!retryable) return false;  // maybe delivered: the caller decides
     ++t->outage_attempts;
     t->first_attempt = clock_.now();  // the time bound starts again after the outage
-    queue.push_front(t);
+    enqueue_front(t);
     return true;
 }
 
@@ -714,7 +729,7 @@ void client::impl::finish(transfer* t, disposition result, boost::system::error_
         if (circuit_open && !stopping) arm_probe();
     }
     if (t->waiting_retry) t->retry_timer.cancel();
-    queue.erase(std::remove(queue.begin(), queue.end(), t), queue.end());
+    if (t->queued) queue.erase(std::find(queue.begin(), queue.end(), t));
 
     outcome out = std::move(t->answer);
     out.result = result;

@@ -87,6 +87,7 @@ struct transfer final : open_guard {
     std::uint32_t stream_id = 0;
     goaway_book* goaways = nullptr;  // the client's; null in tests of one transfer
     bool waiting_retry = false;      // retry_timer is armed
+    bool queued = false;             // in the client's queue (at most once)
     unsigned attempts = 0;
     unsigned outage_attempts = 0;  // attempts that failed while the circuit was open
     bool probe = false;            // this attempt is the open circuit's probe

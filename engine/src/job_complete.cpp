@@ -294,8 +294,11 @@ void job::impl::complete(finished_request& done) {
         // send, retry.max_attempts 1, it went again unmarked: delivered
         // twice with nothing to say so.)
         const std::string why =
-            "maybe delivered " + std::to_string(f->attempt) +
-            " times, never answered (retry.max_attempts reached): " + out.message;
+            (f->attempt == 1 ? std::string("sent once")
+                             : "sent " + std::to_string(f->attempt) + " times") +
+            ", maybe delivered, never answered (retry.max_attempts reached); "
+            "--retry-failed sends these rows again marked ambiguous: " +
+            out.message;
         decide_all(*f, fate::unknown, {}, keep(why), f->transport_attempts);
         note_request_result(true);
         return;

@@ -502,6 +502,15 @@ TEST_F(JobTest, MaybeDeliveredOnTheLastSendIsUnknownAndResentAsAmbiguous) {
     EXPECT_EQ(first.count(fate::unknown), 10u);
     EXPECT_EQ(first.count(fate::failed), 0u);
     check_accounting(first, 500);
+    // The line says what happened and what to do next.
+    std::size_t explained = 0;
+    for (const auto& l : read_results(dir_ / "results.ndjson")) {
+        if (l.status != "unknown") continue;
+        EXPECT_NE(l.error.find("sent once, maybe delivered"), std::string::npos) << l.error;
+        EXPECT_NE(l.error.find("--retry-failed"), std::string::npos) << l.error;
+        ++explained;
+    }
+    EXPECT_EQ(explained, 10u);
 
     expect_unknown_rows_resent_as_ambiguous(config("local", {"retry.max_attempts=1"}), 10, 500);
 }

@@ -29,29 +29,7 @@ inline bool ref_name_char(char c) {
 inline std::string ref_transform(std::string_view v, merge::modifier mod, bool html) {
     if (mod == merge::modifier::url) return merge::test::url_encode(v);
     if (!html || mod == merge::modifier::raw) return std::string(v);
-    std::string out;
-    for (const char c : v) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
+    return merge::test::html_escape(v);
 }
 
 // Renders `text` for one row; nullopt when a row value with a line break

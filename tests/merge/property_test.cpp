@@ -23,32 +23,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-std::string escape_html(std::string_view v) {
-    std::string out;
-    for (const char c : v) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
 // The reference: walk the text; at each `%%` + letter, try the whole
 // placeholder with a regex, decide literal or error by the next character.
 reference_result reference(const std::string& text, const field_set& fields,
@@ -111,7 +85,7 @@ reference_result reference(const std::string& text, const field_set& fields,
         if (mod == "url")
             v = url_encode(v);
         else if (where == context::html && html_escape && mod != "raw")
-            v = escape_html(v);
+            v = test::html_escape(v);
         out += v;
         i += static_cast<std::size_t>(f.length(0));
     }

@@ -66,4 +66,32 @@ inline std::string url_encode(std::string_view v) {
     return out;
 }
 
+// HTML escaping of the five characters, written the plain way: the
+// reference for values in an HTML body.
+inline std::string html_escape(std::string_view v) {
+    std::string out;
+    for (const char c : v) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
 }  // namespace salvo::merge::test

@@ -231,20 +231,19 @@ struct client::impl {
             finish_cancelled(t);
             return;
         }
-        enqueue_back(t);
+        enqueue(t, false);
     }
 
     // The queue holds a transfer at most once: one entry is one attempt to
     // start, and a transfer started twice would be a request sent twice.
-    void enqueue_back(transfer* t) {
+    // `first`: before new requests (a retry, a held request keep their slot).
+    void enqueue(transfer* t, bool first) {
         assert(!t->queued);
         t->queued = true;
-        queue.push_back(t);
-    }
-    void enqueue_front(transfer* t) {
-        assert(!t->queued);
-        t->queued = true;
-        queue.push_front(t);
+        if (first)
+            queue.push_front(t);
+        else
+            queue.push_back(t);
     }
 
     // Starts queued attempts while transfer slots are free, the gate is open
@@ -569,7 +568,7 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
     }
     t->waited += d.delay;
     if (d.delay <= clock::duration::zero()) {
-        enqueue_front(t);  // keeps its slot, goes before new requests
+        enqueue(t, true);  // keeps its slot, goes before new requests
         pump();
         return;
     }
@@ -584,7 +583,7 @@ void client::impl::retry_or_finish(transfer* t, verdict v, boost::system::error_
         if (it == live.end() || t->serial != serial) return;
         t->waiting_retry = false;
         if (stopping) return;
-        enqueue_front(t);
+        enqueue(t, true);
         pump();
     });
 }
@@ -615,7 +614,7 @@ bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& mess
         if (t->answer.http_status != 0) {
             failure_run = 0;
             if (circuit_open) close_circuit();
-        } else if (circuit_open && !probe_in_flight && !probe_armed) {
+        } else if (circuit_open) {
             // A probe that may have been delivered says nothing of the
             // endpoint either: the circuit stays open, and the next probe
             // goes when due. (Without one armed, the queue waited for ever.)
@@ -631,11 +630,11 @@ bool client::impl::circuit_holds(transfer* t, verdict v, const std::string& mess
         shared_circuit.last_error = message;
     }
     if (!circuit_open) return false;
-    if (was_probe || (!probe_in_flight && !probe_armed)) arm_probe();
+    arm_probe();                   // unless one is armed or in flight
     if (!retryable) return false;  // maybe delivered: the caller decides
     ++t->outage_attempts;
     t->first_attempt = clock_.now();  // the time bound starts again after the outage
-    enqueue_front(t);
+    enqueue(t, true);
     return true;
 }
 

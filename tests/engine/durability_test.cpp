@@ -17,10 +17,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace salvo::engine {
 namespace {
@@ -131,10 +133,28 @@ class Durability : public ::testing::TestWithParam<std::tuple<const char*, unsig
                 << "row " << row << " reached the server but has no dispatch record on disk";
     }
 
+    // Adds what `s` received to `m`: address number -> times received.
+    static void count_arrivals(const emulator::server& s, std::map<std::uint64_t, int>& m) {
+        for (const auto& e : s.recorded()) ++m[row_of(e.to)];
+    }
+
     std::map<std::uint64_t, int> arrivals() const {
-        std::map<std::uint64_t, int> m;  // address number -> times received
-        for (const auto& e : emulator_->recorded()) ++m[row_of(e.to)];
+        std::map<std::uint64_t, int> m;
+        count_arrivals(*emulator_, m);
         return m;
+    }
+
+    // Another emulator, whose requests meet `faults` (seeded by `seed`).
+    static std::unique_ptr<emulator::server> faulty_emulator(
+        unsigned seed, std::vector<emulator::fault_rule> faults) {
+        emulator::options o;
+        o.record_in_memory = true;
+        o.api_key = "test-key";
+        o.seed = seed;
+        o.faults = std::move(faults);
+        auto s = emulator::server::start(o);
+        EXPECT_TRUE(s) << s.error().message();
+        return s ? std::move(*s) : nullptr;
     }
 
     // After the last run: every row has one line with its fate, a row the
@@ -235,19 +255,14 @@ TEST_P(Durability, APowerCutWhileRetryingFailedRowsLosesNothing) {
     const unsigned seed = std::get<1>(GetParam());
     std::mt19937 rng(seed + 2000);
     // The first run: about one request in five answered 503, not retried.
-    emulator::options eo;
-    eo.record_in_memory = true;
-    eo.api_key = "test-key";
-    eo.seed = seed;
     emulator::fault_rule refuse;
     refuse.kind = emulator::fault_kind::http_503;
     refuse.rate = 0.2;
-    eo.faults = {refuse};
-    auto faulty = emulator::server::start(eo);
-    ASSERT_TRUE(faulty) << faulty.error().message();
+    const auto faulty = faulty_emulator(seed, {refuse});
+    ASSERT_TRUE(faulty);
     const std::string no_retry = R"("retry": {"max_attempts": 1},)";
     {
-        auto j = create_job(nullptr, false, (*faulty)->url(), no_retry);
+        auto j = create_job(nullptr, false, faulty->url(), no_retry);
         ASSERT_TRUE(j) << j.error().message;
         const report r = (*j)->run();
         ASSERT_EQ(r.status, job_status::finished) << r.stop_detail;
@@ -260,7 +275,7 @@ TEST_P(Durability, APowerCutWhileRetryingFailedRowsLosesNothing) {
     ASSERT_TRUE(r.status == job_status::finished || r.status == job_status::already_finished)
         << to_string(r.status) << ": " << r.stop_detail;
     std::map<std::uint64_t, int> total = arrivals();
-    for (const auto& e : (*faulty)->recorded()) ++total[row_of(e.to)];
+    count_arrivals(*faulty, total);
     check_results(r, total);
 }
 
@@ -270,26 +285,22 @@ TEST_P(Durability, APowerCutWhileRetryingFailedRowsLosesNothing) {
 // the circuit all act; every row still ends with one line, accepted, and a
 // row the server received twice is marked ambiguous.
 TEST_P(Durability, AFlakyEndpointGivesEveryRowOneFateAndMarksEveryResend) {
-    emulator::options eo;
-    eo.record_in_memory = true;
-    eo.api_key = "test-key";
-    eo.seed = std::get<1>(GetParam());
-    eo.faults.resize(3);
-    eo.faults[0].kind = emulator::fault_kind::http_503;
-    eo.faults[0].rate = 0.1;
-    eo.faults[1].kind = emulator::fault_kind::reset_before_body;
-    eo.faults[1].rate = 0.05;
-    eo.faults[2].kind = emulator::fault_kind::reset_after_body;
-    eo.faults[2].rate = 0.05;
-    auto flaky = emulator::server::start(eo);
-    ASSERT_TRUE(flaky) << flaky.error().message();
+    std::vector<emulator::fault_rule> faults(3);
+    faults[0].kind = emulator::fault_kind::http_503;
+    faults[0].rate = 0.1;
+    faults[1].kind = emulator::fault_kind::reset_before_body;
+    faults[1].rate = 0.05;
+    faults[2].kind = emulator::fault_kind::reset_after_body;
+    faults[2].rate = 0.05;
+    const auto flaky = faulty_emulator(std::get<1>(GetParam()), std::move(faults));
+    ASSERT_TRUE(flaky);
     const std::string quick = R"("retry": {"base_delay_ms": 1, "max_delay_ms": 20},)";
-    auto j = create_job(nullptr, false, (*flaky)->url(), quick);
+    auto j = create_job(nullptr, false, flaky->url(), quick);
     ASSERT_TRUE(j) << j.error().message;
     const report r = (*j)->run();
     ASSERT_EQ(r.status, job_status::finished) << r.stop_detail;
     std::map<std::uint64_t, int> received;
-    for (const auto& e : (*flaky)->recorded()) ++received[row_of(e.to)];
+    count_arrivals(*flaky, received);
     EXPECT_GT(r.ambiguous, 0u) << "no request was resent after a reset: nothing tested";
     check_results(r, received);
 }

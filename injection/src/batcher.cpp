@@ -33,7 +33,7 @@ batcher::batcher(std::shared_ptr<const request_writer> writer, const limits& lim
 }
 
 void batcher::close_message() {
-    writer_->close_merge_message(current_.body, &values_);
+    writer_->close_merge_message(body_, &values_);
     open_message_ = false;
     request_writer::share_mask varied = 0;
     for (auto f = values_.fields; f != 0; f &= f - 1) {
@@ -50,7 +50,8 @@ void batcher::start() {
     current_.sequence = next_sequence_++;
     open_message_ = false;
     rows_ = 0;
-    writer_->begin_request(current_.body);
+    body_.clear();
+    writer_->begin_request(body_);
 }
 
 std::size_t batcher::closing_bytes() const noexcept {
@@ -60,23 +61,21 @@ std::size_t batcher::closing_bytes() const noexcept {
 
 void batcher::seal() {
     if (open_message_) close_message();
-    writer_->end_request(current_.body);
-    body_hint_ = std::max(body_hint_, current_.body.size());
+    writer_->end_request(body_);
+    // The outgoing body gets room for the largest body so far plus a margin,
+    // so that a recycled body serves the requests after it as they vary in
+    // size; it is kept unless it is smaller than this one.
+    body_hint_ = std::max(body_hint_, body_.size());
+    if (current_.body.capacity() < body_.size())
+        current_.body.reserve(body_hint_ + std::max<std::size_t>(body_hint_ / 4, 16384));
+    current_.body.assign(body_);
     slots_hint_ = std::max(slots_hint_, current_.slots.size());
     ready_.push_back(std::move(current_));
-    // Room for the largest body so far plus a margin: the template
-    // expansion grows the body to an upper bound of each message before
-    // trimming it, and a body reserved at exactly the last size was
-    // reallocated (and copied whole) for its last message. A recycled body
-    // is kept unless it is smaller than the largest body.
-    const std::size_t room = body_hint_ + std::max<std::size_t>(body_hint_ / 4, 16384);
     if (!spare_.empty()) {
         current_ = std::move(spare_.back());
         spare_.pop_back();
-        if (current_.body.capacity() < body_hint_) current_.body.reserve(room);
     } else {
         current_ = outgoing_request{};
-        current_.body.reserve(room);
     }
     current_.slots.reserve(slots_hint_);
     start();
@@ -101,7 +100,7 @@ void batcher::recycle(outgoing_request&& r) {
 }
 
 std::optional<error_info> batcher::try_add(const recipient& r, placement& where, bool& too_big) {
-    auto& body = current_.body;
+    auto& body = body_;
     const bool server = writer_->mode() == merge_mode::server;
     // Make room by count first: these never depend on the recipient.
     if (server && open_message_ && rows_ == limits_.recipients_per_message) close_message();

@@ -97,6 +97,11 @@ class batcher {
     std::vector<outgoing_request> ready_;  // completed, oldest first
     std::size_t taken_ = 0;                // ready_[0, taken_) were taken
     std::vector<outgoing_request> spare_;  // recycled buffers
+    // The request being written. It stays with this batcher (and its
+    // thread's cache); seal() copies it into the outgoing body in one move.
+    // Written straight into a recycled body, each store waited for a line
+    // the network thread's core had read to send that body's last request.
+    std::string body_;
     // The largest body and slot count sealed so far: a fresh request
     // reserves them, instead of growing through a chain of reallocations
     // (each a copy of the body) when requests leave and never come back.

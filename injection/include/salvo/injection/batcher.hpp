@@ -102,9 +102,10 @@ class batcher {
     // Written straight into a recycled body, each store waited for a line
     // the network thread's core had read to send that body's last request.
     std::string body_;
-    // The largest body and slot count sealed so far: a fresh request
-    // reserves them, instead of growing through a chain of reallocations
-    // (each a copy of the body) when requests leave and never come back.
+    // The largest body and slot count sealed so far: an outgoing body too
+    // small for the one being sealed, and each request's slots, reserve
+    // them, instead of growing through a chain of reallocations (each a
+    // copy) when requests leave and never come back.
     std::size_t body_hint_ = 0;
     std::size_t slots_hint_ = 0;
 };

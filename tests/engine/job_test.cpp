@@ -157,8 +157,13 @@ class JobTest : public ::testing::Test {
         std::map<std::string, int> d;
         for (const auto& e : emulator_->recorded()) ++d[e.to];
         for (const auto& file : earlier_records_) {
+            // A killed emulator may leave its last record torn: SIGKILL can
+            // cut a write short. The emulator records a request before it
+            // answers, so a torn record's request was never answered and
+            // its rows cannot be accepted; only whole lines count.
             std::ifstream in(file);
-            for (std::string line; std::getline(in, line);) ++d[field_of(line, "to")];
+            for (std::string line; std::getline(in, line);)
+                if (!in.eof()) ++d[field_of(line, "to")];
         }
         return d;
     }

@@ -176,7 +176,7 @@ TEST(SpareBuffers, ThePoolHoldsNoMoreThanAChunkUses) {
         spares.refill(b, 5);  // the estimate: short of the 8 the chunk makes
         std::vector<std::unique_ptr<flight>> done;
         for (std::uint64_t i = 0; i < requests_a_chunk * 10; ++i, ++id) {
-            const std::string address = "r" + std::to_string(id) + "@example.com";
+            const std::string address = (std::string{"r"} += std::to_string(id)) += "@example.com";
             ASSERT_TRUE(b.add({address, "", {}, id}));
         }
         b.flush();

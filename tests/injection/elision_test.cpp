@@ -294,7 +294,7 @@ TEST(Elision, SharedValuesCoverTheFirst64RowFieldsOfAWideTemplate) {
     t.subject = "News";
     std::string text;
     for (int c = 0; c < 70; ++c) {
-        f.columns.push_back("c" + std::to_string(c));
+        f.columns.push_back(std::string{"c"} += std::to_string(c));
         text += "%%c" + std::to_string(c) + "%% ";
     }
     t.text = text;
@@ -302,7 +302,7 @@ TEST(Elision, SharedValuesCoverTheFirst64RowFieldsOfAWideTemplate) {
     std::vector<owned_recipient> rows;
     for (std::size_t i = 0; i < 12; ++i) {
         owned_recipient r{"r" + std::to_string(i) + "@example.com", "", {}, {}, i};
-        for (int c = 0; c < 70; ++c) r.values.emplace_back("v" + std::to_string(c));
+        for (int c = 0; c < 70; ++c) r.values.emplace_back(std::string{"v"} += std::to_string(c));
         if (i == 7) r.values[3] = std::nullopt;  // takes its own Global, written out
         if (i == 8) r.values[69] = "other";
         rows.push_back(std::move(r));

@@ -24,19 +24,19 @@ std::string base64_encode(std::string_view in) {
     std::string out;
     out.reserve((in.size() + 2) / 3 * 4);
     std::size_t i = 0;
+    const auto byte = [&](std::size_t k) {
+        return static_cast<unsigned>(static_cast<unsigned char>(in[k]));
+    };
     for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = static_cast<unsigned char>(in[i]) << 16 |
-                           static_cast<unsigned char>(in[i + 1]) << 8 |
-                           static_cast<unsigned char>(in[i + 2]);
+        const unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
         out += table[(v >> 18) & 63];
         out += table[(v >> 12) & 63];
         out += table[(v >> 6) & 63];
         out += table[v & 63];
     }
     if (i < in.size()) {
-        unsigned v = static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16;
-        if (i + 1 < in.size())
-            v |= static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8;
+        unsigned v = byte(i) << 16;
+        if (i + 1 < in.size()) v |= byte(i + 1) << 8;
         out += table[(v >> 18) & 63];
         out += table[(v >> 12) & 63];
         out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';

@@ -5,6 +5,7 @@
 #include <salvo/engine/validate.hpp>
 #include <salvo/merge/escape.hpp>
 #include <salvo/platform/unsubscribe_token.hpp>
+#include <salvo/transport/call.hpp>
 
 #include <fmt/core.h>
 
@@ -35,29 +36,6 @@ bool is_ascii(std::string_view s) {
                        [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-std::string base64(std::string_view in) {
-    static constexpr char digits[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(in[k]); };
-    for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-        for (int shift : {18, 12, 6, 0}) out += digits[(v >> shift) & 63];
-    }
-    if (i + 1 == in.size()) {
-        const unsigned v = at(i) << 16;
-        out += digits[(v >> 18) & 63];
-        out += digits[(v >> 12) & 63];
-        out += "==";
-    } else if (i + 2 == in.size()) {
-        const unsigned v = (at(i) << 16) | (at(i + 1) << 8);
-        for (int shift : {18, 12, 6}) out += digits[(v >> shift) & 63];
-        out += '=';
-    }
-    return out;
-}
-
 // An RFC 2047 encoded word for a header value that is not plain ASCII; a
 // header never carries raw UTF-8 (RFC 5322). Long values become several
 // words of whole UTF-8 characters, each at most 75 characters.
@@ -70,7 +48,7 @@ std::string encode_header_text(std::string_view text) {
         while (i + n < text.size() && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80)
             --n;  // never split a character
         if (!out.empty()) out += "\r\n ";
-        out += "=?UTF-8?B?" + base64(text.substr(i, n)) + "?=";
+        out += "=?UTF-8?B?" + transport::base64_encode(text.substr(i, n)) + "?=";
         i += n;
     }
     return out;

@@ -3,6 +3,8 @@
 #include "hash.hpp"
 #include "input.hpp"
 
+#include <salvo/transport/call.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -24,32 +26,6 @@ std::string read_all(const fs::path& p, bool& ok) {
     std::ostringstream s;
     if (ok) s << in.rdbuf();
     return s.str();
-}
-
-std::string base64(std::string_view in) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 3 <= in.size(); i += 3) {
-        const auto v = (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16) |
-                       (static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-        out += alphabet[v & 63];
-    }
-    if (const std::size_t rest = in.size() - i; rest > 0) {
-        std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
-        if (rest == 2) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += rest == 2 ? alphabet[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
 }
 
 std::string content_type_for(const fs::path& p) {
@@ -278,7 +254,7 @@ boost::system::result<compiled_message, run_error> compile_message(
         att.name = a.name;
         att.content_id = a.content_id;
         att.content_type = a.content_type.empty() ? content_type_for(a.file) : a.content_type;
-        att.content_base64 = base64(content);
+        att.content_base64 = transport::base64_encode(content);
         attachments_hash = fnv1a(fnv1a(attachments_hash, att.name), content);
         spec.attachments.push_back(std::move(att));
     }

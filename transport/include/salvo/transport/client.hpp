@@ -149,7 +149,9 @@ class client {
     /// On failure `req` is left as it was.
     [[nodiscard]] boost::system::error_code try_submit(request& req, completion done);
 
-    /// Requests admitted and not yet completed.
+    /// Requests admitted and not yet completed. A request's slot is freed
+    /// just after its completion returns, so a thread that has just seen a
+    /// completion may still count that request for a moment.
     [[nodiscard]] std::size_t in_flight() const noexcept;
 
     /// Opens the admission gate up to `position`: requests whose `gate` is at

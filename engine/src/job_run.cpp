@@ -649,7 +649,9 @@ report job::impl::run() {
                     [this](work_ptr w) {
                         auto& b = batchers->local();
                         if (!b) {
-                            auto made = injection::batcher::create(writer, limits);
+                            // render_stage() keeps a chunk's rows (and
+                            // their tokens) alive until it flushes.
+                            auto made = injection::batcher::create(writer, limits, true);
                             if (!made) {
                                 request_stop(job_status::input_failed, made.error().message);
                                 return w;

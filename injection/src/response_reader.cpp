@@ -141,8 +141,9 @@ api_result classify_http_status(int status) noexcept {
 
 struct response_reader::impl {
     simdjson::dom::parser parser;
-    std::string padded;               // the body copied with simdjson's padding
-    std::vector<unsigned char> used;  // per slot: already has an outcome
+    std::string padded;                  // the body copied with simdjson's padding
+    std::vector<unsigned char> used;     // per slot: already has an outcome
+    std::vector<std::uint32_t> members;  // the slots of the message being read
     response_verdict verdict;
 
     void reject(std::uint32_t slot, api_code c) {
@@ -203,14 +204,12 @@ bool response_reader::impl::read_messages(simdjson::dom::array results,
         }
         if (mcode == api_code::success) continue;
 
-        // The slots of this message: slots are in message order.
+        // The slots of this message, in row order. A server-mode message's
+        // rows need not be next to each other in the request.
         const auto msg = static_cast<std::uint32_t>(index);
-        const auto lo =
-            std::lower_bound(req.slots.begin(), req.slots.end(), msg,
-                             [](const slot& s, std::uint32_t v) { return s.message < v; });
-        const auto first = static_cast<std::uint32_t>(lo - req.slots.begin());
-        auto last = first;
-        while (last < req.slots.size() && req.slots[last].message == msg) ++last;
+        members.clear();
+        for (std::uint32_t s = 0; s < req.slots.size(); ++s)
+            if (req.slots[s].message == msg) members.push_back(s);
 
         // Address results name exact recipients; duplicates match in order.
         simdjson::dom::array addresses;
@@ -247,7 +246,8 @@ bool response_reader::impl::read_messages(simdjson::dom::array results,
                 if (!has_accepted) accepted = acode == api_code::success;
                 if (accepted) continue;
                 bool matched = false;
-                for (auto s = first; s < last && !matched; ++s) {
+                for (auto it = members.begin(); it != members.end() && !matched; ++it) {
+                    const auto s = *it;
                     if (used[s] || !iequals(req.address(req.slots[s]), email)) continue;
                     reject(s, acode);
                     matched = true;
@@ -260,7 +260,7 @@ bool response_reader::impl::read_messages(simdjson::dom::array results,
         // A message-level error refuses the whole message; a message-level
         // Warning refuses only the addresses it lists.
         if (mcode != api_code::warning)
-            for (auto s = first; s < last; ++s) reject(s, mcode);
+            for (const auto s : members) reject(s, mcode);
     }
     return true;
 }

@@ -9,8 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace salvo::injection {
@@ -60,8 +63,8 @@ struct sent {
 };
 
 sent send(std::shared_ptr<const request_writer> w, std::vector<owned_recipient>& rows,
-          limits lim = {}) {
-    auto b = batcher::create(std::move(w), lim);
+          limits lim = {}, bool rows_outlive_flush = false) {
+    auto b = batcher::create(std::move(w), lim, rows_outlive_flush);
     EXPECT_TRUE(b);
     sent s;
     const auto drain = [&] {
@@ -74,12 +77,34 @@ sent send(std::shared_ptr<const request_writer> w, std::vector<owned_recipient>&
     }
     b->flush();
     drain();
+    // The emails in the order the rows were added. A request's slots are in
+    // that order, and each says where its email is (message and row); a
+    // server-mode row may go in a later request than a row after it.
+    std::vector<std::pair<std::uint64_t, test::email>> by_row;
     for (const auto& r : s.requests) {
         wire_model m(r.body);
         s.messages += m.messages;
         s.bytes += r.body.size();
-        for (auto& e : m.emails) s.emails.push_back(std::move(e));
+        EXPECT_EQ(m.emails.size(), r.slots.size());
+        std::vector<std::size_t> first_email{0};
+        for (const auto n : m.rows_per_message) first_email.push_back(first_email.back() + n);
+        for (std::size_t k = 0; k < r.slots.size(); ++k) {
+            const auto& slot = r.slots[k];
+            if (k > 0) {
+                EXPECT_LT(r.slots[k - 1].id, slot.id) << "slots in the order rows came";
+            }
+            const bool placed = slot.message < m.rows_per_message.size() &&
+                                slot.row < m.rows_per_message[slot.message];
+            EXPECT_TRUE(placed) << "row " << slot.id << " names no email of its request";
+            if (!placed) continue;
+            const auto& e = m.emails[first_email[slot.message] + slot.row];
+            EXPECT_EQ(e.to, r.address(slot)) << "row " << slot.id;
+            by_row.emplace_back(slot.id, e);
+        }
     }
+    std::sort(by_row.begin(), by_row.end(),
+              [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (auto& [id, e] : by_row) s.emails.push_back(std::move(e));
     return s;
 }
 
@@ -144,25 +169,108 @@ TEST(Elision, CleanRowsLeaveTheTwinsOutAndDeliverWhatLocalModeDelivers) {
     EXPECT_GT(full.bytes, server.bytes + 20 * 20) << "every row carries two more fields";
 }
 
-TEST(Elision, ARowThatRendersATwinDifferentlyEndsTheMessageAndTheTwinComesBack) {
+TEST(Elision, RowsThatRenderATwinDifferentlyShareAMessageOfTheirOwn) {
     std::vector<owned_recipient> rows;
     for (std::size_t i = 0; i < 12; ++i) rows.push_back(row(i, "Ann"));
-    rows[3].values[0] = "O'Neil";  // first differs in HTML from here on
+    rows[3].values[0] = "O'Neil";  // first differs in HTML
     rows[8].values[0] = "Zoë & Co";
     limits lim;
     lim.recipients_per_message = 50;
     const auto local = send(merge_mode::local, rows, lim);
     const auto server = send(merge_mode::server, rows, lim);
     expect_same_emails(local, server);
-    // Rows 0-2 in a message without first's twin, rows 3-11 in one with it:
-    // the batcher does not try to leave it out again.
+    // The ten clean rows in a message without first's twin, rows 3 and 8 in
+    // one with it; the clean rows after them still leave it out.
     EXPECT_EQ(server.messages, 2U);
     ASSERT_EQ(server.requests.size(), 1U);
-    ASSERT_EQ(server.requests[0].slots.size(), 12U);
-    EXPECT_EQ(server.requests[0].slots[2].message, 0U);
-    EXPECT_EQ(server.requests[0].slots[3].message, 1U);
-    EXPECT_EQ(server.requests[0].slots[3].row, 0U);
-    EXPECT_EQ(server.requests[0].slots[11].row, 8U);
+    const auto& r = server.requests[0];
+    ASSERT_EQ(r.slots.size(), 12U);
+    // The slots in the rows' order; rows 3 and 8 in the second message.
+    for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(r.slots[i].id, i);
+    EXPECT_EQ(r.slots[2].message, 0U);
+    EXPECT_EQ(r.slots[3].message, 1U);
+    EXPECT_EQ(r.slots[3].row, 0U);
+    EXPECT_EQ(r.slots[4].message, 0U);
+    EXPECT_EQ(r.slots[4].row, 3U);
+    EXPECT_EQ(r.slots[8].message, 1U);
+    EXPECT_EQ(r.slots[8].row, 1U);
+    EXPECT_EQ(r.slots[11].row, 9U);
+    // first's twin (s2) is named by the second message's HTML, and carried
+    // by its two rows (and, empty, by each message's Global).
+    EXPECT_EQ(count(r.body, "%%s2%%"), 1U) << r.body;
+    EXPECT_EQ(count(r.body, "{\"Field\":\"s2\""), 2U + 2) << r.body;
+}
+
+// Rows of more kinds than a batcher keeps messages open for: the message
+// with the fewest rows makes room, and the twin its rows left out and the
+// new row does not is sent from then on, so that the kinds merge rather
+// than cost a short message each time; every row is still delivered as
+// local mode delivers it.
+TEST(Elision, RowsOfManyKindsMergeIntoFewMessages) {
+    spec_text t;
+    t.subject = "News";
+    t.text = "%%a%% %%b%% %%c%% %%d%% %%e%%";
+    t.html = "<p>%%a%% %%b%% %%c%% %%d%% %%e%%</p>";
+    merge::field_set f{{"a", "b", "c", "d", "e"}, {}};
+    const auto writer = [&](merge_mode mode) {
+        auto w = request_writer::create(test::make_spec(t, f), test::legacy_credentials(), mode);
+        EXPECT_TRUE(w) << (w ? "" : w.error().message);
+        return w ? *w : nullptr;
+    };
+    auto w = writer(merge_mode::server);
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->elidable_fields(), request_writer::field_mask{31});
+    // Row i has an ampersand in column i % 6 (none when 5): six kinds.
+    std::vector<owned_recipient> rows;
+    for (std::size_t i = 0; i < 600; ++i) {
+        owned_recipient r{"r" + std::to_string(i) + "@example.com", "", {}, {}, i};
+        for (std::size_t c = 0; c < 5; ++c)
+            r.values.emplace_back(c == i % 6 ? "x&y" : "v" + std::to_string(c));
+        rows.push_back(std::move(r));
+    }
+    const auto local = send(writer(merge_mode::local), rows);
+    const auto server = send(writer(merge_mode::server), rows);
+    expect_same_emails(local, server);
+    // 600 rows of 50: at least 12 messages. Six kinds could each make a
+    // short message every time they meet; merged, a few more than 12.
+    EXPECT_GE(server.messages, 12U);
+    EXPECT_LE(server.messages, 20U);
+}
+
+// At flush() the messages still open are short. When the rows outlive the
+// flush, they are written again into as few messages as they fill, which
+// leave out what all of them leave out; otherwise each kind's message goes
+// as it is. Either way every row gets what local mode gives it.
+TEST(Elision, ShortMessagesAtFlushAreWrittenAgainAsFewer) {
+    std::vector<owned_recipient> rows;
+    for (std::size_t i = 0; i < 30; ++i) {
+        // Four kinds: clean, first differs in HTML, city does, both do.
+        rows.push_back(row(i, i % 2 ? "O'Neil" : "Ann", i % 4 >= 2 ? "A&B" : "Lyon"));
+    }
+    const auto local = send(merge_mode::local, rows);
+    const auto apart = send(make(merge_mode::server), rows, {}, false);
+    const auto merged = send(make(merge_mode::server), rows, {}, true);
+    expect_same_emails(local, apart);
+    expect_same_emails(local, merged);
+    EXPECT_EQ(apart.messages, 4U);
+    EXPECT_EQ(merged.messages, 1U);
+    ASSERT_EQ(merged.requests.size(), 1U);
+    // Neither twin (s2, s3) is left out: some rows render each differently.
+    // Each row carries both, and the Global too.
+    const auto& body = merged.requests[0].body;
+    EXPECT_EQ(count(body, "\"Field\":\"s2\""), 30U + 1) << body;
+    EXPECT_EQ(count(body, "\"Field\":\"s3\""), 30U + 1) << body;
+
+    // 120 rows of the same kinds: the four messages fill to 30 rows each
+    // and none is short enough to merge: as many messages either way.
+    std::vector<owned_recipient> more;
+    for (std::size_t i = 0; i < 120; ++i)
+        more.push_back(row(i, i % 2 ? "O'Neil" : "Ann", i % 4 >= 2 ? "A&B" : "Lyon"));
+    limits lim;
+    lim.recipients_per_message = 30;
+    const auto full = send(make(merge_mode::server), more, lim, true);
+    expect_same_emails(send(merge_mode::local, more, lim), full);
+    EXPECT_EQ(full.messages, 4U);
 }
 
 TEST(Elision, AHeaderValueWithALineBreakIsStillRefused) {
@@ -275,13 +383,15 @@ TEST(Elision, TheAddressInHtmlIsLeftOutForDeliveryAddress) {
     const auto server = send(writer(merge_mode::server), rows);
     expect_same_emails(local, server);
     ASSERT_EQ(server.requests.size(), 1U);
-    EXPECT_EQ(server.messages, 2U) << "rows 0-3 without the field, rows 4-5 with it";
+    EXPECT_EQ(server.messages, 2U) << "rows 0-3 and 5 without the field, row 4 with it";
     const auto& body = server.requests[0].body;
     EXPECT_EQ(count(body, "<p>Sent to %%DeliveryAddress%%,"), 1U) << body;
-    // The field's value is written for rows 4 and 5 only (once as an
-    // address, once as the field) and r0 to r3 only as DeliveryAddress.
+    // The field's value is written for row 4 only (once as an address,
+    // once as the field), and for the others only as DeliveryAddress.
     EXPECT_EQ(count(body, "r0@example.com"), 1U) << body;
-    EXPECT_EQ(count(body, "r5@example.com"), 2U) << body;
+    EXPECT_EQ(count(body, "r5@example.com"), 1U) << body;
+    EXPECT_EQ(count(body, "o'neil@example.com"), 1U) << body;
+    EXPECT_EQ(count(body, "o&#39;neil@example.com"), 1U) << body;
 }
 
 // Only the first 64 row fields can be shared in a message's Global: with

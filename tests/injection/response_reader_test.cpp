@@ -181,6 +181,40 @@ TEST(ResponseReader, WarningMapsAddressResultsToExactRows) {
     EXPECT_EQ(v.fate_of(0), api_result::accepted);
 }
 
+// A server-mode request keeps its slots in the rows' order, and a message
+// holds rows of one kind: message 1's rows are slots 1, 3 and 4 here. A
+// message-level error and an address result land on exactly those.
+TEST(ResponseReader, InterleavedMessagesMapToTheirOwnRows) {
+    outgoing_request req;
+    const std::uint32_t message_of[] = {0, 1, 0, 1, 1, 0};
+    std::uint32_t rows[2] = {0, 0};
+    for (std::uint32_t i = 0; i < 6; ++i) {
+        const std::string a = "s" + std::to_string(i) + "@x.example";
+        const auto m = message_of[i];
+        req.slots.push_back({100 + i, m, rows[m]++,
+                             static_cast<std::uint32_t>(req.addresses.size()),
+                             static_cast<std::uint32_t>(a.size())});
+        req.addresses += a;
+    }
+    req.messages = 2;
+    response_reader rr;
+    const auto& whole = rr.read(200, R"({"ErrorCode":"Warning","MessageResults":[
+      {"Index":1,"ErrorCode":"InvalidFromAddress","AddressResults":null}]})",
+                                req);
+    ASSERT_EQ(whole.rejected.size(), 3U);
+    EXPECT_EQ(whole.rejected[0].slot, 1U);
+    EXPECT_EQ(whole.rejected[1].slot, 3U);
+    EXPECT_EQ(whole.rejected[2].slot, 4U);
+    const auto& one = rr.read(200, R"({"ErrorCode":"Warning","MessageResults":[
+      {"Index":0,"ErrorCode":"Warning","AddressResults":[
+         {"EmailAddress":"s5@x.example","Accepted":false,"ErrorCode":"InvalidAddress"},
+         {"EmailAddress":"s1@x.example","Accepted":false,"ErrorCode":"InvalidAddress"}]}]})",
+                              req);
+    ASSERT_EQ(one.rejected.size(), 1U) << one.detail;
+    EXPECT_EQ(one.rejected[0].slot, 5U);
+    EXPECT_NE(one.detail.find("not a recipient of message 0"), std::string::npos) << one.detail;
+}
+
 TEST(ResponseReader, DuplicateAddressesMatchOneRowEach) {
     outgoing_request req;
     for (std::uint32_t j = 0; j < 3; ++j) {

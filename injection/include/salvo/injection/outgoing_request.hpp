@@ -25,7 +25,10 @@ struct slot {
 struct outgoing_request {
     std::uint64_t sequence = 0;  ///< 0, 1, 2, … per batcher
     std::string body;            ///< the JSON body
-    std::vector<slot> slots;     ///< in body order
+    /// In the order the recipients were added. In server mode the rows of
+    /// one message need not be next to each other: each message holds rows
+    /// of one kind (request_writer::field_mask), taken as they came.
+    std::vector<slot> slots;
     std::string addresses;       ///< the delivery addresses, back to back
     std::uint32_t messages = 0;  ///< entries in "Messages"
 

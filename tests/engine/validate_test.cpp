@@ -41,6 +41,27 @@ TEST(CanonicalAddress, LowersTheDomainOnly) {
     EXPECT_EQ(out, "Ann.Smith@example.com");
 }
 
+// The domain is lowered 8 bytes at a time: every byte value, at every
+// position of a word and of the tail, comes out as a byte at a time would
+// make it (only A-Z change; UTF-8 and the other bytes stay).
+TEST(CanonicalAddress, EveryByteOfTheDomainIsLoweredAsAsciiOnly) {
+    std::string out;
+    for (int c = 0; c < 256; ++c) {
+        if (c == '@') continue;  // the domain is after the last one
+        for (std::size_t at = 0; at < 19; ++at) {
+            std::string domain(19, 'Q');
+            domain[at] = static_cast<char>(c);
+            std::string address = "Local.Part@";
+            address += domain;
+            canonical_address(address, out);
+            std::string want = "Local.Part@";
+            for (const char d : domain)
+                want += d >= 'A' && d <= 'Z' ? static_cast<char>(d - 'A' + 'a') : d;
+            ASSERT_EQ(out, want) << "byte " << c << " at " << at;
+        }
+    }
+}
+
 std::unique_ptr<recipient_source> open_csv(const temp_dir& dir, const std::string& name,
                                            const std::string& body) {
     auto src = open_source(dir.write(name, body));

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -271,6 +272,48 @@ TEST(Elision, ShortMessagesAtFlushAreWrittenAgainAsFewer) {
     const auto full = send(make(merge_mode::server), more, lim, true);
     expect_same_emails(send(merge_mode::local, more, lim), full);
     EXPECT_EQ(full.messages, 4U);
+}
+
+// Random rows of every kind (a first name or city to escape in HTML, empty,
+// absent, long) under random limits, with and without the flush's merge:
+// every request within its caps, every row once, and each row's email what
+// local mode makes of it.
+TEST(Elision, RandomRowsAndLimitsDeliverWhatLocalModeDelivers) {
+    std::mt19937 rng(20261201);
+    const auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+    const std::optional<std::string> firsts[] = {"Ann",        "O'Neil",   "",
+                                                 std::nullopt, "Zoë & Co", std::string(300, 'f')};
+    const std::optional<std::string> cities[] = {"Lyon", "A&B", "", std::nullopt, "<Paris>"};
+    std::size_t requests = 0, messages = 0;
+    for (int n = 0; n < 200; ++n) {
+        std::vector<owned_recipient> rows;
+        const std::size_t count = 1 + pick(120);
+        // Mostly one kind, with others mixed in, or every kind at random.
+        const bool mixed = pick(2) == 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const bool odd = mixed || pick(5) == 0;
+            rows.push_back(
+                row(i, odd ? firsts[pick(6)] : firsts[0], odd ? cities[pick(5)] : cities[0]));
+        }
+        limits lim;
+        lim.messages_per_request = 1 + pick(4);
+        lim.recipients_per_message = 1 + pick(6);
+        if (pick(2) == 0) lim.max_request_bytes = 4000 + pick(6000);
+        SCOPED_TRACE("job " + std::to_string(n));
+        const auto local = send(merge_mode::local, rows, lim);
+        const auto server = send(make(merge_mode::server), rows, lim, pick(2) == 0);
+        expect_same_emails(local, server);
+        for (const auto& r : server.requests) {
+            EXPECT_LE(r.body.size(), lim.max_request_bytes);
+            EXPECT_LE(r.messages, lim.messages_per_request);
+            wire_model m(r.body);
+            for (const auto k : m.rows_per_message) EXPECT_LE(k, lim.recipients_per_message);
+        }
+        requests += server.requests.size();
+        messages += server.messages;
+    }
+    EXPECT_GT(requests, 400U);
+    EXPECT_GT(messages, requests);
 }
 
 TEST(Elision, AHeaderValueWithALineBreakIsStillRefused) {

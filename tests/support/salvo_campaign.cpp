@@ -18,8 +18,12 @@ salvo_campaign::salvo_campaign(std::filesystem::path salvo, std::uint64_t rows,
     {
         std::ofstream out(dir_ / "recipients.csv", std::ios::binary);
         out << "email,name,first_name,code\n";
+        // Every 7th first name is escaped in the HTML part and not in the
+        // Subject: in server mode those rows make messages of their own
+        // beside the others', and a request's rows are not one run.
         for (std::uint64_t i = 1; i <= rows; ++i)
-            out << email_of(i) << ",User " << i << ",User" << i << ",c" << i << "\n";
+            out << email_of(i) << ",User " << i << "," << (i % 7 == 3 ? "O'User" : "User") << i
+                << ",c" << i << "\n";
         if (!out) throw std::runtime_error("cannot write recipients.csv");
     }
     std::ofstream(dir_ / "body.html") << "<p>Hi %%first_name|friend%%, code %%code:url%%</p>\n";

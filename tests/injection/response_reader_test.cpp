@@ -189,7 +189,8 @@ TEST(ResponseReader, InterleavedMessagesMapToTheirOwnRows) {
     const std::uint32_t message_of[] = {0, 1, 0, 1, 1, 0};
     std::uint32_t rows[2] = {0, 0};
     for (std::uint32_t i = 0; i < 6; ++i) {
-        const std::string a = "s" + std::to_string(i) + "@x.example";
+        std::string a = "s";  // appended: see elision_test.cpp on -Wrestrict
+        a.append(std::to_string(i)).append("@x.example");
         const auto m = message_of[i];
         req.slots.push_back({100 + i, m, rows[m]++,
                              static_cast<std::uint32_t>(req.addresses.size()),

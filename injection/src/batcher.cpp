@@ -315,8 +315,10 @@ batcher::outcome batcher::try_add_row(const recipient& r, std::optional<error_in
     // leaves out those that still may be (its shape).
     const mask equal = writer_->elidable_fields() != 0 ? writer_->equal_fields(r) : 0;
     const mask shape = equal & may_leave_out_;
-    // The open message of its shape, or else the one it may join that
-    // leaves out the most.
+    // Where it goes: the open message of its shape; else a message of its
+    // own while fewer than four are open; else the open message it may
+    // join that leaves out the most; else a message of its own in place of
+    // the open one with the fewest rows (evicted below).
     group* exact = nullptr;
     group* fits_one = nullptr;
     group* spare = nullptr;

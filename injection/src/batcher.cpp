@@ -35,12 +35,6 @@ batcher::batcher(std::shared_ptr<const request_writer> writer, const limits& lim
     start();
 }
 
-std::size_t batcher::pending() const noexcept {
-    std::size_t n = current_.slots.size();
-    for (const auto& g : groups_) n += g.slots.size();
-    return n;
-}
-
 void batcher::start() {
     current_.clear();
     current_.sequence = next_sequence_++;
@@ -55,25 +49,20 @@ bool batcher::fits(std::size_t message_bytes) const noexcept {
            limits_.max_request_bytes;
 }
 
-void batcher::join(std::string_view text, std::span<const slot> slots, std::string_view addresses) {
-    if (current_.messages > 0 && !fits(text.size())) seal();
+void batcher::finish(group& g) {
+    writer_->close_merge_message(g.text, &g.values);
+    // It joins the request, which is sealed first if it does not fit.
+    if (current_.messages > 0 && !fits(g.text.size())) seal();
     if (current_.messages > 0) body_ += ',';
-    body_ += text;
+    body_ += g.text;
     const auto base = static_cast<std::uint32_t>(current_.addresses.size());
-    current_.addresses += addresses;
-    for (slot s : slots) {
+    current_.addresses += g.addresses;
+    for (slot s : g.slots) {
         s.message = current_.messages;
         s.address_offset += base;
         current_.slots.push_back(s);
     }
     ++current_.messages;
-    // A full request goes out now rather than waiting for the next add.
-    if (current_.messages == limits_.messages_per_request) seal();
-}
-
-void batcher::finish(group& g) {
-    writer_->close_merge_message(g.text, &g.values);
-    join(g.text, g.slots, g.addresses);
     // Sharing: a field whose value differed from the first row's in at
     // least half the other rows is not watched again.
     share_mask varied = 0;
@@ -88,6 +77,8 @@ void batcher::finish(group& g) {
     g.slots.clear();
     g.addresses.clear();
     g.rows.clear();
+    // A full request goes out now rather than waiting for the next add.
+    if (current_.messages == limits_.messages_per_request) seal();
 }
 
 void batcher::close(group& g) {
@@ -313,7 +304,12 @@ batcher::outcome batcher::try_add_row(const recipient& r, std::optional<error_in
     // The fields this row renders like their twins: it may join a message
     // that leaves out some of them, and nothing else. A message it opens
     // leaves out those that still may be (its shape).
-    const mask equal = writer_->elidable_fields() != 0 ? writer_->equal_fields(r) : 0;
+    // Only those a message opened now may leave out, or an open one does,
+    // need checking.
+    mask among = may_leave_out_;
+    for (const auto& g : groups_)
+        if (g.open) among |= g.left_out;
+    const mask equal = among != 0 ? writer_->equal_fields(r, among) : 0;
     const mask shape = equal & may_leave_out_;
     // Where it goes: the open message of its shape; else a message of its
     // own while fewer than four are open; else the open message it may

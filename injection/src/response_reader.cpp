@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 #include <string>
 
 namespace salvo::injection {
@@ -141,9 +142,16 @@ api_result classify_http_status(int status) noexcept {
 
 struct response_reader::impl {
     simdjson::dom::parser parser;
-    std::string padded;                  // the body copied with simdjson's padding
-    std::vector<unsigned char> used;     // per slot: already has an outcome
-    std::vector<std::uint32_t> members;  // the slots of the message being read
+    std::string padded;               // the body copied with simdjson's padding
+    std::vector<unsigned char> used;  // per slot: already has an outcome
+    // The slots of each message, in row order: message m's are
+    // by_message[first[m], first[m + 1]). A server-mode message's rows need
+    // not be next to each other in the request. Built, in one pass, for the
+    // first message that needs its slots.
+    std::vector<std::uint32_t> first;
+    std::vector<std::uint32_t> by_message;
+    bool indexed = false;
+    void index_slots(const outgoing_request& req);
     response_verdict verdict;
 
     void reject(std::uint32_t slot, api_code c) {
@@ -174,8 +182,21 @@ struct response_reader::impl {
     void read(int http_status, std::string_view body, const outgoing_request& req);
 };
 
+void response_reader::impl::index_slots(const outgoing_request& req) {
+    first.assign(req.messages + 1, 0);
+    for (const auto& s : req.slots)
+        if (s.message < req.messages) ++first[s.message + 1];
+    for (std::size_t m = 1; m < first.size(); ++m) first[m] += first[m - 1];
+    by_message.resize(first.back());
+    auto next = first;  // where each message's next slot goes
+    for (std::uint32_t s = 0; s < req.slots.size(); ++s)
+        if (req.slots[s].message < req.messages) by_message[next[req.slots[s].message]++] = s;
+    indexed = true;
+}
+
 bool response_reader::impl::read_messages(simdjson::dom::array results,
                                           const outgoing_request& req) {
+    indexed = false;
     std::size_t position = 0;
     for (simdjson::dom::element m : results) {
         const auto here = position++;
@@ -204,12 +225,10 @@ bool response_reader::impl::read_messages(simdjson::dom::array results,
         }
         if (mcode == api_code::success) continue;
 
-        // The slots of this message, in row order. A server-mode message's
-        // rows need not be next to each other in the request.
         const auto msg = static_cast<std::uint32_t>(index);
-        members.clear();
-        for (std::uint32_t s = 0; s < req.slots.size(); ++s)
-            if (req.slots[s].message == msg) members.push_back(s);
+        if (!indexed) index_slots(req);
+        const std::span<const std::uint32_t> members(by_message.data() + first[msg],
+                                                     first[msg + 1] - first[msg]);
 
         // Address results name exact recipients; duplicates match in order.
         simdjson::dom::array addresses;

@@ -16,9 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace salvo::injection {
@@ -58,8 +56,6 @@ class batcher {
     /// Requests given back and not reused yet.
     [[nodiscard]] std::size_t spares() const noexcept { return spare_.size(); }
 
-    /// Recipients added and not yet in a completed request.
-    [[nodiscard]] std::size_t pending() const noexcept;
     [[nodiscard]] const limits& caps() const noexcept { return limits_; }
 
   private:
@@ -103,6 +99,8 @@ class batcher {
     // The size of a request holding g alone.
     [[nodiscard]] std::size_t alone_bytes(const group& g) const noexcept;
     [[nodiscard]] bool merge_open();
+    // Closes g's message and appends it, with its recipients, to the
+    // request: sealed first if the message does not fit, and after if full.
     void finish(group& g);
     void start();
     void seal();
@@ -112,9 +110,6 @@ class batcher {
     // Whether a message of this size fits in the request beside the others.
     [[nodiscard]] bool fits(std::size_t message_bytes) const noexcept;
     [[nodiscard]] error_info too_large(std::size_t alone) const;
-    // Appends a finished message and its recipients to the request, which
-    // is sealed first if the message does not fit, and after if full.
-    void join(std::string_view text, std::span<const slot> slots, std::string_view addresses);
     void close(group& g);
 
     std::shared_ptr<const request_writer> writer_;

@@ -87,8 +87,9 @@ void batcher::close(group& g) {
     --open_groups_;
 }
 
-std::optional<error_info> batcher::write_row(group& g, const recipient& r, field_mask left_out,
-                                             share_mask& varied) {
+std::optional<error_info> batcher::write_row(group& g, const recipient& r,
+                                             const request_writer::row_classes& c,
+                                             field_mask left_out, share_mask& varied) {
     share_mask same = 0;  // of values.fields, those r holds as kept
     varied = 0;
     const bool first = g.slots.empty();
@@ -103,7 +104,7 @@ std::optional<error_info> batcher::write_row(group& g, const recipient& r, field
         same = writer_->compare_values(r, g.values, varied);
     }
     const auto mark = g.text.size();
-    auto e = writer_->append_row(g.text, r, first, g.left_out, g.values.in_global, same);
+    auto e = writer_->append_row(g.text, r, c, first, g.left_out, g.values.in_global, same);
     if (e) g.text.resize(first ? 0 : mark);
     return e;
 }
@@ -159,7 +160,8 @@ bool batcher::merge_open() {
     for (const auto& r : rows_) {
         group& m = merged_[k];
         share_mask varied = 0;
-        if (write_row(m, r, common, varied) || alone_bytes(m) > limits_.max_request_bytes)
+        if (write_row(m, r, writer_->classify(r), common, varied) ||
+            alone_bytes(m) > limits_.max_request_bytes)
             return false;
         take_row(m, r, varied);
         if (m.slots.size() == limits_.recipients_per_message) ++k;
@@ -309,7 +311,9 @@ batcher::outcome batcher::try_add_row(const recipient& r, std::optional<error_in
     mask among = may_leave_out_;
     for (const auto& g : groups_)
         if (g.open) among |= g.left_out;
-    const mask equal = among != 0 ? writer_->equal_fields(r, among) : 0;
+    // The row's values scanned once, for the checks and the writing.
+    const request_writer::row_classes classes = writer_->classify(r);
+    const mask equal = among != 0 ? writer_->equal_fields(r, among, classes) : 0;
     const mask shape = equal & may_leave_out_;
     // Where it goes: the open message of its shape; else a message of its
     // own while fewer than four are open; else the open message it may
@@ -339,7 +343,7 @@ batcher::outcome batcher::try_add_row(const recipient& r, std::optional<error_in
     const bool opened = !g->open;
     const auto mark = g->text.size();  // an open message's, before this row
     share_mask varied = 0;
-    e = write_row(*g, r, opened ? shape : g->left_out, varied);
+    e = write_row(*g, r, classes, opened ? shape : g->left_out, varied);
     if (e) return outcome::refused;  // a refused row changes nothing
     // A message must fit in a request alone.
     if (alone_bytes(*g) > limits_.max_request_bytes) {
@@ -353,7 +357,7 @@ batcher::outcome batcher::try_add_row(const recipient& r, std::optional<error_in
         std::string& own = message_;
         own.clear();
         writer_->open_merge_message(own, true, shape);
-        e = writer_->append_row(own, r, true, shape);
+        e = writer_->append_row(own, r, classes, true, shape, 0, 0);
         if (e) return outcome::refused;
         const std::size_t own_bytes = writer_->begin_request_bytes() + own.size() +
                                       writer_->close_merge_message_bytes() +

@@ -113,6 +113,17 @@ std::optional<error_info> check_line_breaks(const recipient& r) {
     return std::nullopt;
 }
 
+// The same from the row's classes (request_writer::classify()).
+std::optional<error_info> check_line_breaks(const request_writer::row_classes& c) {
+    if ((c.address & merge::class_line_break) != 0)
+        return error_info{make_error_code(errc::recipient_line_break),
+                          "the recipient's address holds a line break"};
+    if ((c.name & merge::class_line_break) != 0)
+        return error_info{make_error_code(errc::recipient_line_break),
+                          "the recipient's name holds a line break"};
+    return std::nullopt;
+}
+
 // The API's address rules (INJECTION_API.md §7) on JSON-escaped text: a
 // backslash (an escaped quote or control character) is refused too.
 bool is_address(std::string_view a) {
@@ -318,6 +329,14 @@ boost::system::result<void, error_info> request_writer::build_server_parts() {
     // the Global then holds what a row would.
     for (std::size_t k = 0; k < row_steps_.size() && k < 64; ++k)
         if (row_steps_[k].kind != fast_kind::none) sharable_mask_ |= share_mask{1} << k;
+    // What classify() scans: the columns the fast path writes or checks for
+    // line breaks (the left-out fields' columns are among them), and the
+    // address (DeliveryAddress).
+    for (const auto& st : row_steps_)
+        if (st.column < 64 && (st.kind != fast_kind::none || st.header))
+            classified_columns_ |= std::uint64_t{1} << st.column;
+    if (spec_.address_column && *spec_.address_column < 64)
+        classified_columns_ |= std::uint64_t{1} << *spec_.address_column;
     return {};
 }
 
@@ -458,8 +477,67 @@ void request_writer::find_elidable_fields() {
     }
 }
 
-request_writer::field_mask request_writer::equal_fields(const recipient& r,
-                                                        field_mask among) const noexcept {
+request_writer::row_classes request_writer::classify(const recipient& r) const noexcept {
+    row_classes c;
+    for (std::uint64_t cols = classified_columns_; cols != 0; cols &= cols - 1) {
+        const auto column = static_cast<std::size_t>(std::countr_zero(cols));
+        if (column >= r.row.size()) break;  // the columns come in order
+        const std::string_view v = r.row[column];
+        if (merge::is_absent(v) || v.empty()) continue;
+        const std::uint64_t bit = std::uint64_t{1} << column;
+        const unsigned k = merge::byte_classes(v);
+        c.scanned |= bit;
+        if (k & merge::class_json) c.json |= bit;
+        if (k & merge::class_html) c.html |= bit;
+        if (k & merge::class_line_break) c.line_break |= bit;
+    }
+    // The address is its column's value (scanned above) in a job's rows.
+    const auto same_view = [&](std::optional<std::size_t> column, std::string_view v) {
+        return column && *column < 64 && *column < r.row.size() &&
+               ((c.scanned >> *column) & 1) != 0 && r.row[*column].data() == v.data() &&
+               r.row[*column].size() == v.size();
+    };
+    if (same_view(spec_.address_column, r.address)) {
+        const std::uint64_t bit = std::uint64_t{1} << *spec_.address_column;
+        c.address = ((c.json & bit) != 0 ? merge::class_json : 0u) |
+                    ((c.html & bit) != 0 ? merge::class_html : 0u) |
+                    ((c.line_break & bit) != 0 ? merge::class_line_break : 0u);
+    } else {
+        c.address = merge::byte_classes(r.address);
+    }
+    c.name = r.name.empty() ? 0u : merge::byte_classes(r.name);
+    return c;
+}
+
+namespace {
+
+// Whether the row's value `v` of `column` holds a line break, or a byte
+// HTML escaping changes: from its classes when classify() scanned it.
+[[gnu::always_inline]] inline bool line_break_in(const request_writer::row_classes& c,
+                                                 std::size_t column, std::string_view v) noexcept {
+    if (column < 64 && ((c.scanned >> column) & 1) != 0) return ((c.line_break >> column) & 1) != 0;
+    return merge::has_line_break(v);
+}
+
+[[gnu::always_inline]] inline bool html_in(const request_writer::row_classes& c, std::size_t column,
+                                           std::string_view v) noexcept {
+    if (column < 64 && ((c.scanned >> column) & 1) != 0) return ((c.html >> column) & 1) != 0;
+    return merge::has_html_special(v);
+}
+
+// Whether the value of `column` was scanned and needs no escaping of the
+// kind asked (JSON; or HTML and then JSON).
+[[gnu::always_inline]] inline bool clean_in(const request_writer::row_classes& c,
+                                            std::size_t column, bool html) noexcept {
+    if (column >= 64) return false;
+    const std::uint64_t dirty = html ? c.json | c.html : c.json;
+    return ((c.scanned & ~dirty) >> column & 1) != 0;
+}
+
+}  // namespace
+
+request_writer::field_mask request_writer::equal_fields(const recipient& r, field_mask among,
+                                                        const row_classes& c) const noexcept {
     field_mask m = 0;
     for (among &= elidable_mask_; among != 0; among &= among - 1) {
         const auto b = static_cast<std::size_t>(std::countr_zero(among));
@@ -474,10 +552,12 @@ request_writer::field_mask request_writer::equal_fields(const recipient& r,
             if (e.empty_equal) m |= field_mask{1} << b;
             continue;
         }
-        if (e.address && v != r.address) continue;
-        if (e.header && merge::has_line_break(v)) continue;
+        if (e.address && !(v.data() == r.address.data() && v.size() == r.address.size()) &&
+            v != r.address)
+            continue;
+        if (e.header && line_break_in(c, column, v)) continue;
         // HTML escaping leaves v as JSON escaping does.
-        if (e.needs_plain && merge::has_html_special(v)) continue;
+        if (e.needs_plain && html_in(c, column, v)) continue;
         m |= field_mask{1} << b;
     }
     return m;
@@ -588,8 +668,8 @@ void request_writer::open_merge_message(std::string& body, bool first, field_mas
     body += head.substr(at);
 }
 
-bool request_writer::append_fast_row(std::string& body, const recipient& r, bool first,
-                                     field_mask left_out, share_mask in_global,
+bool request_writer::append_fast_row(std::string& body, const recipient& r, const row_classes& c,
+                                     bool first, field_mask left_out, share_mask in_global,
                                      share_mask same) const {
     // The size is bounded first, and the row is then written with raw
     // stores into one grow of the body: no capacity check or terminator a
@@ -605,6 +685,7 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         const char* data;  // a rendering in rendered_pool_, or the row's value
         std::uint32_t size;
         bool present;  // data is the row's value, to be escaped by step->kind
+        bool clean;    // ... which needs no escaping of that kind: copied
     };
     const row_step* const steps = row_steps_.data();
     const std::size_t n = row_steps_.size();
@@ -623,6 +704,7 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
         piece& p = plan[planned];
         p.step = &s;
         p.present = false;
+        p.clean = false;
         switch (value_of(s, r, v)) {
             case row_value::global:
                 // The message's Global holds another row's value: this row
@@ -642,17 +724,21 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
                 p.size = s.empty_size;
                 break;
             case row_value::present:
-                if (s.kind == fast_kind::none || (s.header && merge::has_line_break(v)))
+                if (s.kind == fast_kind::none || (s.header && line_break_in(c, s.column, v)))
                     return false;
                 p.data = v.data();
                 p.size = static_cast<std::uint32_t>(v.size());
                 p.present = true;
+                p.clean =
+                    s.kind != fast_kind::url && clean_in(c, s.column, s.kind == fast_kind::html);
                 bound += (merge::max_escaped_growth - 1) * v.size();
                 break;
         }
         bound += s.opener_size + opener_block + close.size() + p.size;
         ++planned;
     }
+    const bool address_clean = (c.address & merge::class_json) == 0;
+    const bool name_clean = (c.name & merge::class_json) == 0;
     const auto write = [&](char* out) {
         const auto put = [&out](std::string_view bytes) {
             std::memcpy(out, bytes.data(), bytes.size());
@@ -662,10 +748,12 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
             put(head.substr(1));
         else
             put(head);
-        out = merge::write_json_escaped(out, r.address);
+        out = address_clean ? merge::write_plain(out, r.address)
+                            : merge::write_json_escaped(out, r.address);
         if (!r.name.empty()) {
             put(middle);
-            out = merge::write_json_escaped(out, r.name);
+            out = name_clean ? merge::write_plain(out, r.name)
+                             : merge::write_json_escaped(out, r.name);
         }
         put(close);
         const char* const pool = opener_pool_.data();
@@ -676,7 +764,9 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
                 std::memcpy(out + j, pool + s.opener_offset + j, opener_block);
             out += s.opener_size;
             const std::string_view v(p.data, p.size);
-            if (!p.present) {
+            if (p.clean) {
+                out = merge::write_plain(out, v);
+            } else if (!p.present) {
                 if (p.size != 0) std::memcpy(out, p.data, p.size);
                 out += p.size;
             } else {
@@ -702,11 +792,12 @@ bool request_writer::append_fast_row(std::string& body, const recipient& r, bool
 }
 
 std::optional<error_info> request_writer::append_row(std::string& body, const recipient& r,
-                                                     bool first, field_mask left_out,
-                                                     share_mask in_global, share_mask same) const {
-    if (auto e = check_line_breaks(r)) return e;
+                                                     const row_classes& c, bool first,
+                                                     field_mask left_out, share_mask in_global,
+                                                     share_mask same) const {
+    if (auto e = check_line_breaks(c)) return e;
     if (auto e = preflight(r, body)) return e;
-    if (append_fast_row(body, r, first, left_out, in_global, same)) return std::nullopt;
+    if (append_fast_row(body, r, c, first, left_out, in_global, same)) return std::nullopt;
     const auto mark = body.size();
     body += first ? "[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv
                   : ",[{\"Field\":\"DeliveryAddress\",\"Value\":\""sv;

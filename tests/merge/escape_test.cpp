@@ -102,6 +102,64 @@ TEST(Escape, HtmlSpecialDetectionAtEveryPositionAndLength) {
     EXPECT_TRUE(has_html_special("O'Neil"));
 }
 
+// byte_classes() against a byte-at-a-time reference: every byte value at
+// every position of every length up to 40 (the 16-byte blocks, the two
+// overlapping words of 8 to 15 bytes, the short values in registers), over
+// every filler byte, in a view inside a larger buffer (no byte outside it
+// may count).
+TEST(Escape, ByteClassesOfEveryByteAtEveryPositionAndLength) {
+    const auto reference = [](std::string_view v) {
+        unsigned c = 0;
+        for (const char ch : v) {
+            const auto u = static_cast<unsigned char>(ch);
+            if (u < 0x20 || u == '"' || u == '\\') c |= class_json;
+            if (std::string_view("&<>\"'").find(ch) != std::string_view::npos) c |= class_html;
+            if (u == '\n' || u == '\r') c |= class_line_break;
+        }
+        return c;
+    };
+    std::string buffer(64, '\n');  // dirty on both sides of the view
+    for (std::size_t n = 0; n <= 40; ++n) {
+        for (int fill = 0; fill < 256; fill += 5) {
+            for (std::size_t i = 0; i < n; ++i) buffer[8 + i] = static_cast<char>(fill);
+            buffer[8 + n] = '"';
+            const std::string_view clean(buffer.data() + 8, n);
+            ASSERT_EQ(byte_classes(clean), reference(clean)) << "length " << n << ", fill " << fill;
+        }
+        for (std::size_t i = 0; i < n; ++i) buffer[8 + i] = 'x';
+        for (std::size_t at = 0; at < n; ++at)
+            for (int c = 0; c < 256; ++c) {
+                buffer[8 + at] = static_cast<char>(c);
+                const std::string_view v(buffer.data() + 8, n);
+                ASSERT_EQ(byte_classes(v), reference(v))
+                    << "length " << n << ", byte " << c << " at " << at;
+                buffer[8 + at] = 'x';
+            }
+        buffer[8 + n] = '\n';
+    }
+    EXPECT_EQ(byte_classes("Ann"), 0u);
+    EXPECT_EQ(byte_classes("O'Neil"), unsigned{class_html});
+    EXPECT_EQ(byte_classes("Example \"Corp\""), unsigned{class_json | class_html});
+    EXPECT_EQ(byte_classes("a\r\nb"), unsigned{class_json | class_line_break});
+    EXPECT_EQ(byte_classes(std::string_view()), 0u);
+}
+
+// write_plain() copies exactly the view's bytes, at every length, and
+// writes nothing past them.
+TEST(Escape, WritePlainCopiesEveryLengthExactly) {
+    std::string source;
+    for (int i = 0; i < 48; ++i) source += static_cast<char>('a' + i % 26);
+    for (std::size_t n = 0; n <= 40; ++n) {
+        std::string out(64, '#');
+        const std::string_view v(source.data() + 3, n);
+        char* end = write_plain(out.data() + 5, v);
+        ASSERT_EQ(end, out.data() + 5 + n);
+        EXPECT_EQ(out.substr(0, 5), "#####");
+        EXPECT_EQ(std::string_view(out).substr(5, n), v) << "length " << n;
+        EXPECT_EQ(out.substr(5 + n), std::string(64 - 5 - n, '#')) << "length " << n;
+    }
+}
+
 TEST(Escape, UnescapeReversesEscapeForEveryByte) {
     std::string all;
     for (int c = 1; c < 256; ++c) all.push_back(static_cast<char>(c));

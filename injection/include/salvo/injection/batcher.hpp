@@ -89,10 +89,11 @@ class batcher {
     batcher(std::shared_ptr<const request_writer> writer, const limits& lim, bool keep_rows);
     using field_mask = request_writer::field_mask;
     using share_mask = request_writer::share_mask;
-    // Writes r into g (opening it, leaving out `left_out`, when empty) and
-    // sets `varied` to the shared fields r holds another value of; on an
-    // error g is as it was.
+    // Writes r (whose values classify `c`) into g (opening it, leaving out
+    // `left_out`, when empty) and sets `varied` to the shared fields r holds
+    // another value of; on an error g is as it was.
     [[nodiscard]] std::optional<error_info> write_row(group& g, const recipient& r,
+                                                      const request_writer::row_classes& c,
                                                       field_mask left_out, share_mask& varied);
     // Records r, just written into g, as g's last row.
     void take_row(group& g, const recipient& r, share_mask varied);

@@ -78,10 +78,28 @@ class request_writer {
     using field_mask = std::uint64_t;
     /// Every field some message may leave out (0: none; local mode: 0).
     [[nodiscard]] field_mask elidable_fields() const noexcept { return elidable_mask_; }
+    /// server mode: what a row's values hold, a bit per column (the first
+    /// 64), for the columns the fast path and the left-out fields read:
+    /// worked out once a row by classify(), so that a value several fields
+    /// read is scanned once, and a clean one is copied, not escaped.
+    struct row_classes {
+        std::uint64_t scanned = 0;     ///< columns classified (present, not empty)
+        std::uint64_t json = 0;        ///< holds a byte JSON escapes
+        std::uint64_t html = 0;        ///< holds & < > " or '
+        std::uint64_t line_break = 0;  ///< holds CR or LF
+        unsigned address = 0;          ///< merge::byte_classes of the recipient's address
+        unsigned name = 0;             ///< and of its name
+    };
+    [[nodiscard]] row_classes classify(const recipient& r) const noexcept;
+
     /// Of `among`, the fields `r`'s row renders the same as their earlier
-    /// field.
+    /// field (`c`: classify(r)).
+    [[nodiscard]] field_mask equal_fields(const recipient& r, field_mask among,
+                                          const row_classes& c) const noexcept;
     [[nodiscard]] field_mask equal_fields(const recipient& r,
-                                          field_mask among = ~field_mask{0}) const noexcept;
+                                          field_mask among = ~field_mask{0}) const noexcept {
+        return equal_fields(r, among, classify(r));
+    }
 
     /// server mode: a set of row fields a merge message may send once, in
     /// its Global, instead of in each row: bit k is the k-th row field (the
@@ -126,7 +144,14 @@ class request_writer {
     [[nodiscard]] std::optional<error_info> append_row(std::string& body, const recipient& r,
                                                        bool first, field_mask left_out = 0,
                                                        share_mask in_global = 0,
-                                                       share_mask same = 0) const;
+                                                       share_mask same = 0) const {
+        return append_row(body, r, classify(r), first, left_out, in_global, same);
+    }
+    /// The same, with `c` = classify(r).
+    [[nodiscard]] std::optional<error_info> append_row(std::string& body, const recipient& r,
+                                                       const row_classes& c, bool first,
+                                                       field_mask left_out, share_mask in_global,
+                                                       share_mask same) const;
     /// server mode: closes the message (PerMessage, Global), whose Global
     /// carries `values->in_global`.
     void close_merge_message(std::string& body, const message_values* values = nullptr) const;
@@ -237,9 +262,11 @@ class request_writer {
                                             std::string_view& v) noexcept;
     // append_row for a row whose every sent field takes its fast path:
     // false (nothing written) when one does not.
-    [[nodiscard]] bool append_fast_row(std::string& body, const recipient& r, bool first,
-                                       field_mask left_out, share_mask in_global,
+    [[nodiscard]] bool append_fast_row(std::string& body, const recipient& r, const row_classes& c,
+                                       bool first, field_mask left_out, share_mask in_global,
                                        share_mask same) const;
+    // The columns classify() scans.
+    std::uint64_t classified_columns_ = 0;
     // Bit k of a share_mask (row fields past the 64th are never shared).
     [[nodiscard]] static bool has(share_mask m, std::size_t k) noexcept {
         return k < 64 && ((m >> k) & 1) != 0;

@@ -10,6 +10,10 @@
 #include <string>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace salvo::merge::detail {
 
 /// The most bytes one input byte can become (`\u00XX`, `&quot;`).
@@ -199,7 +203,54 @@ constexpr std::array<bool, 256> make_unreserved_table() {
 }
 inline constexpr auto unreserved = make_unreserved_table();
 
+#if defined(__SSE2__)
+// A bit per byte of v: set for the unreserved ones. Signed compares: bytes
+// from 0x80 are negative and fall in no range, as they should.
+inline unsigned unreserved_bits(__m128i v) {
+    const auto in = [](__m128i x, char lo, char hi) {
+        return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                             _mm_cmpgt_epi8(_mm_set1_epi8(static_cast<char>(hi + 1)), x));
+    };
+    const auto eq = [&](char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+    // Letters of either case: '@' and '[' become '`' and '{', outside.
+    const __m128i letter = in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    const __m128i keep =
+        _mm_or_si128(_mm_or_si128(letter, in(v, '0', '9')),
+                     _mm_or_si128(_mm_or_si128(eq('-'), eq('.')), _mm_or_si128(eq('_'), eq('~'))));
+    return static_cast<unsigned>(_mm_movemask_epi8(keep));
+}
+#endif
+
 inline char* write_url_encoded(char* p, std::string_view in) {
+#if defined(__SSE2__)
+    // 16 bytes at a time: the block is stored whole and the run of
+    // unreserved bytes it starts with is kept; the first reserved byte is
+    // encoded over the rest. The 16-byte store fits: at least 16 bytes are
+    // left to read, and the caller's room is max_expansion (6) times the
+    // input, of which at most 3 a byte read so far is used.
+    const char* s = in.data();
+    const std::size_t n = in.size();
+    std::size_t i = 0;
+    while (i + 16 <= n) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+        const unsigned keep = unreserved_bits(v);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+        if (keep == 0xFFFF) {
+            p += 16;
+            i += 16;
+            continue;
+        }
+        const auto run = static_cast<std::size_t>(__builtin_ctz(~keep));
+        p += run;
+        i += run;
+        const auto c = static_cast<unsigned char>(s[i++]);
+        p[0] = '%';
+        p[1] = hex_upper[c >> 4];
+        p[2] = hex_upper[c & 0xF];
+        p += 3;
+    }
+    in.remove_prefix(i);
+#endif
     for (const char ch : in) {
         const auto c = static_cast<unsigned char>(ch);
         if (unreserved[c]) {

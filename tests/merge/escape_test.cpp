@@ -33,10 +33,12 @@ TEST(Escape, UrlEncodingKeepsOnlyUnreserved) {
     EXPECT_EQ(out, "AZaz09-._~%20%21%2A%27%28%29%25%2F%C3%A9");
 }
 
-// The encoder tests 8 bytes at a time: every byte value, at every place
-// in a word and in the tail, must come out as the byte-by-byte rule says.
+// The encoder takes 16 bytes at a time (with SSE2) and the rest a byte
+// each: every byte value, at every place of a block and of the tail, alone
+// and followed by a reserved byte further on, must come out as the
+// byte-by-byte rule says.
 TEST(Escape, UrlEncodingEveryByteAtEveryPlace) {
-    for (std::size_t size = 1; size <= 19; ++size) {
+    for (std::size_t size = 1; size <= 40; ++size) {
         for (std::size_t at = 0; at < size; ++at) {
             for (int c = 0; c < 256; ++c) {
                 std::string in(size, 'm');
@@ -45,9 +47,19 @@ TEST(Escape, UrlEncodingEveryByteAtEveryPlace) {
                 append_url_encoded(out, in);
                 ASSERT_EQ(out, test::url_encode(in))
                     << "byte " << c << " at " << at << " of " << size;
+                if (at + 5 < size) {
+                    in[at + 5] = '@';
+                    out.clear();
+                    append_url_encoded(out, in);
+                    ASSERT_EQ(out, test::url_encode(in))
+                        << "byte " << c << " at " << at << " of " << size << ", '@' after";
+                }
             }
         }
     }
+    std::string out;
+    append_url_encoded(out, "user123@mail45.example.com");
+    EXPECT_EQ(out, "user123%40mail45.example.com");
 }
 
 TEST(Escape, LineBreakDetection) {

@@ -44,7 +44,7 @@ void batcher::start() {
 }
 
 bool batcher::fits(std::size_t message_bytes) const noexcept {
-    return body_.size() + (current_.messages > 0) + message_bytes +
+    return body_.size() + parts_bytes_ + (current_.messages > 0) + message_bytes +
                request_writer::end_request_bytes <=
            limits_.max_request_bytes;
 }
@@ -53,8 +53,14 @@ void batcher::finish(group& g) {
     writer_->close_merge_message(g.text, &g.values);
     // It joins the request, which is sealed first if it does not fit.
     if (current_.messages > 0 && !fits(g.text.size())) seal();
-    if (current_.messages > 0) body_ += ',';
-    body_ += g.text;
+    parts_bytes_ += (current_.messages > 0) + g.text.size();
+    parts_.push_back(std::move(g.text));
+    if (!texts_.empty()) {
+        g.text = std::move(texts_.back());  // a recycled buffer, its capacity kept
+        texts_.pop_back();
+    } else {
+        g.text = std::string();
+    }
     const auto base = static_cast<std::uint32_t>(current_.addresses.size());
     current_.addresses += g.addresses;
     for (slot s : g.slots) {
@@ -212,15 +218,25 @@ void batcher::sort_slots() {
 }
 
 void batcher::seal() {
-    writer_->end_request(body_);
     // One copy into the outgoing body, whose lines the network thread's
     // core read last (a large copy of a whole request costs less there than
     // a message at a time), with room for the largest body so far plus a
     // margin so that it serves the requests after it as they vary in size.
-    body_hint_ = std::max(body_hint_, body_.size());
-    if (current_.body.capacity() < body_.size())
+    // Server mode joins the head and the messages there.
+    const std::size_t size = body_.size() + parts_bytes_ + request_writer::end_request_bytes;
+    body_hint_ = std::max(body_hint_, size);
+    if (current_.body.capacity() < size)
         current_.body.reserve(body_hint_ + std::max<std::size_t>(body_hint_ / 4, 16384));
     current_.body.assign(body_);
+    for (std::size_t i = 0; i < parts_.size(); ++i) {
+        if (i > 0) current_.body += ',';
+        current_.body += parts_[i];
+        parts_[i].clear();
+        texts_.push_back(std::move(parts_[i]));
+    }
+    parts_.clear();
+    parts_bytes_ = 0;
+    writer_->end_request(current_.body);
     sort_slots();
     slots_hint_ = std::max(slots_hint_, current_.slots.size());
     ready_.push_back(std::move(current_));

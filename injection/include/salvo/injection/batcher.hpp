@@ -123,6 +123,12 @@ class batcher {
     // body, each store waited for a line the network thread's core had read
     // to send that body's last request.
     std::string body_;
+    // Server mode: body_ holds the head; the request's closed messages wait
+    // here, each in the buffer it was written in, and seal() joins them
+    // into the outgoing body: one copy of each message, not two.
+    std::vector<std::string> parts_;
+    std::size_t parts_bytes_ = 0;     // with the commas between them
+    std::vector<std::string> texts_;  // message buffers parts_ gave back
     std::uint32_t open_groups_ = 0;
     std::uint64_t next_opened_ = 0;
     std::vector<group> groups_;      // server mode: max_open_groups + 1, some open

@@ -63,7 +63,9 @@ struct work {
     std::deque<std::string> reasons;                         // stable storage for early outcomes
     std::vector<std::pair<std::size_t, row_outcome>> early;  // (row index, outcome)
     std::vector<injection::outgoing_request> requests;
-    // Per chunk row: the rendered MessageId (plain text), when the job has one.
+    // Per chunk row: the rendered MessageId (plain text), when the job has
+    // one other than a prefix and the address (message_id_prefix: the
+    // hand-over writes that one into the flight from the request's addresses).
     std::string message_ids;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> message_id_spans;
 

@@ -366,7 +366,7 @@ std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection
         limits.messages_per_request *
         (writer->mode() == injection::merge_mode::server ? limits.recipients_per_message : 1);
     spares.refill(b, w->send.size() / rows_a_request + 1);
-    if (message_id) w->message_id_spans.assign(w->rows.size(), {0, 0});
+    if (message_id && !message_id_prefix) w->message_id_spans.assign(w->rows.size(), {0, 0});
     std::string expanded;
     // The built-in per-row token field: each row's values and its token,
     // alive until flush() (reserved whole: the views never move).
@@ -400,12 +400,9 @@ std::unique_ptr<work> job::impl::render_stage(std::unique_ptr<work> w, injection
             w->early.emplace_back(i, o);
             continue;
         }
-        if (message_id_prefix) {
-            const auto at = static_cast<std::uint32_t>(w->message_ids.size());
-            w->message_ids += *message_id_prefix;
-            w->message_ids += r.address;
-            w->message_id_spans[i] = {at, static_cast<std::uint32_t>(w->message_ids.size() - at)};
-        } else if (message_id) {
+        // A MessageId of a prefix and the address is written at the
+        // hand-over, from the request's addresses.
+        if (message_id && !message_id_prefix) {
             expanded.clear();
             if (!message_id->expand(values, expanded)) {
                 const auto at = static_cast<std::uint32_t>(w->message_ids.size());
@@ -447,7 +444,13 @@ void job::impl::hand_over_stage(std::unique_ptr<work> w) {
             rows.push_back(s.id);
             f->lines.push_back(w->rows.info(i).line);
             f->doubt.push_back(s.id < in_doubt.size() && in_doubt[s.id]);
-            if (message_id) {
+            if (message_id_prefix) {
+                const auto mine = static_cast<std::uint32_t>(f->message_ids.size());
+                f->message_ids += *message_id_prefix;
+                f->message_ids += req.address(s);
+                f->message_id_spans.emplace_back(
+                    mine, static_cast<std::uint32_t>(f->message_ids.size() - mine));
+            } else if (message_id) {
                 const auto [at, size] = w->message_id_spans[i];
                 const auto mine = static_cast<std::uint32_t>(f->message_ids.size());
                 f->message_ids.append(w->message_ids, at, size);

@@ -62,6 +62,34 @@ TEST(CanonicalAddress, EveryByteOfTheDomainIsLoweredAsAsciiOnly) {
     }
 }
 
+// Addresses of every length to 40 (short ones a word at a time, 16 to 32
+// bytes in two overlapping blocks), with the last '@' at every place, an
+// earlier '@' or none: only A-Z after the last '@' are lowered.
+TEST(CanonicalAddress, EveryLengthAndPlaceOfTheLastAt) {
+    const auto reference = [](const std::string& a) {
+        std::string want = a;
+        const auto at = a.rfind('@');
+        if (at == std::string::npos) return want;
+        for (std::size_t i = at + 1; i < want.size(); ++i)
+            if (want[i] >= 'A' && want[i] <= 'Z') want[i] = static_cast<char>(want[i] - 'A' + 'a');
+        return want;
+    };
+    std::string out;
+    for (std::size_t n = 1; n <= 40; ++n) {
+        std::string base(n, 'Q');
+        for (std::size_t i = 0; i < n; i += 3) base[i] = 'z';  // lower ones too
+        for (std::size_t at = 0; at <= n; ++at) {              // at == n: no '@'
+            for (const bool earlier : {false, true}) {
+                std::string a = base;
+                if (at < n) a[at] = '@';
+                if (earlier && at > 1) a[at / 2] = '@';
+                canonical_address(a, out);
+                ASSERT_EQ(out, reference(a)) << "length " << n << ", '@' at " << at;
+            }
+        }
+    }
+}
+
 std::unique_ptr<recipient_source> open_csv(const temp_dir& dir, const std::string& name,
                                            const std::string& body) {
     auto src = open_source(dir.write(name, body));

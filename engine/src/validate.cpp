@@ -94,7 +94,34 @@ const char* check_address(std::string_view a) noexcept {
         return t;
     }();
     std::size_t at = std::string_view::npos;
-    for (std::size_t i = 0; i < a.size(); ++i) {
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    // 16 to 32 bytes (most addresses): two overlapping blocks. With no
+    // special byte but one '@', the byte loop is skipped; anything else
+    // goes through it for its message.
+    if (a.size() >= 16 && a.size() <= 32) {
+        const auto n = a.size();
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.data()));
+        const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.data() + n - 16));
+        const auto special = [](__m128i v) {
+            const auto eq = [&](char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+            const __m128i ctl =
+                _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v), eq('\x7F'));
+            return _mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(ctl, eq(' ')), _mm_or_si128(eq(','), eq(';'))));
+        };
+        const auto at_signs = [](__m128i v) {
+            return static_cast<std::uint32_t>(
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('@'))));
+        };
+        const std::uint32_t ats = at_signs(x) | (at_signs(y) << (n - 16));
+        if ((special(x) | special(y)) == 0 && std::popcount(ats) == 1) {
+            at = static_cast<std::size_t>(std::countr_zero(ats));
+            i = n;
+        }
+    }
+#endif
+    for (; i < a.size(); ++i) {
         const std::uint8_t cls = classes[static_cast<unsigned char>(a[i])];
         if (cls == plain) [[likely]]
             continue;

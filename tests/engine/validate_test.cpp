@@ -35,6 +35,65 @@ TEST(CheckAddress, RejectsEachRuleWithAReason) {
     EXPECT_STREQ(check_address("x" + longest), "it is longer than 320 characters");
 }
 
+// The rules a byte at a time, as a reference for the blocks that check
+// most addresses (16 to 32 bytes) at once.
+const char* check_address_by_bytes(std::string_view a) {
+    if (a.empty()) return "it is empty";
+    std::size_t at = std::string_view::npos;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto c = static_cast<unsigned char>(a[i]);
+        if (c == '@') {
+            if (at != std::string_view::npos) return "it has more than one '@'";
+            at = i;
+        } else if (c == ',' || c == ';') {
+            return "it holds a ',' or ';' (one address per row)";
+        } else if (c == ' ') {
+            return "it holds a space";
+        } else if (c < 0x20 || c == 0x7F) {
+            return "it holds a control character";
+        }
+    }
+    if (at == std::string_view::npos) return "it has no '@'";
+    if (at == 0) return "nothing before the '@'";
+    if (at + 1 == a.size()) return "nothing after the '@'";
+    const std::string_view domain = a.substr(at + 1);
+    if (domain.front() == '[') {
+        if (domain.back() != ']' || domain.size() < 3) return "the domain literal is not closed";
+    } else if (domain.find('.') == std::string_view::npos) {
+        return "the domain has no '.'";
+    } else if (domain.front() == '.' || domain.back() == '.') {
+        return "the domain starts or ends with '.'";
+    }
+    return nullptr;
+}
+
+// Every byte value at every place of addresses of every length to 40,
+// with the '@' early, late or doubled: the verdict and its reason are the
+// byte loop's.
+TEST(CheckAddress, EveryByteAtEveryPlaceGivesTheByteLoopsVerdict) {
+    const auto same = [](const char* a, const char* b) {
+        return (a == nullptr) == (b == nullptr) && (a == nullptr || std::string_view(a) == b);
+    };
+    for (std::size_t n = 1; n <= 40; ++n) {
+        for (const std::size_t at : {std::size_t{1}, n / 2, n > 4 ? n - 4 : 0}) {
+            std::string base(n, 'x');
+            if (at < n) base[at] = '@';
+            if (at + 2 < n) base[at + 2] = '.';
+            for (std::size_t p = 0; p < n; ++p) {
+                for (int c = 0; c < 256; ++c) {
+                    std::string a = base;
+                    a[p] = static_cast<char>(c);
+                    const char* got = check_address(a);
+                    const char* want = check_address_by_bytes(a);
+                    ASSERT_TRUE(same(got, want))
+                        << "length " << n << ", byte " << c << " at " << p << ": "
+                        << (got ? got : "valid") << " vs " << (want ? want : "valid");
+                }
+            }
+        }
+    }
+}
+
 TEST(CanonicalAddress, LowersTheDomainOnly) {
     std::string out;
     canonical_address("Ann.Smith@Example.COM", out);

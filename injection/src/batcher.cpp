@@ -219,10 +219,12 @@ void batcher::sort_slots() {
 
 void batcher::seal() {
     // One copy into the outgoing body, whose lines the network thread's
-    // core read last (a large copy of a whole request costs less there than
-    // a message at a time), with room for the largest body so far plus a
-    // margin so that it serves the requests after it as they vary in size.
-    // Server mode joins the head and the messages there.
+    // core read last, with room for the largest body so far plus a margin
+    // so that it serves the requests after it as they vary in size. Local
+    // mode copies its request buffer whole (one large copy there cost less
+    // than ten 4 KB ones); server mode joins the head and the messages
+    // there, each copied once instead of twice (docs/performance.md, "A
+    // row scanned once").
     const std::size_t size = body_.size() + parts_bytes_ + request_writer::end_request_bytes;
     body_hint_ = std::max(body_hint_, size);
     if (current_.body.capacity() < size)

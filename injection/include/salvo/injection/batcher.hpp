@@ -117,9 +117,9 @@ class batcher {
     limits limits_;
     bool server_ = false;
     outgoing_request current_;  // its slots; its body is written at seal()
-    // The request being built: head and the messages joined so far. It
-    // stays with this batcher (and its thread's cache); seal() copies it
-    // into the outgoing body in one move. Written straight into a recycled
+    // The request being built: its head, and in local mode the messages
+    // joined so far. It stays with this batcher (and its thread's cache);
+    // seal() copies it into the outgoing body. Written straight into a recycled
     // body, each store waited for a line the network thread's core had read
     // to send that body's last request.
     std::string body_;

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include <salvo/merge/escape.hpp>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -162,12 +164,8 @@ inline char* write_small_clean(char* p, const char* s, std::size_t n) {
 // Nonzero when some byte of v needs escaping (as is_dirty, 16 at a time).
 template <bool Html>
 inline int dirty_bits(__m128i v) {
-    const auto eq = [&](char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
-    __m128i d = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v),
-                             _mm_or_si128(eq('"'), eq('\\')));
-    if constexpr (Html)
-        d = _mm_or_si128(
-            d, _mm_or_si128(_mm_or_si128(eq('&'), eq('\'')), _mm_or_si128(eq('<'), eq('>'))));
+    const __m128i d = json_bytes(v);
+    if constexpr (Html) return _mm_movemask_epi8(_mm_or_si128(d, html_bytes(v)));
     return _mm_movemask_epi8(d);
 }
 #endif

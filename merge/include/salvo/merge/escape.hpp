@@ -70,6 +70,24 @@ enum byte_class : unsigned {
     class_line_break = 4,  ///< CR or LF (a control byte too: class_json is set)
 };
 
+#if defined(__SSE2__)
+namespace detail {
+/// Per byte of a 16-byte block: 0xFF where JSON escapes it (`"`, `\`, a
+/// byte up to 0x1F: unsigned min(v, 0x1F) == v), and where HTML escaping
+/// changes it (`& < > " '`). The escapers' block tests use the same two.
+inline __m128i json_bytes(__m128i v) noexcept {
+    return _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v),
+                        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+inline __m128i html_bytes(__m128i v) noexcept {
+    const auto eq = [&](char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+    return _mm_or_si128(_mm_or_si128(_mm_or_si128(eq('"'), eq('&')), eq('\'')),
+                        _mm_or_si128(eq('<'), eq('>')));
+}
+}  // namespace detail
+#endif
+
 /// Every class some byte of `in` is in, in one pass (16 bytes at a time
 /// where the CPU has SSE2): what has_line_break(), has_html_special() and
 /// the escapers' scans would find, for one value that several fields read.
@@ -79,19 +97,13 @@ enum byte_class : unsigned {
     const char* s = in.data();
     const std::size_t n = in.size();
 #if defined(__SSE2__)
-    // Per block of 16: bytes <= 0x1F (unsigned: min(v, 0x1F) == v), the
-    // quote, backslash, & < > ' and CR LF, gathered as three byte masks.
-    const __m128i ctl = _mm_set1_epi8(0x1F);
+    // Per block of 16: the bytes of each class, gathered as three masks.
     __m128i json = _mm_setzero_si128(), html = json, brk = json;
     const auto block = [&](__m128i v) {
-        const auto eq = [&](char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
-        const __m128i quote = eq('"');
-        json = _mm_or_si128(json, _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v),
-                                               _mm_or_si128(quote, eq('\\'))));
-        html = _mm_or_si128(html,
-                            _mm_or_si128(_mm_or_si128(quote, eq('&')),
-                                         _mm_or_si128(_mm_or_si128(eq('<'), eq('>')), eq('\''))));
-        brk = _mm_or_si128(brk, _mm_or_si128(eq('\n'), eq('\r')));
+        json = _mm_or_si128(json, detail::json_bytes(v));
+        html = _mm_or_si128(html, detail::html_bytes(v));
+        brk = _mm_or_si128(brk, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))));
     };
     if (n >= 16) {
         std::size_t i = 0;

@@ -13,6 +13,8 @@
 namespace salvo::transport::detail {
 namespace {
 
+constexpr long upload_buffer_bytes = 128 * 1024;  // see configure_handle()
+
 bool header_is(std::string_view line, std::string_view name) {
     if (line.size() <= name.size() || line[name.size()] != ':') return false;
     for (std::size_t i = 0; i < name.size(); ++i) {
@@ -173,6 +175,14 @@ bool build_headers(transfer& t, curl_slist* shared) {
 
 void configure_handle(CURL* e, const client_options& options, const std::string& user_agent) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
+    // A body over 64 KB goes out through curl's upload buffer, one send()
+    // a buffer, and each send() wakes the server: on a machine it shares,
+    // the server then takes the core from this thread. Twice the default
+    // halves the sends of a server-mode request (~200 KB: 4.7 a request
+    // with 64 KiB), for 64 KiB more a handle once it has sent such a body
+    // (2 MB at 32 in flight). 256 KiB sent a request in one but took the
+    // 10 M-row send to within 2 MB of its 128 MiB (docs/performance.md).
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, upload_buffer_bytes);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &on_prereq);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
@@ -201,10 +211,9 @@ void configure_attempt(CURL* e, transfer& t, const client_options& options) {
     curl_easy_setopt(e, CURLOPT_URL, t.req.url.c_str());
     // The body goes from the request's own buffer: curl sends a body under
     // 64 KB in the same send() as the headers (one segment, one wake-up of
-    // the server instead of two), and copies larger ones through its 64 KB
-    // upload buffer (3-5 % of a server-mode send's samples; a 512 KiB
-    // buffer measured worse). That makes the body rewindable for curl, so
-    // on_prereq is what stops curl from re-sending it on its own.
+    // the server instead of two), and copies larger ones through its upload
+    // buffer (configure_handle). That makes the body rewindable for curl,
+    // so on_prereq is what stops curl from re-sending it on its own.
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.req.body.data());
     // The handle is reused: nullptr puts POST back.

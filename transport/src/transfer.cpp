@@ -180,8 +180,9 @@ void configure_handle(CURL* e, const client_options& options, const std::string&
     // the server then takes the core from this thread. Twice the default
     // halves the sends of a server-mode request (~200 KB: 4.7 a request
     // with 64 KiB), for 64 KiB more a handle once it has sent such a body
-    // (2 MB at 32 in flight). 256 KiB sent a request in one but took the
-    // 10 M-row send to within 2 MB of its 128 MiB (docs/performance.md).
+    // (2 MB at 32 in flight). 256 KiB sent such a body in one send() but
+    // took the 10 M-row send to within 2 MB of its 128 MiB
+    // (docs/performance.md, "Fewer send()s a request").
     curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, upload_buffer_bytes);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &on_prereq);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
